@@ -1,0 +1,150 @@
+"""The `overcast` command: up | keys rotate | db upgrade | db revision."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from overcast.common import config, log
+
+
+def _settings(args: argparse.Namespace) -> config.Settings:
+    return config.load(
+        args.config,
+        data_dir=args.data_dir,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        database_url=getattr(args, "database_url", None),
+        log_level=getattr(args, "log_level", None),
+    )
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="where state lives")
+    parser.add_argument("--config", type=Path, help="a TOML settings file")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in data dir)")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from overcast import app, clouds
+
+    settings = _settings(args)
+    log.setup(settings.log_level)
+
+    def ready() -> None:
+        path = clouds.write(settings, user_config=args.user_clouds)
+        print(
+            f"Overcast is up at {settings.base_url}\n"
+            f"  export OS_CLIENT_CONFIG_FILE={path}\n"
+            f"  openstack --os-cloud overcast token issue      # admin\n"
+            f"  openstack --os-cloud overcast-demo server list # demo user\n"
+            f"  (or: source {settings.data_dir / 'openrc'})",
+            flush=True,
+        )
+
+    cloud = app.build(settings, on_ready=[ready])
+    server = uvicorn.Server(
+        uvicorn.Config(
+            cloud.app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+        )
+    )
+    server.run()
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from overcast.identity.keys import KeyRepository
+
+    settings = _settings(args)
+    repo = KeyRepository(settings.data_dir / "fernet-keys", settings.identity.max_active_keys)
+    primary = repo.rotate()
+    print(f"rotated: primary key is now {primary}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from overcast import services
+    from overcast.common.bus.local import LocalBus
+    from overcast.common.db.session import Database
+    from overcast.common.service import Runtime
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> None:
+        runtime = Runtime(settings=settings, db=Database(settings.db_url), bus=LocalBus())
+        for service in services.all_services():
+            await service.upgrade(runtime)
+        await runtime.db.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    """Autogenerate a revision for one service against a scratch SQLite at its head."""
+    import tempfile
+
+    from alembic import command
+
+    from overcast import services
+    from overcast.common.db import migrate
+
+    service = next(s for s in services.all_services() if s.name == args.service)
+    assert service.migrations is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/scratch.db"
+        cfg = migrate.alembic_config(service.name, service.migrations, url)
+        command.upgrade(cfg, "head")
+        command.revision(cfg, message=args.message, autogenerate=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="overcast", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole cloud in one process")
+    _common(up)
+    up.add_argument("--host", help="listen address (default 127.0.0.1)")
+    up.add_argument("--port", type=int, help="listen port (default 5000)")
+    up.add_argument("--log-level", help="DEBUG, INFO, WARNING...")
+    up.add_argument(
+        "--user-clouds",
+        action="store_true",
+        help="also add the clouds to ~/.config/openstack/clouds.yaml",
+    )
+    up.set_defaults(func=cmd_up)
+
+    keys = sub.add_parser("keys", help="token key repository").add_subparsers(
+        dest="keys", required=True
+    )
+    rotate = keys.add_parser("rotate", help="promote the staged key, stage a new one")
+    _common(rotate)
+    rotate.set_defaults(func=cmd_keys_rotate)
+
+    db = sub.add_parser("db", help="database migrations").add_subparsers(dest="db", required=True)
+    upgrade = db.add_parser("upgrade", help="apply every service's migrations")
+    _common(upgrade)
+    upgrade.set_defaults(func=cmd_db_upgrade)
+    revision = db.add_parser("revision", help="autogenerate a migration for one service")
+    revision.add_argument("--service", required=True)
+    revision.add_argument("-m", "--message", required=True)
+    revision.set_defaults(func=cmd_db_revision, data_dir=None, config=None)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The kernel every service shares. It imports no service."""

@@ -1,0 +1,34 @@
+"""The bus: RPC between the units of a service, as oslo.messaging gives OpenStack.
+
+Three verbs over named topics: `call` (a reply, with a timeout), `cast` (fire and forget to one
+server) and `fanout` (to every server of a topic). A target is a topic, or `topic.server` to
+reach one server. Endpoints are objects whose public async methods take the caller's context
+(a dict) and JSON-serialisable keyword arguments. Every transport serialises messages, so no
+unit may rely on sharing memory with another.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Bus(Protocol):
+    async def call(
+        self, target: str, method: str, ctx: dict[str, Any], timeout: float = 60.0, **kwargs: Any
+    ) -> Any:
+        """Run `method` on one server of `target` and return its result, or raise its error."""
+        ...
+
+    async def cast(self, target: str, method: str, ctx: dict[str, Any], **kwargs: Any) -> None:
+        """Deliver to one server of `target` without waiting for the result."""
+        ...
+
+    async def fanout(self, topic: str, method: str, ctx: dict[str, Any], **kwargs: Any) -> None:
+        """Deliver to every server listening on `topic`."""
+        ...
+
+    def serve(self, topic: str, endpoint: object, server: str | None = None) -> None:
+        """Register `endpoint` as a server of `topic` (named `server`, if given)."""
+        ...
+
+    async def close(self) -> None: ...

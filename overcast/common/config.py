@@ -1,0 +1,132 @@
+"""Settings: one typed object, read from a TOML file and OVERCAST_* environment variables.
+
+Precedence (highest first): explicit overrides (command line), environment, file, defaults.
+Nested sections use a double underscore in the environment: OVERCAST_IDENTITY__TOKEN_EXPIRATION.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "overcast"
+
+
+class IdentitySettings(BaseModel):
+    token_expiration: int = Field(3600, description="token lifetime in seconds")
+    password_hash_rounds: int = Field(12, ge=4, le=31, description="bcrypt cost")
+    max_active_keys: int = Field(3, ge=2, description="fernet keys kept by rotation")
+    lockout_failure_attempts: int = Field(0, ge=0, description="0 disables lockout")
+    lockout_duration: int = Field(1800, ge=1, description="seconds a locked user waits")
+    validation_cache_seconds: float = Field(30.0, ge=0)
+
+
+class ImageSettings(BaseModel):
+    default_store: str = "file"
+    stores: list[str] = ["file"]
+    image_count_quota: int = Field(100, description="images per project; -1 unlimited")
+    image_size_quota_gb: int = Field(
+        1000, description="total bytes per project in GiB; -1 unlimited"
+    )
+
+
+class ComputeSettings(BaseModel):
+    driver: str = "fake"
+    fake_hosts: int = Field(1, ge=1, description="fake compute hosts run in this process")
+    host_vcpus: int = 16
+    host_memory_mb: int = 32768
+    host_disk_gb: int = 500
+    cpu_allocation_ratio: float = 4.0
+    ram_allocation_ratio: float = 1.0
+    disk_allocation_ratio: float = 1.0
+    report_interval: float = 10.0
+    sync_power_state_interval: float = 60.0
+    max_attempts: int = 3
+    enabled_filters: list[str] = [
+        "ComputeFilter",
+        "AvailabilityZoneFilter",
+        "ComputeCapabilitiesFilter",
+        "ImagePropertiesFilter",
+        "ServerGroupAntiAffinityFilter",
+        "ServerGroupAffinityFilter",
+        "AggregateInstanceExtraSpecsFilter",
+        "SameHostFilter",
+        "DifferentHostFilter",
+        "ResourceFilter",
+    ]
+    ram_weight_multiplier: float = 1.0
+    cpu_weight_multiplier: float = 1.0
+    disk_weight_multiplier: float = 1.0
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Each service reads its own section."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OVERCAST_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 5000
+    public_url: str | None = Field(None, description="base URL written into the catalog")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; SQLite in data_dir if unset"
+    )
+    log_level: str = "INFO"
+    max_request_body: int = Field(114688, description="largest JSON body accepted, in bytes")
+    region: str = "RegionOne"
+    identity: IdentitySettings = IdentitySettings()
+    image: ImageSettings = ImageSettings()
+    compute: ComputeSettings = ComputeSettings()
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'overcast.db'}"
+
+    @property
+    def policy_dir(self) -> Path:
+        return self.data_dir / "policy"
+
+
+def load(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from an optional TOML file, the environment and overrides."""
+    file_values: dict[str, Any] = {}
+    path = config_file or _env_path("OVERCAST_CONFIG")
+    if path is not None:
+        with path.open("rb") as handle:
+            file_values = tomllib.load(handle)
+    from_env = Settings()
+    explicit_env = from_env.model_dump(exclude_unset=True)
+    merged = _deep_merge(file_values, explicit_env)
+    merged = _deep_merge(merged, {k: v for k, v in overrides.items() if v is not None})
+    settings = Settings.model_validate(merged)
+    settings.data_dir = settings.data_dir.expanduser().resolve()
+    return settings
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,1 @@
+"""Database sessions, declarative bases and Alembic migrations shared by every service."""

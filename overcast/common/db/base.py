@@ -1,0 +1,67 @@
+"""Declarative bases: one per service, each with its own MetaData and Alembic branch.
+
+Every service's tables share one database; their names carry the service's prefix so that two
+services never collide (`identity_user`, `image_image`, `compute_instance`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored naive in UTC and always read back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        return value.replace(tzinfo=dt.UTC) if value is not None else None
+
+
+def make_base(service: str) -> type[DeclarativeBase]:
+    """A declarative base whose metadata holds only `service`'s tables."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(naming_convention=NAMING, info={"service": service})
+        type_annotation_map: dict[Any, Any] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+    Base.__name__ = f"{service.title()}Base"
+    return Base
+
+
+def new_id() -> str:
+    """A fresh resource id as OpenStack writes them (32 hex digits for identity)."""
+    return uuid.uuid4().hex
+
+
+def new_uuid() -> str:
+    """A fresh resource id in the dashed UUID form other services use."""
+    return str(uuid.uuid4())
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

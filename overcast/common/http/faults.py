@@ -1,0 +1,112 @@
+"""OpenStack error bodies: the only module that writes them, one formatter per dialect.
+
+Each service's app installs its dialect with `install(app, DIALECT)`; every error raised below
+a route (Overcast's own, FastAPI's validation errors, unknown paths, unexpected exceptions)
+becomes that service's error body with a 4xx/5xx status.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from overcast.common import errors, log
+
+LOG = log.get(__name__)
+
+Render = Callable[[int, str, str], Response]
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def keystone(status: int, title: str, message: str) -> Response:
+    """Keystone: {"error": {"code", "title", "message"}}."""
+    return _json(status, {"error": {"code": status, "title": title, "message": message}})
+
+
+_NOVA_KEYS = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    406: "notAcceptable",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    429: "overLimit",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
+
+
+def nova(status: int, title: str, message: str) -> Response:
+    """Nova (and Cinder): {"itemNotFound": {"code": 404, "message": ...}}."""
+    key = _NOVA_KEYS.get(status, "computeFault")
+    return _json(status, {key: {"code": status, "message": message}})
+
+
+def glance(status: int, title: str, message: str) -> Response:
+    """Glance answers errors as webob does: a small HTML page with the status and message."""
+    text = html.escape(message)
+    body = (
+        f"<html>\n <head>\n  <title>{status} {title}</title>\n </head>\n <body>\n"
+        f"  <h1>{status} {title}</h1>\n  {text}<br /><br />\n\n\n\n </body>\n</html>"
+    )
+    return Response(body, status_code=status, media_type="text/html")
+
+
+def validation_message(errs: Sequence[Any]) -> str:
+    """Turn pydantic's error list into one sentence a person can act on."""
+    parts = []
+    for err in errs:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        field = ".".join(loc)
+        kind = err.get("type", "")
+        if kind == "json_invalid":
+            return "Malformed request body: the body is not valid JSON."
+        msg = err.get("msg", "invalid value")
+        parts.append(f"Invalid input for field '{field}': {msg}" if field else msg)
+    return "; ".join(parts) or "Invalid request."
+
+
+def render_error(render: Render, exc: BaseException) -> Response:
+    if isinstance(exc, errors.OvercastError):
+        return render(exc.status, exc.title, exc.message)
+    if isinstance(exc, RequestValidationError):
+        return render(400, "Bad Request", validation_message(exc.errors()))
+    if isinstance(exc, HTTPException):
+        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404:
+            detail = "The resource could not be found."
+        response = render(exc.status_code, title, detail)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+    LOG.error("unexpected error", exc_info=exc)
+    return render(500, "Internal Server Error", "An unexpected error prevented the request.")
+
+
+def install(app: FastAPI, render: Render) -> None:
+    """Make every error raised in `app` answer in the `render` dialect."""
+
+    async def handler(_request: Request, exc: Exception) -> Response:
+        return render_error(render, exc)
+
+    app.add_exception_handler(errors.OvercastError, handler)
+    app.add_exception_handler(RequestValidationError, handler)
+    app.add_exception_handler(HTTPException, handler)
+    app.add_exception_handler(Exception, handler)
+    app.state.render_error = render

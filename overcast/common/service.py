@@ -1,0 +1,104 @@
+"""The contract every service implements, and the runtime the app hands it.
+
+`overcast.app` builds one `Runtime`, asks each `Service` for its ASGI app and catalog entry,
+mounts it at its prefix, runs its migrations and starts its agents. Services never see each
+other: what they share is in the runtime (settings, database, bus, token validator, catalog).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from fastapi import FastAPI
+
+from overcast.common import errors
+from overcast.common.bus import Bus
+from overcast.common.config import Settings
+from overcast.common.db import migrate
+from overcast.common.db.session import Database
+from overcast.common.http import faults, middleware
+from overcast.common.http.auth import TokenValidator
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    type: str  # e.g. "image"
+    name: str  # e.g. "glance"
+    url: str  # the public endpoint
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    bus: Bus
+    catalog: list[CatalogEntry] = field(default_factory=list)
+    validator: TokenValidator | None = None
+
+    def token_validator(self) -> TokenValidator:
+        if self.validator is None:
+            raise errors.ServiceUnavailable("identity is not ready")
+        return self.validator
+
+    def endpoint(self, service_type: str) -> str:
+        """The public URL of `service_type` (e.g. "image") in this cloud's catalog."""
+        for entry in self.catalog:
+            if entry.type == service_type:
+                return entry.url
+        raise errors.ServiceUnavailable(f"no {service_type} endpoint in the catalog")
+
+
+class Service(abc.ABC):
+    name: ClassVar[str]  # the subpackage, e.g. "image"
+    catalog_type: ClassVar[str]  # e.g. "image"
+    catalog_name: ClassVar[str]  # e.g. "glance"
+    prefix: ClassVar[str]  # mount point, e.g. "/image"; "" for identity
+    migrations: ClassVar[Path | None] = None
+
+    def endpoint_url(self, base_url: str) -> str:
+        """The catalog URL of this service under `base_url`."""
+        return base_url + self.prefix
+
+    @abc.abstractmethod
+    def build(self, runtime: Runtime) -> FastAPI:
+        """The service's ASGI app (see `api_app`)."""
+
+    async def upgrade(self, runtime: Runtime) -> None:
+        """Apply this service's migrations (its own Alembic branch)."""
+        if self.migrations is not None:
+            await migrate.upgrade(runtime.db, self.name, self.migrations)
+
+    async def start(self, runtime: Runtime) -> None:  # noqa: B027 - optional hook
+        """Start agents and periodic tasks after migrations ran. Default: nothing."""
+
+    async def stop(self) -> None:  # noqa: B027 - optional hook
+        """Stop what `start` started. Default: nothing."""
+
+
+def api_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    render: faults.Render,
+    public: middleware.PublicPath = lambda _m, _p: False,
+    request_id_headers: tuple[str, ...] = (),
+) -> FastAPI:
+    """A FastAPI app in the shape every service shares: errors in its dialect, request ids,
+    a JSON body limit and token authentication."""
+    app = FastAPI(title=title, openapi_url="/openapi.json", docs_url=None, redoc_url=None)
+    faults.install(app, render)
+    app.add_middleware(
+        middleware.AuthMiddleware,
+        validator=runtime.token_validator,
+        render=render,
+        public=public,
+        auth_url=lambda: runtime.settings.base_url + "/v3",
+    )
+    app.add_middleware(
+        middleware.BodyLimitMiddleware, render=render, limit=runtime.settings.max_request_body
+    )
+    app.add_middleware(middleware.RequestIdMiddleware, extra_headers=request_id_headers)
+    return app

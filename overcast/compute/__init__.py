@@ -1,0 +1,1 @@
+"""Compute (OpenStack Nova): flavors, servers and hosts; the API, scheduler, conductor and agents."""

@@ -1,0 +1,195 @@
+"""The compute driver contract (Nova's virt driver, in small): what a hypervisor must do for the
+compute agent. `fake` implements it in memory; `qemu` will run real machines.
+
+Drivers import neither HTTP nor database code: the agent hands them typed specs and local paths
+(an image already downloaded, a place to write a snapshot) and they answer with plain values.
+Every method is keyed by instance uuid and is idempotent where stated.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from overcast.common import errors
+from overcast.common.config import Settings
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a driver can do; the agent refuses the rest with errors.NotSupported."""
+
+    needs_image_data: bool = False  # spawn wants the image's bytes in a local file
+    supports_pause: bool = True
+    supports_suspend: bool = True
+    supports_rescue: bool = True
+    supports_snapshot: bool = True
+    supports_console_output: bool = True
+    supports_live_migration: bool = True
+    supports_shared_storage: bool = False  # evacuate may keep the disks
+
+
+@dataclass(frozen=True)
+class NodeResources:
+    """One node's totals, as the agent reports them to the scheduler."""
+
+    hypervisor_hostname: str
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+    hypervisor_type: str = "fake"
+    hypervisor_version: int = 1000
+    host_ip: str | None = None
+    cpu_info: dict[str, Any] = field(default_factory=dict)
+    capabilities: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """Everything a driver needs to build (or rebuild) one guest."""
+
+    uuid: str
+    name: str
+    hostname: str
+    flavor: dict[str, Any]
+    image: dict[str, Any] = field(default_factory=dict)  # id, properties, disk_format...
+    image_path: str | None = None  # the image's bytes, when needs_image_data
+    metadata: dict[str, str] = field(default_factory=dict)
+    user_data: str | None = None
+    key_data: str | None = None
+    admin_password: str | None = None
+    config_drive: bool = False
+    network_info: list[dict[str, Any]] = field(default_factory=list)
+    block_devices: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    power_state: int  # see compute.states (RUNNING, SHUTDOWN, PAUSED_POWER, ...)
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    disk_format: str
+    container_format: str = "bare"
+
+
+class Callbacks(Protocol):
+    """What a driver may tell its agent, unasked."""
+
+    async def lifecycle_event(self, instance_uuid: str, power_state: int) -> None:
+        """A guest changed power state by itself (it shut down, it crashed)."""
+        ...
+
+
+class Driver(abc.ABC):
+    """One hypervisor host. Construct with `(settings, callbacks)`, then `init_host`."""
+
+    capabilities: Capabilities = Capabilities()
+
+    def __init__(self, settings: Settings, callbacks: Callbacks) -> None:
+        self.settings = settings
+        self.callbacks = callbacks
+        self.host = ""
+
+    @abc.abstractmethod
+    async def init_host(self, host: str) -> None:
+        """Prepare to serve as `host`; find the guests that survived a restart."""
+
+    async def cleanup_host(self) -> None:  # noqa: B027 - optional
+        """Release what init_host took. Guests keep running."""
+
+    @abc.abstractmethod
+    async def get_available_resources(self) -> NodeResources:
+        """The node's totals (used amounts are the scheduler's business)."""
+
+    @abc.abstractmethod
+    async def list_instances(self) -> list[str]:
+        """Uuids of every guest this host has, running or not."""
+
+    @abc.abstractmethod
+    async def get_info(self, instance_uuid: str) -> InstanceInfo:
+        """Power state of a guest. Raises errors.NotFound for an unknown guest."""
+
+    @abc.abstractmethod
+    async def spawn(self, instance: InstanceSpec) -> None:
+        """Create and start the guest. Post: get_info says RUNNING.
+        On failure nothing is left behind (the agent may reschedule elsewhere)."""
+
+    @abc.abstractmethod
+    async def destroy(self, instance_uuid: str, destroy_disks: bool = True) -> None:
+        """Stop and remove the guest. Destroying an unknown guest succeeds."""
+
+    @abc.abstractmethod
+    async def reboot(self, instance_uuid: str, hard: bool) -> None:
+        """Restart the guest; post: RUNNING."""
+
+    @abc.abstractmethod
+    async def power_off(self, instance_uuid: str, timeout: float = 0) -> None:
+        """Shut the guest down (cleanly within `timeout`, then forcibly). Idempotent."""
+
+    @abc.abstractmethod
+    async def power_on(self, instance_uuid: str) -> None:
+        """Start a stopped guest. Idempotent."""
+
+    async def pause(self, instance_uuid: str) -> None:
+        raise errors.NotSupported("pause is not supported by this driver")
+
+    async def unpause(self, instance_uuid: str) -> None:
+        raise errors.NotSupported("unpause is not supported by this driver")
+
+    async def suspend(self, instance_uuid: str) -> None:
+        raise errors.NotSupported("suspend is not supported by this driver")
+
+    async def resume(self, instance_uuid: str) -> None:
+        raise errors.NotSupported("resume is not supported by this driver")
+
+    async def rescue(self, instance: InstanceSpec, rescue_image: dict[str, Any]) -> None:
+        """Boot the guest from `rescue_image` with its own disk attached."""
+        raise errors.NotSupported("rescue is not supported by this driver")
+
+    async def unrescue(self, instance_uuid: str) -> None:
+        raise errors.NotSupported("unrescue is not supported by this driver")
+
+    async def snapshot(self, instance_uuid: str, dest: Path) -> SnapshotInfo:
+        """Write the guest's root disk to `dest` (the agent uploads it)."""
+        raise errors.NotSupported("snapshot is not supported by this driver")
+
+    async def get_console_output(self, instance_uuid: str) -> str:
+        raise errors.NotSupported("console output is not supported by this driver")
+
+    async def migrate_disk_and_power_off(self, instance_uuid: str, dest_host: str) -> None:
+        """Source side of a resize or cold migration: stop the guest, ready its disks."""
+        await self.power_off(instance_uuid)
+
+    async def finish_migration(self, instance: InstanceSpec, power_on: bool) -> None:
+        """Destination side: build the guest from the migrated disks (a spawn here)."""
+        await self.spawn(instance)
+        if not power_on:
+            await self.power_off(instance.uuid)
+
+    async def live_migration(self, instance_uuid: str, dest_host: str) -> None:
+        """Source side of a live migration: hand the running guest to `dest_host`."""
+        raise errors.NotSupported("live migration is not supported by this driver")
+
+    async def post_live_migration_at_destination(self, instance: InstanceSpec) -> None:
+        """Destination side: adopt the guest that arrived, running."""
+        raise errors.NotSupported("live migration is not supported by this driver")
+
+
+DRIVERS = {"fake": "overcast.compute.drivers.fake:FakeDriver"}
+
+
+def load(settings: Settings, callbacks: Callbacks, name: str | None = None) -> Driver:
+    """The driver named `name` (default: settings.compute.driver)."""
+    name = name or settings.compute.driver
+    try:
+        module_name, _, cls_name = DRIVERS[name].partition(":")
+    except KeyError as exc:
+        raise errors.BadRequest(f"unknown compute driver {name!r}") from exc
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    driver: Driver = cls(settings, callbacks)
+    return driver

@@ -1,0 +1,184 @@
+"""The fake compute driver: guests that exist only as records, for tests and scale.
+
+It keeps power state, a console log and rescue state per guest, saved (debounced) to
+`DATA_DIR/compute/fake/<host>.json` so guests survive a restart as they would on a real host.
+Tests steer it through the instance's metadata, flavor extra specs or image properties:
+
+- `fake:fail_spawn`: `true` fails every spawn; a comma-separated list of hosts fails only there.
+- `fake:spawn_delay`: seconds a spawn takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from overcast.common import errors
+from overcast.compute import drivers, states
+
+_TRUE = ("1", "true", "yes", "on")
+_FLUSH_DELAY = 0.2
+
+
+@dataclass
+class _Guest:
+    power_state: int
+    name: str
+    console: list[str] = field(default_factory=list)
+    rescued: bool = False
+
+
+class FakeDriver(drivers.Driver):
+    capabilities = drivers.Capabilities(supports_shared_storage=True)
+
+    def __init__(self, settings: Any, callbacks: drivers.Callbacks) -> None:
+        super().__init__(settings, callbacks)
+        self._guests: dict[str, _Guest] = {}
+        self._path: Path | None = None
+        self._flush: asyncio.Task[None] | None = None
+
+    async def init_host(self, host: str) -> None:
+        self.host = host
+        self._path = Path(self.settings.data_dir) / "compute" / "fake" / f"{host}.json"
+        if self._path.exists():
+            saved = json.loads(self._path.read_text())
+            self._guests = {uuid: _Guest(**guest) for uuid, guest in saved.items()}
+
+    async def cleanup_host(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flush
+        self._save()
+
+    async def get_available_resources(self) -> drivers.NodeResources:
+        compute = self.settings.compute
+        return drivers.NodeResources(
+            hypervisor_hostname=self.host,
+            vcpus=compute.host_vcpus,
+            memory_mb=compute.host_memory_mb,
+            local_gb=compute.host_disk_gb,
+            hypervisor_type="fake",
+            host_ip="127.0.0.1",
+            cpu_info={"arch": "x86_64", "model": "fake", "vendor": "overcast",
+                      "topology": {"cores": compute.host_vcpus, "threads": 1, "sockets": 1}},
+            capabilities={"hypervisor_type": "fake", "cpu_arch": "x86_64"},
+        )
+
+    async def list_instances(self) -> list[str]:
+        return list(self._guests)
+
+    async def get_info(self, instance_uuid: str) -> drivers.InstanceInfo:
+        return drivers.InstanceInfo(self._get(instance_uuid).power_state)
+
+    async def spawn(self, instance: drivers.InstanceSpec) -> None:
+        knobs = {**instance.image.get("properties", {}), **instance.flavor.get("extra_specs", {}),
+                 **instance.metadata}
+        delay = float(knobs.get("fake:spawn_delay", 0) or 0)
+        if delay:
+            await asyncio.sleep(delay)
+        fail = str(knobs.get("fake:fail_spawn", "")).strip()
+        if fail.lower() in _TRUE or self.host in {h.strip() for h in fail.split(",") if h}:
+            raise errors.ServiceUnavailable(f"fake driver was told to fail spawning on {self.host}")
+        self._guests[instance.uuid] = _Guest(states.RUNNING, instance.name)
+        self._log(instance.uuid, f"{instance.hostname} login: booted on {self.host}")
+
+    async def destroy(self, instance_uuid: str, destroy_disks: bool = True) -> None:
+        if self._guests.pop(instance_uuid, None) is not None:
+            self._changed()
+
+    async def reboot(self, instance_uuid: str, hard: bool) -> None:
+        guest = self._get(instance_uuid)
+        guest.power_state = states.RUNNING
+        self._log(instance_uuid, f"{'hard' if hard else 'soft'} reboot")
+
+    async def power_off(self, instance_uuid: str, timeout: float = 0) -> None:
+        self._set(instance_uuid, states.SHUTDOWN, "power off")
+
+    async def power_on(self, instance_uuid: str) -> None:
+        self._set(instance_uuid, states.RUNNING, "power on")
+
+    async def pause(self, instance_uuid: str) -> None:
+        self._set(instance_uuid, states.PAUSED_POWER, "paused")
+
+    async def unpause(self, instance_uuid: str) -> None:
+        self._set(instance_uuid, states.RUNNING, "unpaused")
+
+    async def suspend(self, instance_uuid: str) -> None:
+        self._set(instance_uuid, states.SUSPENDED_POWER, "suspended")
+
+    async def resume(self, instance_uuid: str) -> None:
+        self._set(instance_uuid, states.RUNNING, "resumed")
+
+    async def rescue(self, instance: drivers.InstanceSpec, rescue_image: dict[str, Any]) -> None:
+        guest = self._get(instance.uuid)
+        guest.rescued = True
+        self._set(instance.uuid, states.RUNNING, f"rescue from image {rescue_image.get('id')}")
+
+    async def unrescue(self, instance_uuid: str) -> None:
+        self._get(instance_uuid).rescued = False
+        self._set(instance_uuid, states.RUNNING, "unrescued")
+
+    async def snapshot(self, instance_uuid: str, dest: Path) -> drivers.SnapshotInfo:
+        guest = self._get(instance_uuid)
+        dest.write_bytes(f"fake disk of {guest.name}\n".encode())
+        return drivers.SnapshotInfo(disk_format="raw")
+
+    async def get_console_output(self, instance_uuid: str) -> str:
+        return "".join(line + "\n" for line in self._get(instance_uuid).console)
+
+    async def live_migration(self, instance_uuid: str, dest_host: str) -> None:
+        self._get(instance_uuid)
+        await self.destroy(instance_uuid)
+
+    async def post_live_migration_at_destination(self, instance: drivers.InstanceSpec) -> None:
+        self._guests[instance.uuid] = _Guest(states.RUNNING, instance.name)
+        self._log(instance.uuid, f"arrived on {self.host} by live migration")
+
+    # -- test hooks -------------------------------------------------------------------------
+
+    async def crash(self, instance_uuid: str) -> None:
+        """Make a guest stop by itself and tell the agent, as a real hypervisor would."""
+        self._set(instance_uuid, states.SHUTDOWN, "guest stopped by itself")
+        await self.callbacks.lifecycle_event(instance_uuid, states.SHUTDOWN)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _get(self, instance_uuid: str) -> _Guest:
+        guest = self._guests.get(instance_uuid)
+        if guest is None:
+            raise errors.NotFound(f"Instance {instance_uuid} could not be found on {self.host}.")
+        return guest
+
+    def _set(self, instance_uuid: str, power_state: int, line: str) -> None:
+        self._get(instance_uuid).power_state = power_state
+        self._log(instance_uuid, line)
+
+    def _log(self, instance_uuid: str, line: str) -> None:
+        guest = self._guests[instance_uuid]
+        guest.console.append(line)
+        del guest.console[:-200]
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._path is None or (self._flush is not None and not self._flush.done()):
+            return
+        self._flush = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(_FLUSH_DELAY)
+        self._save()
+
+    def _save(self) -> None:
+        if self._path is None:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_suffix(".tmp")
+        data = {u: g.__dict__ for u, g in self._guests.items()}
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self._path)

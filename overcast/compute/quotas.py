@@ -1,0 +1,152 @@
+"""Compute quotas: limits (defaults, quota classes, per-project overrides) and counted usage.
+
+Usage is counted from the rows that exist, as Nova's counting quotas do: instances, cores and
+RAM from live instances, server groups and key pairs from theirs. `reserve` is what the servers
+API calls before it creates instances, in the same transaction; it first bumps the project's
+lock row so that concurrent boots of one project check and create one at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from overcast.common import errors
+from overcast.compute.models.instances import Instance
+from overcast.compute.models.keypairs import KeyPair
+from overcast.compute.models.quotas import ProjectLock, Quota, QuotaClass
+from overcast.compute.models.server_groups import ServerGroup
+
+UNLIMITED = -1
+DEFAULTS: dict[str, int] = {
+    "instances": 10,
+    "cores": 20,
+    "ram": 51200,
+    "metadata_items": 128,
+    "key_pairs": 100,
+    "server_groups": 10,
+    "server_group_members": 10,
+    "injected_files": 5,
+    "injected_file_content_bytes": 10240,
+    "injected_file_path_bytes": 255,
+    # nova-network's quotas, still shown before microversion 2.36; nothing enforces them here.
+    "floating_ips": 10,
+    "fixed_ips": -1,
+    "security_groups": 10,
+    "security_group_rules": 20,
+}
+COUNTED = ("instances", "cores", "ram", "server_groups", "key_pairs")
+
+
+class QuotaExceeded(errors.OverQuota):
+    """Nova answers an exceeded compute quota with 403 Forbidden, not 413."""
+
+    status = 403
+    title = "Forbidden"
+
+
+async def defaults(session: AsyncSession) -> dict[str, int]:
+    """The limits a project without overrides has: built-in values, then quota class `default`."""
+    values = dict(DEFAULTS)
+    rows = await session.execute(select(QuotaClass).where(QuotaClass.class_name == "default"))
+    values.update({r.resource: r.hard_limit for r in rows.scalars() if r.resource in values})
+    return values
+
+
+async def limits(session: AsyncSession, project_id: str) -> dict[str, int]:
+    """The hard limits of `project_id`: defaults with the project's overrides applied."""
+    values = await defaults(session)
+    rows = await session.execute(select(Quota).where(Quota.project_id == project_id))
+    values.update({r.resource: r.hard_limit for r in rows.scalars() if r.resource in values})
+    return values
+
+
+async def usage(session: AsyncSession, project_id: str, user_id: str | None = None) -> dict[str, int]:
+    """What `project_id` uses now; key pairs belong to users, so they count only for `user_id`."""
+    flavors = await session.execute(
+        select(Instance.flavor).where(Instance.project_id == project_id, Instance.deleted.is_(False))
+    )
+    instances = cores = ram = 0
+    for (flavor,) in flavors:
+        instances += 1
+        cores += int((flavor or {}).get("vcpus", 0))
+        ram += int((flavor or {}).get("memory_mb", 0))
+    groups = await session.scalar(
+        select(func.count()).select_from(ServerGroup).where(ServerGroup.project_id == project_id)
+    )
+    keys = 0
+    if user_id is not None:
+        keys = await session.scalar(
+            select(func.count()).select_from(KeyPair).where(KeyPair.user_id == user_id)
+        ) or 0
+    return {
+        "instances": instances,
+        "cores": cores,
+        "ram": ram,
+        "server_groups": groups or 0,
+        "key_pairs": keys,
+    }
+
+
+async def reserve(
+    session: AsyncSession, project_id: str, user_id: str, deltas: Mapping[str, int]
+) -> None:
+    """Check that `project_id` may grow by `deltas` (e.g. {"instances": 1, "cores": 2, "ram":
+    512}); raise QuotaExceeded (403) in Nova's words otherwise.
+
+    Call it in the transaction that then creates the resources: the project's lock row is
+    updated first, so a concurrent reserve of the same project waits until this one commits.
+    Nothing is recorded: once the rows exist, they are the usage.
+    """
+    wanted = {k: int(v) for k, v in deltas.items() if int(v) > 0}
+    if not wanted:
+        return
+    await lock_project(session, project_id)
+    hard = await limits(session, project_id)
+    used = await usage(session, project_id, user_id)
+    overs = [
+        r for r in wanted if hard.get(r, UNLIMITED) >= 0 and used.get(r, 0) + wanted[r] > hard[r]
+    ]
+    if overs:
+        raise QuotaExceeded(
+            "Quota exceeded for {o}: Requested {r}, but already used {u} of {a} {o}".format(
+                o=", ".join(overs),
+                r=", ".join(str(wanted[x]) for x in overs),
+                u=", ".join(str(used.get(x, 0)) for x in overs),
+                a=", ".join(str(hard[x]) for x in overs),
+            )
+        )
+
+
+async def check_limit(session: AsyncSession, project_id: str, resource: str, value: int) -> int:
+    """For limits on a size rather than a count (metadata_items, server_group_members): raise
+    QuotaExceeded if `value` is over the limit; return the limit (-1 for none)."""
+    allowed = (await limits(session, project_id)).get(resource, UNLIMITED)
+    if 0 <= allowed < value:
+        if resource == "metadata_items":
+            raise QuotaExceeded(f"Maximum number of metadata items exceeds {allowed}")
+        raise QuotaExceeded(
+            f"Quota exceeded for {resource}: Requested {value}, but limit is {allowed}"
+        )
+    return allowed
+
+
+async def lock_project(session: AsyncSession, project_id: str) -> None:
+    """Take the project's row lock for the rest of the transaction (an upsert of its row)."""
+    dialect = session.get_bind().dialect.name
+    values = {"project_id": project_id, "generation": 1}
+    bump = {"generation": ProjectLock.generation + 1}
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = postgresql.insert(ProjectLock).values(values)
+        stmt = stmt.on_conflict_do_update(index_elements=["project_id"], set_=bump)
+    elif dialect in ("mysql", "mariadb"):
+        stmt = mysql.insert(ProjectLock).values(values).on_duplicate_key_update(bump)
+    else:
+        stmt = sqlite.insert(ProjectLock).values(values)
+        stmt = stmt.on_conflict_do_update(index_elements=["project_id"], set_=bump)
+    await session.execute(stmt)

@@ -1,0 +1,1 @@
+"""Identity: OpenStack's Keystone v3 API (domains, projects, users, roles, tokens, catalog)."""

@@ -1,0 +1,78 @@
+"""The identity service: Keystone's v3 API at the root of the listener."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from overcast.common.http import faults
+from overcast.common.http.auth import CachingValidator
+from overcast.common.http.policy import Policy
+from overcast.common.service import Runtime, Service, api_app
+from overcast.identity import bootstrap, passwords, policies
+from overcast.identity.api import ROUTERS
+from overcast.identity.authenticate import Authenticator
+from overcast.identity.keys import KeyRepository
+from overcast.identity.state import IdentityState
+from overcast.identity.tokens import TokenFormatter
+from overcast.identity.validator import IdentityValidator
+
+_PUBLIC = {("GET", "/"), ("GET", "/v3"), ("GET", "/v3/"), ("POST", "/v3/auth/tokens")}
+
+
+def _public(method: str, path: str) -> bool:
+    return (method, path) in _PUBLIC or path.endswith("/openapi.json")
+
+
+def key_repository(runtime: Runtime) -> KeyRepository:
+    settings = runtime.settings
+    return KeyRepository(settings.data_dir / "fernet-keys", settings.identity.max_active_keys)
+
+
+class IdentityService(Service):
+    name = "identity"
+    catalog_type = "identity"
+    catalog_name = "keystone"
+    prefix = ""
+    migrations = Path(__file__).parent / "migrations"
+
+    def endpoint_url(self, base_url: str) -> str:
+        return base_url + "/v3"
+
+    def build(self, runtime: Runtime) -> FastAPI:
+        settings = runtime.settings
+        keys = key_repository(runtime)
+        keys.ensure()
+        formatter = TokenFormatter(keys)
+        passwords.set_dummy_rounds(settings.identity.password_hash_rounds)
+        runtime.validator = CachingValidator(
+            IdentityValidator(runtime.db, formatter),
+            settings.identity.validation_cache_seconds,
+            runtime.bus,
+        )
+        app = api_app(
+            runtime, title="Overcast Identity (Keystone v3)", render=faults.keystone, public=_public
+        )
+        app.state.identity = IdentityState(
+            settings=settings,
+            db=runtime.db,
+            bus=runtime.bus,
+            policy=Policy("identity", policies.DEFAULTS, settings.policy_dir),
+            formatter=formatter,
+            authenticator=Authenticator(settings.identity, formatter),
+        )
+        for router in ROUTERS:
+            app.include_router(router)
+        return app
+
+    async def start(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        async with runtime.db.session() as session:
+            await bootstrap.run(
+                session,
+                settings.data_dir,
+                settings.region,
+                runtime.catalog,
+                settings.identity.password_hash_rounds,
+            )

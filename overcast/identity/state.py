@@ -1,0 +1,34 @@
+"""What identity's routes need, built once per app and kept in `app.state.identity`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from overcast.common.bus import Bus
+from overcast.common.config import Settings
+from overcast.common.context import RequestContext
+from overcast.common.db.session import Database
+from overcast.common.http.policy import Policy
+from overcast.identity.authenticate import Authenticator
+from overcast.identity.tokens import TokenFormatter
+
+
+@dataclass
+class IdentityState:
+    settings: Settings
+    db: Database
+    bus: Bus
+    policy: Policy
+    formatter: TokenFormatter
+    authenticator: Authenticator
+
+    def enforce(self, rule: str, ctx: RequestContext, target: dict | None = None) -> None:
+        self.policy.enforce(rule, ctx, target)
+
+
+def get(request: Request) -> IdentityState:
+    """FastAPI dependency: the identity state of the app serving this request."""
+    state: IdentityState = request.app.state.identity
+    return state

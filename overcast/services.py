@@ -1,0 +1,13 @@
+"""The registry of services: what `overcast up` runs, in start order (identity first)."""
+
+from __future__ import annotations
+
+from overcast.common.service import Service
+
+
+def all_services() -> list[Service]:
+    from overcast.identity.service import IdentityService
+
+    found: list[Service] = [IdentityService()]
+    # Each service adds itself here: one import and one line.
+    return found

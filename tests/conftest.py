@@ -1,0 +1,51 @@
+"""Fixtures shared by every test: one real server per test worker, its clients and tenants."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import openstack
+import pytest
+
+from tests.helpers.isolation import Tenant, make_tenant
+from tests.helpers.server import Server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The shared cloud. Tests must not change what other tests rely on (bootstrap data)."""
+    srv = Server(tmp_path_factory.mktemp("cloud"), env={"OVERCAST_COMPUTE__FAKE_HOSTS": "3"})
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Start a private server (own data dir, own settings) for tests that restart or break it."""
+    started: list[Server] = []
+
+    def start(env: dict[str, str] | None = None, data_dir: Path | None = None) -> Server:
+        srv = Server(data_dir or tmp_path / f"cloud{len(started)}", env=env)
+        started.append(srv)
+        return srv.start()
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def admin(server: Server) -> openstack.connection.Connection:
+    return server.connect("overcast")
+
+
+@pytest.fixture(scope="session")
+def demo(server: Server) -> openstack.connection.Connection:
+    return server.connect("overcast-demo")
+
+
+@pytest.fixture
+def tenant_factory(server: Server, admin: openstack.connection.Connection) -> Callable[..., Tenant]:
+    return lambda role="member": make_tenant(server, admin, role)
