@@ -25,7 +25,7 @@ def hash_sync(secret: str, rounds: int) -> str:
 def verify_sync(secret: str, hashed: str | None) -> bool:
     if not hashed:
         # Spend the same time as a real check, so a missing user is not told apart by timing.
-        bcrypt.checkpw(b"x", _DUMMY)
+        bcrypt.checkpw(b"x", _dummy())
         return False
     return bcrypt.checkpw(_prepare(secret), hashed.encode())
 
@@ -38,10 +38,17 @@ async def verify(secret: str, hashed: str | None) -> bool:
     return await asyncio.to_thread(verify_sync, secret, hashed)
 
 
-_DUMMY = bcrypt.hashpw(b"not-a-password", bcrypt.gensalt(12))
+_dummy_rounds = 12
+_dummy_hashes: dict[int, bytes] = {}
+
+
+def _dummy() -> bytes:
+    if _dummy_rounds not in _dummy_hashes:
+        _dummy_hashes[_dummy_rounds] = bcrypt.hashpw(b"not-a-password", bcrypt.gensalt(_dummy_rounds))
+    return _dummy_hashes[_dummy_rounds]
 
 
 def set_dummy_rounds(rounds: int) -> None:
-    """Make the timing-equaliser hash cost the same as real hashes."""
-    global _DUMMY
-    _DUMMY = bcrypt.hashpw(b"not-a-password", bcrypt.gensalt(rounds))
+    """Make the timing-equaliser hash cost the same as real hashes (made on first use)."""
+    global _dummy_rounds
+    _dummy_rounds = rounds
