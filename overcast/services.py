@@ -10,4 +10,10 @@ def all_services() -> list[Service]:
 
     found: list[Service] = [IdentityService()]
     # Each service adds itself here: one import and one line.
+    from overcast.image.service import ImageService
+
+    found.append(ImageService())
+    from overcast.compute.service import ComputeService
+
+    found.append(ComputeService())
     return found

@@ -33,9 +33,18 @@ class ImageSettings(BaseModel):
     default_store: str = "file"
     stores: list[str] = ["file"]
     image_count_quota: int = Field(100, description="images per project; -1 unlimited")
-    image_size_quota_gb: int = Field(
+    image_size_quota_gb: float = Field(
         1000, description="total bytes per project in GiB; -1 unlimited"
     )
+    store_drivers: dict[str, str] = Field(
+        default_factory=dict, description="store name -> driver; a name not here is its driver"
+    )
+    hashing_algorithm: str = Field("sha512", description="os_hash_algo of new image data")
+    max_image_size: int = Field(1 << 40, description="largest image data accepted, in bytes")
+    disk_formats: list[str] = "ami ari aki vhd vhdx vmdk raw qcow2 vdi iso ploop gpt".split()
+    container_formats: list[str] = "ami ari aki bare ovf ova docker compressed".split()
+    limit_param_default: int = Field(25, ge=1, description="images per page when none asked")
+    api_limit_max: int = Field(1000, ge=1, description="most images one page may hold")
 
 
 class ComputeSettings(BaseModel):
@@ -65,6 +74,17 @@ class ComputeSettings(BaseModel):
     ram_weight_multiplier: float = 1.0
     cpu_weight_multiplier: float = 1.0
     disk_weight_multiplier: float = 1.0
+    # Stronger than Nova's 1.0 so that soft (anti-)affinity outweighs the three resource
+    # weighers on an idle cloud, where they would otherwise spread a soft-affinity group.
+    soft_affinity_weight_multiplier: float = 10.0
+    soft_anti_affinity_weight_multiplier: float = 10.0
+    host_subset_size: int = Field(1, ge=1, description="pick randomly among the N best hosts")
+    service_down_time: float = Field(60.0, description="seconds without a report: host is down")
+    default_availability_zone: str = "nova"
+    host_prefix: str = Field("compute", description="fake hosts are <prefix>1..<prefix>N")
+    build_timeout: float = Field(600.0, description="a build in BUILD longer than this fails")
+    max_list_limit: int = Field(1000, description="most servers one list page returns")
+    allow_resize_to_same_host: bool = True
 
 
 class Settings(BaseSettings):

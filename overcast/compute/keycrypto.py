@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
@@ -32,7 +33,7 @@ def ssh_fingerprint(public_key: str) -> str:
     try:
         serialization.load_ssh_public_key(public_key.strip().encode())
         blob = base64.b64decode(public_key.split()[1])
-    except (ValueError, IndexError, TypeError, binascii.Error, UnicodeError) as exc:
+    except (ValueError, IndexError, TypeError, UnicodeError, UnsupportedAlgorithm) as exc:
         raise _invalid("failed to generate fingerprint") from exc
     return _colons(hashlib.md5(blob, usedforsecurity=False).hexdigest())
 

@@ -51,10 +51,7 @@ class QuotaExceeded(errors.OverQuota):
 
 async def defaults(session: AsyncSession) -> dict[str, int]:
     """The limits a project without overrides has: built-in values, then quota class `default`."""
-    values = dict(DEFAULTS)
-    rows = await session.execute(select(QuotaClass).where(QuotaClass.class_name == "default"))
-    values.update({r.resource: r.hard_limit for r in rows.scalars() if r.resource in values})
-    return values
+    return await class_limits(session, "default")
 
 
 async def limits(session: AsyncSession, project_id: str) -> dict[str, int]:
@@ -65,10 +62,14 @@ async def limits(session: AsyncSession, project_id: str) -> dict[str, int]:
     return values
 
 
-async def usage(session: AsyncSession, project_id: str, user_id: str | None = None) -> dict[str, int]:
+async def usage(
+    session: AsyncSession, project_id: str, user_id: str | None = None
+) -> dict[str, int]:
     """What `project_id` uses now; key pairs belong to users, so they count only for `user_id`."""
     flavors = await session.execute(
-        select(Instance.flavor).where(Instance.project_id == project_id, Instance.deleted.is_(False))
+        select(Instance.flavor).where(
+            Instance.project_id == project_id, Instance.deleted.is_(False)
+        )
     )
     instances = cores = ram = 0
     for (flavor,) in flavors:
@@ -80,9 +81,12 @@ async def usage(session: AsyncSession, project_id: str, user_id: str | None = No
     )
     keys = 0
     if user_id is not None:
-        keys = await session.scalar(
-            select(func.count()).select_from(KeyPair).where(KeyPair.user_id == user_id)
-        ) or 0
+        keys = (
+            await session.scalar(
+                select(func.count()).select_from(KeyPair).where(KeyPair.user_id == user_id)
+            )
+            or 0
+        )
     return {
         "instances": instances,
         "cores": cores,
@@ -150,3 +154,52 @@ async def lock_project(session: AsyncSession, project_id: str) -> None:
         stmt = sqlite.insert(ProjectLock).values(values)
         stmt = stmt.on_conflict_do_update(index_elements=["project_id"], set_=bump)
     await session.execute(stmt)
+
+
+async def update_project(
+    session: AsyncSession, project_id: str, values: Mapping[str, int], *, force: bool = False
+) -> None:
+    """Set `project_id`'s limits. Unless `force`, a limit below what is in use is refused
+    (400), as Nova does; -1 means unlimited."""
+    if not force:
+        used = await usage(session, project_id)
+        for resource, limit in values.items():
+            minimum = used.get(resource, 0) if resource != "key_pairs" else 0
+            if limit != UNLIMITED and limit < minimum:
+                raise errors.BadRequest(
+                    f"Quota limit {limit} for {resource} must be greater than or equal to "
+                    f"already used and reserved {minimum}."
+                )
+    for resource, limit in values.items():
+        row = await session.get(Quota, (project_id, resource))
+        if row is None:
+            session.add(Quota(project_id=project_id, resource=resource, hard_limit=limit))
+        else:
+            row.hard_limit = limit
+    await session.flush()
+
+
+async def reset_project(session: AsyncSession, project_id: str) -> None:
+    """Drop every override of `project_id`: it is back on the defaults."""
+    rows = await session.execute(select(Quota).where(Quota.project_id == project_id))
+    for row in rows.scalars():
+        await session.delete(row)
+
+
+async def update_class(session: AsyncSession, class_name: str, values: Mapping[str, int]) -> None:
+    """Set limits of a quota class; class `default` is every project's default."""
+    for resource, limit in values.items():
+        row = await session.get(QuotaClass, (class_name, resource))
+        if row is None:
+            session.add(QuotaClass(class_name=class_name, resource=resource, hard_limit=limit))
+        else:
+            row.hard_limit = limit
+    await session.flush()
+
+
+async def class_limits(session: AsyncSession, class_name: str) -> dict[str, int]:
+    """A quota class's limits: the built-in defaults, then what the class sets."""
+    values = dict(DEFAULTS)
+    rows = await session.execute(select(QuotaClass).where(QuotaClass.class_name == class_name))
+    values.update({r.resource: r.hard_limit for r in rows.scalars() if r.resource in values})
+    return values

@@ -13,11 +13,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from overcast.common import errors
+from overcast.common import errors, log
 from overcast.common.config import IdentitySettings
 from overcast.common.db.base import utcnow
 from overcast.identity import models, passwords, roles, token_view
 from overcast.identity.tokens import TokenData, TokenFormatter, new_audit_id
+
+LOG = log.get(__name__)
 
 FAILED = "The request you have made requires authentication."
 
@@ -79,9 +81,14 @@ class Authenticator:
         user_ref = _obj(body.get("user"), "password.user")
         secret = _str(user_ref.get("password"), "password.user.password")
         user = await find_user(session, user_ref)
-        if user is not None and self._locked(user):
-            raise errors.Unauthorized(f"The account is locked for user: {user.id}.")
         ok = await passwords.verify(secret, user.password_hash if user else None)
+        if user is not None and self._locked(user):
+            # Same answer and same cost as a wrong password: a lockout must not reveal that
+            # the account exists.
+            LOG.warning(
+                "authentication refused: account locked", extra={"fields": {"user_id": user.id}}
+            )
+            raise errors.Unauthorized(FAILED)
         if user is None or not ok:
             if user is not None:
                 user.failed_auth_count += 1

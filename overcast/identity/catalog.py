@@ -1,13 +1,21 @@
-"""The service catalog as tokens carry it, built from the services and endpoints tables."""
+"""The service catalog as tokens carry it, built from the services and endpoints tables.
+
+Building it costs two queries, so it is kept in memory until a service or endpoint changes;
+a change is announced on the bus (topic `identity-catalog`) so every identity server drops it.
+"""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from overcast.common.bus import Bus
 from overcast.identity import models
+
+TOPIC = "identity-catalog"
 
 
 async def build(session: AsyncSession) -> list[dict[str, Any]]:
@@ -32,3 +40,31 @@ async def build(session: AsyncSession) -> list[dict[str, Any]]:
         {"id": s.id, "type": s.type, "name": s.name or "", "endpoints": by_service.get(s.id, [])}
         for s in services
     ]
+
+
+class Catalog:
+    """The built catalog, cached until `changed` is announced. Callers must not mutate it."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._cached: list[dict[str, Any]] | None = None
+        self._generation = 0
+        bus.serve(TOPIC, self, server=f"catalog-{uuid.uuid4().hex[:8]}")
+
+    async def get(self, session: AsyncSession) -> list[dict[str, Any]]:
+        if self._cached is not None:
+            return self._cached
+        generation = self._generation
+        built = await build(session)
+        if generation == self._generation:  # nothing changed while it was being built
+            self._cached = built
+        return built
+
+    async def changed(self, _ctx: dict[str, Any], **_detail: Any) -> None:
+        """Bus endpoint: a service or endpoint changed."""
+        self._cached = None
+        self._generation += 1
+
+
+async def announce(bus: Bus) -> None:
+    """Tell every identity server that the catalog changed (after the change is committed)."""
+    await bus.fanout(TOPIC, "changed", {})

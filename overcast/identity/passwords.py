@@ -44,7 +44,9 @@ _dummy_hashes: dict[int, bytes] = {}
 
 def _dummy() -> bytes:
     if _dummy_rounds not in _dummy_hashes:
-        _dummy_hashes[_dummy_rounds] = bcrypt.hashpw(b"not-a-password", bcrypt.gensalt(_dummy_rounds))
+        _dummy_hashes[_dummy_rounds] = bcrypt.hashpw(
+            b"not-a-password", bcrypt.gensalt(_dummy_rounds)
+        )
     return _dummy_hashes[_dummy_rounds]
 
 

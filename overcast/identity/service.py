@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from overcast.common.http import faults
 from overcast.common.http.auth import CachingValidator
 from overcast.common.http.policy import Policy
 from overcast.common.service import Runtime, Service, api_app
 from overcast.identity import bootstrap, passwords, policies
-from overcast.identity.api import ROUTERS
+from overcast.identity.api import ROUTERS, links
 from overcast.identity.authenticate import Authenticator
 from overcast.identity.keys import KeyRepository
 from overcast.identity.state import IdentityState
@@ -21,7 +22,13 @@ from overcast.identity.validator import IdentityValidator
 _PUBLIC = {("GET", "/"), ("GET", "/v3"), ("GET", "/v3/"), ("POST", "/v3/auth/tokens")}
 
 
+# A user whose password expired has no token; the original password is the proof instead.
+_PASSWORD_CHANGE = re.compile(r"^/v3/users/[^/]+/password$")
+
+
 def _public(method: str, path: str) -> bool:
+    if method == "POST" and _PASSWORD_CHANGE.match(path):
+        return True
     return (method, path) in _PUBLIC or path.endswith("/openapi.json")
 
 
@@ -63,7 +70,7 @@ class IdentityService(Service):
             authenticator=Authenticator(settings.identity, formatter),
         )
         for router in ROUTERS:
-            app.include_router(router)
+            app.include_router(router, dependencies=[Depends(links.reject_nul)])
         return app
 
     async def start(self, runtime: Runtime) -> None:

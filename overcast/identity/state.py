@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -12,6 +12,7 @@ from overcast.common.context import RequestContext
 from overcast.common.db.session import Database
 from overcast.common.http.policy import Policy
 from overcast.identity.authenticate import Authenticator
+from overcast.identity.catalog import Catalog
 from overcast.identity.tokens import TokenFormatter
 
 
@@ -23,6 +24,10 @@ class IdentityState:
     policy: Policy
     formatter: TokenFormatter
     authenticator: Authenticator
+    catalog: Catalog = field(init=False)  # the token catalog, cached; see catalog.Catalog
+
+    def __post_init__(self) -> None:
+        self.catalog = Catalog(self.bus)
 
     def enforce(self, rule: str, ctx: RequestContext, target: dict | None = None) -> None:
         self.policy.enforce(rule, ctx, target)

@@ -7,14 +7,18 @@ Images are soft-deleted as Glance does (`deleted`, status `deleted`), so an id i
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from overcast.common.db.base import UTCDateTime, make_base, utcnow
 
-Base = make_base("image")
+if TYPE_CHECKING:  # mypy cannot see through make_base's dynamic class
+
+    class Base(DeclarativeBase): ...
+else:
+    Base = make_base("image")
 
 
 class Image(Base):
@@ -59,14 +63,14 @@ class Image(Base):
 
 
 class ImageProperty(Base):
-    """An additional property: any name, a string value (Glance's schema allows only strings)."""
+    """An additional property: any name, a string value (null only for schema-declared ones)."""
 
     __tablename__ = "image_property"
     image_id: Mapped[str] = mapped_column(
         ForeignKey("image_image.id", ondelete="CASCADE"), primary_key=True
     )
     name: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
-    value: Mapped[str] = mapped_column(Text)
+    value: Mapped[str | None] = mapped_column(Text)
 
 
 class ImageTag(Base):

@@ -33,6 +33,18 @@ BASE_RULES = [
 ]
 
 
+def flatten(target: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`target` with nested dicts also reachable by dotted keys, as rules write them:
+    {"target": {"user": {"id": x}}} matches `%(target.user.id)s`."""
+    flat: dict[str, Any] = {}
+    for key, value in target.items():
+        name = f"{prefix}{key}"
+        flat[name] = value
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+    return flat
+
+
 class Policy:
     def __init__(self, service: str, defaults: Iterable[RuleDefault], policy_dir: Path) -> None:
         conf = cfg.ConfigOpts()
@@ -67,7 +79,8 @@ class Policy:
     ) -> bool:
         self._load()
         creds = ctx.credentials()
-        return bool(self._enforcer.enforce(rule, dict(target or {}), creds, do_raise=False))
+        flat = flatten(target or {})
+        return bool(self._enforcer.enforce(rule, flat, creds, do_raise=False))
 
     def enforce(
         self, rule: str, ctx: RequestContext, target: Mapping[str, Any] | None = None

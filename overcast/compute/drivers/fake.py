@@ -65,8 +65,12 @@ class FakeDriver(drivers.Driver):
             local_gb=compute.host_disk_gb,
             hypervisor_type="fake",
             host_ip="127.0.0.1",
-            cpu_info={"arch": "x86_64", "model": "fake", "vendor": "overcast",
-                      "topology": {"cores": compute.host_vcpus, "threads": 1, "sockets": 1}},
+            cpu_info={
+                "arch": "x86_64",
+                "model": "fake",
+                "vendor": "overcast",
+                "topology": {"cores": compute.host_vcpus, "threads": 1, "sockets": 1},
+            },
             capabilities={"hypervisor_type": "fake", "cpu_arch": "x86_64"},
         )
 
@@ -77,8 +81,11 @@ class FakeDriver(drivers.Driver):
         return drivers.InstanceInfo(self._get(instance_uuid).power_state)
 
     async def spawn(self, instance: drivers.InstanceSpec) -> None:
-        knobs = {**instance.image.get("properties", {}), **instance.flavor.get("extra_specs", {}),
-                 **instance.metadata}
+        knobs = {
+            **instance.image.get("properties", {}),
+            **instance.flavor.get("extra_specs", {}),
+            **instance.metadata,
+        }
         delay = float(knobs.get("fake:spawn_delay", 0) or 0)
         if delay:
             await asyncio.sleep(delay)
@@ -126,7 +133,7 @@ class FakeDriver(drivers.Driver):
 
     async def snapshot(self, instance_uuid: str, dest: Path) -> drivers.SnapshotInfo:
         guest = self._get(instance_uuid)
-        dest.write_bytes(f"fake disk of {guest.name}\n".encode())
+        await asyncio.to_thread(dest.write_bytes, f"fake disk of {guest.name}\n".encode())
         return drivers.SnapshotInfo(disk_format="raw")
 
     async def get_console_output(self, instance_uuid: str) -> str:

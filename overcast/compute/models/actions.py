@@ -15,7 +15,9 @@ from overcast.compute.models import Base
 
 class InstanceAction(Base):
     __tablename__ = "compute_instance_action"
-    __table_args__ = (Index("ix_compute_instance_action_instance_request", "instance_uuid", "request_id"),)
+    __table_args__ = (
+        Index("ix_compute_instance_action_instance_request", "instance_uuid", "request_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     action: Mapped[str] = mapped_column(String(255))
     instance_uuid: Mapped[str] = mapped_column(String(36))

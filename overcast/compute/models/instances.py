@@ -54,6 +54,8 @@ class Instance(Base):
     security_groups: Mapped[list[Any]] = mapped_column(JSON, default=list)
     requested_networks: Mapped[list[Any] | str | None] = mapped_column(JSON)
     addresses: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    network_info: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
     block_device_mapping: Mapped[list[Any]] = mapped_column(JSON, default=list)
     request_spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     fault: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -104,7 +106,9 @@ class Migration(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     uuid: Mapped[str] = mapped_column(String(36), default=new_uuid)
     instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
-    migration_type: Mapped[str] = mapped_column(String(32))  # resize migration live-migration evacuation
+    migration_type: Mapped[str] = mapped_column(
+        String(32)
+    )  # resize migration live-migration evacuation
     status: Mapped[str] = mapped_column(String(32), default="pre-migrating")
     source_compute: Mapped[str | None] = mapped_column(String(255))
     source_node: Mapped[str | None] = mapped_column(String(255))

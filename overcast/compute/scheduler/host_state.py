@@ -41,7 +41,9 @@ class HostState:
     service_up: bool = True
     running_vms: int = 0
     availability_zone: str = "nova"
-    aggregates: list[dict[str, Any]] = field(default_factory=list)  # {name, availability_zone, metadata}
+    aggregates: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # {name, availability_zone, metadata}
     instance_uuids: set[str] = field(default_factory=set)
     updated_at: dt.datetime | None = None
 
@@ -85,21 +87,33 @@ async def load(
     for row in (await session.execute(stmt)).all():
         n: hosts.ComputeNode = row[0]
         seen = row.last_seen_up
-        up = not row.forced_down and seen is not None and (now - seen).total_seconds() <= (
-            service_down_time
+        up = (
+            not row.forced_down
+            and seen is not None
+            and (now - seen).total_seconds() <= (service_down_time)
         )
         states.append(
             HostState(
-                host=n.host, node=n.hypervisor_hostname, uuid=n.uuid, vcpus=n.vcpus,
-                vcpus_used=n.vcpus_used, memory_mb=n.memory_mb, memory_mb_used=n.memory_mb_used,
-                local_gb=n.local_gb, local_gb_used=n.local_gb_used,
+                host=n.host,
+                node=n.hypervisor_hostname,
+                uuid=n.uuid,
+                vcpus=n.vcpus,
+                vcpus_used=n.vcpus_used,
+                memory_mb=n.memory_mb,
+                memory_mb_used=n.memory_mb_used,
+                local_gb=n.local_gb,
+                local_gb_used=n.local_gb_used,
                 cpu_allocation_ratio=n.cpu_allocation_ratio,
                 ram_allocation_ratio=n.ram_allocation_ratio,
                 disk_allocation_ratio=n.disk_allocation_ratio,
                 reserved_host_memory_mb=n.reserved_host_memory_mb,
-                hypervisor_type=n.hypervisor_type, hypervisor_version=n.hypervisor_version,
-                capabilities=dict(n.capabilities or {}), service_disabled=bool(row.disabled),
-                service_up=up, running_vms=n.running_vms, availability_zone=default_zone,
+                hypervisor_type=n.hypervisor_type,
+                hypervisor_version=n.hypervisor_version,
+                capabilities=dict(n.capabilities or {}),
+                service_disabled=bool(row.disabled),
+                service_up=up,
+                running_vms=n.running_vms,
+                availability_zone=default_zone,
                 updated_at=n.updated_at,
             )
         )
@@ -121,7 +135,9 @@ async def _add_instances(session: AsyncSession, states: list[HostState]) -> None
             found.instance_uuids.add(uuid)
 
 
-async def _add_aggregates(session: AsyncSession, states: list[HostState], default_zone: str) -> None:
+async def _add_aggregates(
+    session: AsyncSession, states: list[HostState], default_zone: str
+) -> None:
     try:
         module = importlib.import_module("overcast.compute.aggregates")
     except ModuleNotFoundError:

@@ -2,6 +2,40 @@
 
 from __future__ import annotations
 
-from overcast.identity.api import tokens, versions
+from overcast.identity.api import (
+    application_credentials,
+    assignments,
+    auth_scopes,
+    domains,
+    endpoints,
+    groups,
+    project_tags,
+    projects,
+    regions,
+    role_assignments,
+    roles,
+    services,
+    tokens,
+    users,
+    versions,
+)
 
-ROUTERS = [versions.router, tokens.router]
+ROUTERS = [
+    versions.router,
+    tokens.router,
+    # catalog, application credentials and auth scopes
+    auth_scopes.router,
+    regions.router,
+    services.router,
+    endpoints.router,
+    application_credentials.router,
+    # domains, projects, users, groups, roles and assignments
+    domains.router,
+    projects.router,
+    project_tags.router,
+    users.router,
+    groups.router,
+    roles.router,
+    assignments.router,
+    role_assignments.router,
+]

@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 
 from overcast.common import errors
 from overcast.common.context import RequestContext
-from overcast.common.http import auth
+from overcast.common.http import auth, faults
 from overcast.identity import catalog, revocation, state, token_view
+from overcast.identity.api import links
 from overcast.identity.tokens import isoformat
 
 router = APIRouter(prefix="/v3/auth")
@@ -20,7 +21,10 @@ def _ref(obj: Any) -> dict[str, Any]:
     return {"id": obj.id, "name": obj.name}
 
 
-async def render(session: Any, view: token_view.TokenView, with_catalog: bool) -> dict[str, Any]:
+async def render(
+    session: Any, view: token_view.TokenView, cat: catalog.Catalog | None
+) -> dict[str, Any]:
+    """The token body; with the catalog when `cat` is given and the token is scoped."""
     data = view.data
     body: dict[str, Any] = {
         "methods": list(data.methods),
@@ -44,12 +48,18 @@ async def render(session: Any, view: token_view.TokenView, with_catalog: bool) -
         body["system"] = {data.system: True}
     if data.project_id or data.domain_id or data.system:
         body["roles"] = [_ref(r) for r in view.roles]
-        if with_catalog:
-            body["catalog"] = await catalog.build(session)
+        if cat is not None:
+            body["catalog"] = await cat.get(session)
     if view.application_credential is not None:
         cred = view.application_credential
         body["application_credential"] = {**_ref(cred), "restricted": not cred.unrestricted}
+        if cred.access_rules:
+            body["application_credential"]["access_rules"] = cred.access_rules
     return {"token": body}
+
+
+def _catalog(ident: state.IdentityState, nocatalog: str | None) -> catalog.Catalog | None:
+    return ident.catalog if nocatalog is None else None
 
 
 def _parse_body(payload: Any) -> dict[str, Any]:
@@ -59,23 +69,21 @@ def _parse_body(payload: Any) -> dict[str, Any]:
 
 
 @router.post("/tokens", status_code=201)
-async def issue(request: Request, nocatalog: str | None = None) -> JSONResponse:
+async def issue(request: Request, nocatalog: str | None = None) -> Response:
     ident = state.get(request)
-    try:
-        payload = await request.json()
-    except ValueError as exc:
-        raise errors.BadRequest("Malformed request body: the body is not valid JSON.") from exc
-    auth_body = _parse_body(payload)
+    auth_body = _parse_body(await links.read_json(request))
     failure: errors.Unauthorized | None = None
     # Failed attempts are committed too: they count towards lockout.
     async with ident.db.session() as session:
         try:
             token, view = await ident.authenticator.issue(session, auth_body)
-            body = await render(session, view, nocatalog is None)
+            body = await render(session, view, _catalog(ident, nocatalog))
         except errors.Unauthorized as exc:
             failure = exc
     if failure is not None:
-        raise failure
+        response = faults.render_error(faults.keystone, failure)
+        response.headers["WWW-Authenticate"] = f'Keystone uri="{links.v3(request)}"'
+        return response
     return JSONResponse(body, status_code=201, headers={"X-Subject-Token": token})
 
 
@@ -104,7 +112,7 @@ async def validate(
             view = await token_view.resolve(session, data)
         except errors.Unauthorized as exc:
             raise errors.NotFound(f"Could not find token: {exc.message}") from exc
-        body = await render(session, view, nocatalog is None)
+        body = await render(session, view, _catalog(ident, nocatalog))
     return JSONResponse(body, headers={"X-Subject-Token": x_subject_token or ""})
 
 

@@ -101,6 +101,10 @@ class FileStore(drivers.Store):
     def description(self) -> str:
         return f"Local files under {self.root}"
 
+    def url_for(self, key: str) -> str:
+        """The URL that a committed write of `key` has."""
+        return (self.root / key).as_uri()
+
     def _path(self, url: str) -> Path:
         parsed = urlparse(url)
         path = Path(unquote(parsed.path))

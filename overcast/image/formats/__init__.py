@@ -19,7 +19,9 @@ TAIL_BYTES = 512  # a fixed vhd keeps its only footer in the last sector
 
 @dataclass(frozen=True)
 class Detected:
-    format: str  # a Glance disk_format name: raw, gpt, qcow2, vmdk, vhd, vhdx, vdi, iso; or qed, luks
+    format: (
+        str  # a Glance disk_format name: raw, gpt, qcow2, vmdk, vhd, vhdx, vdi, iso; or qed, luks
+    )
     virtual_size: int | None = None
     unsafe: str | None = None  # why this data must be refused whatever its declared format
 

@@ -7,7 +7,11 @@ Create Date: 2026-11-22 00:21:10.215009
 
 from alembic import op
 import sqlalchemy as sa
-import overcast.common.db.base
+from sqlalchemy.dialects import mysql
+
+# MySQL/MariaDB keep whole seconds in DATETIME unless told otherwise; revocation compares
+# issue times to the microsecond, so every timestamp keeps them there too.
+TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 revision = '54d1e589b908'
@@ -44,8 +48,8 @@ def upgrade() -> None:
     sa.Column('audit_chain_id', sa.String(length=32), nullable=True),
     sa.Column('role_id', sa.String(length=64), nullable=True),
     sa.Column('application_credential_id', sa.String(length=64), nullable=True),
-    sa.Column('issued_before', overcast.common.db.base.UTCDateTime(), nullable=False),
-    sa.Column('revoked_at', overcast.common.db.base.UTCDateTime(), nullable=False),
+    sa.Column('issued_before', TIMESTAMP, nullable=False),
+    sa.Column('revoked_at', TIMESTAMP, nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_revocation_event'))
     )
     with op.batch_alter_table('identity_revocation_event', schema=None) as batch_op:
@@ -134,15 +138,15 @@ def upgrade() -> None:
     sa.Column('domain_id', sa.String(length=64), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=True),
-    sa.Column('password_created_at', overcast.common.db.base.UTCDateTime(), nullable=True),
-    sa.Column('password_expires_at', overcast.common.db.base.UTCDateTime(), nullable=True),
+    sa.Column('password_created_at', TIMESTAMP, nullable=True),
+    sa.Column('password_expires_at', TIMESTAMP, nullable=True),
     sa.Column('default_project_id', sa.String(length=64), nullable=True),
     sa.Column('extra', sa.JSON(), nullable=False),
     sa.Column('options', sa.JSON(), nullable=False),
     sa.Column('failed_auth_count', sa.Integer(), nullable=False),
-    sa.Column('failed_auth_at', overcast.common.db.base.UTCDateTime(), nullable=True),
-    sa.Column('created_at', overcast.common.db.base.UTCDateTime(), nullable=False),
-    sa.Column('last_active_at', overcast.common.db.base.UTCDateTime(), nullable=True),
+    sa.Column('failed_auth_at', TIMESTAMP, nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('last_active_at', TIMESTAMP, nullable=True),
     sa.ForeignKeyConstraint(['domain_id'], ['identity_domain.id'], name=op.f('fk_identity_user_domain_id_identity_domain')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_user')),
     sa.UniqueConstraint('domain_id', 'name', name=op.f('uq_identity_user_domain_id_name'))
@@ -155,11 +159,11 @@ def upgrade() -> None:
     sa.Column('system', sa.String(length=16), nullable=True),
     sa.Column('secret_hash', sa.String(length=255), nullable=False),
     sa.Column('description', sa.Text(), nullable=True),
-    sa.Column('expires_at', overcast.common.db.base.UTCDateTime(), nullable=True),
+    sa.Column('expires_at', TIMESTAMP, nullable=True),
     sa.Column('unrestricted', sa.Boolean(), nullable=False),
     sa.Column('roles', sa.JSON(), nullable=False),
     sa.Column('access_rules', sa.JSON(), nullable=False),
-    sa.Column('created_at', overcast.common.db.base.UTCDateTime(), nullable=False),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['identity_user.id'], name=op.f('fk_identity_application_credential_user_id_identity_user'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_application_credential')),
     sa.UniqueConstraint('user_id', 'name', name=op.f('uq_identity_application_credential_user_id_name'))

@@ -1,0 +1,93 @@
+"""The image service (Glance v2) as compute uses it: read an image, download its data, and
+create, upload and delete the images that snapshots and shelving make."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from overcast.clients.base import RestClient
+
+# Glance's own fields; every other top-level key of an image is a user property.
+CORE = {
+    "id",
+    "name",
+    "status",
+    "visibility",
+    "protected",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "owner",
+    "size",
+    "virtual_size",
+    "min_disk",
+    "min_ram",
+    "container_format",
+    "disk_format",
+    "created_at",
+    "updated_at",
+    "tags",
+    "self",
+    "file",
+    "schema",
+    "direct_url",
+    "locations",
+    "os_hidden",
+    "stores",
+    "member_status",
+}
+
+
+def properties(image: dict[str, Any]) -> dict[str, Any]:
+    """The user properties of a Glance image (everything that is not a core field)."""
+    return {k: v for k, v in image.items() if k not in CORE}
+
+
+class ImageClient(RestClient):
+    service = "image"
+
+    async def get(self, image_id: str) -> dict[str, Any]:
+        """The image's record; errors.NotFound when it does not exist or is not visible."""
+        response = await self.request("GET", f"/v2/images/{image_id}")
+        image: dict[str, Any] = response.json()
+        return image
+
+    async def download(self, image_id: str, dest: Path) -> int:
+        """Write the image's data to `dest`; the number of bytes written."""
+        written = 0
+        with dest.open("wb") as handle:
+            async for chunk in self.stream(f"/v2/images/{image_id}/file"):
+                await asyncio.to_thread(handle.write, chunk)
+                written += len(chunk)
+        return written
+
+    async def create(self, **fields: Any) -> dict[str, Any]:
+        response = await self.request("POST", "/v2/images", json_body=fields)
+        image: dict[str, Any] = response.json()
+        return image
+
+    async def upload(self, image_id: str, path: Path) -> None:
+        data = await asyncio.to_thread(path.read_bytes)
+        await self.request(
+            "PUT",
+            f"/v2/images/{image_id}/file",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+
+    async def update(self, image_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Replace (or add) the given properties with a JSON patch."""
+        patch = [{"op": "add", "path": f"/{key}", "value": value} for key, value in changes.items()]
+        response = await self.request(
+            "PATCH",
+            f"/v2/images/{image_id}",
+            json_body=patch,
+            headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
+        )
+        image: dict[str, Any] = response.json()
+        return image
+
+    async def delete(self, image_id: str) -> None:
+        await self.request("DELETE", f"/v2/images/{image_id}")

@@ -1,0 +1,257 @@
+"""/servers: create, list (and detail), show, update and delete servers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import select
+
+from overcast.common import errors
+from overcast.common.http import pagination
+from overcast.compute import boot, servers
+from overcast.compute.api import schemas
+from overcast.compute.api.deps import Req, json_body, req
+from overcast.compute.api.views import ServerView
+
+router = APIRouter(prefix="/v2.1")
+
+_LIST_PARAMS = {
+    "all_tenants",
+    "project_id",
+    "tenant_id",
+    "deleted",
+    "status",
+    "name",
+    "image",
+    "flavor",
+    "changes-since",
+    "changes-before",
+    "ip",
+    "ip6",
+    "reservation_id",
+    "uuid",
+    "tags",
+    "tags-any",
+    "not-tags",
+    "not-tags-any",
+    "locked",
+    "host",
+    "node",
+    "availability_zone",
+    "key_name",
+    "user_id",
+    "hostname",
+    "vm_state",
+    "task_state",
+    "power_state",
+    "progress",
+    "description",
+    "config_drive",
+    "created_at",
+    "launched_at",
+    "terminated_at",
+    "limit",
+    "marker",
+    "sort_key",
+    "sort_dir",
+    "all_projects",
+    "soft_deleted",
+    "access_ip_v4",
+    "access_ip_v6",
+    "locked_by",
+    "launch_index",
+    "kernel_id",
+    "ramdisk_id",
+    "root_device_name",
+    "terminate_at",
+    "display_name",
+    "display_description",
+    "block_device_mapping",
+    "os-extended-volumes",
+    "locked_reason",
+    "pinned_availability_zone",
+}
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def _params(r: Req, request: Request) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    params: dict[str, str] = {}
+    sort_keys = request.query_params.getlist("sort_key")
+    sort_dirs = request.query_params.getlist("sort_dir")
+    for key, value in request.query_params.multi_items():
+        if r.at_least("2.75") and key not in _LIST_PARAMS:
+            raise errors.BadRequest(
+                f"Invalid input for query parameters {key}. Additional properties are not "
+                f"allowed ('{key}' was unexpected)"
+            )
+        params[key] = value
+    sort = []
+    for i, key in enumerate(sort_keys):
+        if key not in servers.SORT_KEYS:
+            raise errors.BadRequest(f"Invalid sort_key: {key}")
+        direction = sort_dirs[i] if i < len(sort_dirs) else (sort_dirs[0] if sort_dirs else "desc")
+        sort.append((key, direction))
+    return params, sort or [("created_at", "desc")]
+
+
+async def _list(r: Req, request: Request, detail: bool) -> Response:
+    rule = "detail" if detail else "index"
+    r.enforce(f"os_compute_api:servers:{rule}")
+    params, sort = _params(r, request)
+    all_tenants = "all_tenants" in params and servers._bool(params["all_tenants"])
+    if all_tenants:
+        r.enforce(f"os_compute_api:servers:{rule}:get_all_tenants")
+    admin_filters = r.ctx.is_admin or r.at_least("2.83")
+    stmt = servers.filtered(
+        r.ctx,
+        params,
+        all_tenants=all_tenants,
+        admin_filters=admin_filters,
+        strict_status=r.at_least("2.38"),
+    )
+    maximum = r.state.settings.compute.max_list_limit
+    limit = pagination.parse_limit(params.get("limit"), maximum) or maximum
+    async with r.state.db.reader() as session:
+        from overcast.compute.models.instances import Instance
+
+        rows = await pagination.page(
+            session,
+            stmt,
+            Instance,
+            limit=limit,
+            marker=params.get("marker"),
+            sort=sort,
+            id_column="uuid",
+        )
+        status = None
+        if detail and r.at_least("2.16") and r.allowed("os_compute_api:servers:show:host_status"):
+            status = await servers.host_status(session, r.state.settings.compute.service_down_time)
+    view = ServerView(r, status)
+    items = [view.detail(i) if detail else view.basic(i) for i in rows]
+    body: dict[str, Any] = {"servers": items}
+    query = {k: v for k, v in params.items() if k not in ("marker",)}
+    nxt = pagination.next_link(
+        r.url("/servers/detail" if detail else "/servers"), query, rows, limit, id_attr="uuid"
+    )
+    if nxt:
+        body["servers_links"] = [{"rel": "next", "href": nxt}]
+    return _json(body)
+
+
+@router.get("/servers")
+async def index(request: Request, r: Req = Depends(req)) -> Response:
+    return await _list(r, request, detail=False)
+
+
+@router.get("/servers/detail")
+async def detail(request: Request, r: Req = Depends(req)) -> Response:
+    return await _list(r, request, detail=True)
+
+
+async def show_body(r: Req, uuid: str) -> dict[str, Any]:
+    """The full view of one server (as show, update and rebuild answer)."""
+    async with r.state.db.reader() as session:
+        inst = await servers.get(session, r.ctx, uuid)
+        status = None
+        if r.at_least("2.16") and r.allowed("os_compute_api:servers:show:host_status"):
+            status = await servers.host_status(session, r.state.settings.compute.service_down_time)
+        groups = await _groups(session, uuid) if r.at_least("2.71") else None
+    return ServerView(r, status, groups).detail(inst, show=True)
+
+
+async def _groups(session: Any, uuid: str) -> dict[str, list[str]]:
+    try:
+        from overcast.compute.models.server_groups import ServerGroupMember
+    except ImportError:  # pragma: no cover - the groups module is another engineer's
+        return {}
+    rows = await session.execute(
+        select(ServerGroupMember.group_uuid).where(ServerGroupMember.instance_uuid == uuid)
+    )
+    return {uuid: [g for (g,) in rows.all()]}
+
+
+@router.get("/servers/{server_id}")
+async def show(server_id: str, r: Req = Depends(req)) -> Response:
+    async with r.state.db.reader() as session:
+        inst = await servers.get(session, r.ctx, server_id)
+    r.enforce("os_compute_api:servers:show", {"project_id": inst.project_id})
+    return _json({"server": await show_body(r, server_id)})
+
+
+@router.post("/servers", status_code=202)
+async def create(request: Request, r: Req = Depends(req)) -> Response:
+    r.enforce("os_compute_api:servers:create")
+    body = await json_body(request)
+    command = schemas.boot_request(r, body)
+    if command.host or command.hypervisor_hostname:
+        r.enforce("os_compute_api:servers:create:requested_destination")
+    if command.availability_zone and ":" in command.availability_zone:
+        r.enforce("os_compute_api:servers:create:forced_host")
+    created, reservation_id, admin_pass = await boot.create(r.state, r.ctx, command)
+    server = body["server"]
+    if server.get("return_reservation_id"):
+        return _json({"reservation_id": reservation_id}, 202)
+    first = created[0]
+    out = {
+        "id": first.uuid,
+        "links": ServerView(r).basic(first)["links"],
+        "OS-DCF:diskConfig": command.disk_config,
+        "security_groups": [{"name": g} for g in first.security_groups],
+        "adminPass": admin_pass,
+    }
+    return _json({"server": out}, 202, {"Location": r.url(f"/servers/{first.uuid}")})
+
+
+@router.put("/servers/{server_id}")
+async def update(server_id: str, request: Request, r: Req = Depends(req)) -> Response:
+    body = (await json_body(request)).get("server")
+    if not isinstance(body, dict):
+        raise errors.BadRequest("Invalid input for field/attribute server.")
+    allowed = {"name", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig"}
+    if r.at_least("2.19"):
+        allowed.add("description")
+    if r.at_least("2.90"):
+        allowed.add("hostname")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise errors.BadRequest(
+            f"Additional properties are not allowed ({unknown[0]!r} was unexpected)"
+        )
+    async with r.state.db.session() as session:
+        inst = await servers.get(session, r.ctx, server_id)
+        r.enforce("os_compute_api:servers:update", {"project_id": inst.project_id})
+        if "name" in body:
+            inst.display_name = schemas.name(body["name"])
+        if "description" in body:
+            desc = body["description"]
+            if desc is not None and (not isinstance(desc, str) or len(desc) > 255):
+                raise schemas.bad("description", "must be a string of at most 255 characters")
+            inst.display_description = desc
+        if "hostname" in body:
+            inst.hostname = str(body["hostname"])
+        if "accessIPv4" in body:
+            inst.access_ip_v4 = body["accessIPv4"] or None
+        if "accessIPv6" in body:
+            inst.access_ip_v6 = body["accessIPv6"] or None
+        if "OS-DCF:diskConfig" in body:
+            inst.system_metadata = {
+                **inst.system_metadata,
+                "disk_config": body["OS-DCF:diskConfig"],
+            }
+    return _json({"server": await show_body(r, server_id)})
+
+
+@router.delete("/servers/{server_id}", status_code=204)
+async def delete(server_id: str, r: Req = Depends(req)) -> Response:
+    async with r.state.db.reader() as session:
+        inst = await servers.get(session, r.ctx, server_id)
+    r.enforce("os_compute_api:servers:delete", {"project_id": inst.project_id})
+    await servers.delete(r.state, r.ctx, server_id)
+    return Response(status_code=204)

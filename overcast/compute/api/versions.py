@@ -1,0 +1,73 @@
+"""Version discovery: `/` lists the API versions, `/v2.1` describes the one served, with the
+microversion range (2.1 to `MAX`). Both answer without a token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from overcast.common.http.microversions import APIVersion, VersionRange
+
+MIN = APIVersion(2, 1)
+MAX = APIVersion(2, 96)
+RANGE = VersionRange("compute", MIN, MAX, legacy_header="x-openstack-nova-api-version")
+
+router = APIRouter()
+
+
+def _v21(base: str) -> dict[str, Any]:
+    return {
+        "id": "v2.1",
+        "status": "CURRENT",
+        "version": str(MAX),
+        "min_version": str(MIN),
+        "updated": "2013-07-23T11:33:21Z",
+        "links": [
+            {"rel": "self", "href": f"{base}/v2.1/"},
+            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+        ],
+        "media-types": [
+            {
+                "base": "application/json",
+                "type": "application/vnd.openstack.compute+json;version=2.1",
+            }
+        ],
+    }
+
+
+def _base(request: Request) -> str:
+    from overcast.compute.api.deps import base_url
+
+    return base_url(request)
+
+
+PREFIX = "/compute"
+
+
+def public(method: str, path: str) -> bool:
+    """Version discovery needs no token (`path` is the full path, mount point included)."""
+    if path.startswith(PREFIX):
+        path = path[len(PREFIX) :]
+    return method == "GET" and path.rstrip("/") in ("", "/v2.1", "/v2")
+
+
+@router.get("/")
+async def root(request: Request) -> dict[str, Any]:
+    v21 = _v21(_base(request))
+    v20 = {
+        **v21,
+        "id": "v2.0",
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": "2011-01-21T11:33:21Z",
+        "links": [{"rel": "self", "href": f"{_base(request)}/v2/"}],
+    }
+    return {"versions": [v20, v21]}
+
+
+@router.get("/v2.1")
+@router.get("/v2.1/")
+async def current(request: Request) -> dict[str, Any]:
+    return {"version": _v21(_base(request))}

@@ -1,0 +1,289 @@
+"""Creating servers: check a boot request against flavors, images, key pairs, networks,
+volumes and quotas, record the instances (BUILD/scheduling) and hand them to the conductor.
+
+Called by `api.servers.create` with a typed `BootRequest`. Every refusal here is a 4xx before
+anything is written; once written, a failure can only put an instance in ERROR with a fault.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from overcast.clients.image import properties
+from overcast.common import errors, log
+from overcast.common.context import RequestContext
+from overcast.compute import flavors, quotas, records, states
+from overcast.compute.conductor import TOPIC as CONDUCTOR
+from overcast.compute.models import hosts, instances
+from overcast.compute.scheduler.filters.resources import requested
+from overcast.compute.state import ComputeState
+
+LOG = log.get(__name__)
+
+_GIB = 1024**3
+
+
+@dataclass
+class BootRequest:
+    name: str
+    flavor_ref: str
+    image_ref: str = ""
+    networks: Any = None  # "auto" | "none" | [{uuid, port, fixed_ip, tag}] | None
+    admin_pass: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    key_name: str | None = None
+    user_data: str | None = None
+    availability_zone: str | None = None
+    bdms: list[dict[str, Any]] = field(default_factory=list)
+    min_count: int = 1
+    max_count: int = 1
+    security_groups: list[str] = field(default_factory=list)
+    config_drive: bool = False
+    access_ip_v4: str | None = None
+    access_ip_v6: str | None = None
+    disk_config: str = "MANUAL"
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    trusted_certs: list[str] | None = None
+    host: str | None = None
+    hypervisor_hostname: str | None = None
+    hostname: str | None = None
+    hints: dict[str, Any] = field(default_factory=dict)
+
+
+def sanitize_hostname(name: str) -> str:
+    """Nova's hostname from a display name: letters, digits and dashes, at most 63."""
+    text = re.sub(r"[^\w.-]+", "-", name.lower().replace("_", "-"))
+    text = re.sub(r"[^a-z0-9.-]", "", text).strip(".-")
+    return text[:63].rstrip(".-") or "server"
+
+
+def _password() -> str:
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
+
+
+async def _image(st: ComputeState, ctx: RequestContext, image_ref: str) -> dict[str, Any]:
+    try:
+        image = await st.remote.image(ctx.to_dict()).get(image_ref)
+    except errors.NotFound as exc:
+        raise errors.BadRequest("Can not find requested image") from exc
+    if image.get("status") != "active":
+        raise errors.BadRequest(f"Image {image_ref} is not active.")
+    return image
+
+
+def _check_image_fits(image: dict[str, Any], flavor: dict[str, Any], is_bfv: bool) -> None:
+    if int(image.get("min_ram") or 0) > int(flavor["memory_mb"]):
+        raise errors.BadRequest("Flavor's memory is too small for requested image.")
+    if is_bfv or not flavor["root_gb"]:
+        return
+    if int(image.get("min_disk") or 0) > int(flavor["root_gb"]):
+        raise errors.BadRequest("Flavor's disk is too small for requested image.")
+    size = int(image.get("size") or 0)
+    if size > int(flavor["root_gb"]) * _GIB:
+        raise errors.BadRequest(
+            f"Flavor's disk is too small for requested image. Flavor disk is "
+            f"{int(flavor['root_gb']) * _GIB} bytes, image is {size} bytes."
+        )
+
+
+def _boot_volume(bdms: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for bdm in bdms:
+        if str(bdm.get("boot_index")) == "0" and bdm.get("destination_type") == "volume":
+            return bdm
+    return None
+
+
+async def _destination(
+    session: AsyncSession, req: BootRequest, zone: str | None
+) -> tuple[str | None, dict[str, Any]]:
+    """Split `zone:host:node` and 2.74's host/hypervisor_hostname into the zone and what the
+    request spec forces or requests."""
+    extra: dict[str, Any] = {}
+    if zone and ":" in zone:
+        zone_part, _, rest = zone.partition(":")
+        host, _, node = rest.partition(":")
+        if host:
+            extra["force_hosts"] = [host]
+        if node:
+            extra["force_nodes"] = [node]
+        zone = zone_part or None
+    if req.host or req.hypervisor_hostname:
+        extra["requested_destination"] = {"host": req.host, "node": req.hypervisor_hostname}
+    for host in [*extra.get("force_hosts", []), req.host]:
+        if host and not await session.scalar(
+            select(hosts.ComputeNode.id).where(hosts.ComputeNode.host == host).limit(1)
+        ):
+            raise errors.BadRequest(f"Compute host {host} could not be found.")
+    for node in [*extra.get("force_nodes", []), req.hypervisor_hostname]:
+        if node and not await session.scalar(
+            select(hosts.ComputeNode.id).where(hosts.ComputeNode.hypervisor_hostname == node)
+        ):
+            raise errors.BadRequest(f"Compute host {node} could not be found.")
+    return zone, extra
+
+
+async def _count(
+    session: AsyncSession, ctx: RequestContext, req: BootRequest, flavor: dict[str, Any]
+) -> int:
+    """How many instances to create: max_count if the quota allows, else as many as fit but
+    at least min_count (403 otherwise)."""
+    per = {"instances": 1, "cores": int(flavor["vcpus"]), "ram": int(flavor["memory_mb"])}
+    project, user = ctx.project_id or "", ctx.user_id or ""
+    count = req.max_count
+    if req.max_count > req.min_count:
+        limits = await quotas.limits(session, project)
+        used = await quotas.usage(session, project, user)
+        for resource, amount in per.items():
+            limit = limits.get(resource, -1)
+            if limit >= 0 and amount > 0:
+                count = min(count, max((limit - used.get(resource, 0)) // amount, 0))
+        count = max(count, req.min_count)
+    await quotas.reserve(session, project, user, {k: v * count for k, v in per.items()})
+    return count
+
+
+async def create(
+    st: ComputeState, ctx: RequestContext, req: BootRequest
+) -> tuple[list[instances.Instance], str, str]:
+    """Record the instances of a boot request and start building them.
+    Returns (instances, reservation_id, admin password)."""
+    boot_volume = _boot_volume(req.bdms)
+    image_ref = req.image_ref or ""
+    if not image_ref and boot_volume is None:
+        image_bdm = next(
+            (
+                b
+                for b in req.bdms
+                if str(b.get("boot_index")) == "0" and b.get("source_type") == "image"
+            ),
+            None,
+        )
+        if image_bdm is None:
+            raise errors.BadRequest("Missing imageRef attribute")
+        image_ref = str(image_bdm.get("uuid") or "")
+    is_bfv = boot_volume is not None
+    _check_services(st, req)
+    async with st.db.reader() as session:
+        flavor_row = await flavors.get_for_boot(session, ctx, req.flavor_ref)
+        flavor = flavor_row.snapshot()
+    image: dict[str, Any] = {}
+    if image_ref and not (is_bfv and not req.image_ref):
+        image = await _image(st, ctx, image_ref)
+        _check_image_fits(image, flavor, is_bfv)
+    if is_bfv and boot_volume and boot_volume.get("source_type") == "image":
+        image = await _image(st, ctx, str(boot_volume.get("uuid")))
+        image_ref = ""
+    if not is_bfv and not flavor["root_gb"] and not ctx.is_admin:
+        raise errors.Forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
+    hints = dict(req.hints)
+    reservation_id = "r-" + secrets.token_hex(4)
+    admin_pass = req.admin_pass or _password()
+    async with st.db.session() as session:
+        key_data = None
+        if req.key_name:
+            from overcast.compute import keypairs
+
+            key_data = (
+                await keypairs.get_keypair(session, ctx.user_id or "", req.key_name)
+            ).public_key
+        await quotas.check_limit(session, ctx.project_id or "", "metadata_items", len(req.metadata))
+        zone, destination = await _destination(session, req, req.availability_zone)
+        group = None
+        if hints.get("group"):
+            from overcast.compute import server_groups
+
+            group = await server_groups.instance_group(session, str(hints["group"]), ctx.project_id)
+        count = await _count(session, ctx, req, flavor)
+        created = []
+        for index in range(count):
+            name = req.name if count == 1 else f"{req.name}-{index + 1}"
+            inst = instances.Instance(
+                display_name=name,
+                display_description=req.description,
+                hostname=req.hostname or sanitize_hostname(name),
+                project_id=ctx.project_id or "",
+                user_id=ctx.user_id or "",
+                image_ref=image_ref,
+                flavor=flavor,
+                vm_state=states.BUILDING,
+                task_state=states.SCHEDULING,
+                power_state=states.NOSTATE,
+                availability_zone=zone,
+                pinned_availability_zone=zone,
+                key_name=req.key_name,
+                key_data=key_data,
+                user_data=req.user_data,
+                config_drive="True" if req.config_drive else "",
+                metadata_=dict(req.metadata),
+                system_metadata={"disk_config": req.disk_config},
+                security_groups=req.security_groups or ["default"],
+                requested_networks=req.networks,
+                block_device_mapping=list(req.bdms),
+                reservation_id=reservation_id,
+                launch_index=index,
+                access_ip_v4=req.access_ip_v4,
+                access_ip_v6=req.access_ip_v6,
+                root_device_name="/dev/vda",
+                trusted_certs=req.trusted_certs,
+                tags=[instances.InstanceTag(tag=t) for t in dict.fromkeys(req.tags)],
+            )
+            session.add(inst)
+            created.append(inst)
+        await session.flush()
+        if group is not None:
+            from overcast.compute import server_groups
+
+            await server_groups.add_members(
+                session, group["uuid"], ctx.project_id or "", [i.uuid for i in created]
+            )
+        spec = {
+            "instance_uuids": [i.uuid for i in created],
+            "num_instances": count,
+            "project_id": ctx.project_id,
+            "user_id": ctx.user_id,
+            "flavor": flavor,
+            "image": {
+                "id": image.get("id"),
+                "properties": properties(image),
+                "min_disk": image.get("min_disk"),
+                "min_ram": image.get("min_ram"),
+                "size": image.get("size"),
+            }
+            if image
+            else {},
+            "availability_zone": zone,
+            "scheduler_hints": hints,
+            "instance_group": group,
+            "ignore_hosts": [],
+            "force_hosts": [],
+            "force_nodes": [],
+            "is_bfv": is_bfv,
+            "retry": {"num_attempts": 1, "hosts": []},
+            **destination,
+        }
+        for inst in created:
+            inst.request_spec = {k: v for k, v in spec.items() if k != "instance_uuids"}
+            await records.start_action(session, ctx.to_dict(), inst.uuid, "create")
+    await st.bus.cast(CONDUCTOR, "schedule_and_build_instances", ctx.to_dict(), spec=spec)
+    return created, reservation_id, admin_pass
+
+
+def _check_services(st: ComputeState, req: BootRequest) -> None:
+    if isinstance(req.networks, list) and req.networks and not st.remote.has("network"):
+        raise errors.BadRequest("Networks were requested but there is no network service.")
+    if any(b.get("destination_type") == "volume" for b in req.bdms) and not (
+        st.remote.has("volumev3") or st.remote.has("block-storage")
+    ):
+        raise errors.BadRequest("Volumes were requested but there is no block storage service.")
+
+
+def resources(flavor: dict[str, Any]) -> dict[str, int]:
+    return requested(flavor)

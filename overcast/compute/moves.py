@@ -1,0 +1,339 @@
+"""The conductor's side of moving instances: resize and cold migration, live migration,
+evacuation and unshelve. Mixed into `conductor.Conductor`.
+
+While an instance moves, its source-side resources are held by the migration record (the
+source allocation is handed to the migration's uuid) and the destination's by the instance;
+confirm, revert, completion and abort each settle both sides in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from overcast.common import errors, log
+from overcast.common.bus import Bus
+from overcast.common.config import Settings
+from overcast.common.db.session import Database
+from overcast.compute import records, states
+from overcast.compute.models import instances
+from overcast.compute.scheduler import claims
+from overcast.compute.scheduler.manager import TOPIC as SCHEDULER
+
+LOG = log.get(__name__)
+
+
+def migration_dict(m: instances.Migration) -> dict[str, Any]:
+    return {
+        "uuid": m.uuid,
+        "id": m.id,
+        "migration_type": m.migration_type,
+        "status": m.status,
+        "source_compute": m.source_compute,
+        "source_node": m.source_node,
+        "dest_compute": m.dest_compute,
+        "dest_node": m.dest_node,
+    }
+
+
+async def _set_migration(session: AsyncSession, uuid: str, **values: Any) -> None:
+    mig = instances.Migration
+    await session.execute(update(mig).where(mig.uuid == uuid).values(**values))
+
+
+class MovesMixin:
+    settings: Settings
+    db: Database
+    bus: Bus
+
+    async def _start_move(
+        self,
+        ctx: dict[str, Any],
+        uuid: str,
+        kind: str,
+        event: str,
+        new_flavor: dict[str, Any] | None = None,
+        host: str | None = None,
+        same_host_ok: bool = False,
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Record the migration, hand the source allocation to it and schedule a destination.
+        (instance dict, migration dict), or None when no host was found (already settled)."""
+        from overcast.compute.conductor import update_instance
+
+        async with self.db.session() as session:
+            inst = (
+                await session.execute(
+                    select(instances.Instance).where(instances.Instance.uuid == uuid)
+                )
+            ).scalar_one()
+            mig = instances.Migration(
+                instance_uuid=uuid,
+                migration_type=kind,
+                source_compute=inst.host,
+                source_node=inst.node,
+                old_flavor_id=inst.flavor.get("id"),
+                new_flavor_id=(new_flavor or inst.flavor).get("id"),
+                user_id=ctx.get("user_id"),
+                project_id=inst.project_id,
+            )
+            session.add(mig)
+            await session.flush()
+            await claims.move(session, uuid, mig.uuid)
+            if new_flavor is not None:
+                await update_instance(session, uuid, {"new_flavor": new_flavor})
+            instance = records.instance_dict(inst)
+            migration = migration_dict(mig)
+        spec = {
+            **(instance.get("request_spec") or {}),
+            "instance_uuids": [uuid],
+            "num_instances": 1,
+            "flavor": new_flavor or instance["flavor"],
+            "retry": {"num_attempts": 1, "hosts": []},
+            "force_hosts": [host] if host else [],
+            "ignore_hosts": [] if same_host_ok else [instance["host"]],
+            "project_id": instance["project_id"],
+            "user_id": instance["user_id"],
+        }
+        try:
+            picked = (await self.bus.call(SCHEDULER, "select_destinations", ctx, spec=spec))[0]
+        except errors.OvercastError as exc:
+            async with self.db.session() as session:
+                await claims.move(session, migration["uuid"], uuid)
+                await _set_migration(session, migration["uuid"], status="error")
+                await update_instance(session, uuid, {"task_state": None, "new_flavor": None})
+                await records.event_finish(
+                    session,
+                    ctx,
+                    uuid,
+                    event,
+                    result="Error",
+                    traceback=exc.message,
+                    details=exc.message,
+                )
+            return None
+        async with self.db.session() as session:
+            await _set_migration(
+                session,
+                migration["uuid"],
+                dest_compute=picked["host"],
+                dest_node=picked["node"],
+                status="migrating",
+            )
+            await records.event_finish(session, ctx, uuid, event)
+        migration.update(dest_compute=picked["host"], dest_node=picked["node"])
+        return instance, migration
+
+    async def migrate_server(
+        self,
+        ctx: dict[str, Any],
+        uuid: str,
+        new_flavor: dict[str, Any] | None,
+        host: str | None = None,
+    ) -> None:
+        """Resize (with a new flavor) or cold-migrate: schedule, then the source agent."""
+        kind = "resize" if new_flavor is not None else "migration"
+        started = await self._start_move(
+            ctx,
+            uuid,
+            kind,
+            "conductor_migrate_server",
+            new_flavor,
+            host,
+            same_host_ok=kind == "resize" and self.settings.compute.allow_resize_to_same_host,
+        )
+        if started is not None:
+            instance, migration = started
+            await self.bus.cast(
+                f"compute.{instance['host']}",
+                "resize_instance",
+                ctx,
+                instance_uuid=uuid,
+                migration=migration,
+            )
+
+    async def finish_resize(
+        self, ctx: dict[str, Any], uuid: str, migration: dict[str, Any], power_state: int
+    ) -> None:
+        async with self.db.session() as session:
+            inst = await session.scalar(
+                select(instances.Instance).where(instances.Instance.uuid == uuid)
+            )
+            if inst is None:
+                return
+            inst.old_flavor = inst.flavor
+            inst.flavor = inst.new_flavor or inst.flavor
+            inst.new_flavor = None
+            inst.host, inst.node = migration["dest_compute"], migration["dest_node"]
+            inst.vm_state, inst.task_state, inst.power_state = states.RESIZED, None, power_state
+            await _set_migration(session, migration["uuid"], status="finished")
+            await records.event_finish(
+                session, ctx, uuid, "compute_finish_resize", host=migration["dest_compute"]
+            )
+
+    async def confirm_resize(
+        self, ctx: dict[str, Any], uuid: str, migration: dict[str, Any]
+    ) -> None:
+        from overcast.compute.conductor import update_instance
+
+        async with self.db.session() as session:
+            await claims.release(session, migration["uuid"])
+            inst = await session.scalar(
+                select(instances.Instance).where(instances.Instance.uuid == uuid)
+            )
+            old = (inst.system_metadata or {}).get("old_vm_state", states.ACTIVE) if inst else None
+            await update_instance(
+                session,
+                uuid,
+                {"vm_state": old, "task_state": None, "old_flavor": None, "system_metadata": {}},
+            )
+            await _set_migration(session, migration["uuid"], status="confirmed")
+            await records.event_finish(
+                session, ctx, uuid, "compute_confirm_resize", host=migration["source_compute"]
+            )
+
+    async def finish_revert_resize(
+        self, ctx: dict[str, Any], uuid: str, migration: dict[str, Any], power_state: int
+    ) -> None:
+        async with self.db.session() as session:
+            await claims.release(session, uuid, migration["dest_node"])
+            await claims.move(session, migration["uuid"], uuid)
+            inst = await session.scalar(
+                select(instances.Instance).where(instances.Instance.uuid == uuid)
+            )
+            if inst is None:
+                return
+            inst.flavor = inst.old_flavor or inst.flavor
+            inst.old_flavor = None
+            inst.host, inst.node = migration["source_compute"], migration["source_node"]
+            inst.vm_state = (inst.system_metadata or {}).get("old_vm_state", states.ACTIVE)
+            inst.task_state, inst.power_state, inst.system_metadata = None, power_state, {}
+            await _set_migration(session, migration["uuid"], status="reverted")
+            await records.event_finish(
+                session, ctx, uuid, "compute_finish_revert_resize", host=migration["source_compute"]
+            )
+
+    async def abort_move(self, ctx: dict[str, Any], uuid: str, migration: dict[str, Any]) -> None:
+        """A move failed on an agent: the instance stays where it was, resources too."""
+        async with self.db.session() as session:
+            if migration.get("dest_node"):
+                await claims.release(session, uuid, migration["dest_node"])
+            await claims.move(session, migration["uuid"], uuid)
+            inst = await session.scalar(
+                select(instances.Instance).where(instances.Instance.uuid == uuid)
+            )
+            if inst is not None:
+                inst.host, inst.node = migration["source_compute"], migration["source_node"]
+                inst.task_state, inst.new_flavor = None, None
+                if inst.vm_state == states.RESIZED:
+                    inst.vm_state = states.ACTIVE
+            await _set_migration(session, migration["uuid"], status="error")
+
+    async def live_migrate(self, ctx: dict[str, Any], uuid: str, host: str | None = None) -> None:
+        started = await self._start_move(
+            ctx, uuid, "live-migration", "conductor_live_migrate_instance", None, host
+        )
+        if started is not None:
+            instance, migration = started
+            await self.bus.cast(
+                f"compute.{instance['host']}",
+                "live_migration",
+                ctx,
+                instance_uuid=uuid,
+                migration=migration,
+            )
+
+    async def finish_live_migration(
+        self, ctx: dict[str, Any], uuid: str, migration: dict[str, Any], power_state: int
+    ) -> None:
+        from overcast.compute.conductor import update_instance
+
+        async with self.db.session() as session:
+            await claims.release(session, migration["uuid"])
+            await update_instance(
+                session,
+                uuid,
+                {
+                    "host": migration["dest_compute"],
+                    "node": migration["dest_node"],
+                    "task_state": None,
+                    "power_state": power_state,
+                },
+            )
+            await _set_migration(session, migration["uuid"], status="completed")
+            await records.event_finish(
+                session, ctx, uuid, "compute_live_migration", host=migration["source_compute"]
+            )
+
+    async def evacuate(
+        self,
+        ctx: dict[str, Any],
+        uuid: str,
+        host: str | None,
+        preserve_state: str,
+        admin_password: str | None = None,
+    ) -> None:
+        from overcast.compute.conductor import update_instance
+
+        started = await self._start_move(
+            ctx, uuid, "evacuation", "conductor_rebuild_server", None, host
+        )
+        if started is None:
+            return
+        instance, migration = started
+        async with self.db.session() as session:
+            await update_instance(
+                session, uuid, {"host": migration["dest_compute"], "node": migration["dest_node"]}
+            )
+        await self.bus.cast(
+            f"compute.{migration['dest_compute']}",
+            "rebuild_instance",
+            ctx,
+            instance_uuid=uuid,
+            image_ref=instance.get("image_ref"),
+            preserve_state=preserve_state,
+            migration_uuid=migration["uuid"],
+            admin_password=admin_password,
+        )
+
+    async def finish_evacuation(
+        self, ctx: dict[str, Any], uuid: str, migration_uuid: str, ok: bool
+    ) -> None:
+        async with self.db.session() as session:
+            await claims.release(session, migration_uuid)
+            await _set_migration(session, migration_uuid, status="done" if ok else "failed")
+
+    async def unshelve(self, ctx: dict[str, Any], uuid: str, spec: dict[str, Any]) -> None:
+        from overcast.compute.conductor import update_instance
+
+        try:
+            picked = (await self.bus.call(SCHEDULER, "select_destinations", ctx, spec=spec))[0]
+        except errors.OvercastError as exc:
+            async with self.db.session() as session:
+                await update_instance(session, uuid, {"task_state": None})
+                await records.event_finish(
+                    session,
+                    ctx,
+                    uuid,
+                    "conductor_unshelve_instance",
+                    result="Error",
+                    traceback=exc.message,
+                )
+            return
+        async with self.db.session() as session:
+            await update_instance(session, uuid, {"host": picked["host"], "node": picked["node"]})
+            await records.event_finish(session, ctx, uuid, "conductor_unshelve_instance")
+        await self.bus.cast(
+            f"compute.{picked['host']}",
+            "unshelve_instance",
+            ctx,
+            instance_uuid=uuid,
+            node=picked["node"],
+        )
+
+    async def release(
+        self, ctx: dict[str, Any], consumer_uuid: str, node: str | None = None
+    ) -> None:
+        async with self.db.session() as session:
+            await claims.release(session, consumer_uuid, node)

@@ -1,0 +1,170 @@
+"""Writing down what happens to instances: actions and their events, faults, and the plain-dict
+form of an instance that travels over the bus to the agents.
+
+Called by the API (an action per request), the conductor (events on behalf of itself, the
+scheduler and the agents) and the reconciler.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback as tb
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from overcast.common.db.base import utcnow
+from overcast.compute.models import actions, instances
+
+# Instance fields an agent needs (and may be handed over the bus).
+AGENT_FIELDS = (
+    "uuid",
+    "display_name",
+    "hostname",
+    "project_id",
+    "user_id",
+    "image_ref",
+    "flavor",
+    "old_flavor",
+    "new_flavor",
+    "vm_state",
+    "task_state",
+    "power_state",
+    "host",
+    "node",
+    "availability_zone",
+    "key_name",
+    "key_data",
+    "user_data",
+    "config_drive",
+    "system_metadata",
+    "requested_networks",
+    "addresses",
+    "network_info",
+    "attachments",
+    "block_device_mapping",
+    "security_groups",
+    "request_spec",
+    "deleted",
+)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """Nova's timestamp form: `2024-01-02T03:04:05.123456` (UTC, no offset)."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def instance_dict(inst: instances.Instance) -> dict[str, Any]:
+    out = {name: getattr(inst, name) for name in AGENT_FIELDS}
+    out["name"] = inst.name
+    out["metadata"] = dict(inst.metadata_ or {})
+    out["launched_at"] = iso(inst.launched_at)
+    return out
+
+
+def fault(exc: BaseException | str, code: int = 500, details: str | None = None) -> dict[str, Any]:
+    """The `fault` an instance in ERROR shows."""
+    message = exc if isinstance(exc, str) else (getattr(exc, "message", None) or str(exc))
+    if not isinstance(exc, str):
+        code = int(getattr(exc, "status", code) or code)
+        if details is None:
+            details = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
+    return {
+        "code": code,
+        "message": str(message)[:255],
+        "details": details or "",
+        "created": iso(utcnow()),
+    }
+
+
+async def start_action(
+    session: AsyncSession, ctx: dict[str, Any], instance_uuid: str, action: str
+) -> actions.InstanceAction:
+    """Record that `ctx`'s request began `action` on the instance."""
+    row = actions.InstanceAction(
+        action=action,
+        instance_uuid=instance_uuid,
+        request_id=ctx.get("request_id") or "",
+        user_id=ctx.get("user_id"),
+        project_id=ctx.get("project_id"),
+    )
+    session.add(row)
+    return row
+
+
+async def _action(session: AsyncSession, instance_uuid: str, request_id: str) -> int | None:
+    a = actions.InstanceAction
+    stmt = (
+        select(a.id)
+        .where(a.instance_uuid == instance_uuid, a.request_id == request_id)
+        .order_by(a.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def event_start(
+    session: AsyncSession,
+    ctx: dict[str, Any],
+    instance_uuid: str,
+    event: str,
+    host: str | None = None,
+    start: dt.datetime | None = None,
+) -> None:
+    action_id = await _action(session, instance_uuid, ctx.get("request_id") or "")
+    if action_id is None:
+        return
+    session.add(
+        actions.InstanceActionEvent(
+            action_id=action_id, event=event, host=host, start_time=start or utcnow()
+        )
+    )
+    await session.execute(
+        update(actions.InstanceAction)
+        .where(actions.InstanceAction.id == action_id)
+        .values(updated_at=utcnow())
+    )
+
+
+async def event_finish(
+    session: AsyncSession,
+    ctx: dict[str, Any],
+    instance_uuid: str,
+    event: str,
+    result: str = "Success",
+    traceback: str | None = None,
+    details: str | None = None,
+    host: str | None = None,
+    start: dt.datetime | None = None,
+) -> None:
+    """Finish the newest unfinished `event` of the request (creating it if it was never
+    started, which is how one-shot events are written in one go)."""
+    action_id = await _action(session, instance_uuid, ctx.get("request_id") or "")
+    if action_id is None:
+        return
+    e = actions.InstanceActionEvent
+    found = (
+        await session.execute(
+            select(e)
+            .where(e.action_id == action_id, e.event == event, e.finish_time.is_(None))
+            .order_by(e.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    now = utcnow()
+    if found is None:
+        found = e(action_id=action_id, event=event, host=host, start_time=start or now)
+        session.add(found)
+    found.finish_time = now
+    found.result = result
+    found.traceback = traceback
+    found.details = details
+    values: dict[str, Any] = {"updated_at": now}
+    if result != "Success":
+        values["message"] = "Error"
+    await session.execute(
+        update(actions.InstanceAction).where(actions.InstanceAction.id == action_id).values(values)
+    )

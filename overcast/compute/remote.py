@@ -1,0 +1,43 @@
+"""Compute's handles on the other services: a REST client per service, built for one request's
+token from the catalog. A service missing from the catalog gives None (network, volume) so that
+boots with `networks: none`/`auto` work in a cloud without them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from overcast.clients.image import ImageClient
+from overcast.clients.network import NetworkClient
+from overcast.clients.volume import VolumeClient
+from overcast.common import errors
+
+
+class Remote:
+    def __init__(self, endpoint: Callable[[str], str]) -> None:
+        self._endpoint = endpoint
+
+    def _url(self, service_type: str, ctx: dict[str, Any]) -> str | None:
+        try:
+            url = self._endpoint(service_type)
+        except errors.ServiceUnavailable:
+            return None
+        project = ctx.get("project_id") or ""
+        return url.replace("%(project_id)s", project).replace("$(project_id)s", project)
+
+    def has(self, service_type: str) -> bool:
+        return self._url(service_type, {}) is not None
+
+    def image(self, ctx: dict[str, Any]) -> ImageClient:
+        url = self._url("image", ctx)
+        if url is None:
+            raise errors.ServiceUnavailable("the image service is not in the catalog")
+        return ImageClient(url, ctx.get("auth_token"))
+
+    def network(self, ctx: dict[str, Any]) -> NetworkClient | None:
+        url = self._url("network", ctx)
+        return None if url is None else NetworkClient(url, ctx.get("auth_token"))
+
+    def volume(self, ctx: dict[str, Any]) -> VolumeClient | None:
+        url = self._url("volumev3", ctx) or self._url("block-storage", ctx)
+        return None if url is None else VolumeClient(url, ctx.get("auth_token"))

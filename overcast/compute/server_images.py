@@ -1,0 +1,189 @@
+"""Server actions that involve the image service: rebuild (a new root disk from an image),
+createImage (a snapshot uploaded to the image service), shelve and unshelve (a snapshot kept
+while the server holds no host)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from overcast.clients.image import properties
+from overcast.common import errors
+from overcast.common.context import RequestContext
+from overcast.compute import conductor, servers, states
+from overcast.compute.models.instances import Instance
+from overcast.compute.server_actions import begin, to_agent
+from overcast.compute.state import ComputeState
+
+
+async def _image(st: ComputeState, ctx: RequestContext, image_ref: str) -> dict[str, Any]:
+    try:
+        image = await st.remote.image(ctx.to_dict()).get(image_ref)
+    except errors.NotFound as exc:
+        raise errors.BadRequest(f"Image {image_ref} could not be found.") from exc
+    if image.get("status") != "active":
+        raise errors.BadRequest(f"Image {image_ref} is not active.")
+    return image
+
+
+async def rebuild(
+    st: ComputeState,
+    ctx: RequestContext,
+    uuid: str,
+    image_ref: str,
+    changes: dict[str, Any],
+    admin_password: str | None,
+) -> Instance:
+    """Validate the new image against the flavor and start the rebuild on the server's host."""
+    image = await _image(st, ctx, image_ref)
+    async with st.db.reader() as session:
+        inst = await servers.get(session, ctx, uuid)
+    if int(image.get("min_ram") or 0) > int(inst.flavor.get("memory_mb", 0)):
+        raise errors.BadRequest("Flavor's memory is too small for requested image.")
+    if inst.flavor.get("root_gb") and int(image.get("min_disk") or 0) > int(inst.flavor["root_gb"]):
+        raise errors.BadRequest("Flavor's disk is too small for requested image.")
+    if not inst.image_ref:
+        raise errors.BadRequest("Rebuilding a volume-backed server is not supported here.")
+    values: dict[str, Any] = {"image_ref": image_ref, **changes}
+    preserve = states.STOPPED if inst.vm_state == states.STOPPED else states.ACTIVE
+    inst = await begin(
+        st,
+        ctx,
+        uuid,
+        "rebuild",
+        "rebuild",
+        (states.ACTIVE, states.STOPPED, states.ERROR),
+        new_task=states.REBUILDING,
+        values=values,
+    )
+    await to_agent(
+        st,
+        ctx,
+        inst,
+        "rebuild_instance",
+        image_ref=image_ref,
+        preserve_state=preserve,
+        admin_password=admin_password,
+    )
+    return inst
+
+
+async def _snapshot_image(
+    st: ComputeState,
+    ctx: RequestContext,
+    inst: Instance,
+    name: str,
+    metadata: dict[str, str],
+    image_type: str,
+) -> dict[str, Any]:
+    client = st.remote.image(ctx.to_dict())
+    base: dict[str, Any] = {}
+    if inst.image_ref:
+        try:
+            base = await client.get(inst.image_ref)
+        except errors.NotFound:
+            base = {}
+    inherited = {
+        k: v
+        for k, v in properties(base).items()
+        if isinstance(v, str) and not k.startswith(("owner", "instance_", "image_"))
+    }
+    fields = {
+        **inherited,
+        "name": name,
+        "container_format": base.get("container_format") or "bare",
+        "disk_format": base.get("disk_format") or "raw",
+        "visibility": "private",
+        "instance_uuid": inst.uuid,
+        "image_type": image_type,
+        "user_id": ctx.user_id or "",
+        "base_image_ref": inst.image_ref or "",
+        "min_disk": int(inst.flavor.get("root_gb") or 0),
+        "min_ram": int(base.get("min_ram") or 0),
+        **metadata,
+    }
+    return await client.create(**fields)
+
+
+async def create_image(
+    st: ComputeState, ctx: RequestContext, uuid: str, name: str, metadata: dict[str, str]
+) -> str:
+    async with st.db.reader() as session:
+        inst = await servers.get(session, ctx, uuid)
+    if not inst.image_ref:
+        raise errors.BadRequest("Snapshots of volume-backed servers are not supported here.")
+    allowed = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED)
+    if inst.vm_state not in allowed or inst.task_state is not None:
+        raise errors.Conflict(
+            f"Cannot 'createImage' instance {uuid} while it is in vm_state {inst.vm_state}"
+        )
+    image = await _snapshot_image(st, ctx, inst, name, metadata, "snapshot")
+    try:
+        inst = await begin(
+            st,
+            ctx,
+            uuid,
+            "createImage",
+            "createImage",
+            allowed,
+            new_task=states.IMAGE_SNAPSHOT,
+            lock_ok=True,
+        )
+    except errors.OvercastError:
+        await st.remote.image(ctx.to_dict()).delete(image["id"])
+        raise
+    await to_agent(st, ctx, inst, "snapshot_instance", image_id=image["id"])
+    return str(image["id"])
+
+
+async def shelve(st: ComputeState, ctx: RequestContext, uuid: str) -> None:
+    allowed = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED)
+    async with st.db.reader() as session:
+        inst = await servers.get(session, ctx, uuid)
+    if inst.vm_state not in allowed or inst.task_state is not None:
+        raise errors.Conflict(
+            f"Cannot 'shelve' instance {uuid} while it is in vm_state {inst.vm_state}"
+        )
+    if not inst.image_ref:
+        raise errors.BadRequest("Shelving volume-backed servers is not supported here.")
+    image = await _snapshot_image(st, ctx, inst, f"{inst.display_name}-shelved", {}, "snapshot")
+    sysmeta = {**inst.system_metadata, "shelved_image_id": image["id"]}
+    inst = await begin(
+        st,
+        ctx,
+        uuid,
+        "shelve",
+        "shelve",
+        allowed,
+        new_task=states.SHELVING,
+        values={"system_metadata": sysmeta},
+    )
+    await to_agent(st, ctx, inst, "shelve_instance", image_id=image["id"])
+
+
+async def unshelve(
+    st: ComputeState, ctx: RequestContext, uuid: str, zone: str | None, host: str | None
+) -> None:
+    inst = await begin(
+        st,
+        ctx,
+        uuid,
+        "unshelve",
+        "unshelve",
+        (states.SHELVED, states.SHELVED_OFFLOADED),
+        new_task=states.UNSHELVING,
+    )
+    spec = {
+        **(inst.request_spec or {}),
+        "instance_uuids": [uuid],
+        "num_instances": 1,
+        "flavor": inst.flavor,
+        "retry": {"num_attempts": 1, "hosts": []},
+        "project_id": inst.project_id,
+        "user_id": inst.user_id,
+        "ignore_hosts": [],
+    }
+    if zone:
+        spec["availability_zone"] = zone
+    if host:
+        spec["requested_destination"] = {"host": host}
+    await st.bus.cast(conductor.TOPIC, "unshelve", ctx.to_dict(), uuid=uuid, spec=spec)

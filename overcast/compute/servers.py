@@ -1,0 +1,238 @@
+"""Servers as records: finding one the caller may see, listing with Nova's filters, updating
+and deleting. Called by the servers API and its sub-resources (metadata, tags, actions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Select, String, cast, exists, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from overcast.common import errors
+from overcast.common.context import RequestContext
+from overcast.common.db.base import utcnow
+from overcast.compute import conductor, records, states
+from overcast.compute.models import hosts
+from overcast.compute.models.instances import Instance, InstanceTag
+from overcast.compute.state import ComputeState
+
+TRUE = ("1", "t", "true", "on", "y", "yes", "")
+
+SORT_KEYS = {
+    "access_ip_v4",
+    "access_ip_v6",
+    "availability_zone",
+    "config_drive",
+    "created_at",
+    "display_description",
+    "display_name",
+    "host",
+    "hostname",
+    "image_ref",
+    "key_name",
+    "launch_index",
+    "launched_at",
+    "locked_by",
+    "node",
+    "power_state",
+    "progress",
+    "project_id",
+    "root_device_name",
+    "task_state",
+    "terminated_at",
+    "updated_at",
+    "user_id",
+    "uuid",
+    "vm_state",
+}
+
+
+def not_found(uuid: str) -> errors.NotFound:
+    return errors.NotFound(f"Instance {uuid} could not be found.")
+
+
+async def get(
+    session: AsyncSession, ctx: RequestContext, uuid: str, *, deleted: bool = False
+) -> Instance:
+    """The instance `uuid` if the caller's project owns it (admins: any); 404 otherwise."""
+    stmt = select(Instance).where(Instance.uuid == uuid)
+    if not deleted:
+        stmt = stmt.where(Instance.deleted.is_(False))
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None or (not ctx.is_admin and found.project_id != ctx.project_id):
+        raise not_found(uuid)
+    return found
+
+
+def parse_time(value: str, field: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError as exc:
+        raise errors.BadRequest(f"Invalid filter field: {field}.") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in TRUE
+
+
+def _tags(value: str) -> list[str]:
+    return [t for t in value.split(",") if t]
+
+
+def _has_tag(tag: str) -> Any:
+    return exists().where(InstanceTag.instance_uuid == Instance.uuid, InstanceTag.tag == tag)
+
+
+def filtered(
+    ctx: RequestContext,
+    params: dict[str, str],
+    *,
+    all_tenants: bool,
+    admin_filters: bool,
+    strict_status: bool,
+) -> Select[Any]:
+    """A select of the instances `params` asks for (Nova's list filters)."""
+    inst = Instance
+    stmt = select(inst)
+    project = params.get("project_id") or params.get("tenant_id")
+    if not all_tenants:
+        stmt = stmt.where(inst.project_id == ctx.project_id)
+    elif project:
+        stmt = stmt.where(inst.project_id == project)
+    deleted = params.get("deleted")
+    if deleted is not None and ctx.is_admin:
+        stmt = stmt.where(inst.deleted.is_(_bool(deleted)))
+    elif "changes-since" not in params:
+        stmt = stmt.where(inst.deleted.is_(False))
+    if "status" in params:
+        found = states.filter_states(params["status"])
+        if found is None:
+            if strict_status:
+                raise errors.BadRequest(f"Invalid status value: {params['status']}")
+            return stmt.where(False)  # type: ignore[arg-type]
+        vm_states, task_states = found
+        stmt = stmt.where(inst.vm_state.in_(vm_states))
+        if task_states is not None:
+            stmt = stmt.where(inst.task_state.in_(task_states))
+    if "name" in params:
+        text = params["name"]
+        pattern = text.lstrip("^").rstrip("$")
+        like = ("" if text.startswith("^") else "%") + pattern + ("" if text.endswith("$") else "%")
+        stmt = stmt.where(inst.display_name.like(like))
+    if "image" in params:
+        stmt = stmt.where(inst.image_ref == params["image"].rstrip("/").rsplit("/", 1)[-1])
+    if "flavor" in params:
+        flavor = params["flavor"].rstrip("/").rsplit("/", 1)[-1]
+        stmt = stmt.where(inst.flavor["id"].as_string() == flavor)
+    if "changes-since" in params:
+        stmt = stmt.where(inst.updated_at >= parse_time(params["changes-since"], "changes-since"))
+    if "changes-before" in params:
+        stmt = stmt.where(inst.updated_at <= parse_time(params["changes-before"], "changes-before"))
+    for key in ("ip", "ip6"):
+        if key in params:
+            stmt = stmt.where(cast(inst.addresses, String).like(f'%"addr": "{params[key]}%'))
+    for key, column in (("reservation_id", inst.reservation_id), ("uuid", inst.uuid)):
+        if key in params:
+            stmt = stmt.where(column == params[key])
+    if "tags" in params:
+        for tag in _tags(params["tags"]):
+            stmt = stmt.where(_has_tag(tag))
+    if "tags-any" in params:
+        stmt = stmt.where(or_(*(_has_tag(t) for t in _tags(params["tags-any"]))))
+    if "not-tags" in params:
+        stmt = stmt.where(not_(_and_tags(_tags(params["not-tags"]))))
+    if "not-tags-any" in params:
+        stmt = stmt.where(not_(or_(*(_has_tag(t) for t in _tags(params["not-tags-any"])))))
+    if "locked" in params:
+        stmt = stmt.where(inst.locked.is_(_bool(params["locked"])))
+    if admin_filters:
+        stmt = _admin_filters(stmt, params)
+    return stmt
+
+
+def _and_tags(tags: list[str]) -> Any:
+    from sqlalchemy import and_
+
+    return and_(*(_has_tag(t) for t in tags))
+
+
+def _admin_filters(stmt: Select[Any], params: dict[str, str]) -> Select[Any]:
+    inst = Instance
+    columns = {
+        "host": inst.host,
+        "node": inst.node,
+        "availability_zone": inst.availability_zone,
+        "key_name": inst.key_name,
+        "user_id": inst.user_id,
+        "hostname": inst.hostname,
+        "vm_state": inst.vm_state,
+        "task_state": inst.task_state,
+        "description": inst.display_description,
+    }
+    for key, column in columns.items():
+        if key in params:
+            stmt = stmt.where(column == params[key])
+    for key, column in (("power_state", inst.power_state), ("progress", inst.progress)):
+        if key in params:
+            try:
+                stmt = stmt.where(column == int(params[key]))
+            except ValueError as exc:
+                raise errors.BadRequest(f"Invalid filter field: {key}.") from exc
+    if "config_drive" in params:
+        stmt = stmt.where(inst.config_drive == ("True" if _bool(params["config_drive"]) else ""))
+    for key, column in (
+        ("created_at", inst.created_at),
+        ("launched_at", inst.launched_at),
+        ("terminated_at", inst.terminated_at),
+    ):
+        if key in params:
+            stmt = stmt.where(column >= parse_time(params[key], key))
+    return stmt
+
+
+async def host_status(session: AsyncSession, down_after: float) -> dict[str, str]:
+    """Each compute host's status as 2.16's `host_status` shows it."""
+    now = utcnow()
+    out = {}
+    svc = hosts.Service
+    for row in (await session.execute(select(svc).where(svc.binary == "nova-compute"))).scalars():
+        up = row.last_seen_up is not None and (now - row.last_seen_up).total_seconds() <= down_after
+        if row.forced_down or not up:
+            out[row.host] = "DOWN"
+        elif row.disabled:
+            out[row.host] = "MAINTENANCE"
+        else:
+            out[row.host] = "UP"
+    return out
+
+
+def check_not_locked(inst: Instance, ctx: RequestContext) -> None:
+    """A locked server refuses every change but from an admin (409, as Nova)."""
+    if inst.locked and not ctx.is_admin:
+        raise errors.Conflict(f"Instance {inst.uuid} is locked")
+
+
+async def delete(st: ComputeState, ctx: RequestContext, uuid: str, action: str = "delete") -> None:
+    """Delete a server: on its host through the agent, or here when it has no live host."""
+    async with st.db.session() as session:
+        inst = await get(session, ctx, uuid)
+        check_not_locked(inst, ctx)
+        await records.start_action(session, ctx.to_dict(), uuid, action)
+        host = inst.host
+        down = await host_status(session, st.settings.compute.service_down_time)
+        local = host is None or down.get(host) == "DOWN"
+        if local:
+            await conductor.destroy_record(session, uuid)
+            await records.event_finish(session, ctx.to_dict(), uuid, "api_local_delete")
+            return
+        await conductor.update_instance(session, uuid, {"task_state": states.DELETING})
+    try:
+        await st.bus.cast(
+            conductor.agent(host or ""), "terminate_instance", ctx.to_dict(), instance_uuid=uuid
+        )
+    except errors.ServiceUnavailable:  # the host's agent is gone: delete the record here
+        async with st.db.session() as session:
+            await conductor.destroy_record(session, uuid)

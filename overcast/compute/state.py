@@ -1,0 +1,21 @@
+"""ComputeState: what the compute API's routes and domain functions share (settings, database,
+bus, policy and the clients of other services). Built once by `service.ComputeService`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from overcast.common.bus import Bus
+from overcast.common.config import Settings
+from overcast.common.db.session import Database
+from overcast.common.http.policy import Policy
+from overcast.compute.remote import Remote
+
+
+@dataclass
+class ComputeState:
+    settings: Settings
+    db: Database
+    bus: Bus
+    policy: Policy
+    remote: Remote

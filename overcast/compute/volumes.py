@@ -1,0 +1,90 @@
+"""Volumes for an instance's block device mapping, through the block storage REST API.
+
+`attach_all` creates the volumes the mapping asks for (from an image, a snapshot, or blank),
+attaches every volume to the instance and returns what the driver needs; `detach_all` undoes
+it, deleting the volumes marked `delete_on_termination`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from overcast.common import errors
+from overcast.compute.remote import Remote
+
+_WAIT = 120.0
+
+
+def uses_volumes(bdms: list[dict[str, Any]]) -> bool:
+    return any(b.get("destination_type") == "volume" for b in bdms)
+
+
+async def _wait_available(client: Any, volume_id: str) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + _WAIT
+    while True:
+        volume: dict[str, Any] = await client.get_volume(volume_id)
+        if volume["status"] == "available":
+            return volume
+        if volume["status"] == "error" or asyncio.get_running_loop().time() > deadline:
+            raise errors.ServiceUnavailable(f"Volume {volume_id} did not become available.")
+        await asyncio.sleep(0.2)
+
+
+async def attach_all(
+    remote: Remote, ctx: dict[str, Any], instance: dict[str, Any], host: str
+) -> list[dict[str, Any]]:
+    bdms = instance.get("block_device_mapping") or []
+    if not uses_volumes(bdms):
+        return []
+    client = remote.volume(ctx)
+    if client is None:
+        raise errors.ServiceUnavailable("Volumes were requested but there is no volume service.")
+    attached: list[dict[str, Any]] = []
+    try:
+        for bdm in bdms:
+            if bdm.get("destination_type") != "volume":
+                continue
+            volume_id = bdm.get("volume_id") if bdm.get("source_type") == "volume" else None
+            if volume_id is None:
+                fields: dict[str, Any] = {"name": f"{instance['display_name']}-vol"}
+                if bdm.get("source_type") == "image":
+                    fields["imageRef"] = bdm.get("uuid")
+                elif bdm.get("source_type") == "snapshot":
+                    fields["snapshot_id"] = bdm.get("uuid")
+                if bdm.get("volume_type"):
+                    fields["volume_type"] = bdm["volume_type"]
+                created = await client.create_volume(int(bdm.get("volume_size") or 1), **fields)
+                volume_id = created["id"]
+                await _wait_available(client, volume_id)
+            attachment = await client.create_attachment(
+                volume_id, instance["uuid"], {"host": host, "initiator": f"overcast:{host}"}
+            )
+            await client.complete_attachment(attachment["id"])
+            attached.append(
+                {
+                    "volume_id": volume_id,
+                    "attachment_id": attachment["id"],
+                    "boot_index": bdm.get("boot_index"),
+                    "device_name": bdm.get("device_name"),
+                    "tag": bdm.get("tag"),
+                    "delete_on_termination": bool(bdm.get("delete_on_termination")),
+                }
+            )
+    except BaseException:
+        await detach_all(remote, ctx, attached)
+        raise
+    return attached
+
+
+async def detach_all(remote: Remote, ctx: dict[str, Any], attached: list[dict[str, Any]]) -> None:
+    client = remote.volume(ctx)
+    if client is None:
+        return
+    for item in attached:
+        try:
+            await client.delete_attachment(item["attachment_id"])
+            if item.get("delete_on_termination"):
+                await client.delete_volume(item["volume_id"])
+        except errors.NotFound:
+            continue

@@ -1,0 +1,157 @@
+"""The interoperable image import (POST /v2/images/{id}/import), run in the background.
+
+`glance-direct` moves staged data into the chosen stores, hashing and verifying it on the way
+(uploading -> importing -> active; back to `queued` on failure, staged data dropped).
+`copy-image` copies an active image's data into more stores (admin only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from overcast.common import errors, log
+from overcast.common.context import RequestContext
+from overcast.common.db.base import utcnow
+from overcast.image import data, drivers, formats, images, models, pipeline, quota
+from overcast.image.state import ImageState
+
+LOG = log.get(__name__)
+
+
+def _stores(st: ImageState, body: dict[str, Any], header: str | None) -> list[str]:
+    for key in ("all_stores", "all_stores_must_succeed"):
+        if not isinstance(body.get(key, False if key == "all_stores" else True), bool):
+            raise errors.BadRequest(f"'{key}' must be boolean value only")
+    wanted = body.get("stores")
+    if wanted is not None and (
+        not isinstance(wanted, list) or not all(isinstance(s, str) for s in wanted)
+    ):
+        raise errors.BadRequest("'stores' must be a list of store identifiers.")
+    if body.get("all_stores"):
+        if wanted:
+            raise errors.BadRequest("all_stores can't be used with the stores parameter")
+        names = list(st.stores.by_name)
+    else:
+        names = wanted or ([header] if header else [st.stores.default])
+    for name in names:
+        st.stores.get(name)
+    return list(dict.fromkeys(names))
+
+
+async def start(
+    st: ImageState, ctx: RequestContext, image_id: str, body: Any, store_header: str | None
+) -> None:
+    """Validate an import request and start it; the work continues after the 202."""
+    if not isinstance(body, dict) or not isinstance(body.get("method"), dict):
+        raise errors.BadRequest("Import request requires a 'method' field.")
+    method = body["method"].get("name")
+    if method is None:
+        raise errors.BadRequest("Import request requires a 'name' field.")
+    if method not in st.import_methods:
+        raise errors.BadRequest(f"Unknown import method name '{method}'.")
+    names = _stores(st, body, store_header)
+    async with st.db.reader() as session:
+        image = await images.load(session, st, ctx, image_id)
+        rule = "copy_image" if method == "copy-image" else "import_image"
+        await images.authorize(session, st, ctx, image, rule)
+    if not image.container_format:
+        raise errors.Conflict("'container_format' needs to be set before import")
+    if not image.disk_format:
+        raise errors.Conflict("'disk_format' needs to be set before import")
+    if method == "copy-image":
+        if image.status != "active":
+            raise errors.Conflict("Only images with status active can be targeted for copying")
+        present = {loc.store for loc in image.locations}
+        if body.get("all_stores"):
+            names = [n for n in names if n not in present]
+        for name in names:
+            if name in present:
+                raise errors.BadRequest(f"Image is already present at store '{name}'")
+        if names:
+            st.spawn(_copy(st, image_id, names))
+        return
+    if image.status != "uploading" or image.busy_host is not None:
+        raise errors.Conflict("Image needs to be staged before 'glance-direct' method can be used")
+    if not await data.claim(st, image_id, "uploading", "importing"):
+        raise errors.Conflict(
+            f"New operation on image '{image_id}' is not permitted as prior operation is still "
+            "in progress"
+        )
+    must = body.get("all_stores_must_succeed", True)
+    st.spawn(_direct(st, image, names, must))
+
+
+async def _direct(st: ImageState, image: models.Image, names: list[str], must: bool) -> None:
+    staged = images.staging_url(st, image.id)
+    try:
+        first = st.stores.get(names[0])
+        writer = await first.writer(image.id)
+        digest = pipeline.Digest(st.settings.image.hashing_algorithm)
+        try:
+            await pipeline.pump(st.stores.staging.read(staged), writer, digest)
+            found = digest.inspector.verdict()
+            formats.check(image.disk_format, image.container_format, found)
+            stored = await writer.commit()
+        except BaseException:
+            await writer.abort()
+            raise
+        await data.finish(
+            st, image.id, "importing", first.name, stored.url, digest, found.virtual_size, True
+        )
+        await st.stores.staging.delete(staged)
+    except (errors.OvercastError, OSError, SQLAlchemyError) as exc:
+        LOG.warning("import failed", extra={"fields": {"image": image.id, "error": str(exc)}})
+        await data.release(st, image.id, "importing", "queued")
+        await st.stores.staging.delete(staged)
+        await _uncharge(st, image.id)
+        return
+    extra = names[1:]
+    if extra:
+        await _copy(st, image.id, extra, must)
+
+
+async def _uncharge(st: ImageState, image_id: str) -> None:
+    """After a failed import the image is queued again and its staged bytes are freed."""
+    async with st.db.session() as session:
+        row = await session.get(models.Image, image_id, populate_existing=True)
+        if row is not None and not row.deleted and row.status == "queued" and row.owner:
+            await quota.release(session, row.owner, nbytes=row.charged_bytes)
+            row.charged_bytes = 0
+
+
+async def _copy(st: ImageState, image_id: str, names: list[str], must: bool = False) -> None:
+    """Copy an active image's data into each store of `names` (failures are logged)."""
+    for name in names:
+        try:
+            await _copy_one(st, image_id, st.stores.get(name))
+        except (errors.OvercastError, OSError, SQLAlchemyError) as exc:
+            LOG.warning(
+                "copy failed",
+                extra={"fields": {"image": image_id, "store": name, "error": str(exc)}},
+            )
+            if must:
+                return
+
+
+async def _copy_one(st: ImageState, image_id: str, store: drivers.Store) -> None:
+    async with st.db.reader() as session:
+        image = await session.get(models.Image, image_id)
+        if image is None or image.deleted or not image.locations:
+            return
+        source = image.locations[0]
+    writer = await store.writer(image_id)
+    try:
+        await pipeline.pump(st.stores.get(source.store).read(source.url), writer)
+        stored = await writer.commit()
+    except BaseException:
+        await writer.abort()
+        raise
+    async with st.db.session() as session:
+        row = await session.get(models.Image, image_id, populate_existing=True)
+        if row is None or row.deleted:
+            await store.delete(stored.url)
+            return
+        row.locations.append(models.ImageLocation(store=store.name, url=stored.url, meta={}))
+        row.updated_at = utcnow()

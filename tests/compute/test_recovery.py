@@ -1,0 +1,52 @@
+"""Killing the cloud in the middle of builds and starting it again: nothing stays in BUILD,
+no claim outlives its instance, guests that were running still are."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from tests.compute.conftest import boot, wait_for
+from tests.helpers.server import Server
+
+
+def _db(srv: Server) -> sqlite3.Connection:
+    return sqlite3.connect(srv.data_dir / "overcast.db")
+
+
+def test_kill_during_builds_then_restart(start_server: Callable[..., Server]) -> None:
+    env = {"OVERCAST_COMPUTE__FAKE_HOSTS": "2"}
+    srv = start_server(env=env)
+    admin = srv.connect("overcast")
+    image = admin.image.create_image(name="img", data=b"\0" * 1024, disk_format="raw",
+                                     container_format="bare", visibility="public")
+    running = admin.compute.wait_for_server(boot(admin, image), wait=20, interval=0.05)
+    slow = [boot(admin, image, metadata={"fake:spawn_delay": "60"}) for _ in range(3)]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # wait until every slow build is spawning on a host
+        if all(admin.compute.get_server(s.id).task_state == "spawning" for s in slow):
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)  # let the fake driver save its guests
+    srv.kill()
+
+    srv = start_server(env=env, data_dir=srv.data_dir)
+    admin = srv.connect("overcast")
+    for created in slow:
+        server = wait_for(admin, created.id, "ERROR")
+        assert "interrupted" in server.fault["message"]
+    assert wait_for(admin, running.id, "ACTIVE").power_state == 1
+    with _db(srv) as db:
+        orphans = db.execute(
+            "SELECT count(*) FROM compute_allocation WHERE consumer_uuid NOT IN "
+            "(SELECT uuid FROM compute_instance WHERE deleted = 0 AND host IS NOT NULL)"
+        ).fetchone()[0]
+        assert orphans == 0
+        for used, total in db.execute(
+            "SELECT n.vcpus_used, coalesce(sum(a.vcpus), 0) FROM compute_node n LEFT JOIN "
+            "compute_allocation a ON a.node = n.hypervisor_hostname GROUP BY n.id"
+        ):
+            assert used == total
+    for created in slow:
+        admin.compute.delete_server(created.id)
+    admin.compute.delete_server(running.id)
