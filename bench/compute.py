@@ -39,8 +39,12 @@ def _pct(values: list[float], pct: float) -> float:
 
 
 def _summary(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50_ms": _pct(values, 50), "p99_ms": _pct(values, 99),
-            "mean_ms": round(statistics.fmean(values), 2) if values else 0.0}
+    return {
+        "n": len(values),
+        "p50_ms": _pct(values, 50),
+        "p99_ms": _pct(values, 99),
+        "mean_ms": round(statistics.fmean(values), 2) if values else 0.0,
+    }
 
 
 class Bench:
@@ -60,9 +64,14 @@ class Bench:
         return dict(response.json())
 
     def _body(self, name: str, count: int = 1) -> dict[str, Any]:
-        server: dict[str, Any] = {"name": name, "imageRef": self.image.id,
-                                  "flavorRef": self.flavor.id, "networks": self.args.network,
-                                  "min_count": count, "max_count": count}
+        server: dict[str, Any] = {
+            "name": name,
+            "imageRef": self.image.id,
+            "flavorRef": self.flavor.id,
+            "networks": self.args.network,
+            "min_count": count,
+            "max_count": count,
+        }
         return {"server": server}
 
     def _status(self, server_id: str) -> str:
@@ -103,14 +112,19 @@ class Bench:
                     if s["status"] == "ERROR":
                         errors += 1
                     done[s["id"]] = time.perf_counter()
-            time.sleep(0.02)
+            time.sleep(0.2)  # a cheap poll: listing hundreds of servers costs the cloud too
         total = time.perf_counter() - started
         ids = list(begun)
         self.created.extend(ids)
         deleted = self._delete(ids)
         latencies = [(done[s] - begun[s]) * 1000 for s in done]
-        return {**_summary(latencies), "all_active_s": round(total, 3), "errors": errors,
-                "requests_s": round(posted - started, 3), "delete_all_s": deleted}
+        return {
+            **_summary(latencies),
+            "all_active_s": round(total, 3),
+            "errors": errors,
+            "requests_s": round(posted - started, 3),
+            "delete_all_s": deleted,
+        }
 
     def _list(self, name: str | None = None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -189,8 +203,9 @@ class Bench:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cloud", required=True, help="a cloud in clouds.yaml")
     parser.add_argument("--image", default="cirros")
     parser.add_argument("--flavor", default="m1.tiny")

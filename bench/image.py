@@ -45,8 +45,17 @@ class RssSampler:
                     return int(line.split()[1]) * 1024
         return None
 
+    def cpu(self) -> float:
+        """User plus system CPU seconds the process has used so far."""
+        if self.pid is None:
+            return 0.0
+        with open(f"/proc/{self.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def __enter__(self) -> RssSampler:
         if self.pid is not None:
+            self.cpu_start = self.cpu()
             self.samples = [self.rss() or 0]
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
@@ -61,6 +70,7 @@ class RssSampler:
         if self._thread is not None:
             self._thread.join()
             self.samples.append(self.rss() or 0)
+            self.cpu_used = self.cpu() - self.cpu_start
 
     def report(self) -> dict[str, float] | None:
         if not self.samples:
@@ -71,6 +81,7 @@ class RssSampler:
             "rss_peak_mb": round(peak / MIB, 1),
             "rss_growth_mb": round((peak - start) / MIB, 1),
             "samples": len(self.samples),
+            "server_cpu_s": round(self.cpu_used, 2),
         }
 
 
@@ -105,26 +116,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         expected = hashlib.md5(usedforsecurity=False)
         with RssSampler(args.server_pid) as rss:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             answer = image.upload(conn.image, data=_data(size, chunk))
-            upload_s = time.perf_counter() - started
+            upload_s, cpu = time.perf_counter() - started, time.process_time() - cpu
         answer.raise_for_status()
-        result["upload"] = {**_rate(size, upload_s), "memory": rss.report()}
+        result["upload"] = {
+            **_rate(size, upload_s),
+            "client_cpu_s": round(cpu, 2),
+            "memory": rss.report(),
+        }
         shown = conn.image.get_image(image.id)
         assert shown.status == "active" and shown.size == size, (shown.status, shown.size)
 
         received = 0
         with RssSampler(args.server_pid) as rss:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             response = conn.image.get(f"/images/{image.id}/file", stream=True)
             response.raise_for_status()
             for piece in response.iter_content(chunk_size=chunk):
                 received += len(piece)
                 if args.verify:
                     expected.update(piece)
-            download_s = time.perf_counter() - started
+            download_s, cpu = time.perf_counter() - started, time.process_time() - cpu
         assert received == size, (received, size)
-        result["download"] = {**_rate(size, download_s), "memory": rss.report()}
+        result["download"] = {
+            **_rate(size, download_s),
+            "client_cpu_s": round(cpu, 2),
+            "memory": rss.report(),
+        }
         if args.verify:
             result["download"]["md5_matches"] = expected.hexdigest() == shown.checksum
     finally:

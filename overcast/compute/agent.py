@@ -188,20 +188,28 @@ class AgentEndpoint(agent_moves.MovesMixin):
         self, ctx: dict[str, Any], instance_uuid: str, spec: dict[str, Any], node: str
     ) -> None:
         h, uuid, event = self.h, instance_uuid, "compute__do_build_and_run_instance"
-        await h.conductor.call("event_start", ctx, uuid=uuid, event=event, host=h.host)
-        instance = await h.conductor.call("get_instance", ctx, uuid=uuid)
+        wants_network = h.remote.has("network") and spec.get("networks") != "none"
+        wants_volumes = bool(spec.get("uses_volumes"))
+        first = (
+            states.NETWORKING
+            if wants_network
+            else states.BLOCK_DEVICE_MAPPING
+            if wants_volumes
+            else states.SPAWNING
+        )
+        instance = await h.conductor.call(
+            "start_build", ctx, uuid=uuid, event=event, host=h.host, task_state=first
+        )
         if instance is None:
             return  # deleted before it got here; the delete released its claim
         network_info: list[dict[str, Any]] = []
         attached: list[dict[str, Any]] = []
         try:
             image = await self.fetch_image(ctx, instance.get("image_ref"))
-            if h.remote.has("network") and instance.get("requested_networks") != "none":
-                await h.update(ctx, uuid, {"task_state": states.NETWORKING})
             network_info, addresses = await networking.allocate(h.remote, ctx, instance, h.host)
             attached = await volumes.attach_all(h.remote, ctx, instance, h.host)
             instance.update(network_info=network_info, attachments=attached)
-            if not await h.update(
+            if first != states.SPAWNING and not await h.update(
                 ctx,
                 uuid,
                 {

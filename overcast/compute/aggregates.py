@@ -147,10 +147,13 @@ async def host_zones(
     return dict(zones)
 
 
-async def host_availability_zone(session: AsyncSession, host: str) -> str:
-    """The zone of a compute host, as Nova shows it (several joined by commas, sorted)."""
+async def host_availability_zone(
+    session: AsyncSession, host: str, default: str = DEFAULT_AZ
+) -> str:
+    """The zone of a compute host, as Nova shows it (several joined by commas, sorted); the
+    default zone (`compute.default_availability_zone`) when no aggregate gives it one."""
     zones = (await host_zones(session, [host])).get(host)
-    return ",".join(sorted(zones)) if zones else DEFAULT_AZ
+    return ",".join(sorted(zones)) if zones else default
 
 
 async def host_aggregates(session: AsyncSession) -> dict[str, list[dict[str, object]]]:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from overcast.clients.image import properties
 from overcast.common import errors, log
 from overcast.common.context import RequestContext
+from overcast.common.db.base import new_uuid
 from overcast.compute import flavors, quotas, records, states
 from overcast.compute.conductor import TOPIC as CONDUCTOR
 from overcast.compute.models import hosts, instances
@@ -202,10 +203,40 @@ async def create(
 
             group = await server_groups.instance_group(session, str(hints["group"]), ctx.project_id)
         count = await _count(session, ctx, req, flavor)
+        uuids = [new_uuid() for _ in range(count)]
+        spec = {
+            "instance_uuids": uuids,
+            "num_instances": count,
+            "project_id": ctx.project_id,
+            "user_id": ctx.user_id,
+            "flavor": flavor,
+            "image": {
+                "id": image.get("id"),
+                "properties": properties(image),
+                "min_disk": image.get("min_disk"),
+                "min_ram": image.get("min_ram"),
+                "size": image.get("size"),
+            }
+            if image
+            else {},
+            "availability_zone": zone,
+            "scheduler_hints": hints,
+            "instance_group": group,
+            "ignore_hosts": [],
+            "force_hosts": [],
+            "force_nodes": [],
+            "is_bfv": is_bfv,
+            "networks": req.networks,
+            "uses_volumes": any(b.get("destination_type") == "volume" for b in req.bdms),
+            "retry": {"num_attempts": 1, "hosts": []},
+            **destination,
+        }
+        kept = {k: v for k, v in spec.items() if k != "instance_uuids"}
         created = []
-        for index in range(count):
+        for index, uuid in enumerate(uuids):
             name = req.name if count == 1 else f"{req.name}-{index + 1}"
             inst = instances.Instance(
+                uuid=uuid,
                 display_name=name,
                 display_description=req.description,
                 hostname=req.hostname or sanitize_hostname(name),
@@ -227,6 +258,7 @@ async def create(
                 security_groups=req.security_groups or ["default"],
                 requested_networks=req.networks,
                 block_device_mapping=list(req.bdms),
+                request_spec=kept,
                 reservation_id=reservation_id,
                 launch_index=index,
                 access_ip_v4=req.access_ip_v4,
@@ -237,41 +269,12 @@ async def create(
             )
             session.add(inst)
             created.append(inst)
+            await records.start_action(session, ctx.to_dict(), uuid, "create")
         await session.flush()
         if group is not None:
             from overcast.compute import server_groups
 
-            await server_groups.add_members(
-                session, group["uuid"], ctx.project_id or "", [i.uuid for i in created]
-            )
-        spec = {
-            "instance_uuids": [i.uuid for i in created],
-            "num_instances": count,
-            "project_id": ctx.project_id,
-            "user_id": ctx.user_id,
-            "flavor": flavor,
-            "image": {
-                "id": image.get("id"),
-                "properties": properties(image),
-                "min_disk": image.get("min_disk"),
-                "min_ram": image.get("min_ram"),
-                "size": image.get("size"),
-            }
-            if image
-            else {},
-            "availability_zone": zone,
-            "scheduler_hints": hints,
-            "instance_group": group,
-            "ignore_hosts": [],
-            "force_hosts": [],
-            "force_nodes": [],
-            "is_bfv": is_bfv,
-            "retry": {"num_attempts": 1, "hosts": []},
-            **destination,
-        }
-        for inst in created:
-            inst.request_spec = {k: v for k, v in spec.items() if k != "instance_uuids"}
-            await records.start_action(session, ctx.to_dict(), inst.uuid, "create")
+            await server_groups.add_members(session, group["uuid"], ctx.project_id or "", uuids)
     await st.bus.cast(CONDUCTOR, "schedule_and_build_instances", ctx.to_dict(), spec=spec)
     return created, reservation_id, admin_pass
 

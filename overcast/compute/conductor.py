@@ -99,6 +99,20 @@ class Conductor(moves.MovesMixin):
                 await records.event_finish(session, ctx, uuid, **event)
         return done
 
+    async def start_build(
+        self, ctx: dict[str, Any], uuid: str, event: str, host: str, task_state: str
+    ) -> dict[str, Any] | None:
+        """An agent begins a build: record its event, move the task state on (from
+        scheduling), and hand it the instance; None when the instance was deleted."""
+        async with self.db.session() as session:
+            await records.event_start(session, ctx, uuid, event, host)
+            if not await update_instance(
+                session, uuid, {"task_state": task_state}, states.SCHEDULING
+            ):
+                return None
+            inst = await _get(session, uuid)
+            return None if inst is None else records.instance_dict(inst)
+
     async def event_start(self, ctx: dict[str, Any], uuid: str, event: str, host: str) -> None:
         async with self.db.session() as session:
             await records.event_start(session, ctx, uuid, event, host)

@@ -64,20 +64,26 @@ async def list_services(
     return out
 
 
+async def available_zones(session: AsyncSession, settings: ComputeSettings) -> set[str]:
+    """Zones a server may be booted into: those with an enabled compute service (for Nova's
+    400 "The requested availability zone is not available")."""
+    views = await list_services(session, settings, binary=COMPUTE)
+    return {z for v in views if not v.row.disabled for z in v.zone.split(",")}
+
+
 async def find(session: AsyncSession, service_id: str) -> Service:
     """A service by its UUID (2.53+) or integer id; NotFound otherwise."""
     column = Service.id if service_id.isdigit() else Service.uuid
     value: int | str = int(service_id) if service_id.isdigit() else service_id
-    found = await session.scalar(select(Service).where(column == value))
+    found: Service | None = await session.scalar(select(Service).where(column == value))
     if found is None:
         raise errors.NotFound(f"Service {service_id} could not be found.")
     return found
 
 
 async def find_by_host(session: AsyncSession, host: str, binary: str) -> Service:
-    found = await session.scalar(
-        select(Service).where(Service.host == host, Service.binary == binary)
-    )
+    stmt = select(Service).where(Service.host == host, Service.binary == binary)
+    found: Service | None = await session.scalar(stmt)
     if found is None:
         raise errors.NotFound(f"Service {binary} on host {host} could not be found.")
     return found

@@ -39,7 +39,6 @@ DEFAULTS: dict[str, int] = {
     "security_groups": 10,
     "security_group_rules": 20,
 }
-COUNTED = ("instances", "cores", "ram", "server_groups", "key_pairs")
 
 
 class QuotaExceeded(errors.OverQuota):

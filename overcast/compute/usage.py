@@ -38,7 +38,7 @@ def parse_time(value: str | None) -> dt.datetime:
 
 def period(start: str | None, end: str | None) -> tuple[dt.datetime, dt.datetime]:
     begin, stop = parse_time(start), parse_time(end)
-    if begin > stop:
+    if begin >= stop:
         raise errors.BadRequest(
             "Invalid start time. The start time cannot occur after the end time."
         )

@@ -96,8 +96,12 @@ class Authenticator:
             raise errors.Unauthorized(FAILED)
         if not user.enabled:
             raise errors.Unauthorized(FAILED)
-        user.failed_auth_count = 0
-        user.last_active_at = utcnow()
+        if user.failed_auth_count:
+            user.failed_auth_count = 0
+        now = utcnow()
+        # Kept to the day, as Keystone keeps it: a write on every login would serialise logins.
+        if user.last_active_at is None or user.last_active_at.date() != now.date():
+            user.last_active_at = now
         if user.password_expires_at is not None and user.password_expires_at <= utcnow():
             raise errors.Unauthorized("The password is expired and needs to be changed.")
         return Identity(user=user, methods=("password",))

@@ -70,7 +70,7 @@ async def forget_domain(session: AsyncSession, domain_id: str) -> None:
     await session.execute(update(P).where(P.domain_id == domain_id).values(parent_id=None))
     await session.execute(delete(P).where(P.domain_id == domain_id))
     for model in (models.User, models.Group, models.Role):
-        await session.execute(delete(model).where(model.domain_id == domain_id))  # type: ignore[attr-defined]
+        await session.execute(delete(model).where(model.domain_id == domain_id))
 
 
 async def revoke_domain(session: AsyncSession, domain_id: str) -> None:

@@ -1,8 +1,8 @@
 """Policy decisions remembered: identity asks the same few questions on every request.
 
 An oslo.policy check costs ~0.1-0.2 ms, as much as the rest of a cached token validation.
-A decision depends only on the rule, the caller's credentials, the target and the rules
-themselves, so it is kept until the operator's policy file changes (looked at once a second).
+A decision depends only on the rule, the caller's credentials (every field of
+`RequestContext.credentials()` is in the key), the target and the rules themselves, so it is kept until the operator's policy file changes (looked at once a second).
 """
 
 from __future__ import annotations
@@ -50,7 +50,17 @@ class Decisions:
     def check(self, rule: str, ctx: RequestContext, target: Mapping[str, Any] | None) -> bool:
         self._fresh()
         try:
-            key: Hashable = (rule, _freeze(ctx.credentials()), _freeze(target or {}))
+            key: Hashable = (
+                rule,
+                ctx.user_id,
+                ctx.user_domain_id,
+                ctx.project_id,
+                ctx.project_domain_id,
+                ctx.domain_id,
+                ctx.system_scope,
+                ctx.roles,
+                _freeze(target) if target else None,
+            )
         except TypeError:
             return self.policy.check(rule, ctx, target)
         found = self._known.get(key)

@@ -75,7 +75,7 @@ async def put(session: AsyncSession, grant: Grant) -> None:
                 inherited=grant.inherited,
             )
         )
-        await session.flush()
+        await lookup.flush_once(session, "role assignment")
 
 
 async def check(session: AsyncSession, grant: Grant) -> models.Assignment:

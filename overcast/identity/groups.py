@@ -62,7 +62,7 @@ async def add_user(session: AsyncSession, group_id: str, user_id: str) -> None:
     await lookup.get(session, models.User, user_id)
     if await _membership(session, group_id, user_id) is None:
         session.add(models.Membership(user_id=user_id, group_id=group_id))
-        await session.flush()
+        await lookup.flush_once(session, "group membership")
 
 
 async def check_user(session: AsyncSession, group_id: str, user_id: str) -> None:

@@ -67,6 +67,18 @@ async def flush(session: AsyncSession, kind: str, name: str, domain_id: str | No
         raise duplicate(kind, name, domain_id) from exc
 
 
+async def flush_once(session: AsyncSession, what: str) -> None:
+    """Flush a row keyed by its content (a grant, a membership): when a concurrent request
+    stored the same row first, answer 409 rather than fail."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise errors.Conflict(
+            f"Conflict occurred attempting to store {what} - another request changed it at "
+            "the same time; try again."
+        ) from exc
+
+
 def check_mutable(row: Any, kind: str, changes: dict[str, Any] | None = None) -> None:
     """403 when `row` carries the `immutable` option, unless the change only lifts it."""
     options = _options(row)

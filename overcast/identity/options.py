@@ -6,6 +6,7 @@ Users have the lockout, password and MFA options; roles, projects and domains ha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from overcast.common import errors
@@ -23,7 +24,7 @@ RESOURCE = {"immutable": bool}
 
 
 def merge(
-    current: dict[str, Any] | None, given: dict[str, Any] | None, known: dict[str, type]
+    current: dict[str, Any] | None, given: dict[str, Any] | None, known: Mapping[str, type]
 ) -> dict[str, Any]:
     """`current` updated with `given` after checking every option's name and type."""
     merged = dict(current or {})

@@ -105,7 +105,7 @@ async def imply(session: AsyncSession, prior_id: str, implied_id: str) -> tuple[
         )
     if await session.get(models.ImpliedRole, (prior_id, implied_id)) is None:
         session.add(models.ImpliedRole(prior_role_id=prior_id, implied_role_id=implied_id))
-        await session.flush()
+        await lookup.flush_once(session, "implied role")
     return prior, implied
 
 

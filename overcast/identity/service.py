@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
+from starlette.middleware import Middleware
 
+from overcast.common.db.base import utcnow
 from overcast.common.http import faults
 from overcast.common.http.auth import CachingValidator
 from overcast.common.http.policy import Policy
 from overcast.common.service import Runtime, Service, api_app
-from overcast.identity import bootstrap, passwords, policies
+from overcast.identity import bootstrap, passwords, policies, revocation
 from overcast.identity.api import ROUTERS, links
 from overcast.identity.authenticate import Authenticator
 from overcast.identity.keys import KeyRepository
@@ -69,8 +72,10 @@ class IdentityService(Service):
             formatter=formatter,
             authenticator=Authenticator(settings.identity, formatter),
         )
+        # Innermost, so its 400 still carries the request id.
+        app.user_middleware.append(Middleware(links.NulGuard))
         for router in ROUTERS:
-            app.include_router(router, dependencies=[Depends(links.reject_nul)])
+            app.include_router(router)
         return app
 
     async def start(self, runtime: Runtime) -> None:
@@ -83,3 +88,6 @@ class IdentityService(Service):
                 runtime.catalog,
                 settings.identity.password_hash_rounds,
             )
+            # Events older than the longest token life can match no live token any more.
+            lifetime = dt.timedelta(seconds=settings.identity.token_expiration)
+            await revocation.prune(session, utcnow() - lifetime - dt.timedelta(minutes=5))

@@ -4,7 +4,8 @@ Services validate the same tokens over and over; answering from memory skips the
 and the dozen queries behind `token_view.resolve`. An entry lives at most
 `validation_cache_seconds` and never past the token's expiry, and every cache is dropped at once
 when a revocation (topic `identity-revocations`) or a catalog change (`identity-catalog`) is
-announced, so a revoked token is refused by the very next request, as with `CachingValidator`.
+announced, so a revoked token is refused by the very next request, as with `CachingValidator`;
+and when the token keys on disk change.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class TokenCache:
         self.max_entries = max_entries
         self._entries: dict[tuple[str, bool], Validated] = {}
         self._generation = 0
+        self._keys = -1
         name = f"token-cache-{uuid.uuid4().hex[:8]}"
         bus.serve(REVOCATION_TOPIC, self, server=name)
         bus.serve(catalog.TOPIC, self, server=name)
@@ -41,6 +43,12 @@ class TokenCache:
     def generation(self) -> int:
         """Read before resolving a token; hand to `put` so a flush in between wins."""
         return self._generation
+
+    def sync_keys(self, key_generation: int) -> None:
+        """Forget everything when the token keys changed: a dropped key ends its tokens."""
+        if key_generation != self._keys:
+            self._keys = key_generation
+            self.clear()
 
     def get(self, token: str, with_catalog: bool) -> Validated | None:
         found = self._entries.get((token, with_catalog))

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,13 +55,27 @@ class TokenFormatter:
         self.keys = keys
         self._fernet: MultiFernet | None = None
         self._signature: tuple[tuple[int, float], ...] = ()
+        self._looked = 0.0
+        self._generation = 0
 
     def _crypto(self) -> MultiFernet:
-        signature = self.keys.signature()
-        if self._fernet is None or signature != self._signature:
-            self._fernet = self.keys.fernet()
-            self._signature = signature
+        # Rotation happens on disk (`overcast keys rotate`); look for it at most once a second
+        # rather than listing the key directory for every token.
+        now = time.monotonic()
+        if self._fernet is None or now - self._looked >= 1.0:
+            self._looked = now
+            signature = self.keys.signature()
+            if self._fernet is None or signature != self._signature:
+                self._fernet = self.keys.fernet()
+                self._signature = signature
+                self._generation += 1
         return self._fernet
+
+    @property
+    def key_generation(self) -> int:
+        """Changes when the keys on disk changed (checked at most once a second)."""
+        self._crypto()
+        return self._generation
 
     def reload(self) -> None:
         self._fernet = None

@@ -1,4 +1,4 @@
-"""Image data in and out: upload (PUT /file), staging (PUT /stage) and download (GET /file).
+"""Image data in: upload (PUT /file) and staging (PUT /stage); `download` has the way out.
 
 Each upload claims the image with a conditional UPDATE (queued -> saving), streams into a
 store writer, verifies (size, format, safety) and only then commits the data and marks the
@@ -9,8 +9,7 @@ is ever served, and the upload can be retried or the image deleted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable
 
 from sqlalchemy import update
 
@@ -105,6 +104,15 @@ async def upload(
         found = digest.inspector.verdict()
         formats.check(image.disk_format, image.container_format, found)
         stored = await writer.commit()
+    except OSError as exc:  # the store itself failed: the image cannot be trusted any more
+        if writer is not None:
+            await asyncio.shield(_quietly(writer.abort()))
+        await release(st, image_id, "saving", "killed")
+        LOG.error("image store failed", extra={"fields": {"image": image_id, "error": str(exc)}})
+        raise errors.ServiceUnavailable(
+            f"Store {store.name} failed while saving image {image_id}; the image is killed "
+            "and may only be deleted."
+        ) from exc
     except BaseException:
         if writer is not None:
             await asyncio.shield(writer.abort())
@@ -179,57 +187,9 @@ async def stage(
         raise
 
 
-@dataclass
-class Download:
-    size: int  # bytes in this response
-    total: int  # bytes in the image
-    start: int
-    checksum: str | None
-    chunks: AsyncIterator[bytes]
-
-
-async def download(
-    st: ImageState, ctx: RequestContext, image_id: str, byte_range: tuple[int, int | None] | None
-) -> Download | None:
-    """The image's bytes (or a range of them); None when the image has no data yet."""
-    async with st.db.reader() as session:
-        image = await images.load(session, st, ctx, image_id)
-        await images.authorize(session, st, ctx, image, "download_image")
-    if image.status == "deactivated" and not ctx.is_admin:
-        raise errors.Forbidden(
-            "The requested image has been deactivated. Image data download is forbidden."
-        )
-    if image.status in ("saving", "uploading", "importing"):
-        raise errors.Conflict(
-            f"Image {image_id} is {image.status}: its data can be downloaded once it is active."
-        )
-    if image.status not in ("active", "deactivated") or image.size is None:
-        return None
-    start, end = 0, image.size - 1
-    if byte_range is not None:
-        start, last = byte_range
-        if start < 0:  # a suffix range: the last -start bytes
-            start = max(0, image.size + start)
-        end = min(image.size - 1, last if last is not None else image.size - 1)
-        if start > end:
-            raise errors.RangeNotSatisfiable(f"Requested range is not satisfiable: {start}-{last}.")
-    length = end - start + 1
-    for location in image.locations:
-        store = st.stores.by_name.get(location.store)
-        if store is None:
-            continue
-        chunks = store.read(location.url, start, length).__aiter__()
-        try:
-            first = await anext(chunks) if length else b""
-        except errors.NotFound:
-            LOG.warning("image data missing", extra={"fields": {"image": image_id}})
-            continue
-        return Download(length, image.size, start, image.checksum, _prepend(first, chunks))
-    raise errors.NotFound(f"Image {image_id} has no data in any available store.")
-
-
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    if first:
-        yield first
-    async for chunk in rest:
-        yield chunk
+async def _quietly(work: Awaitable[None]) -> None:
+    """Clean up after a failed store without hiding the first failure."""
+    try:
+        await work
+    except OSError as exc:
+        LOG.warning("cleanup failed", extra={"fields": {"error": str(exc)}})

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from overcast.common import errors
 from overcast.image import drivers, formats
 
-BATCH = 4 << 20
+BATCH = 1 << 20
 DEPTH = 2
 
 

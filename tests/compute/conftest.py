@@ -14,13 +14,18 @@ import pytest
 def cirros(admin: openstack.connection.Connection) -> Any:
     """A small public image every project may boot."""
     return admin.image.create_image(
-        name=f"cirros-{uuid.uuid4().hex[:6]}", data=b"\0" * 65536, disk_format="raw",
-        container_format="bare", visibility="public", allow_duplicates=True,
+        name=f"cirros-{uuid.uuid4().hex[:6]}",
+        data=b"\0" * 65536,
+        disk_format="raw",
+        container_format="bare",
+        visibility="public",
+        allow_duplicates=True,
     )
 
 
-def wait_for(conn: openstack.connection.Connection, server_id: str, *statuses: str,
-             timeout: float = 20.0) -> Any:
+def wait_for(
+    conn: openstack.connection.Connection, server_id: str, *statuses: str, timeout: float = 20.0
+) -> Any:
     """Poll (every 50 ms) until the server shows one of `statuses` with no task."""
     deadline = time.monotonic() + timeout
     server = None
@@ -41,8 +46,14 @@ def wait_gone(conn: openstack.connection.Connection, server_id: str, timeout: fl
     raise AssertionError(f"server {server_id} was not deleted")
 
 
-def boot(conn: openstack.connection.Connection, image: Any, name: str | None = None,
-         flavor: str = "1", **attrs: Any) -> Any:
+def boot(
+    conn: openstack.connection.Connection,
+    image: Any,
+    name: str | None = None,
+    flavor: str = "1",
+    **attrs: Any,
+) -> Any:
     attrs.setdefault("networks", "none")
     return conn.compute.create_server(
-        name=name or f"vm-{uuid.uuid4().hex[:6]}", image_id=image.id, flavor_id=flavor, **attrs)
+        name=name or f"vm-{uuid.uuid4().hex[:6]}", image_id=image.id, flavor_id=flavor, **attrs
+    )

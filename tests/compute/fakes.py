@@ -3,6 +3,7 @@ a compute cloud (database, bus, scheduler, conductor, agents) without HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ class FakeImages:
         return dict(self.images[image_id])
 
     async def upload(self, image_id: str, path: Path) -> None:
-        self.uploads[image_id] = path.read_bytes()
+        self.uploads[image_id] = await asyncio.to_thread(path.read_bytes)
         self.images[image_id]["status"] = "active"
 
     async def delete(self, image_id: str) -> None:

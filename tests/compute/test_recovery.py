@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+
 from tests.compute.conftest import boot, wait_for
 from tests.helpers.server import Server
 
@@ -18,8 +19,13 @@ def test_kill_during_builds_then_restart(start_server: Callable[..., Server]) ->
     env = {"OVERCAST_COMPUTE__FAKE_HOSTS": "2"}
     srv = start_server(env=env)
     admin = srv.connect("overcast")
-    image = admin.image.create_image(name="img", data=b"\0" * 1024, disk_format="raw",
-                                     container_format="bare", visibility="public")
+    image = admin.image.create_image(
+        name="img",
+        data=b"\0" * 1024,
+        disk_format="raw",
+        container_format="bare",
+        visibility="public",
+    )
     running = admin.compute.wait_for_server(boot(admin, image), wait=20, interval=0.05)
     slow = [boot(admin, image, metadata={"fake:spawn_delay": "60"}) for _ in range(3)]
     deadline = time.monotonic() + 10

@@ -43,8 +43,13 @@ def test_cli_server_group_create_list_delete(server: Server) -> None:
 
 
 def test_views_by_microversion_and_bad_input(admin: Any) -> None:
-    old = call(admin, "POST", "/os-server-groups", "2.1",
-               {"server_group": {"name": "old", "policies": ["affinity"]}}).json()["server_group"]
+    old = call(
+        admin,
+        "POST",
+        "/os-server-groups",
+        "2.1",
+        {"server_group": {"name": "old", "policies": ["affinity"]}},
+    ).json()["server_group"]
     assert old["policies"] == ["affinity"] and old["metadata"] == {} and "project_id" not in old
     shown = call(admin, "GET", f"/os-server-groups/{old['id']}", "2.64").json()["server_group"]
     assert shown["policy"] == "affinity" and shown["rules"] == {} and shown["project_id"]
@@ -54,15 +59,40 @@ def test_views_by_microversion_and_bad_input(admin: Any) -> None:
         ("2.64", {}, "'server_group' is a required property"),
         ("2.64", {"server_group": {"policy": "affinity"}}, "'name' is a required property"),
         ("2.64", {"server_group": {"name": "x", "policy": "sticky"}}, "is not one of"),
-        ("2.64", {"server_group": {"name": "x", "policies": ["affinity"]}}, "Additional properties"),
-        ("2.64", {"server_group": {"name": "x", "policy": "affinity",
-                                   "rules": {"max_server_per_host": 2}}}, "Only anti-affinity"),
-        ("2.64", {"server_group": {"name": "x", "policy": "anti-affinity",
-                                   "rules": {"max_server_per_host": 0}}}, "max_server_per_host"),
+        (
+            "2.64",
+            {"server_group": {"name": "x", "policies": ["affinity"]}},
+            "Additional properties",
+        ),
+        (
+            "2.64",
+            {
+                "server_group": {
+                    "name": "x",
+                    "policy": "affinity",
+                    "rules": {"max_server_per_host": 2},
+                }
+            },
+            "Only anti-affinity",
+        ),
+        (
+            "2.64",
+            {
+                "server_group": {
+                    "name": "x",
+                    "policy": "anti-affinity",
+                    "rules": {"max_server_per_host": 0},
+                }
+            },
+            "max_server_per_host",
+        ),
         ("2.64", {"server_group": {"name": 3, "policy": "affinity"}}, "not of type 'string'"),
         ("2.14", {"server_group": {"name": "x", "policies": ["soft-affinity"]}}, "is not one of"),
-        ("2.15", {"server_group": {"name": "x", "policies": ["affinity", "anti-affinity"]}},
-         "exactly one"),
+        (
+            "2.15",
+            {"server_group": {"name": "x", "policies": ["affinity", "anti-affinity"]}},
+            "exactly one",
+        ),
     ]:
         fault(call(admin, "POST", "/os-server-groups", version, body), 400, needle)
     missing = str(uuid.uuid4())
@@ -85,23 +115,53 @@ def test_groups_are_per_project_and_counted(tenant_factory: Any, admin: Any, cir
     mine = call(admin, "GET", "/os-server-groups").json()["server_groups"]
     assert group["id"] not in {g["id"] for g in mine}
     # b may not boot into a's group.
-    response = call(b.conn, "POST", "/servers", "2.64", {
-        "server": {"name": "x", "imageRef": cirros.id, "flavorRef": "1", "networks": "none"},
-        "os:scheduler_hints": {"group": group["id"]}})
+    response = call(
+        b.conn,
+        "POST",
+        "/servers",
+        "2.64",
+        {
+            "server": {"name": "x", "imageRef": cirros.id, "flavorRef": "1", "networks": "none"},
+            "os:scheduler_hints": {"group": group["id"]},
+        },
+    )
     fault(response, 400, group["id"])
 
     admin.compute.update_quota_set(a.project_id, server_groups=1, server_group_members=2)
-    fault(call(a.conn, "POST", "/os-server-groups", "2.64",
-               {"server_group": {"name": "second", "policy": "affinity"}}), 403,
-          "Quota exceeded, too many server groups.")
-    response = call(a.conn, "POST", "/servers", "2.64", {
-        "server": {"name": "x", "imageRef": cirros.id, "flavorRef": "1", "networks": "none",
-                   "min_count": 3}, "os:scheduler_hints": {"group": group["id"]}})
+    fault(
+        call(
+            a.conn,
+            "POST",
+            "/os-server-groups",
+            "2.64",
+            {"server_group": {"name": "second", "policy": "affinity"}},
+        ),
+        403,
+        "Quota exceeded, too many server groups.",
+    )
+    response = call(
+        a.conn,
+        "POST",
+        "/servers",
+        "2.64",
+        {
+            "server": {
+                "name": "x",
+                "imageRef": cirros.id,
+                "flavorRef": "1",
+                "networks": "none",
+                "min_count": 3,
+            },
+            "os:scheduler_hints": {"group": group["id"]},
+        },
+    )
     fault(response, 403, "Quota exceeded, too many servers in group")
     assert list(a.conn.compute.servers()) == []
 
 
-def test_affinity_and_anti_affinity_are_enforced(tenant_factory: Any, admin: Any, cirros: Any) -> None:
+def test_affinity_and_anti_affinity_are_enforced(
+    tenant_factory: Any, admin: Any, cirros: Any
+) -> None:
     t = tenant_factory()
     anti = _group(t.conn, "anti-affinity")
     members = _boot_group(t.conn, cirros, anti["id"], 3)

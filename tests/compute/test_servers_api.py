@@ -15,7 +15,9 @@ from tests.helpers.isolation import assert_hidden
 from tests.helpers.server import Server
 
 
-def _http(conn: Any, method: str, path: str, version: str | None = "2.96", **kw: Any) -> httpx.Response:
+def _http(
+    conn: Any, method: str, path: str, version: str | None = "2.96", **kw: Any
+) -> httpx.Response:
     endpoint = conn.compute.get_endpoint().rstrip("/")
     headers = {"X-Auth-Token": conn.auth_token, **kw.pop("headers", {})}
     if version:
@@ -50,8 +52,9 @@ def test_microversion_negotiation_and_views(demo: Any, cirros: Any) -> None:
     new = _http(demo, "GET", f"/servers/{server.id}", version="2.96").json()["server"]
     assert new["flavor"]["original_name"] == "m1.tiny" and new["locked"] is False
     assert "pinned_availability_zone" in new and new["tags"] == []
-    legacy = _http(demo, "GET", "/servers", version=None,
-                   headers={"X-OpenStack-Nova-API-Version": "2.30"})
+    legacy = _http(
+        demo, "GET", "/servers", version=None, headers={"X-OpenStack-Nova-API-Version": "2.30"}
+    )
     assert legacy.headers["x-openstack-nova-api-version"] == "2.30"
     too_new = _http(demo, "GET", "/servers", version="2.200")
     assert too_new.status_code == 406 and "notAcceptable" in too_new.json()
@@ -66,28 +69,57 @@ def test_bad_boots_are_4xx_and_leave_nothing(demo: Any, cirros: Any, admin: Any)
         ({"name": "x", "imageRef": str(uuid.uuid4()), "flavorRef": "1", "networks": "none"}, 400),
         ({"name": "x", "imageRef": cirros.id, "flavorRef": "nope", "networks": "none"}, 400),
         ({"name": "x", "imageRef": cirros.id, "flavorRef": "1"}, 400),  # networks required
-        ({"name": "x", "imageRef": cirros.id, "flavorRef": "1", "networks": "none",
-          "key_name": "someone-elses"}, 400),
+        (
+            {
+                "name": "x",
+                "imageRef": cirros.id,
+                "flavorRef": "1",
+                "networks": "none",
+                "key_name": "someone-elses",
+            },
+            400,
+        ),
         ({"name": "x", "imageRef": "not-a-uuid", "flavorRef": "1", "networks": "none"}, 400),
         ({"name": "", "imageRef": cirros.id, "flavorRef": "1", "networks": "none"}, 400),
-        ({"name": "x", "imageRef": cirros.id, "flavorRef": "1", "networks": "none",
-          "min_count": 1000}, 403),
-        ({"name": "x", "imageRef": cirros.id, "flavorRef": "1", "networks": "none",
-          "bogus": 1}, 400),
+        (
+            {
+                "name": "x",
+                "imageRef": cirros.id,
+                "flavorRef": "1",
+                "networks": "none",
+                "min_count": 1000,
+            },
+            403,
+        ),
+        (
+            {"name": "x", "imageRef": cirros.id, "flavorRef": "1", "networks": "none", "bogus": 1},
+            400,
+        ),
     ]
     for body, status in cases:
         response = _http(demo, "POST", "/servers", json={"server": body})
         assert response.status_code == status, (body, response.text)
         assert list(response.json())[0] in ("badRequest", "forbidden")
-    big = admin.image.create_image(name="big", data=b"x", disk_format="raw",
-                                   container_format="bare", visibility="public", min_disk=50)
-    response = _http(demo, "POST", "/servers", json={"server": {
-        "name": "x", "imageRef": big.id, "flavorRef": "1", "networks": "none"}})
+    big = admin.image.create_image(
+        name="big",
+        data=b"x",
+        disk_format="raw",
+        container_format="bare",
+        visibility="public",
+        min_disk=50,
+    )
+    response = _http(
+        demo,
+        "POST",
+        "/servers",
+        json={"server": {"name": "x", "imageRef": big.id, "flavorRef": "1", "networks": "none"}},
+    )
     assert response.status_code == 400 and "too small" in response.text
     admin.image.delete_image(big)
     for raw in (b"{not json", b"[]", b""):
-        response = _http(demo, "POST", "/servers", content=raw,
-                         headers={"Content-Type": "application/json"})
+        response = _http(
+            demo, "POST", "/servers", content=raw, headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 400
     assert {s.id for s in demo.compute.servers()} == before
 
@@ -103,8 +135,9 @@ def test_failed_build_goes_to_error_with_fault(demo: Any, cirros: Any) -> None:
     wait_gone(demo, server.id)
 
 
-def test_projects_see_only_their_servers(server: Server, admin: Any, cirros: Any,
-                                         tenant_factory: Any) -> None:
+def test_projects_see_only_their_servers(
+    server: Server, admin: Any, cirros: Any, tenant_factory: Any
+) -> None:
     a, b = tenant_factory(), tenant_factory()
     vm = a.conn.compute.wait_for_server(boot(a.conn, cirros), wait=20, interval=0.05)
     assert vm.id not in {s.id for s in b.conn.compute.servers()}

@@ -12,14 +12,17 @@ from tests.helpers.server import Server
 
 def test_cli_server_lifecycle(server: Server, admin: Any, cirros: Any) -> None:
     name = f"cli-{uuid.uuid4().hex[:6]}"
-    created = server.cli_json("server", "create", "--image", cirros.name, "--flavor", "m1.tiny",
-                              "--wait", name)
+    created = server.cli_json(
+        "server", "create", "--image", cirros.name, "--flavor", "m1.tiny", "--wait", name
+    )
     assert created["status"] == "ACTIVE"
     sid = created["id"]
     listed = server.cli_json("server", "list", "--long")
     assert any(s["ID"] == sid and s["Status"] == "ACTIVE" for s in listed)
     shown = server.cli_json("server", "show", name)
-    assert shown["OS-EXT-STS:vm_state"] == "active" and shown["flavor"]["original_name"] == "m1.tiny"
+    assert (
+        shown["OS-EXT-STS:vm_state"] == "active" and shown["flavor"]["original_name"] == "m1.tiny"
+    )
 
     server.cli("server", "stop", name)
     wait_for(admin, sid, "SHUTOFF")
@@ -46,16 +49,31 @@ def test_cli_server_lifecycle(server: Server, admin: Any, cirros: Any) -> None:
     create_req = events[-1]["Request ID"]
     detail = server.cli_json("server", "event", "show", name, create_req)
     steps = [e["event"] for e in detail["events"]]
-    assert steps == ["scheduler_select_destinations", "conductor_schedule_and_build_instances",
-                     "compute__do_build_and_run_instance"]
+    assert steps == [
+        "scheduler_select_destinations",
+        "conductor_schedule_and_build_instances",
+        "compute__do_build_and_run_instance",
+    ]
 
     server.cli("server", "delete", name)
     wait_gone(admin, sid)
 
 
 def test_cli_errors_are_clean(server: Server, cirros: Any) -> None:
-    result = server.cli("server", "create", "--image", cirros.id, "--flavor", "m1.tiny",
-                        "--nic", "none", "--key-name", "nope", "x", check=False)
+    result = server.cli(
+        "server",
+        "create",
+        "--image",
+        cirros.id,
+        "--flavor",
+        "m1.tiny",
+        "--nic",
+        "none",
+        "--key-name",
+        "nope",
+        "x",
+        check=False,
+    )
     assert result.returncode != 0 and "Invalid key_name provided" in result.stderr
     result = server.cli("server", "show", str(uuid.uuid4()), check=False)
     assert result.returncode != 0 and "No Server found" in result.stderr

@@ -83,7 +83,8 @@ def test_cli_domain_lifecycle(server: Server) -> None:
     created = server.cli_json("domain", "create", "--description", "cli", name)
     assert created["name"] == name and created["enabled"] is True
     server.cli("domain", "set", "--disable", name)
-    assert server.cli_json("domain", "show", name)["enabled"] is False
-    server.cli("domain", "delete", name)
     tok = people.admin_token(server)
+    shown = api(server, "GET", f"/v3/domains/{created['id']}", tok).json()["domain"]
+    assert shown["enabled"] is False
+    server.cli("domain", "delete", name)
     assert api(server, "GET", f"/v3/domains?name={name}", tok).json()["domains"] == []

@@ -81,10 +81,10 @@ def test_group_roles_reach_members(server: Server, tok: str) -> None:
 
 def test_cli_group_add_user(server: Server) -> None:
     group, user = people.uid("g"), people.uid("u")
-    server.cli("group", "create", group)
-    server.cli("user", "create", user)
-    server.cli("group", "add", "user", group, user)
     tok = people.admin_token(server)
+    people.create(server, tok, "group", name=group)
+    people.create(server, tok, "user", name=user)
+    server.cli("group", "add", "user", group, user)
     gid = api(server, "GET", f"/v3/groups?name={group}", tok).json()["groups"][0]["id"]
     assert [
         u["name"] for u in api(server, "GET", f"/v3/groups/{gid}/users", tok).json()["users"]

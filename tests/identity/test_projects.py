@@ -156,7 +156,7 @@ def test_disable_and_delete_end_tokens(server: Server, tok: str) -> None:
 
 def test_cli_project_create_with_parent_and_tags(server: Server) -> None:
     parent, child = people.uid("cli"), people.uid("cli")
-    server.cli("project", "create", parent)
+    people.create(server, people.admin_token(server), "project", name=parent)
     made = server.cli_json(
         "project", "create", "--parent", parent, "--tag", "a", "--tag", "b", child
     )

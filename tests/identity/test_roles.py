@@ -88,8 +88,8 @@ def test_implied_roles(server: Server, tok: str) -> None:
 
 def test_cli_implied_role_create(server: Server) -> None:
     role = people.uid("cli")
-    server.cli("role", "create", role)
-    made = server.cli_json("implied", "role", "create", "--implied-role", "reader", role)
     tok = people.admin_token(server)
+    people.create(server, tok, "role", name=role)
+    made = server.cli_json("implied", "role", "create", "--implied-role", "reader", role)
     reader = api(server, "GET", "/v3/roles?name=reader", tok).json()["roles"][0]["id"]
     assert made["implies"] == reader

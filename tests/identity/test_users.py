@@ -143,7 +143,10 @@ def test_cli_user_create_prompt_disable_and_password_set(server: Server) -> None
     assert code == 0, out
     created = json.loads(out[out.index("{") :])
     assert created["email"] == "alice@example.com" and "password" not in created
-    server.cli("role", "add", "--project", "demo", "--user", name, "member")
+    tok = people.admin_token(server)
+    demo = api(server, "GET", "/v3/projects?name=demo", tok).json()["projects"][0]["id"]
+    member = api(server, "GET", "/v3/roles?name=member", tok).json()["roles"][0]["id"]
+    api(server, "PUT", f"/v3/projects/{demo}/users/{created['id']}/roles/{member}", tok)
     as_alice = ("--os-username", name, "--os-password", "pw-prompted", "--os-project-name", "demo")
     server.cli(
         *as_alice,
@@ -157,5 +160,5 @@ def test_cli_user_create_prompt_disable_and_password_set(server: Server) -> None
     )
     assert people.login(server, name, "pw-changed", "demo").status_code == 201
     server.cli("user", "set", "--disable", name)
-    assert server.cli_json("user", "show", name)["enabled"] is False
+    assert api(server, "GET", f"/v3/users/{created['id']}", tok).json()["user"]["enabled"] is False
     error(people.login(server, name, "pw-changed"), 401)

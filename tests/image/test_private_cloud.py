@@ -17,6 +17,9 @@ from tests.helpers.isolation import Tenant, make_tenant
 from tests.helpers.server import Server
 from tests.image import raw
 
+# The module's tests share one private cloud: keep them on one xdist worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("image-private-cloud")
+
 MIB = 1 << 20
 OCTET = {"Content-Type": "application/octet-stream"}
 ENV = {
@@ -158,3 +161,30 @@ def test_crash_during_upload_is_recovered(start_server: Any) -> None:
     assert leftovers == []
     image.upload(conn.image, data=b"after the crash")
     assert conn.image.download_image(image).content == b"after the crash"
+
+
+def test_a_failing_store_kills_the_image(
+    cloud: Server, cloud_admin: openstack.connection.Connection
+) -> None:
+    image = new_image(cloud_admin)
+    blocker = cloud.data_dir / "image" / "cheap"
+    blocker.mkdir(parents=True, exist_ok=True)
+    moved = blocker.with_name("cheap.moved")
+    blocker.rename(moved)
+    blocker.write_bytes(b"not a directory")  # the store cannot write any more
+    try:
+        failed = raw.call(
+            cloud_admin,
+            "PUT",
+            f"/images/{image.id}/file",
+            content=b"data",
+            headers={**OCTET, "X-Image-Meta-Store": "cheap"},
+        )
+        raw.assert_glance_error(failed, 503, "killed")
+    finally:
+        blocker.unlink()
+        moved.rename(blocker)
+    assert cloud_admin.image.get_image(image.id).status == "killed"
+    again = raw.call(cloud_admin, "PUT", f"/images/{image.id}/file", content=b"x", headers=OCTET)
+    raw.assert_glance_error(again, 409)
+    cloud_admin.image.delete_image(image, ignore_missing=False)

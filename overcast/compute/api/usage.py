@@ -64,7 +64,8 @@ async def _usages(
 @router.get("/v2.1/os-simple-tenant-usage")
 async def index(request: Request, r: Req = Depends(req)) -> dict[str, Any]:
     r.enforce(RULE + "list", {})
-    detailed = request.query_params.get("detailed", "0") == "1"
+    # Nova reads only "1"; openstacksdk sends "True", which Nova takes for "no" (a quirk).
+    detailed = request.query_params.get("detailed", "0").lower() in ("1", "true")
     summaries, link = await _usages(request, r, None, detailed)
     body: dict[str, Any] = {"tenant_usages": summaries}
     if link:

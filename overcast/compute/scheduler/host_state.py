@@ -7,6 +7,7 @@ request needs them (same/different host hints, server groups). Aggregates come f
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 from dataclasses import dataclass, field
@@ -60,6 +61,15 @@ class HostState:
     @property
     def free_disk_gb(self) -> float:
         return self.local_gb * self.disk_allocation_ratio - self.local_gb_used
+
+    def clone(self) -> HostState:
+        """A copy one request may change (consume) without touching another's."""
+        return dataclasses.replace(
+            self,
+            instance_uuids=set(self.instance_uuids),
+            aggregates=list(self.aggregates),
+            capabilities=dict(self.capabilities),
+        )
 
     def consume(self, resources: dict[str, int], instance_uuid: str) -> None:
         """Account for an instance placed here during this request (multi-create)."""

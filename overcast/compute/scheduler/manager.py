@@ -7,6 +7,7 @@ placed whole are released before NoValidHost is raised.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from typing import Any
@@ -56,6 +57,35 @@ class Scheduler:
         self.settings = settings
         self.db = db
         self.filters = filters.enabled(list(settings.compute.enabled_filters))
+        self._loading: asyncio.Future[list[host_state.HostState]] | None = None
+
+    async def _fetch(self, with_instances: bool) -> list[host_state.HostState]:
+        compute = self.settings.compute
+        async with self.db.reader() as session:
+            return await host_state.load(
+                session,
+                service_down_time=compute.service_down_time,
+                default_zone=compute.default_availability_zone,
+                with_instances=with_instances,
+            )
+
+    async def _hosts(self, with_instances: bool) -> list[host_state.HostState]:
+        """Fresh host states. Requests that arrive while a load is under way share it (the
+        claims stay atomic in the database, so a state a few ms old is harmless)."""
+        if with_instances:
+            return await self._fetch(True)
+        loading = self._loading
+        if loading is None:
+            loading = self._loading = asyncio.get_running_loop().create_future()
+            try:
+                loading.set_result(await self._fetch(False))
+            except BaseException as exc:
+                loading.set_exception(exc)
+                loading.exception()  # retrieved: waiters re-raise it
+                raise
+            finally:
+                self._loading = None
+        return [h.clone() for h in await asyncio.shield(loading)]
 
     def filter_hosts(
         self, hosts: list[host_state.HostState], spec: RequestSpec, first: bool = True
@@ -72,19 +102,15 @@ class Scheduler:
                 break
         return hosts
 
-    async def select_destinations(self, spec: RequestSpec) -> list[dict[str, Any]]:
-        """Claim a host for each of spec["instance_uuids"]; [{instance_uuid, host, node}]."""
+    async def select_destinations(
+        self, spec: RequestSpec, ctx: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Claim a host for each of spec["instance_uuids"]; [{instance_uuid, host, node}].
+        With `ctx`, each claim's transaction also records the scheduler's event."""
         started = time.perf_counter()
         uuids: list[str] = list(spec.get("instance_uuids") or [])
         compute = self.settings.compute
-        async with self.db.reader() as session:
-            hosts = await host_state.load(
-                session,
-                service_down_time=compute.service_down_time,
-                default_zone=compute.default_availability_zone,
-                with_instances=_needs_instances(spec),
-            )
-        hosts = _candidates(hosts, spec)
+        hosts = _candidates(await self._hosts(_needs_instances(spec)), spec)
         need = requested(spec.get("flavor") or {}, bool(spec.get("is_bfv")))
         chosen: list[dict[str, Any]] = []
         try:
@@ -95,7 +121,7 @@ class Scheduler:
                     top = ordered[: compute.host_subset_size]
                     random.shuffle(top)
                     ordered[: len(top)] = top
-                picked = await self._claim_first(ordered, uuid, need, spec)
+                picked = await self._claim_first(ordered, uuid, need, spec, ctx)
                 if picked is None:
                     raise NoValidHost(
                         "No valid host was found. There are not enough hosts available."
@@ -107,8 +133,14 @@ class Scheduler:
                         group["hosts"] = [*(group.get("hosts") or []), picked.host]
                     if uuid not in (group.get("members") or []):
                         group["members"] = [*(group.get("members") or []), uuid]
-                chosen.append({"instance_uuid": uuid, "host": picked.host, "node": picked.node,
-                               "availability_zone": picked.availability_zone})
+                chosen.append(
+                    {
+                        "instance_uuid": uuid,
+                        "host": picked.host,
+                        "node": picked.node,
+                        "availability_zone": picked.availability_zone,
+                    }
+                )
         except BaseException:
             async with self.db.session() as session:
                 for done in chosen:
@@ -123,7 +155,9 @@ class Scheduler:
         uuid: str,
         need: dict[str, int],
         spec: RequestSpec,
+        ctx: dict[str, Any] | None = None,
     ) -> host_state.HostState | None:
+        started = utcnow()
         for candidate in ordered:
             async with self.db.session() as session:
                 won = await claims.claim(
@@ -136,6 +170,10 @@ class Scheduler:
                     project_id=spec.get("project_id"),
                     user_id=spec.get("user_id"),
                 )
+                if won and ctx is not None:
+                    await records.event_finish(
+                        session, ctx, uuid, "scheduler_select_destinations", start=started
+                    )
             if won:
                 return candidate
             LOG.info("lost the race for %s; trying the next host", candidate.node)
@@ -155,11 +193,10 @@ class SchedulerEndpoint:
     ) -> list[dict[str, Any]]:
         started = utcnow()
         try:
-            chosen = await self.scheduler.select_destinations(spec)
+            chosen = await self.scheduler.select_destinations(spec, ctx)
         except errors.OvercastError as exc:
             await self._record(ctx, spec, started, "Error", exc.message)
             raise
-        await self._record(ctx, spec, started, "Success", None)
         return chosen
 
     async def _record(

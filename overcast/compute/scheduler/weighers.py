@@ -28,10 +28,16 @@ WEIGHERS = [
     Weigher("RAMWeigher", "ram_weight_multiplier", lambda h, _s: h.free_ram_mb),
     Weigher("CPUWeigher", "cpu_weight_multiplier", lambda h, _s: h.free_vcpus),
     Weigher("DiskWeigher", "disk_weight_multiplier", lambda h, _s: h.free_disk_gb),
-    Weigher("ServerGroupSoftAffinityWeigher", "soft_affinity_weight_multiplier",
-            affinity.soft_affinity_weight),
-    Weigher("ServerGroupSoftAntiAffinityWeigher", "soft_anti_affinity_weight_multiplier",
-            affinity.soft_anti_affinity_weight),
+    Weigher(
+        "ServerGroupSoftAffinityWeigher",
+        "soft_affinity_weight_multiplier",
+        affinity.soft_affinity_weight,
+    ),
+    Weigher(
+        "ServerGroupSoftAntiAffinityWeigher",
+        "soft_anti_affinity_weight_multiplier",
+        affinity.soft_anti_affinity_weight,
+    ),
 ]
 
 

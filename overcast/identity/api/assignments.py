@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from overcast.common import errors
 from overcast.common.context import RequestContext
 from overcast.common.http import auth
 from overcast.identity import grants, models, revocation, roles, state
@@ -72,9 +73,14 @@ def _add_routes(actor: str, target: str, inherited: bool) -> None:
 
     async def put(request: Request, ctx: RequestContext = Depends(auth.context)) -> Response:
         ident = state.get(request)
-        async with ident.db.session() as session:
-            await _enforce(request, ctx, session, "put", actor, target)
-            await grants.put(session, _grant(request, actor, target, inherited))
+        grant = _grant(request, actor, target, inherited)
+        try:
+            async with ident.db.session() as session:
+                await _enforce(request, ctx, session, "put", actor, target)
+                await grants.put(session, grant)
+        except errors.Conflict:
+            async with ident.db.reader() as session:  # a concurrent PUT stored it first: fine
+                await grants.check(session, grant)
         return Response(status_code=204)
 
     async def check(request: Request, ctx: RequestContext = Depends(auth.context)) -> Response:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
+from overcast.common import errors
 from overcast.common.context import RequestContext
 from overcast.common.http import auth
 from overcast.identity import groups, lookup, models, revocation, state
@@ -109,8 +110,12 @@ async def add_member(
     group_id: str, user_id: str, request: Request, ctx: RequestContext = Depends(auth.context)
 ) -> Response:
     ident = await _member_change(request, ctx, group_id, user_id, "identity:add_user_to_group")
-    async with ident.db.session() as session:
-        await groups.add_user(session, group_id, user_id)
+    try:
+        async with ident.db.session() as session:
+            await groups.add_user(session, group_id, user_id)
+    except errors.Conflict:
+        async with ident.db.reader() as session:  # a concurrent PUT added it first: fine
+            await groups.check_user(session, group_id, user_id)
     return Response(status_code=204)
 
 

@@ -6,9 +6,9 @@ not model are allowed and kept, as Keystone keeps them. `values()` gives what wa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from overcast.common import errors
 
@@ -20,6 +20,15 @@ SECRET = Field(None, min_length=1, max_length=4096)
 
 class Fields(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow")
+    # Optional so that an update may leave them out, but never null when given.
+    NOT_NULL: ClassVar[tuple[str, ...]] = ("name", "enabled", "is_domain")
+
+    @model_validator(mode="after")
+    def _not_null(self) -> Fields:
+        for name in self.NOT_NULL:
+            if name in self.model_fields_set and getattr(self, name, None) is None:
+                raise ValueError(f"'{name}' may not be null")
+        return self
 
     def values(self) -> dict[str, Any]:
         """The attributes the request sent (extras included), without defaults."""
@@ -27,28 +36,28 @@ class Fields(BaseModel):
 
 
 class DomainIn(Fields):
-    name: str = NAME_64
+    name: str | None = NAME_64
     description: str | None = None
-    enabled: bool = None  # type: ignore[assignment] - unset differs from null
+    enabled: bool | None = None
     tags: list[str] | None = None
     options: dict[str, Any] | None = None
 
 
 class ProjectIn(Fields):
-    name: str = NAME_64
+    name: str | None = NAME_64
     description: str | None = None
-    enabled: bool = None  # type: ignore[assignment]
+    enabled: bool | None = None
     domain_id: str | None = ID
     parent_id: str | None = ID
-    is_domain: bool = None  # type: ignore[assignment]
+    is_domain: bool | None = None
     tags: list[str] | None = None
     options: dict[str, Any] | None = None
 
 
 class UserIn(Fields):
-    name: str = NAME_255
+    name: str | None = NAME_255
     domain_id: str | None = ID
-    enabled: bool = None  # type: ignore[assignment]
+    enabled: bool | None = None
     password: str | None = SECRET
     default_project_id: str | None = ID
     description: str | None = None
@@ -57,13 +66,13 @@ class UserIn(Fields):
 
 
 class GroupIn(Fields):
-    name: str = NAME_64
+    name: str | None = NAME_64
     description: str | None = None
     domain_id: str | None = ID
 
 
 class RoleIn(Fields):
-    name: str = NAME_255
+    name: str | None = NAME_255
     description: str | None = Field(None, max_length=255)
     domain_id: str | None = ID
     options: dict[str, Any] | None = None

@@ -16,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from overcast.common import errors
 from overcast.common.context import RequestContext
 from overcast.common.http.auth import context
-from overcast.image import data, imports
+from overcast.image import data, download, imports
 from overcast.image.api import json_body, media_type, state
 from overcast.image.state import ImageState
 
@@ -101,14 +101,14 @@ def _range(request: Request) -> tuple[int, int | None] | None:
 
 
 @router.get("/images/{image_id}/file")
-async def download(
+async def get_file(
     image_id: str,
     request: Request,
     ctx: RequestContext = Depends(context),
     st: ImageState = Depends(state),
 ) -> Response:
     wanted = _range(request)
-    found = await data.download(st, ctx, image_id, wanted)
+    found = await download.download(st, ctx, image_id, wanted)
     if found is None:
         return Response(status_code=204)
     headers = {"Content-Length": str(found.size)}

@@ -1,0 +1,96 @@
+"""The compute driver contract, run over every driver (today: fake; qemu joins the list).
+
+Each test states one promise of `overcast.compute.drivers.Driver`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from overcast.common import errors
+from overcast.common.config import Settings
+from overcast.compute import drivers, states
+
+DRIVERS = ["fake"]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int]] = []
+
+    async def lifecycle_event(self, instance_uuid: str, power_state: int) -> None:
+        self.events.append((instance_uuid, power_state))
+
+
+@pytest.fixture(params=DRIVERS)
+async def driver(request: Any, tmp_path: Path) -> Any:
+    d = drivers.load(Settings(data_dir=tmp_path), Recorder(), request.param)
+    await d.init_host("host-a")
+    yield d
+    await d.cleanup_host()
+
+
+def _spec(uuid: str = "11111111-1111-1111-1111-111111111111", **kw: Any) -> drivers.InstanceSpec:
+    flavor = {"vcpus": 1, "memory_mb": 64, "root_gb": 1, "extra_specs": {}}
+    return drivers.InstanceSpec(
+        uuid=uuid, name="instance-00000001", hostname="vm", flavor=flavor, **kw
+    )
+
+
+async def test_resources_are_reported(driver: drivers.Driver) -> None:
+    node = await driver.get_available_resources()
+    assert node.hypervisor_hostname and node.vcpus > 0 and node.memory_mb > 0
+
+
+async def test_spawn_power_and_destroy(driver: drivers.Driver) -> None:
+    spec = _spec()
+    await driver.spawn(spec)
+    assert spec.uuid in await driver.list_instances()
+    assert (await driver.get_info(spec.uuid)).power_state == states.RUNNING
+    await driver.power_off(spec.uuid)
+    await driver.power_off(spec.uuid)  # idempotent
+    assert (await driver.get_info(spec.uuid)).power_state == states.SHUTDOWN
+    await driver.power_on(spec.uuid)
+    await driver.reboot(spec.uuid, hard=True)
+    assert (await driver.get_info(spec.uuid)).power_state == states.RUNNING
+    await driver.destroy(spec.uuid)
+    await driver.destroy(spec.uuid)  # destroying an unknown guest succeeds
+    with pytest.raises(errors.NotFound):
+        await driver.get_info(spec.uuid)
+
+
+async def test_optional_actions(driver: drivers.Driver, tmp_path: Path) -> None:
+    spec = _spec()
+    await driver.spawn(spec)
+    caps = driver.capabilities
+    if caps.supports_pause:
+        await driver.pause(spec.uuid)
+        assert (await driver.get_info(spec.uuid)).power_state == states.PAUSED_POWER
+        await driver.unpause(spec.uuid)
+    if caps.supports_suspend:
+        await driver.suspend(spec.uuid)
+        await driver.resume(spec.uuid)
+    if caps.supports_snapshot:
+        info = await driver.snapshot(spec.uuid, tmp_path / "snap")
+        assert (tmp_path / "snap").stat().st_size > 0 and info.disk_format
+    if caps.supports_console_output:
+        assert isinstance(await driver.get_console_output(spec.uuid), str)
+    assert (await driver.get_info(spec.uuid)).power_state == states.RUNNING
+    await driver.destroy(spec.uuid)
+
+
+async def test_failed_spawn_leaves_nothing(driver: drivers.Driver) -> None:
+    spec = _spec(metadata={"fake:fail_spawn": "true"})
+    with pytest.raises(errors.OvercastError):
+        await driver.spawn(spec)
+    assert spec.uuid not in await driver.list_instances()
+
+
+async def test_guests_survive_a_restart(driver: drivers.Driver, tmp_path: Path) -> None:
+    await driver.spawn(_spec())
+    await driver.cleanup_host()
+    again = drivers.load(driver.settings, Recorder(), "fake")
+    await again.init_host("host-a")
+    assert _spec().uuid in await again.list_instances()
