@@ -112,8 +112,11 @@ class RemoteError(OvercastError):
 
 
 def by_name(name: str) -> type[OvercastError]:
-    """Find an error class by name, for errors that travel over the bus."""
-    found = _REGISTRY.get(name)
+    """Find an error class by name, for errors that travel over the bus.
+
+    Looked up at call time, so subclasses that services define are found too.
+    """
+    found = _collect(OvercastError).get(name)
     return found if found is not None else RemoteError
 
 
@@ -123,5 +126,3 @@ def _collect(cls: type[OvercastError]) -> dict[str, type[OvercastError]]:
         out.update(_collect(sub))
     return out
 
-
-_REGISTRY = _collect(OvercastError)

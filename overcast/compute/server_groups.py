@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors
@@ -148,8 +148,3 @@ async def remove_member(session: AsyncSession, instance_uuid: str) -> None:
     member = await session.get(ServerGroupMember, instance_uuid)
     if member is not None:
         await session.delete(member)
-
-
-async def count_members(session: AsyncSession, group_uuid: str) -> int:
-    stmt = select(func.count()).select_from(ServerGroupMember)
-    return await session.scalar(stmt.where(ServerGroupMember.group_uuid == group_uuid)) or 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 
@@ -35,7 +36,7 @@ class IdentityState:
         self.tokens = TokenCache(self.settings.identity.validation_cache_seconds, self.bus)
         self.decisions = Decisions(self.policy, self.settings.policy_dir / "identity.yaml")
 
-    def enforce(self, rule: str, ctx: RequestContext, target: dict | None = None) -> None:
+    def enforce(self, rule: str, ctx: RequestContext, target: dict[str, Any] | None = None) -> None:
         self.decisions.enforce(rule, ctx, target)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors
 from overcast.common.context import RequestContext
@@ -53,9 +54,7 @@ def listed(ctx: RequestContext, visibility: str | None, member_status: str) -> C
         return kind
     mine = Image.owner == ctx.project_id if ctx.project_id else false()
     shared = and_(Image.visibility == "shared", _member_of(ctx, member_status))
-    if visibility == "public":
-        return kind
-    if visibility == "community":
+    if visibility in ("public", "community"):
         return kind
     if visibility == "private":
         return and_(kind, mine)
@@ -77,7 +76,7 @@ def target(image: models.Image, ctx: RequestContext, is_member: bool = False) ->
     }
 
 
-async def is_member(session: Any, image: models.Image, ctx: RequestContext) -> bool:
+async def is_member(session: AsyncSession, image: models.Image, ctx: RequestContext) -> bool:
     if not ctx.project_id or image.visibility != "shared":
         return False
     found = await session.get(Member, (image.id, ctx.project_id))

@@ -121,7 +121,7 @@ def test_bad_boots_are_4xx_and_leave_nothing(demo: Any, cirros: Any, admin: Any)
             demo, "POST", "/servers", content=raw, headers={"Content-Type": "application/json"}
         )
         assert response.status_code == 400
-    assert {s.id for s in demo.compute.servers()} == before
+    assert {s.id for s in demo.compute.servers()} <= before  # nothing new
 
 
 def test_failed_build_goes_to_error_with_fault(demo: Any, cirros: Any) -> None:

@@ -32,14 +32,10 @@ def test_cli_service_list_and_disable(server: Server, admin: Any) -> None:
             "compute2",
             "nova-compute",
         )
-        row = next(
-            s
-            for s in server.cli_json("compute", "service", "list", "--long")
-            if s["Host"] == "compute2"
-        )
-        assert row["Status"] == "disabled" and row["Disabled Reason"] == "maintenance"
-        hyp = server.cli_json("hypervisor", "show", "compute2")
-        assert hyp["status"] == "disabled"
+        row = _compute2(admin)
+        assert row.status == "disabled" and row.disabled_reason == "maintenance"
+        hyp = next(h for h in admin.compute.hypervisors() if h.name == "compute2")
+        assert hyp.status == "disabled"
     finally:
         server.cli("compute", "service", "set", "--enable", "compute2", "nova-compute")
     assert _compute2(admin).status == "enabled"

@@ -54,7 +54,9 @@ def _mariadb(name: str, create: bool) -> str:
     return f"mysql+aiomysql://root@127.0.0.1:3306/{name}"
 
 
-@pytest.fixture(params=[("postgresql", 5432, _postgres), ("mariadb", 3306, _mariadb)], ids=lambda p: p[0])
+@pytest.fixture(
+    params=[("postgresql", 5432, _postgres), ("mariadb", 3306, _mariadb)], ids=lambda p: p[0]
+)
 def db_server(request, start_server: Callable[..., Server]) -> Iterator[Server]:
     kind, port, make = request.param
     if not _reachable(port):

@@ -31,12 +31,14 @@ class EndpointIn(BaseModel):
 
 class EndpointPatch(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow")
-    interface: Interface = Field(None)
-    service_id: str = Field(None, min_length=1, max_length=64)
-    url: str = Field(None, min_length=1, max_length=225, pattern=URL_PATTERN)
+    interface: Interface | None = None
+    service_id: str | None = Field(None, min_length=1, max_length=64)
+    url: str | None = Field(None, min_length=1, max_length=225, pattern=URL_PATTERN)
     region_id: str | None = Field(None, min_length=1, max_length=255)
     region: str | None = Field(None, min_length=1, max_length=255)
-    enabled: bool = Field(None)
+    enabled: bool | None = None
+
+    _not_null = links.not_null("interface", "service_id", "url", "enabled")
 
 
 class CreateBody(BaseModel):
@@ -75,7 +77,7 @@ def _changes(body: EndpointIn | EndpointPatch) -> dict[str, Any]:
 
 
 @router.post("", status_code=201)
-async def create(request: Request, ctx: RequestContext = Depends(auth.context)) -> Any:
+async def create(request: Request, ctx: RequestContext = Depends(auth.caller)) -> Any:
     ident = state.get(request)
     ident.enforce("identity:create_endpoint", ctx)
     body = (await links.parse(request, CreateBody)).endpoint
@@ -94,7 +96,7 @@ async def list_endpoints(
     service_id: str | None = None,
     interface: str | None = None,
     region_id: str | None = None,
-    ctx: RequestContext = Depends(auth.context),
+    ctx: RequestContext = Depends(auth.caller),
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:list_endpoints", ctx)
@@ -105,7 +107,7 @@ async def list_endpoints(
 
 @router.get("/{endpoint_id}")
 async def show(
-    request: Request, endpoint_id: str, ctx: RequestContext = Depends(auth.context)
+    request: Request, endpoint_id: str, ctx: RequestContext = Depends(auth.caller)
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:get_endpoint", ctx)
@@ -116,7 +118,7 @@ async def show(
 
 @router.patch("/{endpoint_id}")
 async def update(
-    request: Request, endpoint_id: str, ctx: RequestContext = Depends(auth.context)
+    request: Request, endpoint_id: str, ctx: RequestContext = Depends(auth.caller)
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:update_endpoint", ctx)
@@ -130,7 +132,7 @@ async def update(
 
 @router.delete("/{endpoint_id}", status_code=204)
 async def delete(
-    request: Request, endpoint_id: str, ctx: RequestContext = Depends(auth.context)
+    request: Request, endpoint_id: str, ctx: RequestContext = Depends(auth.caller)
 ) -> Response:
     ident = state.get(request)
     ident.enforce("identity:delete_endpoint", ctx)

@@ -9,7 +9,7 @@ import json
 from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, model_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from overcast.common import errors
@@ -83,6 +83,18 @@ def _has_nul(value: Any, depth: int = 0) -> bool:
     if isinstance(value, list):
         return any(_has_nul(v, depth + 1) for v in value)
     return False
+
+
+def not_null(*names: str) -> Any:
+    """A model validator for PATCH bodies: these fields may be left out but not set to null."""
+
+    def check(model: Any) -> Any:
+        for name in names:
+            if name in model.model_fields_set and getattr(model, name) is None:
+                raise ValueError(f"'{name}' may not be null")
+        return model
+
+    return model_validator(mode="after")(check)
 
 
 async def parse(request: Request, model: type[Model]) -> Model:

@@ -26,10 +26,12 @@ class ServiceIn(BaseModel):
 
 class ServicePatch(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow")
-    type: str = Field(None, min_length=1, max_length=255)
+    type: str | None = Field(None, min_length=1, max_length=255)
     name: str | None = Field(None, max_length=255)
     description: str | None = Field(None, max_length=65535)
-    enabled: bool = Field(None)
+    enabled: bool | None = None
+
+    _not_null = links.not_null("type", "enabled")
 
 
 class CreateBody(BaseModel):
@@ -57,7 +59,7 @@ def view(request: Request, service: models.Service) -> dict[str, Any]:
 
 
 @router.post("", status_code=201)
-async def create(request: Request, ctx: RequestContext = Depends(auth.context)) -> Any:
+async def create(request: Request, ctx: RequestContext = Depends(auth.caller)) -> Any:
     ident = state.get(request)
     ident.enforce("identity:create_service", ctx)
     body = (await links.parse(request, CreateBody)).service
@@ -75,7 +77,7 @@ async def list_services(
     request: Request,
     type: str | None = None,
     name: str | None = None,
-    ctx: RequestContext = Depends(auth.context),
+    ctx: RequestContext = Depends(auth.caller),
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:list_services", ctx)
@@ -86,7 +88,7 @@ async def list_services(
 
 @router.get("/{service_id}")
 async def show(
-    request: Request, service_id: str, ctx: RequestContext = Depends(auth.context)
+    request: Request, service_id: str, ctx: RequestContext = Depends(auth.caller)
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:get_service", ctx)
@@ -97,7 +99,7 @@ async def show(
 
 @router.patch("/{service_id}")
 async def update(
-    request: Request, service_id: str, ctx: RequestContext = Depends(auth.context)
+    request: Request, service_id: str, ctx: RequestContext = Depends(auth.caller)
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:update_service", ctx)
@@ -113,7 +115,7 @@ async def update(
 
 @router.delete("/{service_id}", status_code=204)
 async def delete(
-    request: Request, service_id: str, ctx: RequestContext = Depends(auth.context)
+    request: Request, service_id: str, ctx: RequestContext = Depends(auth.caller)
 ) -> Response:
     ident = state.get(request)
     ident.enforce("identity:delete_service", ctx)

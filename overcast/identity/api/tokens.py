@@ -23,7 +23,8 @@ def _catalog(ident: state.IdentityState, nocatalog: str | None) -> catalog.Catal
 def _parse_body(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict) or not isinstance(payload.get("auth"), dict):
         raise errors.BadRequest("Invalid input for field 'auth': expected an object.")
-    return payload["auth"]
+    auth_body: dict[str, Any] = payload["auth"]
+    return auth_body
 
 
 @router.post("/tokens", status_code=201)
@@ -75,7 +76,7 @@ async def check(request: Request) -> Response:
 async def revoke(
     request: Request,
     x_subject_token: str | None = Header(None),
-    ctx: RequestContext = Depends(auth.context),
+    ctx: RequestContext = Depends(auth.caller),
 ) -> Response:
     ident = state.get(request)
     if not x_subject_token:
