@@ -45,13 +45,14 @@ class RssSampler:
                     return int(line.split()[1]) * 1024
         return None
 
-    def cpu(self) -> float:
-        """User plus system CPU seconds the process has used so far."""
+    def cpu(self) -> tuple[float, float]:
+        """User and system CPU seconds the process has used so far."""
         if self.pid is None:
-            return 0.0
+            return (0.0, 0.0)
         with open(f"/proc/{self.pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tick = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) / tick, int(fields[12]) / tick)
 
     def __enter__(self) -> RssSampler:
         if self.pid is not None:
@@ -70,7 +71,8 @@ class RssSampler:
         if self._thread is not None:
             self._thread.join()
             self.samples.append(self.rss() or 0)
-            self.cpu_used = self.cpu() - self.cpu_start
+            user, system = self.cpu()
+            self.cpu_used = (user - self.cpu_start[0], system - self.cpu_start[1])
 
     def report(self) -> dict[str, float] | None:
         if not self.samples:
@@ -81,7 +83,9 @@ class RssSampler:
             "rss_peak_mb": round(peak / MIB, 1),
             "rss_growth_mb": round((peak - start) / MIB, 1),
             "samples": len(self.samples),
-            "server_cpu_s": round(self.cpu_used, 2),
+            "server_cpu_s": round(sum(self.cpu_used), 2),
+            "server_cpu_user_s": round(self.cpu_used[0], 2),
+            "server_cpu_system_s": round(self.cpu_used[1], 2),
         }
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from overcast import services
 from overcast.common import log
@@ -57,7 +59,31 @@ def build(settings: Settings, on_ready: list | None = None) -> Cloud:
             await runtime.bus.close()
             await runtime.db.close()
 
-    routes = [Mount(s.prefix, app=a) for s, a in mounts]
-    return Cloud(
-        app=Starlette(routes=routes, lifespan=lifespan), runtime=runtime, services=registry
-    )
+    dispatch = PrefixDispatcher([(s.prefix, a) for s, a in mounts])
+    root = Starlette(routes=[Mount("", app=dispatch)], lifespan=lifespan)
+    return Cloud(app=root, runtime=runtime, services=registry)
+
+
+class PrefixDispatcher:
+    """Sends each request to the service whose prefix its path starts with (longest first).
+
+    A bare prefix (`GET /image`) reaches its service as `/image/`, so version discovery works
+    at the catalog URL with or without a trailing slash.
+    """
+
+    def __init__(self, apps: list[tuple[str, ASGIApp]]) -> None:
+        self.apps = apps
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        for prefix, app in self.apps:
+            if not prefix:
+                await app(scope, receive, send)
+                return
+            if path == prefix or path.startswith(prefix + "/"):
+                scope = dict(scope, root_path=scope.get("root_path", "") + prefix)
+                if path == prefix:
+                    scope["path"] = prefix + "/"
+                await app(scope, receive, send)
+                return
+

@@ -358,6 +358,16 @@ class AgentEndpoint(agent_moves.MovesMixin):
             states.RESUMING,
         )
 
+    async def trigger_crash_dump(self, ctx: dict[str, Any], instance_uuid: str) -> None:
+        await self.h.run(
+            ctx,
+            instance_uuid,
+            "compute_trigger_crash_dump",
+            lambda: self.h.driver.trigger_crash_dump(instance_uuid),
+            {},
+            None,
+        )
+
     async def get_console_output(
         self, ctx: dict[str, Any], instance_uuid: str, length: int | None = None
     ) -> str:

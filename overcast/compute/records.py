@@ -95,7 +95,16 @@ async def start_action(
     return row
 
 
+# (instance uuid, request id) -> action id. An action row never changes its id, so the
+# events of one request (several per boot) look it up once per process.
+_ACTIONS: dict[tuple[str, str], int] = {}
+
+
 async def _action(session: AsyncSession, instance_uuid: str, request_id: str) -> int | None:
+    key = (instance_uuid, request_id)
+    found = _ACTIONS.get(key)
+    if found is not None:
+        return found
     a = actions.InstanceAction
     stmt = (
         select(a.id)
@@ -103,7 +112,12 @@ async def _action(session: AsyncSession, instance_uuid: str, request_id: str) ->
         .order_by(a.id.desc())
         .limit(1)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is not None:
+        if len(_ACTIONS) > 20000:
+            _ACTIONS.clear()
+        _ACTIONS[key] = found
+    return found
 
 
 async def event_start(
@@ -140,20 +154,24 @@ async def event_finish(
     host: str | None = None,
     start: dt.datetime | None = None,
 ) -> None:
-    """Finish the newest unfinished `event` of the request (creating it if it was never
-    started, which is how one-shot events are written in one go)."""
+    """Finish the newest unfinished `event` of the request. With `start`, the event is a
+    one-shot written whole (it was never started)."""
     action_id = await _action(session, instance_uuid, ctx.get("request_id") or "")
     if action_id is None:
         return
     e = actions.InstanceActionEvent
     found = (
-        await session.execute(
-            select(e)
-            .where(e.action_id == action_id, e.event == event, e.finish_time.is_(None))
-            .order_by(e.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+        None
+        if start is not None
+        else (
+            await session.execute(
+                select(e)
+                .where(e.action_id == action_id, e.event == event, e.finish_time.is_(None))
+                .order_by(e.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+    )
     now = utcnow()
     if found is None:
         found = e(action_id=action_id, event=event, host=host, start_time=start or now)

@@ -116,6 +116,11 @@ async def reboot(st: ComputeState, ctx: RequestContext, uuid: str, kind: str) ->
     await to_agent(st, ctx, inst, "reboot_instance", reboot_type=kind)
 
 
+async def trigger_crash_dump(st: ComputeState, ctx: RequestContext, uuid: str) -> None:
+    inst = await begin(st, ctx, uuid, "trigger_crash_dump", "trigger_crash_dump", (states.ACTIVE,))
+    await to_agent(st, ctx, inst, "trigger_crash_dump")
+
+
 async def rescue(st: ComputeState, ctx: RequestContext, uuid: str, image_ref: str | None) -> None:
     inst = await begin(
         st,

@@ -8,8 +8,9 @@ those imply, transitively.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.identity import models
@@ -37,34 +38,42 @@ async def ancestors(session: AsyncSession, project: models.Project) -> list[mode
     return found
 
 
+def _closure(seed: Select[Any]) -> Select[Any]:
+    """Role rows for the ids `seed` selects and every role they imply, transitively: one
+    recursive query (SQLite, PostgreSQL and MariaDB all have WITH RECURSIVE), where walking
+    the implications level by level took a query per level."""
+    IR = models.ImpliedRole
+    closure = seed.cte("role_closure", recursive=True)
+    closure = closure.union(
+        select(IR.implied_role_id).join(closure, IR.prior_role_id == closure.c.role_id)
+    )
+    return select(models.Role).where(models.Role.id.in_(select(closure.c.role_id)))
+
+
+async def _roles(session: AsyncSession, stmt: Select[Any]) -> list[models.Role]:
+    return sorted((await session.execute(stmt)).scalars(), key=lambda r: r.name)
+
+
 async def expand_implied(session: AsyncSession, role_ids: Iterable[str]) -> list[models.Role]:
     """`role_ids` and every role they imply, transitively, as Role rows."""
-    seen = set(role_ids)
-    frontier = set(seen)
-    while frontier:
-        rows = await session.execute(
-            select(models.ImpliedRole.implied_role_id).where(
-                models.ImpliedRole.prior_role_id.in_(frontier)
-            )
-        )
-        frontier = set(rows.scalars()) - seen
-        seen |= frontier
-    if not seen:
+    ids = sorted(set(role_ids))
+    if not ids:
         return []
-    result = await session.execute(select(models.Role).where(models.Role.id.in_(seen)))
-    return sorted(result.scalars(), key=lambda r: r.name)
+    seed = select(models.Role.id.label("role_id")).where(models.Role.id.in_(ids))
+    return await _roles(session, _closure(seed))
 
 
-async def assigned_role_ids(
+async def _assigned(
     session: AsyncSession,
     user_id: str,
     *,
     project: models.Project | None = None,
     domain_id: str | None = None,
     system: bool = False,
-) -> set[str]:
-    actors = [user_id, *await group_ids(session, user_id)]
+) -> Select[Any] | None:
+    """A select of the role ids assigned to the user or their groups on the scope."""
     A = models.Assignment
+    groups = select(models.Membership.group_id).where(models.Membership.user_id == user_id)
     clauses = []
     if project is not None:
         clauses.append(and_(A.target_id == project.id, A.type.in_(("UserProject", "GroupProject"))))
@@ -95,11 +104,26 @@ async def assigned_role_ids(
     if system:
         clauses.append(and_(A.target_id == SYSTEM, A.type.in_(("UserSystem", "GroupSystem"))))
     if not clauses:
-        return set()
-    rows = await session.execute(
-        select(A.role_id).where(A.actor_id.in_(actors)).where(or_(*clauses))
+        return None
+    return (
+        select(A.role_id.label("role_id"))
+        .where(or_(A.actor_id == user_id, A.actor_id.in_(groups)))
+        .where(or_(*clauses))
     )
-    return set(rows.scalars())
+
+
+async def assigned_role_ids(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    project: models.Project | None = None,
+    domain_id: str | None = None,
+    system: bool = False,
+) -> set[str]:
+    stmt = await _assigned(session, user_id, project=project, domain_id=domain_id, system=system)
+    if stmt is None:
+        return set()
+    return set((await session.execute(stmt)).scalars())
 
 
 async def effective_roles(
@@ -110,9 +134,9 @@ async def effective_roles(
     domain_id: str | None = None,
     system: bool = False,
 ) -> list[models.Role]:
-    ids = await assigned_role_ids(
-        session, user_id, project=project, domain_id=domain_id, system=system
-    )
-    roles = await expand_implied(session, ids)
+    seed = await _assigned(session, user_id, project=project, domain_id=domain_id, system=system)
+    if seed is None:
+        return []
+    roles = await _roles(session, _closure(seed))
     # Domain-specific roles only lend their implied roles; they never appear in a token.
     return [r for r in roles if r.domain_id == models.GLOBAL]

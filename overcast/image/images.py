@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors
@@ -95,14 +96,18 @@ async def create(st: ImageState, ctx: RequestContext, body: Any) -> dict[str, An
         if name in properties.BASE:
             properties.set_base(st, ctx, image, name, value)
         else:
-            properties.set_extra(st, image, name, value, create=True)
+            properties.set_extra(image, name, value)
     properties.set_tags(image, tags)
-    async with st.db.session() as session:
-        if await session.get(models.Image, image_id) is not None:
-            raise errors.Conflict(f"Image with identifier {image_id} already exists!")
-        if owner:
-            await quota.charge(session, owner, st.limits, images=1)
-        session.add(image)
+    duplicate = errors.Conflict(f"Image with identifier {image_id} already exists!")
+    try:
+        async with st.db.session() as session:
+            if await session.get(models.Image, image_id) is not None:
+                raise duplicate
+            if owner:
+                await quota.charge(session, owner, st.limits, images=1)
+            session.add(image)
+    except IntegrityError as exc:  # the same id created by a racing request
+        raise duplicate from exc
     return view.image(image)
 
 

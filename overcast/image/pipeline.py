@@ -1,6 +1,6 @@
 """Moving image bytes: from a source stream into a store writer, hashed and inspected on the way.
 
-The incoming chunks are gathered into batches of a few MiB; while one batch is hashed (md5 and
+The incoming chunks are gathered into batches of about a MiB; while one batch is hashed (md5 and
 the os_hash algorithm, each in its own thread, as hashlib releases the GIL) and written, the
 next one is received. At most `DEPTH` batches wait, so memory stays flat whatever the size.
 """

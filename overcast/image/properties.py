@@ -62,9 +62,7 @@ def set_base(
     setattr(image, name, value)
 
 
-def set_extra(
-    st: ImageState, image: models.Image, name: str, value: Any, *, create: bool = False
-) -> None:
+def set_extra(image: models.Image, name: str, value: Any) -> None:
     if len(name) > 255:
         raise errors.BadRequest("Custom property should not be greater than 255 characters.")
     if name in patch.RESERVED or name.startswith(patch.RESERVED_PREFIX):
@@ -113,4 +111,4 @@ def apply(st: ImageState, ctx: RequestContext, image: models.Image, change: patc
     if name in BASE:
         set_base(st, ctx, image, name, change.value, new=False)
     else:
-        set_extra(st, image, name, change.value)
+        set_extra(image, name, change.value)

@@ -41,11 +41,6 @@ class ImageService(Service):
     def __init__(self) -> None:
         self.state: ImageState | None = None
 
-    def endpoint_url(self, base_url: str) -> str:
-        # With the slash, version discovery (GET {endpoint}) reaches this app: the listener
-        # routes "/image/..." here, but a bare "/image" falls through to identity's root mount.
-        return f"{base_url}{PREFIX}/"
-
     def build(self, runtime: Runtime) -> FastAPI:
         settings = runtime.settings
         app = api_app(

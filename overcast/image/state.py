@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ class ImageState:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        hashlib.new(self.settings.image.hashing_algorithm)  # refuse a bad setting at start
         self.schema = schemas.image(self.settings.image)
         self.limits = quota.Limits.of(self.settings.image)
 

@@ -16,6 +16,7 @@ from overcast.common.db import migrate
 from overcast.common.db.session import Database
 from overcast.common.http.policy import Policy
 from overcast.compute import flavors, policies
+from overcast.compute.dbwrite import SerialDatabase
 from overcast.compute.remote import Remote
 from overcast.compute.service import ComputeService
 from overcast.compute.state import ComputeState
@@ -83,7 +84,8 @@ class Cloud:
             compute={"report_interval": 3600, "sync_power_state_interval": 3600, **compute},
         )
         self.settings = settings
-        self.db = Database(f"sqlite+aiosqlite:///{tmp / 'compute.db'}")
+        self.raw_db = Database(f"sqlite+aiosqlite:///{tmp / 'compute.db'}")
+        self.db = SerialDatabase(self.raw_db)
         self.bus = LocalBus()
         self.images = FakeImages()
         self.remote = FakeRemote(self.images)
@@ -108,7 +110,7 @@ class Cloud:
         await self.bus.drain()
         await self.units.stop()
         await self.bus.close()
-        await self.db.close()
+        await self.raw_db.close()
 
 
 def context(project: str = "p1", user: str = "u1", admin: bool = False) -> RequestContext:

@@ -188,3 +188,17 @@ def test_a_failing_store_kills_the_image(
     again = raw.call(cloud_admin, "PUT", f"/images/{image.id}/file", content=b"x", headers=OCTET)
     raw.assert_glance_error(again, 409)
     cloud_admin.image.delete_image(image, ignore_missing=False)
+
+
+def test_changing_the_owner_moves_the_usage(
+    cloud: Server, cloud_admin: openstack.connection.Connection
+) -> None:
+    giver, taker = make_tenant(cloud, cloud_admin), make_tenant(cloud, cloud_admin)
+    made = [new_image(giver.conn) for _ in range(3)]
+    made[0].upload(giver.conn.image, data=b"\x01" * MIB)
+    cloud_admin.image.update_image(made[0].id, owner_id=taker.project_id)
+    assert taker.conn.image.get_image(made[0].id).owner == taker.project_id
+    new_image(giver.conn)  # the giver has room for one more
+    usage = raw.call(taker.conn, "GET", "/info/usage").json()["usage"]
+    assert usage["image_count_total"]["usage"] == 1
+    assert usage["image_size_total"]["usage"] == 1

@@ -91,6 +91,15 @@ async def _reboot(r: Req, uuid: str, args: Any) -> Response:
     return _accepted()
 
 
+@action("trigger_crash_dump")
+async def _crash_dump(r: Req, uuid: str, args: Any) -> Response:
+    if not r.at_least("2.17"):
+        raise errors.BadRequest("There is no such action: trigger_crash_dump")
+    _enforce(r, "os_compute_api:servers:trigger_crash_dump")
+    await acts.trigger_crash_dump(r.state, r.ctx, uuid)
+    return _accepted()
+
+
 @action("rescue")
 async def _rescue(r: Req, uuid: str, args: Any) -> Response:
     _enforce(r, "os_compute_api:os-rescue")

@@ -185,6 +185,17 @@ async def show(server_id: str, r: Req = Depends(req)) -> Response:
     return _json({"server": await show_body(r, server_id)})
 
 
+@router.get("/servers/{server_id}/topology")
+async def topology(server_id: str, r: Req = Depends(req)) -> Response:
+    """2.78: the guest's NUMA topology. Fake and QEMU guests have none pinned."""
+    if not r.at_least("2.78"):
+        raise errors.NotFound("The resource could not be found.")
+    async with r.state.db.reader() as session:
+        inst = await servers.get(session, r.ctx, server_id)
+    r.enforce("os_compute_api:servers:show:topology", {"project_id": inst.project_id})
+    return _json({"nodes": [], "pagesize_kb": None})
+
+
 @router.post("/servers", status_code=202)
 async def create(request: Request, r: Req = Depends(req)) -> Response:
     r.enforce("os_compute_api:servers:create")

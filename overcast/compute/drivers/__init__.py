@@ -154,6 +154,10 @@ class Driver(abc.ABC):
     async def unrescue(self, instance_uuid: str) -> None:
         raise errors.NotSupported("unrescue is not supported by this driver")
 
+    async def trigger_crash_dump(self, instance_uuid: str) -> None:
+        """Send the guest a non-maskable interrupt (it may dump its memory and reboot)."""
+        raise errors.NotSupported("crash dumps are not supported by this driver")
+
     async def snapshot(self, instance_uuid: str, dest: Path) -> SnapshotInfo:
         """Write the guest's root disk to `dest` (the agent uploads it)."""
         raise errors.NotSupported("snapshot is not supported by this driver")

@@ -131,6 +131,9 @@ class FakeDriver(drivers.Driver):
         self._get(instance_uuid).rescued = False
         self._set(instance_uuid, states.RUNNING, "unrescued")
 
+    async def trigger_crash_dump(self, instance_uuid: str) -> None:
+        self._set(instance_uuid, states.RUNNING, "NMI received: kernel crash dump written")
+
     async def snapshot(self, instance_uuid: str, dest: Path) -> drivers.SnapshotInfo:
         guest = self._get(instance_uuid)
         await asyncio.to_thread(dest.write_bytes, f"fake disk of {guest.name}\n".encode())

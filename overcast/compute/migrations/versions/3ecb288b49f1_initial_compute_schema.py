@@ -1,8 +1,8 @@
 """initial compute schema
 
-Revision ID: d191537bafaf
+Revision ID: 3ecb288b49f1
 Revises: 
-Create Date: 2026-11-22 00:28:15.291991
+Create Date: 2026-11-22 00:47:25.010890
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import overcast.common.db.base
 
 
-revision = 'd191537bafaf'
+revision = '3ecb288b49f1'
 down_revision = None
 branch_labels = None
 depends_on = None
