@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from overcast import services
 from overcast.common import log
@@ -86,4 +85,3 @@ class PrefixDispatcher:
                     scope["path"] = prefix + "/"
                 await app(scope, receive, send)
                 return
-

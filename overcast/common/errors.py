@@ -125,4 +125,3 @@ def _collect(cls: type[OvercastError]) -> dict[str, type[OvercastError]]:
     for sub in cls.__subclasses__():
         out.update(_collect(sub))
     return out
-

@@ -17,7 +17,7 @@ RANGE = VersionRange("compute", APIVersion(2, 1), APIVersion(2, 90), "x-openstac
 
 def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     file = tmp_path / "overcast.toml"
-    file.write_text('port = 6000\n[identity]\ntoken_expiration = 60\nlockout_duration = 5\n')
+    file.write_text("port = 6000\n[identity]\ntoken_expiration = 60\nlockout_duration = 5\n")
     monkeypatch.setenv("OVERCAST_IDENTITY__TOKEN_EXPIRATION", "120")
     settings = config.load(file, data_dir=tmp_path)
     assert settings.port == 6000
