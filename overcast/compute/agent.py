@@ -256,7 +256,7 @@ class AgentEndpoint(agent_moves.MovesMixin):
         if not image_ref:
             return {}
         client = self.h.remote.image(ctx)
-        image = await client.get(image_ref)
+        image: dict[str, Any] = await client.get(image_ref)
         if image.get("status") != "active":
             raise errors.BadRequest(f"Image {image_ref} is not active.")
         if self.h.driver.capabilities.needs_image_data:
@@ -371,7 +371,7 @@ class AgentEndpoint(agent_moves.MovesMixin):
     async def get_console_output(
         self, ctx: dict[str, Any], instance_uuid: str, length: int | None = None
     ) -> str:
-        text = await self.h.driver.get_console_output(instance_uuid)
+        text: str = await self.h.driver.get_console_output(instance_uuid)
         if length is not None:
             lines = text.splitlines(keepends=True)
             text = "".join(lines[-length:]) if length > 0 else ""

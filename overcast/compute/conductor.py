@@ -61,7 +61,7 @@ async def update_instance(
         expected = (
             expected_task_state if isinstance(expected_task_state, list) else [expected_task_state]
         )
-        clause = inst.task_state.in_([e for e in expected if e is not None])
+        clause: Any = inst.task_state.in_([e for e in expected if e is not None])
         if None in expected:
             clause = clause | inst.task_state.is_(None)
         stmt = stmt.where(clause)

@@ -54,7 +54,9 @@ def iso(value: dt.datetime | None) -> str | None:
     """Nova's timestamp form: `2024-01-02T03:04:05.123456` (UTC, no offset)."""
     if value is None:
         return None
-    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def instance_dict(inst: instances.Instance) -> dict[str, Any]:

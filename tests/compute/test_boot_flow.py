@@ -126,3 +126,32 @@ async def test_concurrent_boots_never_oversubscribe(tmp_path: Path) -> None:
                 assert node.vcpus_used <= node.vcpus
     finally:
         await cloud.stop()
+
+
+async def test_delete_during_build_leaves_no_claim(cloud: Cloud) -> None:
+    import asyncio
+
+    from overcast.compute import servers
+
+    ctx = context()
+    for delay in ("0", "0.3"):
+        req = boot.BootRequest(
+            name="vm",
+            flavor_ref="1",
+            image_ref=cloud.image["id"],
+            networks="none",
+            metadata={"fake:spawn_delay": delay},
+        )
+        (inst,), _, _ = await boot.create(cloud.state, ctx, req)
+        await asyncio.sleep(0.05)  # mid-flight: scheduling, or spawning on its host
+        await servers.delete(cloud.state, ctx, inst.uuid)
+        await cloud.bus.drain()
+        await asyncio.sleep(0.4)
+        await cloud.bus.drain()
+        got = await _get(cloud, inst.uuid)
+        assert got.deleted
+        for host in cloud.units.hosts.values():
+            assert inst.uuid not in await host.driver.list_instances()
+    async with cloud.db.reader() as session:
+        assert not await session.scalar(select(func.count()).select_from(hosts.Allocation))
+        assert not await session.scalar(select(func.sum(hosts.ComputeNode.vcpus_used)))

@@ -77,7 +77,10 @@ _LIST_PARAMS = {
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        json.dumps(body), status_code=status, media_type="application/json", headers=headers
+        json.dumps(body, separators=(",", ":"), check_circular=False),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
     )
 
 

@@ -21,7 +21,10 @@ _PROGRESS = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING
 
 def stamp(value: Any) -> str | None:
     """`created`/`updated` as Nova writes them: second precision with a Z."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+    if value is None:
+        return None
+    text: str = value.replace(tzinfo=None).isoformat(timespec="seconds")
+    return text + "Z"  # stored in UTC
 
 
 def links(r: Req, kind: str, ident: str) -> list[dict[str, str]]:
@@ -38,6 +41,9 @@ def host_id(project_id: str, host: str | None) -> str:
     return hashlib.sha224((project_id + host).encode()).hexdigest()
 
 
+_VERSIONS = ("2.3", "2.9", "2.16", "2.19", "2.26", "2.47", "2.63", "2.71", "2.73", "2.90", "2.96")
+
+
 class ServerView:
     """Renders instances for one request; computes per-request facts once."""
 
@@ -52,18 +58,27 @@ class ServerView:
         self.extra_specs = r.allowed("os_compute_api:os-flavor-extra-specs:index")
         self.host_status = host_status
         self.groups = groups
+        self.v = {version: r.at_least(version) for version in _VERSIONS}
+        self.self_base = r.url("/servers/")
+        self.bookmark_base = r.bookmark("/servers/")
         self.image_bookmark = r.bookmark("/images/")
         self.flavor_bookmark = r.bookmark("/flavors/")
+
+    def links(self, uuid: str) -> list[dict[str, str]]:
+        return [
+            {"rel": "self", "href": self.self_base + uuid},
+            {"rel": "bookmark", "href": self.bookmark_base + uuid},
+        ]
 
     def basic(self, inst: Instance) -> dict[str, Any]:
         return {
             "id": inst.uuid,
             "name": inst.display_name,
-            "links": links(self.r, "servers", inst.uuid),
+            "links": self.links(inst.uuid),
         }
 
     def flavor(self, flavor: dict[str, Any]) -> dict[str, Any]:
-        if not self.r.at_least("2.47"):
+        if not self.v["2.47"]:
             fid = flavor.get("id")
             return {
                 "id": fid,
@@ -106,7 +121,7 @@ class ServerView:
             "addresses": dict(inst.addresses or {}),
             "accessIPv4": inst.access_ip_v4 or "",
             "accessIPv6": inst.access_ip_v6 or "",
-            "links": links(r, "servers", inst.uuid),
+            "links": self.links(inst.uuid),
             "OS-DCF:diskConfig": sysmeta.get("disk_config", "MANUAL"),
             "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
             "config_drive": "True" if inst.config_drive in ("True", "true", "1") else "",
@@ -122,7 +137,7 @@ class ServerView:
                     "id": a["volume_id"],
                     **(
                         {"delete_on_termination": bool(a.get("delete_on_termination"))}
-                        if r.at_least("2.3")
+                        if self.v["2.3"]
                         else {}
                     ),
                 }
@@ -135,7 +150,7 @@ class ServerView:
             out["OS-EXT-SRV-ATTR:host"] = inst.host
             out["OS-EXT-SRV-ATTR:instance_name"] = inst.name
             out["OS-EXT-SRV-ATTR:hypervisor_hostname"] = inst.node
-            if r.at_least("2.3"):
+            if self.v["2.3"]:
                 out.update(
                     {
                         "OS-EXT-SRV-ATTR:reservation_id": inst.reservation_id,
@@ -147,23 +162,23 @@ class ServerView:
                         "OS-EXT-SRV-ATTR:user_data": inst.user_data,
                     }
                 )
-        if r.at_least("2.90"):
+        if self.v["2.90"]:
             out["OS-EXT-SRV-ATTR:hostname"] = inst.hostname
-        if r.at_least("2.9"):
+        if self.v["2.9"]:
             out["locked"] = bool(inst.locked)
-        if r.at_least("2.73"):
+        if self.v["2.73"]:
             out["locked_reason"] = inst.locked_reason
-        if r.at_least("2.16") and self.host_status is not None:
+        if self.v["2.16"] and self.host_status is not None:
             out["host_status"] = self.host_status.get(inst.host or "", "") if inst.host else ""
-        if r.at_least("2.19"):
+        if self.v["2.19"]:
             out["description"] = inst.display_description
-        if r.at_least("2.26"):
+        if self.v["2.26"]:
             out["tags"] = inst.tag_list
-        if r.at_least("2.63"):
+        if self.v["2.63"]:
             out["trusted_image_certificates"] = inst.trusted_certs
-        if r.at_least("2.71") and show:
+        if self.v["2.71"] and show:
             out["server_groups"] = (self.groups or {}).get(inst.uuid, [])
-        if r.at_least("2.96"):
+        if self.v["2.96"]:
             out["pinned_availability_zone"] = inst.pinned_availability_zone
         if inst.fault and status in ("ERROR", "DELETED"):
             fault = {k: inst.fault.get(k) for k in ("code", "created", "message")}

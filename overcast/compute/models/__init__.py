@@ -7,10 +7,16 @@ imported when present; they share this package's `Base`.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from overcast.common.db.base import make_base
 
-Base = make_base("compute")
+if TYPE_CHECKING:  # a class mypy can see; at run time, the kernel's factory makes it
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Base(DeclarativeBase): ...
+else:
+    Base = make_base("compute")
 
 from overcast.compute.models import actions, flavors, hosts, instances  # noqa: E402
 

@@ -6,6 +6,7 @@ Flavors are deleted for real (as in Nova's API database); instances keep a snaps
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -42,7 +43,7 @@ class Flavor(Base):
     def extra_specs(self) -> dict[str, str]:
         return {e.key: e.value for e in self.extra}
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self) -> dict[str, Any]:
         """What an instance keeps of its flavor."""
         return {
             "id": self.flavorid,

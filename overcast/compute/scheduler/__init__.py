@@ -19,6 +19,9 @@ The RequestSpec is a plain dict (it travels over the bus); this is everything fi
     force_nodes          [str]
     retry                {num_attempts: int, hosts: [str]}   hosts that already failed this build
     is_bfv               bool          boot from volume: no root disk on the host
+    requested_destination {host, node}  2.74's host/hypervisor_hostname (filters still run)
+    networks             "auto" | "none" | [{uuid, port, fixed_ip, tag}] | None   (for agents)
+    uses_volumes         bool          the block device mapping needs the volume service
 """
 
 from __future__ import annotations

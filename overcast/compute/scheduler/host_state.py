@@ -140,7 +140,7 @@ async def _add_instances(session: AsyncSession, states: list[HostState]) -> None
         select(inst.uuid, inst.host).where(inst.deleted.is_(False), inst.host.is_not(None))
     )
     for uuid, host in rows.all():
-        found = by_host.get(host)
+        found = by_host.get(host) if host is not None else None
         if found is not None:
             found.instance_uuids.add(uuid)
 

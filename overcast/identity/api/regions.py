@@ -82,9 +82,7 @@ async def list_regions(
 
 
 @router.get("/{region_id}")
-async def show(
-    request: Request, region_id: str, ctx: RequestContext = Depends(auth.caller)
-) -> Any:
+async def show(request: Request, region_id: str, ctx: RequestContext = Depends(auth.caller)) -> Any:
     ident = state.get(request)
     ident.enforce("identity:get_region", ctx)
     async with ident.db.reader() as session:
