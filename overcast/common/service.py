@@ -100,5 +100,6 @@ def api_app(
     app.add_middleware(
         middleware.BodyLimitMiddleware, render=render, limit=runtime.settings.max_request_body
     )
+    app.add_middleware(middleware.NulGuardMiddleware, render=render)
     app.add_middleware(middleware.RequestIdMiddleware, extra_headers=request_id_headers)
     return app

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 
 from overcast.common.db.base import utcnow
 from overcast.common.http import faults
@@ -15,7 +14,7 @@ from overcast.common.http.auth import CachingValidator
 from overcast.common.http.policy import Policy
 from overcast.common.service import Runtime, Service, api_app
 from overcast.identity import bootstrap, passwords, policies, revocation
-from overcast.identity.api import ROUTERS, links
+from overcast.identity.api import ROUTERS
 from overcast.identity.authenticate import Authenticator
 from overcast.identity.keys import KeyRepository
 from overcast.identity.state import IdentityState
@@ -72,8 +71,6 @@ class IdentityService(Service):
             formatter=formatter,
             authenticator=Authenticator(settings.identity, formatter),
         )
-        # Innermost, so its 400 still carries the request id.
-        app.user_middleware.append(Middleware(links.NulGuard))
         for router in ROUTERS:
             app.include_router(router)
         return app

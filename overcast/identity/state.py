@@ -14,7 +14,6 @@ from overcast.common.db.session import Database
 from overcast.common.http.policy import Policy
 from overcast.identity.authenticate import Authenticator
 from overcast.identity.catalog import Catalog
-from overcast.identity.decisions import Decisions
 from overcast.identity.token_cache import TokenCache
 from overcast.identity.tokens import TokenFormatter
 
@@ -29,15 +28,13 @@ class IdentityState:
     authenticator: Authenticator
     catalog: Catalog = field(init=False)  # the token catalog, cached; see catalog.Catalog
     tokens: TokenCache = field(init=False)  # validated tokens' answers; see token_cache
-    decisions: Decisions = field(init=False)  # remembered policy decisions; see decisions
 
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.bus)
         self.tokens = TokenCache(self.settings.identity.validation_cache_seconds, self.bus)
-        self.decisions = Decisions(self.policy, self.settings.policy_dir / "identity.yaml")
 
     def enforce(self, rule: str, ctx: RequestContext, target: dict[str, Any] | None = None) -> None:
-        self.decisions.enforce(rule, ctx, target)
+        self.policy.enforce(rule, ctx, target)
 
 
 def get(request: Request) -> IdentityState:

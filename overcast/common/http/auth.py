@@ -59,9 +59,8 @@ def _seconds_left(context: RequestContext) -> float:
     return max(0.0, (expires - dt.datetime.now(dt.UTC)).total_seconds())
 
 
-def context(request: Request) -> RequestContext:
-    """The caller's context, set by AuthMiddleware (also usable as a FastAPI dependency, but
-    see `caller`)."""
+def current(request: Request) -> RequestContext:
+    """The caller's context, set by AuthMiddleware; 401 when there is none."""
     found = request.scope.get("state", {}).get("context")
     if found is None:
         raise errors.Unauthorized("The request you have made requires authentication.")
@@ -69,7 +68,10 @@ def context(request: Request) -> RequestContext:
     return found
 
 
-async def caller(request: Request) -> RequestContext:
-    """FastAPI dependency: the caller's context. Async because FastAPI runs a plain `def`
-    dependency in its thread pool, which doubles the cost of a small request."""
-    return context(request)
+async def context(request: Request) -> RequestContext:
+    """FastAPI dependency: the caller's context.
+
+    Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, which doubles
+    the cost of a small request.
+    """
+    return current(request)

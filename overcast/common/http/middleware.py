@@ -81,8 +81,27 @@ class RequestIdMiddleware:
                 )
 
 
+class NulGuardMiddleware:
+    """400 for a NUL in the path or query: PostgreSQL cannot compare it with text, and no
+    OpenStack resource has one in its name."""
+
+    def __init__(self, app: ASGIApp, render: faults.Render) -> None:
+        self.app = app
+        self.render = render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+        ):
+            error = errors.BadRequest("Invalid input: the URL may not contain NUL characters.")
+            await _send_error(scope, send, self.render, error)
+            return
+        await self.app(scope, receive, send)
+
+
 class BodyLimitMiddleware:
-    """Refuses JSON bodies over `limit` bytes with 413; data uploads are not JSON and pass."""
+    """Refuses request bodies over `limit` bytes with 413. Image data
+    (`application/octet-stream`) is streamed to its store and is not limited here."""
 
     def __init__(self, app: ASGIApp, render: faults.Render, limit: int) -> None:
         self.app = app
@@ -91,7 +110,7 @@ class BodyLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctype = _header(scope, b"content-type") or ""
-        if scope["type"] != "http" or "json" not in ctype or ctype.endswith("octet-stream"):
+        if scope["type"] != "http" or ctype.startswith("application/octet-stream"):
             await self.app(scope, receive, send)
             return
         length = _header(scope, b"content-length")

@@ -6,7 +6,8 @@ any of them in `DATA_DIR/policy/<service>.yaml`, which is re-read when it change
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,19 @@ def flatten(target: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+_MAX_DECISIONS = 10000
+
+
+def _freeze(value: Any) -> Hashable:
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, str | int | float | bool | None):
+        return value
+    raise TypeError(f"cannot remember a decision about {type(value).__name__}")
+
+
 class Policy:
     def __init__(self, service: str, defaults: Iterable[RuleDefault], policy_dir: Path) -> None:
         conf = cfg.ConfigOpts()
@@ -64,23 +78,46 @@ class Policy:
         self._enforcer.register_defaults(list(defaults))
         self._path = path
         self._mtime: float | None = None
+        self._looked = 0.0
+        self._decisions: dict[Hashable, bool] = {}
         self._enforcer.load_rules(force_reload=True)
 
     def _load(self) -> None:
         # Registered defaults always apply; the operator's file, when present, overrides them
-        # and is re-read when it changes.
+        # and is re-read when it changes (looked at no more than once a second).
+        now = time.monotonic()
+        if now - self._looked < 1.0:
+            return
+        self._looked = now
         mtime = self._path.stat().st_mtime if self._path.exists() else None
         if mtime != self._mtime:
             self._mtime = mtime
             self._enforcer.load_rules(force_reload=True)
+            self._decisions.clear()
 
     def check(
         self, rule: str, ctx: RequestContext, target: Mapping[str, Any] | None = None
     ) -> bool:
+        """Whether `ctx` may do `rule` to `target`.
+
+        An oslo.policy check costs 0.1-0.2 ms, as much as a whole cached request, and depends
+        only on the rule, the credentials, the target and the rules; so decisions are
+        remembered until the operator's file changes.
+        """
         self._load()
         creds = ctx.credentials()
         flat = flatten(target or {})
-        return bool(self._enforcer.enforce(rule, flat, creds, do_raise=False))
+        try:
+            key: Hashable = (rule, _freeze(creds), _freeze(flat))
+        except TypeError:
+            return bool(self._enforcer.enforce(rule, flat, creds, do_raise=False))
+        found = self._decisions.get(key)
+        if found is None:
+            found = bool(self._enforcer.enforce(rule, flat, creds, do_raise=False))
+            if len(self._decisions) >= _MAX_DECISIONS:
+                self._decisions.clear()
+            self._decisions[key] = found
+        return found
 
     def enforce(
         self, rule: str, ctx: RequestContext, target: Mapping[str, Any] | None = None

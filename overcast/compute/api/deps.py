@@ -78,7 +78,7 @@ def req(request: Request) -> Req:
     version = request.scope.get("state", {}).get("compute_version")
     if not isinstance(version, APIVersion):
         version = APIVersion(2, 1)
-    return Req(auth.context(request), version, state(request), request)
+    return Req(auth.current(request), version, state(request), request)
 
 
 async def json_body(request: Request) -> dict[str, Any]:

@@ -97,7 +97,7 @@ async def view(request: Request, session: Any, cred: models.ApplicationCredentia
 
 
 @router.post("", status_code=201)
-async def create(request: Request, user_id: str, ctx: RequestContext = Depends(auth.caller)) -> Any:
+async def create(request: Request, user_id: str, ctx: RequestContext = Depends(auth.context)) -> Any:
     ident = state.get(request)
     ident.enforce("identity:create_application_credential", ctx, {"user_id": user_id})
     command = _command((await links.parse(request, CreateBody)).application_credential)
@@ -113,7 +113,7 @@ async def list_credentials(
     request: Request,
     user_id: str,
     name: str | None = None,
-    ctx: RequestContext = Depends(auth.caller),
+    ctx: RequestContext = Depends(auth.context),
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:list_application_credentials", ctx, {"user_id": user_id})
@@ -126,7 +126,7 @@ async def list_credentials(
 
 @router.get("/{cred_id}")
 async def show(
-    request: Request, user_id: str, cred_id: str, ctx: RequestContext = Depends(auth.caller)
+    request: Request, user_id: str, cred_id: str, ctx: RequestContext = Depends(auth.context)
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:get_application_credential", ctx, {"user_id": user_id})
@@ -137,7 +137,7 @@ async def show(
 
 @router.delete("/{cred_id}", status_code=204)
 async def delete(
-    request: Request, user_id: str, cred_id: str, ctx: RequestContext = Depends(auth.caller)
+    request: Request, user_id: str, cred_id: str, ctx: RequestContext = Depends(auth.context)
 ) -> Response:
     ident = state.get(request)
     ident.enforce("identity:delete_application_credential", ctx, {"user_id": user_id})

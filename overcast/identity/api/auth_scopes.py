@@ -42,7 +42,7 @@ def _domain(request: Request, domain: models.Domain) -> dict[str, Any]:
 
 
 @router.get("/catalog")
-async def catalog(request: Request, ctx: RequestContext = Depends(auth.caller)) -> Any:
+async def catalog(request: Request, ctx: RequestContext = Depends(auth.context)) -> Any:
     ident = state.get(request)
     ident.enforce("identity:get_auth_catalog", ctx)
     if ctx.scope == "unscoped":
@@ -53,7 +53,7 @@ async def catalog(request: Request, ctx: RequestContext = Depends(auth.caller)) 
 
 
 @router.get("/projects")
-async def projects(request: Request, ctx: RequestContext = Depends(auth.caller)) -> Any:
+async def projects(request: Request, ctx: RequestContext = Depends(auth.context)) -> Any:
     ident = state.get(request)
     ident.enforce("identity:get_auth_projects", ctx)
     async with ident.db.reader() as session:
@@ -62,7 +62,7 @@ async def projects(request: Request, ctx: RequestContext = Depends(auth.caller))
 
 
 @router.get("/domains")
-async def domains(request: Request, ctx: RequestContext = Depends(auth.caller)) -> Any:
+async def domains(request: Request, ctx: RequestContext = Depends(auth.context)) -> Any:
     ident = state.get(request)
     ident.enforce("identity:get_auth_domains", ctx)
     async with ident.db.reader() as session:
@@ -71,7 +71,7 @@ async def domains(request: Request, ctx: RequestContext = Depends(auth.caller)) 
 
 
 @router.get("/system")
-async def system(request: Request, ctx: RequestContext = Depends(auth.caller)) -> Any:
+async def system(request: Request, ctx: RequestContext = Depends(auth.context)) -> Any:
     ident = state.get(request)
     ident.enforce("identity:get_auth_system", ctx)
     async with ident.db.reader() as session:

@@ -77,7 +77,7 @@ def _changes(body: EndpointIn | EndpointPatch) -> dict[str, Any]:
 
 
 @router.post("", status_code=201)
-async def create(request: Request, ctx: RequestContext = Depends(auth.caller)) -> Any:
+async def create(request: Request, ctx: RequestContext = Depends(auth.context)) -> Any:
     ident = state.get(request)
     ident.enforce("identity:create_endpoint", ctx)
     body = (await links.parse(request, CreateBody)).endpoint
@@ -96,7 +96,7 @@ async def list_endpoints(
     service_id: str | None = None,
     interface: str | None = None,
     region_id: str | None = None,
-    ctx: RequestContext = Depends(auth.caller),
+    ctx: RequestContext = Depends(auth.context),
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:list_endpoints", ctx)
@@ -107,7 +107,7 @@ async def list_endpoints(
 
 @router.get("/{endpoint_id}")
 async def show(
-    request: Request, endpoint_id: str, ctx: RequestContext = Depends(auth.caller)
+    request: Request, endpoint_id: str, ctx: RequestContext = Depends(auth.context)
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:get_endpoint", ctx)
@@ -118,7 +118,7 @@ async def show(
 
 @router.patch("/{endpoint_id}")
 async def update(
-    request: Request, endpoint_id: str, ctx: RequestContext = Depends(auth.caller)
+    request: Request, endpoint_id: str, ctx: RequestContext = Depends(auth.context)
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:update_endpoint", ctx)
@@ -132,7 +132,7 @@ async def update(
 
 @router.delete("/{endpoint_id}", status_code=204)
 async def delete(
-    request: Request, endpoint_id: str, ctx: RequestContext = Depends(auth.caller)
+    request: Request, endpoint_id: str, ctx: RequestContext = Depends(auth.context)
 ) -> Response:
     ident = state.get(request)
     ident.enforce("identity:delete_endpoint", ctx)

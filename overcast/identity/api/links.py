@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError, model_validator
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from overcast.common import errors
 from overcast.common.http import faults
@@ -34,23 +33,6 @@ def collection(request: Request) -> dict[str, Any]:
     if request.url.query:
         url += f"?{request.url.query}"
     return {"self": url, "previous": None, "next": None}
-
-
-class NulGuard:
-    """ASGI middleware: 400 for a NUL in the path or query, which PostgreSQL cannot compare
-    with text. Plain ASGI, because a router dependency costs every request a few percent."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (
-            "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
-        ):
-            error = errors.BadRequest("Invalid input: the URL may not contain NUL characters.")
-            await faults.render_error(faults.keystone, error)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 async def read_json(request: Request) -> Any:

@@ -57,13 +57,13 @@ async def _create(request: Request, ctx: RequestContext, region_id: str | None) 
 
 
 @router.post("", status_code=201)
-async def create(request: Request, ctx: RequestContext = Depends(auth.caller)) -> Any:
+async def create(request: Request, ctx: RequestContext = Depends(auth.context)) -> Any:
     return await _create(request, ctx, None)
 
 
 @router.put("/{region_id}", status_code=201)
 async def create_with_id(
-    request: Request, region_id: str, ctx: RequestContext = Depends(auth.caller)
+    request: Request, region_id: str, ctx: RequestContext = Depends(auth.context)
 ) -> Any:
     return await _create(request, ctx, region_id)
 
@@ -72,7 +72,7 @@ async def create_with_id(
 async def list_regions(
     request: Request,
     parent_region_id: str | None = None,
-    ctx: RequestContext = Depends(auth.caller),
+    ctx: RequestContext = Depends(auth.context),
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:list_regions", ctx)
@@ -82,7 +82,7 @@ async def list_regions(
 
 
 @router.get("/{region_id}")
-async def show(request: Request, region_id: str, ctx: RequestContext = Depends(auth.caller)) -> Any:
+async def show(request: Request, region_id: str, ctx: RequestContext = Depends(auth.context)) -> Any:
     ident = state.get(request)
     ident.enforce("identity:get_region", ctx)
     async with ident.db.reader() as session:
@@ -92,7 +92,7 @@ async def show(request: Request, region_id: str, ctx: RequestContext = Depends(a
 
 @router.patch("/{region_id}")
 async def update(
-    request: Request, region_id: str, ctx: RequestContext = Depends(auth.caller)
+    request: Request, region_id: str, ctx: RequestContext = Depends(auth.context)
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:update_region", ctx)
@@ -108,7 +108,7 @@ async def update(
 
 @router.delete("/{region_id}", status_code=204)
 async def delete(
-    request: Request, region_id: str, ctx: RequestContext = Depends(auth.caller)
+    request: Request, region_id: str, ctx: RequestContext = Depends(auth.context)
 ) -> Response:
     ident = state.get(request)
     ident.enforce("identity:delete_region", ctx)

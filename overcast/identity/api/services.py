@@ -59,7 +59,7 @@ def view(request: Request, service: models.Service) -> dict[str, Any]:
 
 
 @router.post("", status_code=201)
-async def create(request: Request, ctx: RequestContext = Depends(auth.caller)) -> Any:
+async def create(request: Request, ctx: RequestContext = Depends(auth.context)) -> Any:
     ident = state.get(request)
     ident.enforce("identity:create_service", ctx)
     body = (await links.parse(request, CreateBody)).service
@@ -77,7 +77,7 @@ async def list_services(
     request: Request,
     type: str | None = None,
     name: str | None = None,
-    ctx: RequestContext = Depends(auth.caller),
+    ctx: RequestContext = Depends(auth.context),
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:list_services", ctx)
@@ -88,7 +88,7 @@ async def list_services(
 
 @router.get("/{service_id}")
 async def show(
-    request: Request, service_id: str, ctx: RequestContext = Depends(auth.caller)
+    request: Request, service_id: str, ctx: RequestContext = Depends(auth.context)
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:get_service", ctx)
@@ -99,7 +99,7 @@ async def show(
 
 @router.patch("/{service_id}")
 async def update(
-    request: Request, service_id: str, ctx: RequestContext = Depends(auth.caller)
+    request: Request, service_id: str, ctx: RequestContext = Depends(auth.context)
 ) -> Any:
     ident = state.get(request)
     ident.enforce("identity:update_service", ctx)
@@ -115,7 +115,7 @@ async def update(
 
 @router.delete("/{service_id}", status_code=204)
 async def delete(
-    request: Request, service_id: str, ctx: RequestContext = Depends(auth.caller)
+    request: Request, service_id: str, ctx: RequestContext = Depends(auth.context)
 ) -> Response:
     ident = state.get(request)
     ident.enforce("identity:delete_service", ctx)

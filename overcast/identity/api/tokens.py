@@ -55,7 +55,7 @@ async def validate(request: Request) -> Response:
     """Validate X-Subject-Token (`?nocatalog` leaves the catalog out). The hot path: the
     parameters are read by hand rather than through FastAPI's dependency machinery."""
     ident = state.get(request)
-    ctx = auth.context(request)
+    ctx = auth.current(request)
     subject = request.headers.get("x-subject-token", "")
     found = await token_body.validated(ident, subject, "nocatalog" not in request.query_params)
     ident.enforce("identity:validate_token", ctx, _owner_target(found.user_id))
@@ -65,7 +65,7 @@ async def validate(request: Request) -> Response:
 @router.head("/tokens")
 async def check(request: Request) -> Response:
     ident = state.get(request)
-    ctx = auth.context(request)
+    ctx = auth.current(request)
     subject = request.headers.get("x-subject-token", "")
     found = await token_body.validated(ident, subject, False)
     ident.enforce("identity:check_token", ctx, _owner_target(found.user_id))
@@ -76,7 +76,7 @@ async def check(request: Request) -> Response:
 async def revoke(
     request: Request,
     x_subject_token: str | None = Header(None),
-    ctx: RequestContext = Depends(auth.caller),
+    ctx: RequestContext = Depends(auth.context),
 ) -> Response:
     ident = state.get(request)
     if not x_subject_token:
