@@ -6,28 +6,13 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeEngine
 
 from overcast.common.db.base import UTCDateTime, make_base, new_id, utcnow
 
 Base = make_base("identity")
 
 GLOBAL = ""  # domain_id of roles that belong to no domain
-
-
-class Timestamp(UTCDateTime):
-    """UTCDateTime that keeps microseconds on MySQL/MariaDB too, whose DATETIME would round to
-    the second and let a token issued in the same second as its revocation slip through."""
-
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        return super().load_dialect_impl(dialect)
 
 
 class Domain(Base):
@@ -61,15 +46,15 @@ class User(Base):
     domain_id: Mapped[str] = mapped_column(ForeignKey("identity_domain.id"))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    password_created_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
-    password_expires_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    password_created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    password_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     default_project_id: Mapped[str | None] = mapped_column(String(64))
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # email, description...
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     failed_auth_count: Mapped[int] = mapped_column(Integer, default=0)
-    failed_auth_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
-    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
-    last_active_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    failed_auth_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_active_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Group(Base):
@@ -170,11 +155,11 @@ class ApplicationCredential(Base):
     system: Mapped[str | None] = mapped_column(String(16))
     secret_hash: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
-    expires_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     unrestricted: Mapped[bool] = mapped_column(Boolean, default=False)
     roles: Mapped[list[Any]] = mapped_column(JSON, default=list)  # role ids
     access_rules: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RevocationEvent(Base):
@@ -189,5 +174,5 @@ class RevocationEvent(Base):
     audit_chain_id: Mapped[str | None] = mapped_column(String(32))
     role_id: Mapped[str | None] = mapped_column(String(64))
     application_credential_id: Mapped[str | None] = mapped_column(String(64))
-    issued_before: Mapped[dt.datetime] = mapped_column(Timestamp)
-    revoked_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    issued_before: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

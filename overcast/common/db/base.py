@@ -11,8 +11,10 @@ import uuid
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeEngine
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -24,10 +26,19 @@ NAMING = {
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
-    """A timestamp stored naive in UTC and always read back timezone-aware."""
+    """A timestamp stored naive in UTC and always read back timezone-aware.
+
+    Microseconds are kept on every database: MySQL/MariaDB's plain DATETIME would round to
+    the second (and, say, let a token issued in the second of its revocation slip through).
+    """
 
     impl = DateTime
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:
