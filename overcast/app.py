@@ -4,6 +4,8 @@ root; on start, migrations run, identity bootstraps the catalog and the services
 
 from __future__ import annotations
 
+import ctypes
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -49,6 +51,7 @@ def build(settings: Settings, on_ready: list | None = None) -> Cloud:
             await service.start(runtime)
         for callback in on_ready or []:
             callback()
+        _release_startup_memory()
         LOG.info("overcast is ready", extra={"fields": {"url": settings.base_url}})
         try:
             yield
@@ -85,3 +88,13 @@ class PrefixDispatcher:
                     scope["path"] = prefix + "/"
                 await app(scope, receive, send)
                 return
+
+
+def _release_startup_memory() -> None:
+    """Hand back to the system what start-up (migrations, bootstrap) allocated and freed."""
+    gc.collect()
+    gc.freeze()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass

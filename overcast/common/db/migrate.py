@@ -2,33 +2,77 @@
 
 Each service keeps its revisions in `overcast/<service>/migrations/` with a two-line `env.py`
 that calls `run_env`. Versions are tracked in a table of the service's own
-(`alembic_version_<service>`), so the branches never interfere.
+(`alembic_version_<service>`), so the branches never interfere. When a service's table already
+holds its newest revision, Alembic is not even imported: start-up stays fast and lean.
 """
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command, context
-from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from overcast.common.db.session import Database
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+_ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+)$", re.MULTILINE)
+
+
+def version_table(service: str) -> str:
+    return f"alembic_version_{service}"
+
 
 def alembic_config(service: str, migrations: Path, url: str | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations))
-    cfg.set_main_option("version_table", f"alembic_version_{service}")
+    cfg.set_main_option("version_table", version_table(service))
     if url:
         cfg.set_main_option("sqlalchemy.url", url)
     return cfg
 
 
+def script_heads(migrations: Path) -> set[str]:
+    """The newest revisions in `migrations/versions`, read from the files without Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (migrations / "versions").glob("*.py"):
+        found = dict(_ASSIGNMENT.findall(path.read_text()))
+        if "revision" not in found:
+            continue
+        revisions.add(ast.literal_eval(found["revision"]))
+        down = ast.literal_eval(found.get("down_revision", "None"))
+        parents.update(down if isinstance(down, tuple | list) else [down] if down else [])
+    return revisions - parents
+
+
+async def applied(db: Database, service: str) -> set[str]:
+    """The revisions recorded in the service's version table (empty before the first run)."""
+    try:
+        async with db.engine.connect() as connection:
+            rows = await connection.execute(
+                text(f"SELECT version_num FROM {version_table(service)}")
+            )
+            return {str(row[0]) for row in rows}
+    except DBAPIError:
+        return set()
+
+
 async def upgrade(db: Database, service: str, migrations: Path) -> None:
     """Bring `service`'s tables to the newest revision."""
+    heads = script_heads(migrations)
+    if heads and await applied(db, service) == heads:
+        return
+    from alembic import command
+
     cfg = alembic_config(service, migrations)
 
     def _run(connection: Connection) -> None:
@@ -41,11 +85,12 @@ async def upgrade(db: Database, service: str, migrations: Path) -> None:
 
 def run_env(metadata: MetaData) -> None:
     """Body of every service's Alembic env.py: migrate on the connection handed in."""
+    from alembic import context
+
     config = context.config
-    version_table = config.get_main_option("version_table")
     options: dict[str, Any] = {
         "target_metadata": metadata,
-        "version_table": version_table,
+        "version_table": config.get_main_option("version_table"),
         "render_as_batch": True,
         "compare_type": True,
     }
