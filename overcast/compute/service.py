@@ -11,7 +11,7 @@ from overcast.clients import base as clients
 from overcast.common.http import faults
 from overcast.common.http.policy import Policy
 from overcast.common.service import Runtime, Service, api_app
-from overcast.compute import dbwrite, flavors, policies
+from overcast.compute import flavors, policies
 from overcast.compute.api import middleware, routers, versions
 from overcast.compute.remote import Remote
 from overcast.compute.state import ComputeState
@@ -47,7 +47,7 @@ class ComputeService(Service):
         app.add_middleware(middleware.ProjectPathMiddleware)
         self.state = ComputeState(
             settings=settings,
-            db=dbwrite.SerialDatabase(runtime.db),
+            db=runtime.db.serialised(),
             bus=runtime.bus,
             policy=Policy("compute", policies.all_rules(), settings.policy_dir),
             remote=Remote(runtime.endpoint),

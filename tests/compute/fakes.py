@@ -16,7 +16,6 @@ from overcast.common.db import migrate
 from overcast.common.db.session import Database
 from overcast.common.http.policy import Policy
 from overcast.compute import flavors, policies
-from overcast.compute.dbwrite import SerialDatabase
 from overcast.compute.remote import Remote
 from overcast.compute.service import ComputeService
 from overcast.compute.state import ComputeState
@@ -85,7 +84,7 @@ class Cloud:
         )
         self.settings = settings
         self.raw_db = Database(f"sqlite+aiosqlite:///{tmp / 'compute.db'}")
-        self.db = SerialDatabase(self.raw_db)
+        self.db = self.raw_db.serialised()
         self.bus = LocalBus()
         self.images = FakeImages()
         self.remote = FakeRemote(self.images)

@@ -6,8 +6,11 @@ PostgreSQL and MariaDB are used through their async drivers by URL.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -18,12 +21,16 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+_HOLDING: ContextVar[bool] = ContextVar("overcast_db_writing", default=False)
+
 
 class Database:
     """Owns the engine; hands out sessions that commit on success and roll back on error."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._owner = True
+        self._serial_lock: asyncio.Lock | None = None
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}
@@ -38,12 +45,36 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    def serialised(self) -> Database:
+        """A view of this database whose write sessions queue in the event loop on SQLite.
+
+        SQLite allows one writer; a second waits in SQLite's busy handler, which sleeps in
+        steps of up to 100 ms, so a burst of writes spends most of its time asleep. Queued on
+        an asyncio lock, the next writer starts the moment the last commits. A session opened
+        by a task (or one it started) that holds the lock does not wait again. A unit must not
+        wait, inside a write session, for another unit of the same view (over HTTP, say).
+        """
+        view = copy.copy(self)
+        view._owner = False
+        view._serial_lock = asyncio.Lock() if self.is_sqlite else None
+        return view
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commits when the block ends, rolls back if it raises."""
-        async with self._sessions() as session:
-            async with session.begin():
-                yield session
+        if self._serial_lock is None or _HOLDING.get():
+            async with self._sessions() as session:
+                async with session.begin():
+                    yield session
+            return
+        async with self._serial_lock:
+            token = _HOLDING.set(True)
+            try:
+                async with self._sessions() as session:
+                    async with session.begin():
+                        yield session
+            finally:
+                _HOLDING.reset(token)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
@@ -52,7 +83,9 @@ class Database:
             yield session
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        """Dispose of the engine (views made by `serialised` leave it to their owner)."""
+        if self._owner:
+            await self.engine.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

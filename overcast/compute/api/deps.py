@@ -73,7 +73,7 @@ def state(request: Request) -> ComputeState:
     return found
 
 
-def req(request: Request) -> Req:
+async def req(request: Request) -> Req:
     """FastAPI dependency: the caller, the negotiated microversion and the service state."""
     version = request.scope.get("state", {}).get("compute_version")
     if not isinstance(version, APIVersion):

@@ -14,8 +14,8 @@ from overcast.common import errors
 from overcast.image.state import ImageState
 
 
-def state(request: Request) -> ImageState:
-    """FastAPI dependency: the image service's shared state."""
+async def state(request: Request) -> ImageState:
+    """FastAPI dependency: the image service's shared state (async: no thread pool hop)."""
     found = request.app.state.image
     assert isinstance(found, ImageState)
     return found
