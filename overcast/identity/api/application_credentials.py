@@ -97,7 +97,9 @@ async def view(request: Request, session: Any, cred: models.ApplicationCredentia
 
 
 @router.post("", status_code=201)
-async def create(request: Request, user_id: str, ctx: RequestContext = Depends(auth.context)) -> Any:
+async def create(
+    request: Request, user_id: str, ctx: RequestContext = Depends(auth.context)
+) -> Any:
     ident = state.get(request)
     ident.enforce("identity:create_application_credential", ctx, {"user_id": user_id})
     command = _command((await links.parse(request, CreateBody)).application_credential)

@@ -82,7 +82,9 @@ async def list_regions(
 
 
 @router.get("/{region_id}")
-async def show(request: Request, region_id: str, ctx: RequestContext = Depends(auth.context)) -> Any:
+async def show(
+    request: Request, region_id: str, ctx: RequestContext = Depends(auth.context)
+) -> Any:
     ident = state.get(request)
     ident.enforce("identity:get_region", ctx)
     async with ident.db.reader() as session:
