@@ -20,7 +20,7 @@ from overcast.clients.image import properties
 from overcast.common import errors, log
 from overcast.common.context import RequestContext
 from overcast.common.db.base import new_uuid
-from overcast.compute import flavors, quotas, records, states
+from overcast.compute import flavors, host_services, quotas, records, states
 from overcast.compute.conductor import TOPIC as CONDUCTOR
 from overcast.compute.models import hosts, instances
 from overcast.compute.scheduler.filters.resources import requested
@@ -131,6 +131,17 @@ async def _destination(
     return zone, extra
 
 
+async def _check_zone(
+    st: ComputeState, session: AsyncSession, zone: str | None, destination: dict[str, Any]
+) -> None:
+    """A requested zone must have an enabled compute service (400 otherwise), unless
+    `zone:host` forces the host: Nova does not check the zone then."""
+    if not zone or destination.get("force_hosts"):
+        return
+    if zone not in await host_services.available_zones(session, st.settings.compute):
+        raise errors.BadRequest("The requested availability zone is not available")
+
+
 async def _count(
     session: AsyncSession, ctx: RequestContext, req: BootRequest, flavor: dict[str, Any]
 ) -> int:
@@ -175,6 +186,8 @@ async def create(
     async with st.db.reader() as session:
         flavor_row = await flavors.get_for_boot(session, ctx, req.flavor_ref)
         flavor = flavor_row.snapshot()
+        zone, destination = await _destination(session, req, req.availability_zone)
+        await _check_zone(st, session, zone, destination)
     image: dict[str, Any] = {}
     if image_ref and not (is_bfv and not req.image_ref):
         image = await _image(st, ctx, image_ref)
@@ -188,6 +201,8 @@ async def create(
     reservation_id = "r-" + secrets.token_hex(4)
     admin_pass = req.admin_pass or _password()
     async with st.db.session() as session:
+        # The quota lock first: on MariaDB the first read fixes the snapshot usage is counted in.
+        await quotas.lock_project(session, ctx.project_id or "")
         key_data = None
         if req.key_name:
             from overcast.compute import keypairs
@@ -196,7 +211,6 @@ async def create(
                 await keypairs.get_keypair(session, ctx.user_id or "", req.key_name)
             ).public_key
         await quotas.check_limit(session, ctx.project_id or "", "metadata_items", len(req.metadata))
-        zone, destination = await _destination(session, req, req.availability_zone)
         group = None
         if hints.get("group"):
             from overcast.compute import server_groups

@@ -20,7 +20,7 @@ from overcast.common.bus import Bus
 from overcast.common.config import Settings
 from overcast.common.db.base import utcnow
 from overcast.common.db.session import Database
-from overcast.compute import moves, records, states
+from overcast.compute import aggregates, moves, records, states
 from overcast.compute.models import hosts, instances
 from overcast.compute.scheduler import claims
 from overcast.compute.scheduler.manager import TOPIC as SCHEDULER
@@ -30,6 +30,7 @@ LOG = log.get(__name__)
 TOPIC = "compute-conductor"
 ANY = "__any__"
 _TIMES = ("launched_at", "terminated_at", "deleted_at")
+_FLAVORS = frozenset({"flavor", "new_flavor"})
 
 
 def agent(host: str) -> str:
@@ -54,7 +55,10 @@ async def update_instance(
     values: dict[str, Any],
     expected_task_state: Any = ANY,
 ) -> bool:
-    """Change a live instance if its task_state is still as expected; False otherwise."""
+    """Change a live instance if its task_state is still as expected; False otherwise.
+    Flavors are not changed here: they go through the ORM, which keeps the counted sizes."""
+    if _FLAVORS & values.keys():
+        raise ValueError(f"update_instance cannot change {sorted(_FLAVORS & values.keys())}")
     inst = instances.Instance
     stmt = update(inst).where(inst.uuid == uuid, inst.deleted.is_(False))
     if expected_task_state != ANY:
@@ -221,8 +225,10 @@ class Conductor(moves.MovesMixin):
         host, node = selection["host"], selection["node"]
         async with self.db.session() as session:
             values = {"host": host, "node": node, "launched_on": host}
-            if not spec.get("availability_zone") and selection.get("availability_zone"):
-                values["availability_zone"] = selection["availability_zone"]
+            if not spec.get("availability_zone"):  # Nova shows the zone of the host it got
+                values["availability_zone"] = await aggregates.host_availability_zone(
+                    session, host, self.settings.compute.default_availability_zone
+                )
             placed = await update_instance(session, uuid, values)
             if not placed:  # deleted while it was being scheduled
                 await claims.release(session, uuid)

@@ -43,6 +43,13 @@ async def _set_migration(session: AsyncSession, uuid: str, **values: Any) -> Non
     await session.execute(update(mig).where(mig.uuid == uuid).values(**values))
 
 
+async def _drop_new_flavor(session: AsyncSession, uuid: str) -> None:
+    """A resize that will not happen: the instance counts its own flavor again."""
+    inst = await session.scalar(select(instances.Instance).where(instances.Instance.uuid == uuid))
+    if inst is not None:
+        inst.new_flavor = None
+
+
 class MovesMixin:
     settings: Settings
     db: Database
@@ -59,7 +66,8 @@ class MovesMixin:
         same_host_ok: bool = False,
     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """Record the migration, hand the source allocation to it and schedule a destination.
-        (instance dict, migration dict), or None when no host was found (already settled)."""
+        (instance dict, migration dict), or None when no host was found (already settled).
+        A resize's `new_flavor` was recorded by the API, with its quota check."""
         from overcast.compute.conductor import update_instance
 
         async with self.db.session() as session:
@@ -81,8 +89,6 @@ class MovesMixin:
             session.add(mig)
             await session.flush()
             await claims.move(session, uuid, mig.uuid)
-            if new_flavor is not None:
-                await update_instance(session, uuid, {"new_flavor": new_flavor})
             instance = records.instance_dict(inst)
             migration = migration_dict(mig)
         spec = {
@@ -102,7 +108,8 @@ class MovesMixin:
             async with self.db.session() as session:
                 await claims.move(session, migration["uuid"], uuid)
                 await _set_migration(session, migration["uuid"], status="error")
-                await update_instance(session, uuid, {"task_state": None, "new_flavor": None})
+                await update_instance(session, uuid, {"task_state": None})
+                await _drop_new_flavor(session, uuid)
                 await records.event_finish(
                     session,
                     ctx,

@@ -1,9 +1,10 @@
 """Compute quotas: limits (defaults, quota classes, per-project overrides) and counted usage.
 
 Usage is counted from the rows that exist, as Nova's counting quotas do: instances, cores and
-RAM from live instances, server groups and key pairs from theirs. `reserve` is what the servers
-API calls before it creates instances, in the same transaction; it first bumps the project's
-lock row so that concurrent boots of one project check and create one at a time.
+RAM from live instances (one SQL sum), server groups and key pairs from theirs. `reserve` is
+what the servers API calls before it creates instances or resizes one, in the transaction that
+then writes them; it first bumps the project's lock row so that concurrent boots and resizes of
+one project check and write one at a time.
 """
 
 from __future__ import annotations
@@ -64,17 +65,16 @@ async def limits(session: AsyncSession, project_id: str) -> dict[str, int]:
 async def usage(
     session: AsyncSession, project_id: str, user_id: str | None = None
 ) -> dict[str, int]:
-    """What `project_id` uses now; key pairs belong to users, so they count only for `user_id`."""
-    flavors = await session.execute(
-        select(Instance.flavor).where(
-            Instance.project_id == project_id, Instance.deleted.is_(False)
-        )
+    """What `project_id` uses now; key pairs belong to users, so they count only for `user_id`.
+    Cores and RAM are summed from the instances' counted sizes (see `Instance.vcpus`)."""
+    live = await session.execute(
+        select(
+            func.count(Instance.id),
+            func.coalesce(func.sum(Instance.vcpus), 0),
+            func.coalesce(func.sum(Instance.memory_mb), 0),
+        ).where(Instance.project_id == project_id, Instance.deleted.is_(False))
     )
-    instances = cores = ram = 0
-    for (flavor,) in flavors:
-        instances += 1
-        cores += int((flavor or {}).get("vcpus", 0))
-        ram += int((flavor or {}).get("memory_mb", 0))
+    instances, cores, ram = (int(v) for v in live.one())
     groups = await session.scalar(
         select(func.count()).select_from(ServerGroup).where(ServerGroup.project_id == project_id)
     )
@@ -103,7 +103,9 @@ async def reserve(
 
     Call it in the transaction that then creates the resources: the project's lock row is
     updated first, so a concurrent reserve of the same project waits until this one commits.
-    Nothing is recorded: once the rows exist, they are the usage.
+    Nothing is recorded: once the rows exist, they are the usage. Take `lock_project` before
+    any other read of the transaction: on MariaDB (REPEATABLE READ) the first read fixes the
+    snapshot that usage would be counted from.
     """
     wanted = {k: int(v) for k, v in deltas.items() if int(v) > 0}
     if not wanted:

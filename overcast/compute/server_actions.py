@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors
 from overcast.common.context import RequestContext
@@ -39,24 +40,43 @@ async def begin(
     values: dict[str, Any] | None = None,
     lock_ok: bool = False,
 ) -> Instance:
-    """Check and start an action; the instance as it was before."""
+    """Check and start an action in a transaction of its own; the instance as it was before."""
     async with st.db.session() as session:
         inst = await servers.get(session, ctx, uuid)
-        if not lock_ok:
-            servers.check_not_locked(inst, ctx)
-        if vm_states != ANY_VM and inst.vm_state not in vm_states:
-            raise conflict(action, inst)
-        if inst.task_state not in task_states:
-            raise conflict(action, inst, "task_state")
-        changes = dict(values or {})
-        if new_task is not None:
-            changes["task_state"] = new_task
-        if changes and not await conductor.update_instance(
-            session, uuid, changes, list(task_states)
-        ):
-            raise conflict(action, inst, "task_state")
-        await records.start_action(session, ctx.to_dict(), uuid, record)
+        await start(
+            session, ctx, inst, action, record, vm_states, task_states, new_task, values, lock_ok
+        )
     return inst
+
+
+async def start(
+    session: AsyncSession,
+    ctx: RequestContext,
+    inst: Instance,
+    action: str,
+    record: str,
+    vm_states: Sequence[str],
+    task_states: Sequence[str | None] = (None,),
+    new_task: str | None = None,
+    values: dict[str, Any] | None = None,
+    lock_ok: bool = False,
+) -> None:
+    """In the caller's transaction: check the lock and states of `inst` (read in it), set the
+    action's task_state with a guarded UPDATE (409 if another action won) and record it."""
+    if not lock_ok:
+        servers.check_not_locked(inst, ctx)
+    if vm_states != ANY_VM and inst.vm_state not in vm_states:
+        raise conflict(action, inst)
+    if inst.task_state not in task_states:
+        raise conflict(action, inst, "task_state")
+    changes = dict(values or {})
+    if new_task is not None:
+        changes["task_state"] = new_task
+    if changes and not await conductor.update_instance(
+        session, inst.uuid, changes, list(task_states)
+    ):
+        raise conflict(action, inst, "task_state")
+    await records.start_action(session, ctx.to_dict(), inst.uuid, record)
 
 
 async def to_agent(
@@ -163,29 +183,41 @@ async def reset_state(st: ComputeState, ctx: RequestContext, uuid: str, state: s
 async def resize(st: ComputeState, ctx: RequestContext, uuid: str, flavor_ref: str) -> None:
     async with st.db.reader() as session:
         new = (await flavors.get_for_boot(session, ctx, flavor_ref)).snapshot()
-        inst = await servers.get(session, ctx, uuid)
-    old = inst.flavor
-    if new["id"] == old.get("id"):
-        raise errors.BadRequest("When resizing, instances must change flavor!")
-    if inst.image_ref and new["root_gb"] < old.get("root_gb", 0):
-        raise errors.BadRequest("Resize error: Unable to resize disk down.")
+        project_id = (await servers.get(session, ctx, uuid)).project_id
     async with st.db.session() as session:
-        deltas = {
-            "cores": new["vcpus"] - int(old.get("vcpus", 0)),
-            "ram": new["memory_mb"] - int(old.get("memory_mb", 0)),
-        }
-        await quotas.reserve(session, inst.project_id, inst.user_id, deltas)
-    await begin(
-        st,
+        await start_resize(session, ctx, uuid, project_id, new)
+    await st.bus.cast(conductor.TOPIC, "migrate_server", ctx.to_dict(), uuid=uuid, new_flavor=new)
+
+
+async def start_resize(
+    session: AsyncSession, ctx: RequestContext, uuid: str, project_id: str, new: dict[str, Any]
+) -> None:
+    """In one transaction: take the project's quota lock, check the flavor change against the
+    quota, start the action and record `new_flavor`, which the quota counts from then on; a
+    concurrent resize or boot of the project waits for the commit and counts this one."""
+    await quotas.lock_project(session, project_id)
+    inst = await servers.get(session, ctx, uuid)
+    await start(  # a refusal below rolls this back with the rest
+        session,
         ctx,
-        uuid,
+        inst,
         "resize",
         "resize",
         (states.ACTIVE, states.STOPPED),
         new_task=states.RESIZE_PREP,
         values={"system_metadata": {**inst.system_metadata, "old_vm_state": inst.vm_state}},
     )
-    await st.bus.cast(conductor.TOPIC, "migrate_server", ctx.to_dict(), uuid=uuid, new_flavor=new)
+    old = inst.flavor
+    if new["id"] == old.get("id"):
+        raise errors.BadRequest("When resizing, instances must change flavor!")
+    if inst.image_ref and new["root_gb"] < old.get("root_gb", 0):
+        raise errors.BadRequest("Resize error: Unable to resize disk down.")
+    deltas = {
+        "cores": new["vcpus"] - int(old.get("vcpus", 0)),
+        "ram": new["memory_mb"] - int(old.get("memory_mb", 0)),
+    }
+    await quotas.reserve(session, inst.project_id, inst.user_id, deltas)
+    inst.new_flavor = new
 
 
 async def migrate(st: ComputeState, ctx: RequestContext, uuid: str, host: str | None) -> None:

@@ -151,3 +151,51 @@ def test_scheduler_honours_zones_and_metadata(
         admin.compute.delete_flavor(flavor)
     for server in t.conn.compute.servers():
         t.conn.compute.delete_server(server)
+
+
+def test_unknown_or_disabled_zone_is_refused_before_anything_is_written(
+    admin: Any, tenant_factory: Any, cirros: Any, names: list[str]
+) -> None:
+    name = f"agg-{uuid.uuid4().hex[:6]}"
+    names.append(name)
+    agg = admin.compute.create_aggregate(name=name, availability_zone="az-off")
+    admin.compute.add_host_to_aggregate(agg, "compute3")
+    t = tenant_factory()
+    body = {"name": "z", "imageRef": cirros.id, "flavorRef": "1", "networks": "none"}
+    refused = {
+        "badRequest": {"code": 400, "message": "The requested availability zone is not available"}
+    }
+    response = call(
+        t.conn, "POST", "/servers", body={"server": {**body, "availability_zone": "nowhere"}}
+    )
+    assert response.status_code == 400 and response.json() == refused
+    admin.compute.disable_service(None, host="compute3", binary="nova-compute")
+    try:
+        response = call(
+            t.conn, "POST", "/servers", body={"server": {**body, "availability_zone": "az-off"}}
+        )
+        assert response.status_code == 400 and response.json() == refused
+    finally:
+        admin.compute.enable_service(None, host="compute3", binary="nova-compute")
+    assert list(t.conn.compute.servers()) == []
+    limits = t.conn.compute.get_limits().absolute
+    assert (limits.instances_used, limits.total_cores_used, limits.total_ram_used) == (0, 0, 0)
+
+
+def test_unzoned_server_shows_its_hosts_zone(
+    server: Server, admin: Any, tenant_factory: Any, cirros: Any, names: list[str]
+) -> None:
+    t = tenant_factory()
+    first = wait_for(t.conn, boot(t.conn, cirros).id, "ACTIVE")
+    assert first.availability_zone == "nova"  # a host in no zoned aggregate: the default zone
+    name = f"agg-{uuid.uuid4().hex[:6]}"
+    names.append(name)
+    agg = admin.compute.create_aggregate(name=name, availability_zone="az-landed")
+    for host in ("compute1", "compute2", "compute3"):
+        admin.compute.add_host_to_aggregate(agg, host)
+    vm = boot(t.conn, cirros)
+    assert wait_for(t.conn, vm.id, "ACTIVE").availability_zone == "az-landed"
+    shown = server.cli_json("server", "show", vm.id)
+    assert shown["OS-EXT-AZ:availability_zone"] == "az-landed"
+    for made in (first, vm):
+        t.conn.compute.delete_server(made)

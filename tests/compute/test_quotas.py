@@ -1,9 +1,12 @@
 """Quota sets, quota classes and limits: `openstack quota show/set`, the SDK, counted usage,
-over-quota boots answered 403 in Nova's words, and bad input."""
+over-quota boots and resizes answered 403 in Nova's words, and bad input."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import openstack
+import pytest
 
 from tests.compute.conftest import boot, wait_for
 from tests.compute.nova_http import call, fault
@@ -145,3 +148,25 @@ def test_quota_class_defaults(admin: Any, tenant_factory: Any) -> None:
             "/os-quota-class-sets/default",
             body={"quota_class_set": {"key_pairs": 100}},
         )
+
+
+def test_resize_counts_against_quota_from_the_request(
+    admin: Any, tenant_factory: Any, cirros: Any
+) -> None:
+    t = tenant_factory()
+    admin.compute.update_quota_set(t.project_id, cores=2)
+    vm = wait_for(t.conn, boot(t.conn, cirros, flavor="1").id, "ACTIVE")  # m1.tiny: 1 vCPU
+    t.conn.compute.resize_server(vm, "3")  # m1.medium: 2 vCPUs, counted at once
+    assert t.conn.compute.get_limits().absolute.total_cores_used == 2
+    with pytest.raises(openstack.exceptions.ForbiddenException, match="already used 2 of 2"):
+        boot(t.conn, cirros, flavor="1")
+    wait_for(t.conn, vm.id, "VERIFY_RESIZE")
+    t.conn.compute.revert_server_resize(vm)
+    wait_for(t.conn, vm.id, "ACTIVE")
+    other = wait_for(t.conn, boot(t.conn, cirros, flavor="1").id, "ACTIVE")
+    with pytest.raises(openstack.exceptions.ForbiddenException, match="Quota exceeded for cores"):
+        t.conn.compute.resize_server(vm, "3")
+    assert t.conn.compute.get_server(vm).status == "ACTIVE"
+    assert t.conn.compute.get_limits().absolute.total_cores_used == 2
+    for made in (vm, other):
+        t.conn.compute.delete_server(made)

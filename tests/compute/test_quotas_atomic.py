@@ -1,13 +1,19 @@
 """Quota checks are atomic in the database: two boots racing for the last instance of a
-project cannot both pass `quotas.reserve`, however their steps interleave."""
+project, or two resizes for its last cores, cannot both pass `quotas.reserve`, however their
+steps interleave."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import pytest
+from sqlalchemy import select
+
+from overcast.common.context import RequestContext
 from overcast.common.db.session import Database
-from overcast.compute import models, quotas
+from overcast.compute import models, quotas, server_actions
 from overcast.compute.models.instances import Instance
 
 
@@ -27,3 +33,41 @@ async def test_concurrent_reserves_cannot_both_pass(tmp_path: Path) -> None:
     results = await asyncio.gather(boot(), boot(), return_exceptions=True)
     await db.close()
     assert sorted(type(r).__name__ for r in results) == ["NoneType", "QuotaExceeded"]
+
+
+async def test_concurrent_resizes_cannot_both_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'resize.db'}")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(models.Base.metadata.create_all)
+    small = {"id": "1", "vcpus": 1, "memory_mb": 64, "root_gb": 1}
+    big = {"id": "2", "vcpus": 2, "memory_mb": 64, "root_gb": 1}
+    async with db.session() as session:
+        await quotas.update_project(session, "p", {"cores": 3})
+        for uuid in ("a", "b"):
+            session.add(
+                Instance(uuid=uuid, project_id="p", user_id="u", vm_state="active", flavor=small)
+            )
+    checked = quotas.reserve
+
+    async def slow_reserve(*args: Any, **kwargs: Any) -> None:
+        await checked(*args, **kwargs)
+        await asyncio.sleep(0.05)  # the window a racing check would slip through
+
+    monkeypatch.setattr(quotas, "reserve", slow_reserve)
+    ctx = RequestContext(user_id="u", project_id="p", roles=("member",))
+
+    async def resize(uuid: str) -> None:
+        async with db.session() as session:
+            await server_actions.start_resize(session, ctx, uuid, "p", big)
+
+    results = await asyncio.gather(resize("a"), resize("b"), return_exceptions=True)
+    async with db.reader() as session:
+        used = await quotas.usage(session, "p")
+        rows = (await session.execute(select(Instance).order_by(Instance.uuid))).scalars()
+        pending = [(i.new_flavor is not None, i.task_state) for i in rows]
+    await db.close()
+    assert sorted(type(r).__name__ for r in results) == ["NoneType", "QuotaExceeded"]
+    assert used == {"instances": 2, "cores": 3, "ram": 128, "server_groups": 0, "key_pairs": 0}
+    assert sorted(pending, key=str) == [(False, None), (True, "resize_prep")]

@@ -2,7 +2,8 @@
 evacuation). The API writes them, the conductor and the agents move their states.
 
 `vm_state`, `task_state` and `power_state` follow Nova's meanings (see `compute.states`).
-The flavor is a snapshot taken at boot, so deleting a flavor never changes a server.
+The flavor is a snapshot taken at boot, so deleting a flavor never changes a server; its
+sizes are also kept in plain columns, so that quota usage is one SQL sum on every database.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from overcast.common.db.base import UTCDateTime, new_uuid, utcnow
 from overcast.compute.models import Base
+
+COUNTED = ("vcpus", "memory_mb", "root_gb")
 
 
 class Instance(Base):
@@ -37,6 +40,10 @@ class Instance(Base):
     flavor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     old_flavor: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     new_flavor: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # What the instance counts against its project's quota (kept by `_count_flavors`).
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    root_gb: Mapped[int] = mapped_column(Integer, default=0)
     vm_state: Mapped[str] = mapped_column(String(32), default="building")
     task_state: Mapped[str | None] = mapped_column(String(64))
     power_state: Mapped[int] = mapped_column(Integer, default=0)
@@ -79,6 +86,16 @@ class Instance(Base):
     tags: Mapped[list[InstanceTag]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="InstanceTag.tag"
     )
+
+    @validates("flavor", "new_flavor")
+    def _count_flavors(self, key: str, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Keep the counted sizes: the larger of the flavor and the flavor a resize is taking
+        the instance to, from the resize request (which checks the quota) until it finishes.
+        Only ORM assignments reach this: flavors must not be changed by bulk UPDATEs."""
+        flavors = (value, self.new_flavor if key == "flavor" else self.flavor)
+        for size in COUNTED:
+            setattr(self, size, max(int((f or {}).get(size) or 0) for f in flavors))
+        return value
 
     @property
     def name(self) -> str:
