@@ -4,8 +4,10 @@ root; on start, migrations run, identity bootstraps the catalog and the services
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import gc
+import multiprocessing
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -98,3 +100,29 @@ def _release_startup_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+async def upgrade_all(settings: Settings) -> None:
+    """Apply every service's migrations, in registry order."""
+    runtime = Runtime(settings=settings, db=Database(settings.db_url), bus=LocalBus())
+    try:
+        for service in services.all_services():
+            await service.upgrade(runtime)
+    finally:
+        await runtime.db.close()
+
+
+def upgrade_in_child(settings: Settings) -> None:
+    """Run the migrations in a forked child before the server starts.
+
+    The child inherits every imported module, so it costs little; the server itself then
+    never imports Alembic (about 11 MB that would stay resident for the life of the process).
+    On restarts nothing needs migrating and the check in `Service.upgrade` is all that runs.
+    """
+    child = multiprocessing.get_context("fork").Process(
+        target=lambda: asyncio.run(upgrade_all(settings)), name="overcast-migrate"
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"migrations failed (exit code {child.exitcode})")

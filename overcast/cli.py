@@ -47,6 +47,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
 
     cloud = app.build(settings, on_ready=[ready])
+    app.upgrade_in_child(settings)
     server = uvicorn.Server(
         uvicorn.Config(
             cloud.app,
@@ -73,21 +74,11 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from overcast import services
-    from overcast.common.bus.local import LocalBus
-    from overcast.common.db.session import Database
-    from overcast.common.service import Runtime
+    from overcast import app
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-
-    async def run() -> None:
-        runtime = Runtime(settings=settings, db=Database(settings.db_url), bus=LocalBus())
-        for service in services.all_services():
-            await service.upgrade(runtime)
-        await runtime.db.close()
-
-    asyncio.run(run())
+    asyncio.run(app.upgrade_all(settings))
     return 0
 
 

@@ -30,7 +30,9 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self._owner = True
+        self._serial = False
         self._serial_lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}
@@ -56,18 +58,25 @@ class Database:
         """
         view = copy.copy(self)
         view._owner = False
-        view._serial_lock = asyncio.Lock() if self.is_sqlite else None
+        view._serial = self.is_sqlite
         return view
+
+    def _write_lock(self) -> asyncio.Lock:
+        """The lock of the running event loop (a lock is bound to the loop it first waits in)."""
+        loop = asyncio.get_running_loop()
+        if self._serial_lock is None or self._lock_loop is not loop:
+            self._serial_lock, self._lock_loop = asyncio.Lock(), loop
+        return self._serial_lock
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commits when the block ends, rolls back if it raises."""
-        if self._serial_lock is None or _HOLDING.get():
+        if not self._serial or _HOLDING.get():
             async with self._sessions() as session:
                 async with session.begin():
                     yield session
             return
-        async with self._serial_lock:
+        async with self._write_lock():
             token = _HOLDING.set(True)
             try:
                 async with self._sessions() as session:
