@@ -4,13 +4,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test setup system-packages lint unit clean
+.PHONY: up test setup system-packages lint test-databases clean
 
 up: setup
 	$(BIN)/overcast up
 
 test: setup lint
 	$(BIN)/pytest -n 2 --dist loadgroup
+	$(MAKE) test-databases
+
+# The identity suite again on PostgreSQL and MariaDB (each skipped if its server is not running).
+test-databases: setup
+	@for kind in postgresql mariadb; do \
+	  if $(BIN)/python -c "import sys; from tests.helpers import databases; sys.exit(not databases.reachable('$$kind'))"; then \
+	    echo "identity suite on $$kind"; \
+	    OVERCAST_TEST_DATABASE=$$kind $(BIN)/pytest -n 2 --dist loadgroup -q tests/identity || exit 1; \
+	  else echo "skipping the $$kind run: no server on 127.0.0.1"; fi; \
+	done
 
 setup: system-packages $(STAMP)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import openstack
 import pytest
 
+from tests.helpers import databases
 from tests.helpers.isolation import Tenant, make_tenant
 from tests.helpers.server import Server
 
@@ -15,25 +17,34 @@ from tests.helpers.server import Server
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The shared cloud. Tests must not change what other tests rely on (bootstrap data)."""
-    srv = Server(tmp_path_factory.mktemp("cloud"), env={"OVERCAST_COMPUTE__FAKE_HOSTS": "3"})
-    srv.start()
-    yield srv
-    srv.stop()
+    with databases.selected() as db_env:
+        env = {"OVERCAST_COMPUTE__FAKE_HOSTS": "3", **db_env}
+        srv = Server(tmp_path_factory.mktemp("cloud"), env=env)
+        srv.start()
+        yield srv
+        srv.stop()
 
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Start a private server (own data dir, own settings) for tests that restart or break it."""
     started: list[Server] = []
+    with contextlib.ExitStack() as stack:
 
-    def start(env: dict[str, str] | None = None, data_dir: Path | None = None) -> Server:
-        srv = Server(data_dir or tmp_path / f"cloud{len(started)}", env=env)
-        started.append(srv)
-        return srv.start()
+        def start(env: dict[str, str] | None = None, data_dir: Path | None = None) -> Server:
+            # A restart on the same data dir keeps the database it had.
+            reuse = next((s for s in started if s.data_dir == data_dir), None)
+            db_env = reuse.db_env if reuse else stack.enter_context(databases.selected())
+            srv = Server(
+                data_dir or tmp_path / f"cloud{len(started)}", env={**db_env, **(env or {})}
+            )
+            srv.db_env = db_env
+            started.append(srv)
+            return srv.start()
 
-    yield start
-    for srv in started:
-        srv.stop()
+        yield start
+        for srv in started:
+            srv.stop()
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,7 @@ class Server:
         self.env = {**os.environ, **FAST_ENV, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "server.log"
+        self.db_env: dict[str, str] = {}
 
     @property
     def url(self) -> str:

@@ -6,69 +6,29 @@ Skipped only when the database server is unreachable (127.0.0.1:5432 trust/postg
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import uuid
 from collections.abc import Callable, Iterator
 
 import openstack
 import pytest
 
+from tests.helpers import databases
 from tests.helpers.server import Server
 from tests.identity import raw
 
 pytestmark = pytest.mark.db
 
 
-def _reachable(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-def _postgres(name: str, create: bool) -> str:
-    import asyncpg
-
-    async def run() -> None:
-        conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres")
-        try:
-            await conn.execute(f'{"CREATE" if create else "DROP"} DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-
-
-def _mariadb(name: str, create: bool) -> str:
-    import pymysql
-
-    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"{'CREATE' if create else 'DROP'} DATABASE `{name}`")
-    finally:
-        conn.close()
-    return f"mysql+aiomysql://root@127.0.0.1:3306/{name}"
-
-
-@pytest.fixture(
-    params=[("postgresql", 5432, _postgres), ("mariadb", 3306, _mariadb)], ids=lambda p: p[0]
-)
+@pytest.fixture(params=["postgresql", "mariadb"])
 def db_server(request, start_server: Callable[..., Server]) -> Iterator[Server]:
-    kind, port, make = request.param
-    if not _reachable(port):
-        pytest.skip(f"{kind} is not reachable on 127.0.0.1:{port}")
-    name = f"overcast_test_{uuid.uuid4().hex[:10]}"
-    url = make(name, True)
-    srv = start_server(env={"OVERCAST_DATABASE_URL": url})
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        make(name, False)
+    kind = request.param
+    if not databases.reachable(kind):
+        pytest.skip(f"{kind} is not reachable on 127.0.0.1:{databases.PORTS[kind]}")
+    with databases.fresh(kind) as url:
+        srv = start_server(env={"OVERCAST_DATABASE_URL": url})
+        try:
+            yield srv
+        finally:
+            srv.stop()
 
 
 def test_identity_flow(db_server: Server) -> None:
