@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from overcast import services
@@ -28,7 +27,7 @@ LOG = log.get(__name__)
 
 @dataclass
 class Cloud:
-    app: Starlette
+    app: ASGIApp
     runtime: Runtime
     services: list[Service]
 
@@ -63,22 +62,26 @@ def build(settings: Settings, on_ready: list | None = None) -> Cloud:
             await runtime.bus.close()
             await runtime.db.close()
 
-    dispatch = PrefixDispatcher([(s.prefix, a) for s, a in mounts])
-    root = Starlette(routes=[Mount("", app=dispatch)], lifespan=lifespan)
+    root = PrefixDispatcher([(s.prefix, a) for s, a in mounts], Starlette(lifespan=lifespan))
     return Cloud(app=root, runtime=runtime, services=registry)
 
 
 class PrefixDispatcher:
-    """Sends each request to the service whose prefix its path starts with (longest first).
+    """The root ASGI app: start-up and shutdown go to `lifecycle`; each request goes to the
+    service whose prefix its path starts with (longest first).
 
     A bare prefix (`GET /image`) reaches its service as `/image/`, so version discovery works
     at the catalog URL with or without a trailing slash.
     """
 
-    def __init__(self, apps: list[tuple[str, ASGIApp]]) -> None:
+    def __init__(self, apps: list[tuple[str, ASGIApp]], lifecycle: ASGIApp) -> None:
         self.apps = apps
+        self.lifecycle = lifecycle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifecycle(scope, receive, send)
+            return
         path: str = scope["path"]
         for prefix, app in self.apps:
             if not prefix:

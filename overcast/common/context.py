@@ -55,6 +55,19 @@ class RequestContext:
             "roles": list(self.roles),
         }
 
+    @property
+    def policy_key(self) -> tuple[Any, ...]:
+        """Every field `credentials()` holds, as a key for remembered policy decisions."""
+        return (
+            self.user_id,
+            self.user_domain_id,
+            self.project_id,
+            self.project_domain_id,
+            self.domain_id,
+            self.system_scope,
+            self.roles,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["roles"] = list(self.roles)

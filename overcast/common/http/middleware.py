@@ -6,6 +6,7 @@ downloads pass through untouched and the per-request cost stays small.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -49,7 +50,8 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = f"req-{uuid.uuid4()}"
+        # Request ids need to be unique, not secret: no system call for random bytes.
+        request_id = f"req-{uuid.UUID(int=random.getrandbits(128), version=4)}"
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 0

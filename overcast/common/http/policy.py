@@ -105,15 +105,14 @@ class Policy:
         remembered until the operator's file changes.
         """
         self._load()
-        creds = ctx.credentials()
         flat = flatten(target or {})
         try:
-            key: Hashable = (rule, _freeze(creds), _freeze(flat))
+            key: Hashable = (rule, ctx.policy_key, _freeze(flat))
         except TypeError:
-            return bool(self._enforcer.enforce(rule, flat, creds, do_raise=False))
+            return bool(self._enforcer.enforce(rule, flat, ctx.credentials(), do_raise=False))
         found = self._decisions.get(key)
         if found is None:
-            found = bool(self._enforcer.enforce(rule, flat, creds, do_raise=False))
+            found = bool(self._enforcer.enforce(rule, flat, ctx.credentials(), do_raise=False))
             if len(self._decisions) >= _MAX_DECISIONS:
                 self._decisions.clear()
             self._decisions[key] = found

@@ -50,7 +50,6 @@ def _owner_target(user_id: str) -> dict[str, Any]:
     return {"target": {"token": {"user_id": user_id}}}
 
 
-@router.get("/tokens")
 async def validate(request: Request) -> Response:
     """Validate X-Subject-Token (`?nocatalog` leaves the catalog out). The hot path: the
     parameters are read by hand rather than through FastAPI's dependency machinery."""
@@ -62,7 +61,6 @@ async def validate(request: Request) -> Response:
     return Response(found.body, media_type="application/json", headers={"X-Subject-Token": subject})
 
 
-@router.head("/tokens")
 async def check(request: Request) -> Response:
     ident = state.get(request)
     ctx = auth.current(request)
@@ -70,6 +68,13 @@ async def check(request: Request) -> Response:
     found = await token_body.validated(ident, subject, False)
     ident.enforce("identity:check_token", ctx, _owner_target(found.user_id))
     return Response(status_code=200, headers={"X-Subject-Token": subject})
+
+
+# Validation is the hottest path of the cloud: every service's cache miss and every other
+# client's check lands here. Plain Starlette routes skip FastAPI's dependency machinery (a
+# third of the cost of a request); HEAD first, since a GET route answers HEAD too.
+router.add_route(router.prefix + "/tokens", check, methods=["HEAD"])
+router.add_route(router.prefix + "/tokens", validate, methods=["GET"])
 
 
 @router.delete("/tokens", status_code=204)
