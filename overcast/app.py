@@ -77,17 +77,19 @@ class PrefixDispatcher:
     def __init__(self, apps: list[tuple[str, ASGIApp]], lifecycle: ASGIApp) -> None:
         self.apps = apps
         self.lifecycle = lifecycle
+        # `prefix + "/"` once here rather than for every request and prefix.
+        self._routes = [(prefix, prefix + "/", app) for prefix, app in apps]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.lifecycle(scope, receive, send)
             return
         path: str = scope["path"]
-        for prefix, app in self.apps:
+        for prefix, below, app in self._routes:
             if not prefix:
                 await app(scope, receive, send)
                 return
-            if path == prefix or path.startswith(prefix + "/"):
+            if path == prefix or path.startswith(below):
                 scope = dict(scope, root_path=scope.get("root_path", "") + prefix)
                 if path == prefix:
                     scope["path"] = prefix + "/"

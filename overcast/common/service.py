@@ -88,18 +88,23 @@ def api_app(
 ) -> FastAPI:
     """A FastAPI app in the shape every service shares: errors in its dialect, request ids,
     a JSON body limit and token authentication."""
-    app = FastAPI(title=title, openapi_url="/openapi.json", docs_url=None, redoc_url=None)
+    # Overcast configures no OpenTelemetry: switching FastAPI's native telemetry off spares
+    # every request its look-up of the global tracer, meter and logger providers.
+    app = FastAPI(
+        title=title,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     faults.install(app, render)
     app.add_middleware(
-        middleware.AuthMiddleware,
-        validator=runtime.token_validator,
+        middleware.ApiMiddleware,
         render=render,
+        limit=runtime.settings.max_request_body,
+        validator=runtime.token_validator,
         public=public,
         auth_url=lambda: runtime.settings.base_url + "/v3",
+        extra_headers=request_id_headers,
     )
-    app.add_middleware(
-        middleware.BodyLimitMiddleware, render=render, limit=runtime.settings.max_request_body
-    )
-    app.add_middleware(middleware.NulGuardMiddleware, render=render)
-    app.add_middleware(middleware.RequestIdMiddleware, extra_headers=request_id_headers)
     return app

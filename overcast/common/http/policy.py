@@ -105,18 +105,25 @@ class Policy:
         remembered until the operator's file changes.
         """
         self._load()
-        flat = flatten(target or {})
+        target = target or {}
+        # The flattened target follows from the target, so the target alone is the key; it is
+        # flattened only when the decision is not remembered.
         try:
-            key: Hashable = (rule, ctx.policy_key, _freeze(flat))
+            key: Hashable = (rule, ctx.policy_key, _freeze(target))
         except TypeError:
-            return bool(self._enforcer.enforce(rule, flat, ctx.credentials(), do_raise=False))
+            return self._enforce(rule, ctx, target)
         found = self._decisions.get(key)
         if found is None:
-            found = bool(self._enforcer.enforce(rule, flat, ctx.credentials(), do_raise=False))
+            found = self._enforce(rule, ctx, target)
             if len(self._decisions) >= _MAX_DECISIONS:
                 self._decisions.clear()
             self._decisions[key] = found
         return found
+
+    def _enforce(self, rule: str, ctx: RequestContext, target: Mapping[str, Any]) -> bool:
+        return bool(
+            self._enforcer.enforce(rule, flatten(target), ctx.credentials(), do_raise=False)
+        )
 
     def enforce(
         self, rule: str, ctx: RequestContext, target: Mapping[str, Any] | None = None

@@ -56,7 +56,9 @@ async def validate(request: Request) -> Response:
     ident = state.get(request)
     ctx = auth.current(request)
     subject = request.headers.get("x-subject-token", "")
-    found = await token_body.validated(ident, subject, "nocatalog" not in request.query_params)
+    # Most callers send no query string: parse it only when there is one.
+    with_catalog = not request.scope["query_string"] or "nocatalog" not in request.query_params
+    found = await token_body.validated(ident, subject, with_catalog)
     ident.enforce("identity:validate_token", ctx, _owner_target(found.user_id))
     return Response(found.body, media_type="application/json", headers={"X-Subject-Token": subject})
 
