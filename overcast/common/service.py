@@ -87,7 +87,8 @@ def api_app(
     request_id_headers: tuple[str, ...] = (),
 ) -> FastAPI:
     """A FastAPI app in the shape every service shares: errors in its dialect, request ids,
-    a JSON body limit and token authentication."""
+    a JSON body limit and token authentication. Its OpenAPI description (`openapi.json`
+    under the service's prefix) is public, so the API can be fuzzed."""
     # Overcast configures no OpenTelemetry: switching FastAPI's native telemetry off spares
     # every request its look-up of the global tracer, meter and logger providers.
     app = FastAPI(
@@ -103,7 +104,9 @@ def api_app(
         render=render,
         limit=runtime.settings.max_request_body,
         validator=runtime.token_validator,
-        public=public,
+        public=lambda method, path: (
+            (method == "GET" and path.endswith("/openapi.json")) or public(method, path)
+        ),
         auth_url=lambda: runtime.settings.base_url + "/v3",
         extra_headers=request_id_headers,
     )

@@ -31,7 +31,7 @@ _PASSWORD_CHANGE = re.compile(r"^/v3/users/[^/]+/password$")
 def _public(method: str, path: str) -> bool:
     if method == "POST" and _PASSWORD_CHANGE.match(path):
         return True
-    return (method, path) in _PUBLIC or path.endswith("/openapi.json")
+    return (method, path) in _PUBLIC
 
 
 def key_repository(runtime: Runtime) -> KeyRepository:
