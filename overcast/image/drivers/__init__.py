@@ -38,8 +38,9 @@ class Writer(abc.ABC):
     """One write in progress. Exactly one of `commit` or `abort` ends it."""
 
     @abc.abstractmethod
-    async def write(self, chunk: bytes) -> None:
-        """Append `chunk`. Nothing written is visible to `read` before `commit`."""
+    async def write(self, chunk: bytes | memoryview) -> None:
+        """Append `chunk`. Nothing written is visible to `read` before `commit`. The caller
+        may reuse `chunk`'s memory once this returns, so keep no reference to it."""
 
     @abc.abstractmethod
     async def commit(self) -> Stored:

@@ -3,7 +3,10 @@
 A write goes to `.incoming/<key>.<random>.part`; `commit` fsyncs it, renames it to `<key>` and
 fsyncs the directory, so a reader (or a crash) sees the whole file or none of it. While writing,
 Linux is asked to start writing back every few MiB (sync_file_range), so the final fsync has
-little left to wait for and dirty pages never pile up.
+little left to wait for; the range before, by then on disk, is dropped from the page cache, so an
+upload recycles a few MiB of cache instead of faulting in fresh pages for every byte (about
+2 CPU-s/GiB of system time in a VM) and dirty pages never pile up. Reads drop behind them too:
+images are read once, start to end, so caching them only evicts what is worth keeping.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from overcast.common import errors
 from overcast.common.config import Settings
 from overcast.image import drivers
 
-READ_CHUNK = 1 << 20
+READ_CHUNK = 4 << 20
 WRITEBACK_EVERY = 32 << 20
-_SYNC_FILE_RANGE_WRITE = 2
+_SYNC_FILE_RANGE_WAIT_BEFORE, _SYNC_FILE_RANGE_WRITE, _SYNC_FILE_RANGE_WAIT_AFTER = 1, 2, 4
 
 
 def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
@@ -46,17 +49,21 @@ class FileWriter(drivers.Writer):
         self.fd: int | None = fd
         self.size = 0
         self.flushed = 0  # bytes whose writeback has been started
+        self.dropped = 0  # bytes written back and dropped from the page cache
 
-    async def write(self, chunk: bytes) -> None:
+    async def write(self, chunk: bytes | memoryview) -> None:
         if self.fd is None:
             raise errors.Conflict("This write has already ended.")
         await asyncio.to_thread(self._write, self.fd, chunk)
 
-    def _write(self, fd: int, chunk: bytes) -> None:
+    def _write(self, fd: int, chunk: bytes | memoryview) -> None:
         _write_all(fd, chunk)
         self.size += len(chunk)
         if _START_WRITEBACK is not None and self.size - self.flushed >= WRITEBACK_EVERY:
             _START_WRITEBACK(fd, self.flushed, self.size - self.flushed, _SYNC_FILE_RANGE_WRITE)
+            if self.flushed > self.dropped:  # the range started last time: wait, then drop it
+                _drop_behind(_START_WRITEBACK, fd, self.dropped, self.flushed - self.dropped)
+                self.dropped = self.flushed
             self.flushed = self.size
 
     async def commit(self) -> drivers.Stored:
@@ -104,7 +111,8 @@ class FileStore(drivers.Store):
         try:
             if offset:
                 handle.seek(offset)
-            left = length
+            _advise(handle.fileno(), offset, 0, "POSIX_FADV_SEQUENTIAL")
+            left, done, dropped = length, offset, offset
             while left is None or left > 0:
                 want = READ_CHUNK if left is None else min(READ_CHUNK, left)
                 chunk = await asyncio.to_thread(handle.read, want)
@@ -112,6 +120,10 @@ class FileStore(drivers.Store):
                     return
                 if left is not None:
                     left -= len(chunk)
+                done += len(chunk)
+                if done - dropped >= WRITEBACK_EVERY:
+                    _advise(handle.fileno(), dropped, done - dropped, "POSIX_FADV_DONTNEED")
+                    dropped = done
                 yield chunk
         finally:
             handle.close()
@@ -138,11 +150,26 @@ class FileStore(drivers.Store):
         return path
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _drop_behind(
+    sync: Callable[[int, int, int, int], int], fd: int, offset: int, length: int
+) -> None:
+    """Wait until [offset, offset+length) is on disk, then evict it from the page cache."""
+    flags = _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE | _SYNC_FILE_RANGE_WAIT_AFTER
+    sync(fd, offset, length, flags)
+    _advise(fd, offset, length, "POSIX_FADV_DONTNEED")
+
+
+def _advise(fd: int, offset: int, length: int, advice: str) -> None:
+    """posix_fadvise where there is one (not on macOS); the kernel may ignore it anyway."""
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, offset, length, getattr(os, advice))
 
 
 def _publish(fd: int, temp: Path, final: Path) -> None:
