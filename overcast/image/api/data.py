@@ -38,6 +38,11 @@ def _size_hint(request: Request) -> int | None:
     return next(iter(found.values()), None)
 
 
+def _require_octet_stream(request: Request) -> None:
+    if media_type(request) != "application/octet-stream":
+        raise errors.UnsupportedMediaType("Image data must be sent as application/octet-stream.")
+
+
 async def _body(request: Request) -> AsyncIterator[bytes]:
     try:
         async for chunk in request.stream():
@@ -53,8 +58,7 @@ async def upload(
     ctx: RequestContext = Depends(context),
     st: ImageState = Depends(state),
 ) -> Response:
-    if media_type(request) != "application/octet-stream":
-        raise errors.UnsupportedMediaType("Image data must be sent as application/octet-stream.")
+    _require_octet_stream(request)
     store = request.headers.get("x-image-meta-store")
     await data.upload(
         st, ctx, image_id, _body(request), size_hint=_size_hint(request), store_name=store
@@ -69,8 +73,7 @@ async def stage(
     ctx: RequestContext = Depends(context),
     st: ImageState = Depends(state),
 ) -> Response:
-    if media_type(request) != "application/octet-stream":
-        raise errors.UnsupportedMediaType("Image data must be sent as application/octet-stream.")
+    _require_octet_stream(request)
     await data.stage(st, ctx, image_id, _body(request), size_hint=_size_hint(request))
     return Response(status_code=204)
 
