@@ -21,7 +21,7 @@ from overcast.common import errors, log
 from overcast.common.context import RequestContext
 from overcast.common.db.base import new_uuid
 from overcast.compute import flavors, host_services, quotas, records, states
-from overcast.compute.conductor import TOPIC as CONDUCTOR
+from overcast.compute.conductor.rpc import TOPIC as CONDUCTOR
 from overcast.compute.models import hosts, instances
 from overcast.compute.scheduler.filters.resources import requested
 from overcast.compute.state import ComputeState

@@ -239,7 +239,6 @@ async def migrate(st: ComputeState, ctx: RequestContext, uuid: str, host: str | 
 
 
 async def _migration(st: ComputeState, uuid: str) -> dict[str, Any]:
-    from overcast.compute.moves import migration_dict
 
     async with st.db.reader() as session:
         mig = (
@@ -252,7 +251,7 @@ async def _migration(st: ComputeState, uuid: str) -> dict[str, Any]:
         ).scalar_one_or_none()
     if mig is None:
         raise errors.BadRequest(f"Instance {uuid} has no finished migration to confirm or revert.")
-    return migration_dict(mig)
+    return conductor.migration_dict(mig)
 
 
 async def confirm_resize(st: ComputeState, ctx: RequestContext, uuid: str) -> None:

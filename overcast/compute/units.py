@@ -19,8 +19,9 @@ from overcast.common.bus import Bus
 from overcast.common.config import Settings
 from overcast.common.db.base import utcnow
 from overcast.common.db.session import Database
-from overcast.compute import conductor, reconcile
+from overcast.compute import conductor
 from overcast.compute.agent import ComputeHost
+from overcast.compute.conductor import recovery
 from overcast.compute.models import hosts
 from overcast.compute.remote import Remote
 from overcast.compute.scheduler import manager
@@ -50,7 +51,7 @@ class Units:
             conductor.TOPIC, conductor.Conductor(self.settings, self.db, self.bus), server=self.me
         )
         await self.heartbeat()
-        await reconcile.recover_cloud(self.db)
+        await recovery.recover_cloud(self.db)
         names = host_names(self.settings)
         for start in range(0, len(names), 50):
             batch = [
@@ -61,7 +62,7 @@ class Units:
             self.hosts.update({h.host: h for h in batch})
         compute = self.settings.compute
         self._every(compute.report_interval, self.heartbeat)
-        self._every(60.0, lambda: reconcile.expire_builds(self.db, compute.build_timeout))
+        self._every(60.0, lambda: recovery.expire_builds(self.db, compute.build_timeout))
         LOG.info("compute started with %d hosts", len(self.hosts))
 
     async def stop(self) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from overcast.common import errors
+from overcast.common.bus.endpoints import Endpoint
 from overcast.common.bus.local import LocalBus
 
 
@@ -61,3 +62,36 @@ async def test_cast_and_fanout() -> None:
     await bus.drain()
     assert sum(s.seen.count("one") for s in servers) == 1
     await bus.close()
+
+
+class _Power:
+    async def start(self, ctx: dict[str, Any]) -> str:
+        return "started"
+
+    async def _secret(self, ctx: dict[str, Any]) -> str:
+        return "no"
+
+    def helper(self) -> str:
+        return "not a bus method"
+
+
+class _Moves:
+    async def move(self, ctx: dict[str, Any], to: str) -> str:
+        return f"moved to {to}"
+
+
+async def test_an_endpoint_made_of_pieces_serves_their_public_coroutines() -> None:
+    bus = LocalBus()
+    endpoint = Endpoint(_Power(), _Moves())
+    assert endpoint.names() == ["move", "start"]
+    bus.serve("role", endpoint)
+    assert await bus.call("role", "start", {}) == "started"
+    assert await bus.call("role", "move", {}, to="host2") == "moved to host2"
+    for hidden in ("_secret", "helper", "nothing"):
+        with pytest.raises(errors.BadRequest):
+            await bus.call("role", hidden, {})
+
+
+def test_two_pieces_may_not_serve_one_name() -> None:
+    with pytest.raises(ValueError, match="start"):
+        Endpoint(_Power(), _Power())

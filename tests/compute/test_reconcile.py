@@ -6,7 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from overcast.compute import boot, reconcile
+from overcast.compute import boot
+from overcast.compute.agent import reconcile
+from overcast.compute.conductor import recovery
 from overcast.compute.models import hosts, instances
 from tests.compute.fakes import Cloud, context
 
@@ -27,7 +29,7 @@ async def test_guest_stopping_by_itself_shows_shutoff(tmp_path: Path) -> None:
             )
             assert row is not None and (row.vm_state, row.power_state) == ("stopped", 4)
         await host.driver.power_on(inst.uuid)  # the database says stopped: sync stops it
-        await reconcile.sync_power_states(host)
+        await reconcile.sync_power_states(host.h)
         assert (await host.driver.get_info(inst.uuid)).power_state == 4
     finally:
         await cloud.stop()
@@ -51,7 +53,7 @@ async def test_orphan_claims_are_dropped_at_start(tmp_path: Path) -> None:
             node = await session.scalar(select(hosts.ComputeNode))
             assert node is not None
             node.vcpus_used = 4
-        await reconcile.recover_cloud(cloud.db)
+        await recovery.recover_cloud(cloud.db)
         async with cloud.db.reader() as session:
             assert not await session.scalar(select(func.count()).select_from(hosts.Allocation))
             assert await session.scalar(select(hosts.ComputeNode.vcpus_used)) == 0

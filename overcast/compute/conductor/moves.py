@@ -1,5 +1,5 @@
 """The conductor's side of moving instances: resize and cold migration, live migration,
-evacuation and unshelve. Mixed into `conductor.Conductor`.
+evacuation and unshelve. One of the pieces of the conductor's bus endpoint.
 
 While an instance moves, its source-side resources are held by the migration record (the
 source allocation is handed to the migration's uuid) and the destination's by the instance;
@@ -18,6 +18,7 @@ from overcast.common.bus import Bus
 from overcast.common.config import Settings
 from overcast.common.db.session import Database
 from overcast.compute import records, states
+from overcast.compute.conductor import rpc, writes
 from overcast.compute.models import instances
 from overcast.compute.scheduler import claims
 from overcast.compute.scheduler.manager import TOPIC as SCHEDULER
@@ -50,10 +51,13 @@ async def _drop_new_flavor(session: AsyncSession, uuid: str) -> None:
         inst.new_flavor = None
 
 
-class MovesMixin:
-    settings: Settings
-    db: Database
-    bus: Bus
+class Moves:
+    """Every method takes the caller's context dict first."""
+
+    def __init__(self, settings: Settings, db: Database, bus: Bus) -> None:
+        self.settings = settings
+        self.db = db
+        self.bus = bus
 
     async def _start_move(
         self,
@@ -68,8 +72,6 @@ class MovesMixin:
         """Record the migration, hand the source allocation to it and schedule a destination.
         (instance dict, migration dict), or None when no host was found (already settled).
         A resize's `new_flavor` was recorded by the API, with its quota check."""
-        from overcast.compute.conductor import update_instance
-
         async with self.db.session() as session:
             inst = (
                 await session.execute(
@@ -108,7 +110,7 @@ class MovesMixin:
             async with self.db.session() as session:
                 await claims.move(session, migration["uuid"], uuid)
                 await _set_migration(session, migration["uuid"], status="error")
-                await update_instance(session, uuid, {"task_state": None})
+                await writes.update_instance(session, uuid, {"task_state": None})
                 await _drop_new_flavor(session, uuid)
                 await records.event_finish(
                     session,
@@ -153,7 +155,7 @@ class MovesMixin:
         if started is not None:
             instance, migration = started
             await self.bus.cast(
-                f"compute.{instance['host']}",
+                rpc.agent(instance["host"]),
                 "resize_instance",
                 ctx,
                 instance_uuid=uuid,
@@ -182,15 +184,13 @@ class MovesMixin:
     async def confirm_resize(
         self, ctx: dict[str, Any], uuid: str, migration: dict[str, Any]
     ) -> None:
-        from overcast.compute.conductor import update_instance
-
         async with self.db.session() as session:
             await claims.release(session, migration["uuid"])
             inst = await session.scalar(
                 select(instances.Instance).where(instances.Instance.uuid == uuid)
             )
             old = (inst.system_metadata or {}).get("old_vm_state", states.ACTIVE) if inst else None
-            await update_instance(
+            await writes.update_instance(
                 session,
                 uuid,
                 {"vm_state": old, "task_state": None, "old_flavor": None, "system_metadata": {}},
@@ -244,7 +244,7 @@ class MovesMixin:
         if started is not None:
             instance, migration = started
             await self.bus.cast(
-                f"compute.{instance['host']}",
+                rpc.agent(instance["host"]),
                 "live_migration",
                 ctx,
                 instance_uuid=uuid,
@@ -254,11 +254,9 @@ class MovesMixin:
     async def finish_live_migration(
         self, ctx: dict[str, Any], uuid: str, migration: dict[str, Any], power_state: int
     ) -> None:
-        from overcast.compute.conductor import update_instance
-
         async with self.db.session() as session:
             await claims.release(session, migration["uuid"])
-            await update_instance(
+            await writes.update_instance(
                 session,
                 uuid,
                 {
@@ -281,8 +279,6 @@ class MovesMixin:
         preserve_state: str,
         admin_password: str | None = None,
     ) -> None:
-        from overcast.compute.conductor import update_instance
-
         started = await self._start_move(
             ctx, uuid, "evacuation", "conductor_rebuild_server", None, host
         )
@@ -290,11 +286,11 @@ class MovesMixin:
             return
         instance, migration = started
         async with self.db.session() as session:
-            await update_instance(
+            await writes.update_instance(
                 session, uuid, {"host": migration["dest_compute"], "node": migration["dest_node"]}
             )
         await self.bus.cast(
-            f"compute.{migration['dest_compute']}",
+            rpc.agent(migration["dest_compute"]),
             "rebuild_instance",
             ctx,
             instance_uuid=uuid,
@@ -312,13 +308,11 @@ class MovesMixin:
             await _set_migration(session, migration_uuid, status="done" if ok else "failed")
 
     async def unshelve(self, ctx: dict[str, Any], uuid: str, spec: dict[str, Any]) -> None:
-        from overcast.compute.conductor import update_instance
-
         try:
             picked = (await self.bus.call(SCHEDULER, "select_destinations", ctx, spec=spec))[0]
         except errors.OvercastError as exc:
             async with self.db.session() as session:
-                await update_instance(session, uuid, {"task_state": None})
+                await writes.update_instance(session, uuid, {"task_state": None})
                 await records.event_finish(
                     session,
                     ctx,
@@ -329,18 +323,14 @@ class MovesMixin:
                 )
             return
         async with self.db.session() as session:
-            await update_instance(session, uuid, {"host": picked["host"], "node": picked["node"]})
+            await writes.update_instance(
+                session, uuid, {"host": picked["host"], "node": picked["node"]}
+            )
             await records.event_finish(session, ctx, uuid, "conductor_unshelve_instance")
         await self.bus.cast(
-            f"compute.{picked['host']}",
+            rpc.agent(picked["host"]),
             "unshelve_instance",
             ctx,
             instance_uuid=uuid,
             node=picked["node"],
         )
-
-    async def release(
-        self, ctx: dict[str, Any], consumer_uuid: str, node: str | None = None
-    ) -> None:
-        async with self.db.session() as session:
-            await claims.release(session, consumer_uuid, node)

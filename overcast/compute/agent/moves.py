@@ -1,42 +1,29 @@
-"""The agent's longer operations: rescue, rebuild (and evacuation's rebuild), snapshot, shelve
-and unshelve, resize/cold migration (source and destination halves) and live migration.
+"""The agent's moves: rescue and rebuild (and evacuation's rebuild), resize and cold migration
+(source and destination halves) and live migration.
 
-Mixed into `agent.AgentEndpoint`; `self.h` is the `ComputeHost`. The database side of each
-move (hosts, flavors, allocations, migration records) is the conductor's (`compute.moves`).
+Served through `agent.manager.ComputeHost`'s endpoint. The database side of each move (hosts,
+flavors, allocations, migration records) is the conductor's (`conductor.moves`).
 """
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from overcast.common import errors, log
+from overcast.common import errors
 from overcast.compute import networking, states
+from overcast.compute.agent.host import Host, failed_event, spec_for
 
-LOG = log.get(__name__)
 
-
-class MovesMixin:
-    h: Any
-
-    async def fetch_image(self, ctx: dict[str, Any], image_ref: str | None) -> dict[str, Any]:
-        raise NotImplementedError
-
-    async def _instance(self, ctx: dict[str, Any], uuid: str) -> dict[str, Any]:
-        instance = await self.h.conductor.call("get_instance", ctx, uuid=uuid)
-        if instance is None:
-            raise errors.NotFound(f"Instance {uuid} could not be found.")
-        return dict(instance)
+class Moves:
+    def __init__(self, h: Host) -> None:
+        self.h = h
 
     async def rescue_instance(
         self, ctx: dict[str, Any], instance_uuid: str, rescue_image_ref: str | None = None
     ) -> None:
-        from overcast.compute.agent import spec_for
-
         async def work() -> None:
-            instance = await self._instance(ctx, instance_uuid)
-            image = await self.fetch_image(ctx, rescue_image_ref or instance.get("image_ref"))
+            instance = await self.h.instance(ctx, instance_uuid)
+            image = await self.h.fetch_image(ctx, rescue_image_ref or instance.get("image_ref"))
             await self.h.driver.rescue(spec_for(instance, image), image)
 
         await self.h.run(
@@ -69,14 +56,12 @@ class MovesMixin:
     ) -> None:
         """Rebuild on this host: a new root disk from `image_ref`. With `migration_uuid` this is
         an evacuation's rebuild, on a host the instance was not on."""
-        from overcast.compute.agent import spec_for
-
         h, uuid = self.h, instance_uuid
         event = "compute_rebuild_instance"
 
         async def work() -> None:
-            instance = await self._instance(ctx, uuid)
-            image = await self.fetch_image(ctx, image_ref)
+            instance = await self.h.instance(ctx, uuid)
+            image = await self.h.fetch_image(ctx, image_ref)
             if migration_uuid is not None:
                 network_info, addresses = await networking.allocate(h.remote, ctx, instance, h.host)
                 instance["network_info"] = network_info
@@ -104,89 +89,6 @@ class MovesMixin:
             await h.conductor.call(
                 "finish_evacuation", ctx, uuid=uuid, migration_uuid=migration_uuid, ok=ok
             )
-
-    async def snapshot_instance(
-        self, ctx: dict[str, Any], instance_uuid: str, image_id: str
-    ) -> None:
-        async def work() -> None:
-            await self._snapshot(ctx, instance_uuid, image_id, states.IMAGE_UPLOADING)
-
-        await self.h.run(
-            ctx,
-            instance_uuid,
-            "compute_snapshot_instance",
-            work,
-            {},
-            [states.IMAGE_SNAPSHOT, states.IMAGE_UPLOADING],
-        )
-
-    async def _snapshot(
-        self, ctx: dict[str, Any], uuid: str, image_id: str, uploading: str
-    ) -> None:
-        client = self.h.remote.image(ctx)
-        try:
-            with tempfile.TemporaryDirectory(prefix="overcast-snap-") as tmp:
-                path = Path(tmp) / "disk"
-                info = await self.h.driver.snapshot(uuid, path)
-                await self.h.update(ctx, uuid, {"task_state": uploading})
-                image = await client.get(image_id)
-                if image.get("disk_format") != info.disk_format:
-                    await client.update(image_id, {"disk_format": info.disk_format})
-                await client.upload(image_id, path)
-        except Exception:
-            try:
-                await client.delete(image_id)
-            except errors.OvercastError:
-                LOG.warning("could not delete the failed snapshot %s", image_id)
-            raise
-
-    async def shelve_instance(self, ctx: dict[str, Any], instance_uuid: str, image_id: str) -> None:
-        h, uuid = self.h, instance_uuid
-
-        async def work() -> None:
-            await self._snapshot(ctx, uuid, image_id, states.SHELVING_IMAGE_UPLOADING)
-            await h.driver.power_off(uuid)
-            await h.driver.destroy(uuid)
-
-        ok = await h.run(
-            ctx,
-            uuid,
-            "compute_shelve_instance",
-            work,
-            {"vm_state": states.SHELVED_OFFLOADED, "host": None, "node": None},
-            [states.SHELVING, states.SHELVING_IMAGE_UPLOADING],
-        )
-        if ok:
-            await h.conductor.call("release", ctx, consumer_uuid=uuid)
-
-    async def unshelve_instance(self, ctx: dict[str, Any], instance_uuid: str, node: str) -> None:
-        from overcast.compute.agent import spec_for
-
-        h, uuid = self.h, instance_uuid
-
-        async def work() -> None:
-            instance = await self._instance(ctx, uuid)
-            image_id = (instance.get("system_metadata") or {}).get("shelved_image_id")
-            image = await self.fetch_image(ctx, image_id or instance.get("image_ref"))
-            await h.update(ctx, uuid, {"task_state": states.SPAWNING})
-            await h.driver.spawn(spec_for(instance, image, image_path=image.get("_path")))
-            if image_id:
-                try:
-                    await h.remote.image(ctx).delete(image_id)
-                except errors.OvercastError:
-                    LOG.warning("could not delete the shelved image %s", image_id)
-
-        ok = await h.run(
-            ctx,
-            uuid,
-            "compute_unshelve_instance",
-            work,
-            {"vm_state": states.ACTIVE, "system_metadata": {}},
-            [states.UNSHELVING, states.SPAWNING],
-            failure={"vm_state": states.SHELVED_OFFLOADED, "host": None, "node": None},
-        )
-        if not ok:
-            await h.conductor.call("release", ctx, consumer_uuid=uuid, node=node)
 
     # -- resize and cold migration -----------------------------------------------------------
 
@@ -222,26 +124,22 @@ class MovesMixin:
         self, ctx: dict[str, Any], instance_uuid: str, migration: dict[str, Any]
     ) -> None:
         """Destination half: build the guest here with the new flavor; VERIFY_RESIZE."""
-        from overcast.compute.agent import spec_for
-
         h, uuid = self.h, instance_uuid
         await h.conductor.call(
             "event_start", ctx, uuid=uuid, event="compute_finish_resize", host=h.host
         )
         try:
-            instance = await self._instance(ctx, uuid)
+            instance = await self.h.instance(ctx, uuid)
             old_state = (instance.get("system_metadata") or {}).get("old_vm_state", states.ACTIVE)
             instance["flavor"] = instance.get("new_flavor") or instance["flavor"]
-            image = await self.fetch_image(ctx, instance.get("image_ref"))
+            image = await self.h.fetch_image(ctx, instance.get("image_ref"))
             await h.driver.finish_migration(
                 spec_for(instance, image, image_path=image.get("_path")),
                 power_on=old_state != states.STOPPED,
             )
         except Exception as exc:
-            from overcast.compute.agent import _failed
-
             await h.conductor.call(
-                "event_finish", ctx, uuid=uuid, **_failed("compute_finish_resize", exc, h.host)
+                "event_finish", ctx, uuid=uuid, **failed_event("compute_finish_resize", exc, h.host)
             )
             await h.conductor.call("abort_move", ctx, uuid=uuid, migration=migration)
             return
@@ -278,10 +176,8 @@ class MovesMixin:
     async def finish_revert_resize(
         self, ctx: dict[str, Any], instance_uuid: str, migration: dict[str, Any]
     ) -> None:
-        from overcast.compute.agent import spec_for
-
         h, uuid = self.h, instance_uuid
-        instance = await self._instance(ctx, uuid)
+        instance = await self.h.instance(ctx, uuid)
         old_state = (instance.get("system_metadata") or {}).get("old_vm_state", states.ACTIVE)
         instance["flavor"] = instance.get("old_flavor") or instance["flavor"]
         try:
@@ -315,10 +211,11 @@ class MovesMixin:
                 f"compute.{dest}", "post_live_migration_at_destination", ctx, instance_uuid=uuid
             )
         except Exception as exc:
-            from overcast.compute.agent import _failed
-
             await h.conductor.call(
-                "event_finish", ctx, uuid=uuid, **_failed("compute_live_migration", exc, h.host)
+                "event_finish",
+                ctx,
+                uuid=uuid,
+                **failed_event("compute_live_migration", exc, h.host),
             )
             await h.conductor.call("abort_move", ctx, uuid=uuid, migration=migration)
             return
@@ -329,7 +226,5 @@ class MovesMixin:
     async def post_live_migration_at_destination(
         self, ctx: dict[str, Any], instance_uuid: str
     ) -> None:
-        from overcast.compute.agent import spec_for
-
-        instance = await self._instance(ctx, instance_uuid)
+        instance = await self.h.instance(ctx, instance_uuid)
         await self.h.driver.post_live_migration_at_destination(spec_for(instance))

@@ -1,0 +1,113 @@
+"""Building and deleting guests on this host: the agent's `build_and_run_instance` and
+`terminate_instance`, with their ports and volumes.
+
+Served through `agent.manager.ComputeHost`'s endpoint; `reconcile` finishes an interrupted
+delete through `Builds.terminate_instance`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from overcast.common import log
+from overcast.compute import networking, states, volumes
+from overcast.compute.agent.host import Host, failed_event, spec_for
+
+LOG = log.get(__name__)
+
+
+class _Deleted(Exception):
+    """The instance was deleted while it was being built."""
+
+
+class Builds:
+    def __init__(self, h: Host) -> None:
+        self.h = h
+
+    async def build_and_run_instance(
+        self, ctx: dict[str, Any], instance_uuid: str, spec: dict[str, Any], node: str
+    ) -> None:
+        h, uuid, event = self.h, instance_uuid, "compute__do_build_and_run_instance"
+        wants_network = h.remote.has("network") and spec.get("networks") != "none"
+        wants_volumes = bool(spec.get("uses_volumes"))
+        first = (
+            states.NETWORKING
+            if wants_network
+            else states.BLOCK_DEVICE_MAPPING
+            if wants_volumes
+            else states.SPAWNING
+        )
+        instance = await h.conductor.call(
+            "start_build", ctx, uuid=uuid, event=event, host=h.host, task_state=first
+        )
+        if instance is None:
+            return  # deleted before it got here; the delete released its claim
+        network_info: list[dict[str, Any]] = []
+        attached: list[dict[str, Any]] = []
+        try:
+            image = await h.fetch_image(ctx, instance.get("image_ref"))
+            network_info, addresses = await networking.allocate(h.remote, ctx, instance, h.host)
+            attached = await volumes.attach_all(h.remote, ctx, instance, h.host)
+            instance.update(network_info=network_info, attachments=attached)
+            if first != states.SPAWNING and not await h.update(
+                ctx,
+                uuid,
+                {
+                    "task_state": states.SPAWNING,
+                    "network_info": network_info,
+                    "addresses": addresses,
+                    "attachments": attached,
+                },
+            ):
+                raise _Deleted()
+            await h.driver.spawn(spec_for(instance, image, image_path=image.get("_path")))
+        except Exception as exc:
+            await self._undo(ctx, uuid, network_info, attached)
+            if isinstance(exc, _Deleted):
+                return
+            LOG.info("build of %s failed on %s: %s", uuid, h.host, exc)
+            await h.conductor.call(
+                "event_finish", ctx, uuid=uuid, **failed_event(event, exc, h.host)
+            )
+            reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            await h.conductor.call(
+                "build_failed", ctx, uuid=uuid, spec=spec, host=h.host, node=node, reason=reason
+            )
+            return
+        done = await h.update(
+            ctx,
+            uuid,
+            {
+                "vm_state": states.ACTIVE,
+                "task_state": None,
+                "power_state": states.RUNNING,
+                "launched_at": "now",
+            },
+            states.SPAWNING,
+            event={"event": event, "host": h.host},
+        )
+        if not done:  # deleted while spawning: the delete went to us, clean up anyway
+            await self._undo(ctx, uuid, network_info, attached)
+
+    async def _undo(
+        self,
+        ctx: dict[str, Any],
+        uuid: str,
+        network_info: list[dict[str, Any]],
+        attached: list[dict[str, Any]],
+    ) -> None:
+        await self.h.driver.destroy(uuid)
+        await networking.deallocate(self.h.remote, ctx, network_info)
+        await volumes.detach_all(self.h.remote, ctx, attached)
+
+    async def terminate_instance(self, ctx: dict[str, Any], instance_uuid: str) -> None:
+        h, uuid = self.h, instance_uuid
+        await h.conductor.call(
+            "event_start", ctx, uuid=uuid, event="compute_terminate_instance", host=h.host
+        )
+        instance = await h.conductor.call("get_instance", ctx, uuid=uuid)
+        await h.driver.destroy(uuid)
+        if instance is not None:
+            await networking.deallocate(h.remote, ctx, instance.get("network_info") or [])
+            await volumes.detach_all(h.remote, ctx, instance.get("attachments") or [])
+        await h.conductor.call("instance_destroyed", ctx, uuid=uuid)

@@ -1,0 +1,39 @@
+"""The conductor: the agents' only way to the database, and the orchestrator of builds and moves.
+
+Served on the bus as topic `compute-conductor` (`rpc.TOPIC`) by one endpoint made of small
+pieces, each handed the settings, database and bus: `agents` (reads and writes on the agents'
+behalf), `builds` (schedule, build, retry) and `moves` (resize, migrations, evacuation,
+unshelve). `writes` holds the instance writes the pieces and the API share; `recovery` the
+cloud-wide reconciliation. Calls go one way: endpoint → pieces → writes.
+"""
+
+from __future__ import annotations
+
+from overcast.common.bus import Bus
+from overcast.common.bus.endpoints import Endpoint
+from overcast.common.config import Settings
+from overcast.common.db.session import Database
+from overcast.compute.conductor.agents import AgentAccess
+from overcast.compute.conductor.builds import Builds
+from overcast.compute.conductor.moves import Moves, migration_dict
+from overcast.compute.conductor.rpc import ANY, TOPIC, agent
+from overcast.compute.conductor.writes import destroy_record, update_instance
+
+__all__ = [
+    "ANY",
+    "TOPIC",
+    "Conductor",
+    "agent",
+    "destroy_record",
+    "migration_dict",
+    "update_instance",
+]
+
+
+class Conductor(Endpoint):
+    """The conductor's bus endpoint."""
+
+    def __init__(self, settings: Settings, db: Database, bus: Bus) -> None:
+        super().__init__(
+            AgentAccess(settings, db, bus), Builds(settings, db, bus), Moves(settings, db, bus)
+        )

@@ -1,0 +1,139 @@
+"""The conductor's reads and writes on behalf of the agents (which never touch the database):
+instances, action events, host reports, deletion and claim release.
+
+One of the pieces of the conductor's bus endpoint (`conductor.Conductor`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from overcast.common.bus import Bus
+from overcast.common.config import Settings
+from overcast.common.db.base import utcnow
+from overcast.common.db.session import Database
+from overcast.compute import records, states
+from overcast.compute.conductor import rpc, writes
+from overcast.compute.models import hosts, instances
+from overcast.compute.scheduler import claims
+
+
+class AgentAccess:
+    """Every method takes the caller's context dict first."""
+
+    def __init__(self, settings: Settings, db: Database, bus: Bus) -> None:
+        self.settings = settings
+        self.db = db
+        self.bus = bus
+
+    async def get_instance(self, ctx: dict[str, Any], uuid: str) -> dict[str, Any] | None:
+        async with self.db.reader() as session:
+            inst = await writes.get(session, uuid)
+            return None if inst is None or inst.deleted else records.instance_dict(inst)
+
+    async def instance_update(
+        self,
+        ctx: dict[str, Any],
+        uuid: str,
+        values: dict[str, Any],
+        expected_task_state: Any = rpc.ANY,
+        event: dict[str, Any] | None = None,
+    ) -> bool:
+        """Update an instance (guarded by its task_state) and optionally finish an event."""
+        async with self.db.session() as session:
+            done = await writes.update_instance(session, uuid, values, expected_task_state)
+            if event is not None:
+                await records.event_finish(session, ctx, uuid, **event)
+        return done
+
+    async def start_build(
+        self, ctx: dict[str, Any], uuid: str, event: str, host: str, task_state: str
+    ) -> dict[str, Any] | None:
+        """An agent begins a build: record its event, move the task state on (from
+        scheduling), and hand it the instance; None when the instance was deleted."""
+        async with self.db.session() as session:
+            await records.event_start(session, ctx, uuid, event, host)
+            if not await writes.update_instance(
+                session, uuid, {"task_state": task_state}, states.SCHEDULING
+            ):
+                return None
+            inst = await writes.get(session, uuid)
+            return None if inst is None else records.instance_dict(inst)
+
+    async def event_start(self, ctx: dict[str, Any], uuid: str, event: str, host: str) -> None:
+        async with self.db.session() as session:
+            await records.event_start(session, ctx, uuid, event, host)
+
+    async def event_finish(self, ctx: dict[str, Any], uuid: str, **event: Any) -> None:
+        async with self.db.session() as session:
+            await records.event_finish(session, ctx, uuid, **event)
+
+    async def instances_on_host(self, ctx: dict[str, Any], host: str) -> list[dict[str, Any]]:
+        inst = instances.Instance
+        async with self.db.reader() as session:
+            rows = await session.execute(
+                select(inst).where(inst.host == host, inst.deleted.is_(False))
+            )
+            return [records.instance_dict(i) for i in rows.scalars()]
+
+    async def report(self, ctx: dict[str, Any], host: str, node: dict[str, Any]) -> None:
+        """An agent's periodic report: its service is alive and its node has these totals."""
+        compute = self.settings.compute
+        now = utcnow()
+        async with self.db.session() as session:
+            svc = (
+                await session.execute(
+                    select(hosts.Service).where(
+                        hosts.Service.host == host, hosts.Service.binary == "nova-compute"
+                    )
+                )
+            ).scalar_one_or_none()
+            if svc is None:
+                svc = hosts.Service(host=host, binary="nova-compute", topic="compute")
+                session.add(svc)
+            svc.report_count = (svc.report_count or 0) + 1
+            svc.last_seen_up = now
+            svc.updated_at = now
+            name = node["hypervisor_hostname"]
+            row = (
+                await session.execute(
+                    select(hosts.ComputeNode).where(hosts.ComputeNode.hypervisor_hostname == name)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                row = hosts.ComputeNode(
+                    hypervisor_hostname=name,
+                    cpu_allocation_ratio=compute.cpu_allocation_ratio,
+                    ram_allocation_ratio=compute.ram_allocation_ratio,
+                    disk_allocation_ratio=compute.disk_allocation_ratio,
+                )
+                session.add(row)
+            row.host = host
+            for key in (
+                "vcpus",
+                "memory_mb",
+                "local_gb",
+                "hypervisor_type",
+                "hypervisor_version",
+                "host_ip",
+                "cpu_info",
+                "capabilities",
+            ):
+                setattr(row, key, node.get(key, getattr(row, key)))
+            row.updated_at = now
+            await session.flush()
+            await claims.heal(session, name)
+
+    async def instance_destroyed(self, ctx: dict[str, Any], uuid: str) -> None:
+        """The agent removed the guest: mark the instance deleted and free what it held."""
+        async with self.db.session() as session:
+            await writes.destroy_record(session, uuid)
+            await records.event_finish(session, ctx, uuid, "compute_terminate_instance")
+
+    async def release(
+        self, ctx: dict[str, Any], consumer_uuid: str, node: str | None = None
+    ) -> None:
+        async with self.db.session() as session:
+            await claims.release(session, consumer_uuid, node)

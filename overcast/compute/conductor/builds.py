@@ -1,0 +1,141 @@
+"""The conductor's builds: ask the scheduler for hosts, cast each build to its host's agent,
+and retry a failed build on another host until `compute.max_attempts`, then ERROR with a fault
+saying why.
+
+One of the pieces of the conductor's bus endpoint (`conductor.Conductor`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from overcast.common import errors, log
+from overcast.common.bus import Bus
+from overcast.common.config import Settings
+from overcast.common.db.base import utcnow
+from overcast.common.db.session import Database
+from overcast.compute import aggregates, records, states
+from overcast.compute.conductor import rpc, writes
+from overcast.compute.scheduler import claims
+from overcast.compute.scheduler.manager import TOPIC as SCHEDULER
+
+LOG = log.get(__name__)
+
+
+class Builds:
+    """Every method takes the caller's context dict first."""
+
+    def __init__(self, settings: Settings, db: Database, bus: Bus) -> None:
+        self.settings = settings
+        self.db = db
+        self.bus = bus
+
+    async def schedule_and_build_instances(self, ctx: dict[str, Any], spec: dict[str, Any]) -> None:
+        uuids: list[str] = list(spec["instance_uuids"])
+        started = utcnow()
+        try:
+            selections = await self.bus.call(SCHEDULER, "select_destinations", ctx, spec=spec)
+        except errors.OvercastError as exc:
+            LOG.info("scheduling failed: %s", exc.message)
+            async with self.db.session() as session:
+                for uuid in uuids:
+                    await writes.to_error(session, uuid, records.fault(exc))
+                    await records.event_finish(
+                        session,
+                        ctx,
+                        uuid,
+                        "conductor_schedule_and_build_instances",
+                        result="Error",
+                        traceback=exc.message,
+                        start=started,
+                    )
+            return
+        for selection in selections:
+            uuid = selection["instance_uuid"]
+            one = {
+                **spec,
+                "instance_uuids": [uuid],
+                "num_instances": 1,
+                "retry": {"num_attempts": 1, "hosts": [selection["host"]]},
+            }
+            await self._send_build(ctx, uuid, one, selection, started)
+
+    async def _send_build(
+        self,
+        ctx: dict[str, Any],
+        uuid: str,
+        spec: dict[str, Any],
+        selection: dict[str, Any],
+        started: dt.datetime,
+        event: str = "conductor_schedule_and_build_instances",
+    ) -> None:
+        host, node = selection["host"], selection["node"]
+        async with self.db.session() as session:
+            values = {"host": host, "node": node, "launched_on": host}
+            if not spec.get("availability_zone"):  # Nova shows the zone of the host it got
+                values["availability_zone"] = await aggregates.host_availability_zone(
+                    session, host, self.settings.compute.default_availability_zone
+                )
+            placed = await writes.update_instance(session, uuid, values)
+            if not placed:  # deleted while it was being scheduled
+                await claims.release(session, uuid)
+                return
+            await records.event_finish(session, ctx, uuid, event, start=started)
+        try:
+            await self.bus.cast(
+                rpc.agent(host),
+                "build_and_run_instance",
+                ctx,
+                instance_uuid=uuid,
+                spec=spec,
+                node=node,
+            )
+        except errors.OvercastError as exc:
+            await self.build_failed(ctx, uuid, spec, host, node, exc.message)
+
+    async def build_failed(
+        self,
+        ctx: dict[str, Any],
+        uuid: str,
+        spec: dict[str, Any],
+        host: str,
+        node: str,
+        reason: str,
+    ) -> None:
+        """A host could not build the instance: release its claim and try another host."""
+        started = utcnow()
+        max_attempts = self.settings.compute.max_attempts
+        retry = dict(spec.get("retry") or {"num_attempts": 1, "hosts": [host]})
+        async with self.db.session() as session:
+            await claims.release(session, uuid, node)
+            if retry["num_attempts"] >= max_attempts:
+                message = (
+                    f"Build of instance {uuid} aborted: Exceeded maximum number of retries. "
+                    f"Exceeded max scheduling attempts {max_attempts} for instance {uuid}. "
+                    f"Last exception: {reason}"
+                )
+                await writes.to_error(session, uuid, records.fault(message, 500, reason))
+                return
+            still = await writes.update_instance(
+                session, uuid, {"host": None, "node": None, "task_state": states.SCHEDULING}
+            )
+            if not still:
+                return
+        retry = {
+            "num_attempts": retry["num_attempts"] + 1,
+            "hosts": sorted({*retry.get("hosts", []), host}),
+        }
+        spec = {**spec, "retry": retry}
+        try:
+            picked = await self.bus.call(SCHEDULER, "select_destinations", ctx, spec=spec)
+        except errors.OvercastError as exc:
+            message = (
+                f"Build of instance {uuid} aborted: {exc.message} Exhausted all hosts available "
+                f"for retrying build failures for instance {uuid}. Last exception: {reason}"
+            )
+            async with self.db.session() as session:
+                await writes.to_error(session, uuid, records.fault(message, 500, reason))
+            return
+        spec["retry"]["hosts"] = sorted({*retry["hosts"], picked[0]["host"]})
+        await self._send_build(ctx, uuid, spec, picked[0], started, "conductor_reschedule")

@@ -1,0 +1,15 @@
+"""Where the conductor and the agents are on the bus: the conductor's topic, one host's agent,
+and the marker for "whatever the task state" in guarded instance updates.
+
+Imported by the API side, the agents and the conductor alike; it imports nothing.
+"""
+
+from __future__ import annotations
+
+TOPIC = "compute-conductor"
+ANY = "__any__"
+
+
+def agent(host: str) -> str:
+    """The bus target of one host's compute agent."""
+    return f"compute.{host}"

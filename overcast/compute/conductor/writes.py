@@ -1,0 +1,94 @@
+"""Instance writes shared by the conductor and the API: the task-state-guarded update and the
+soft delete that frees what an instance held.
+
+Called by the conductor's pieces and by `compute.servers`; imports no other conductor module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from overcast.common.db.base import utcnow
+from overcast.compute import server_groups, states
+from overcast.compute.conductor import rpc
+from overcast.compute.models import instances
+from overcast.compute.scheduler import claims
+
+_TIMES = ("launched_at", "terminated_at", "deleted_at")
+_FLAVORS = frozenset({"flavor", "new_flavor"})
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    """Bus-safe values to column values: timestamps travel as "now" or ISO text."""
+    out = dict(values)
+    for key in _TIMES:
+        if isinstance(out.get(key), str):
+            out[key] = utcnow() if out[key] == "now" else dt.datetime.fromisoformat(out[key])
+    if "metadata" in out:
+        out["metadata_"] = out.pop("metadata")
+    return out
+
+
+async def update_instance(
+    session: AsyncSession,
+    uuid: str,
+    values: dict[str, Any],
+    expected_task_state: Any = rpc.ANY,
+) -> bool:
+    """Change a live instance if its task_state is still as expected; False otherwise.
+    Flavors are not changed here: they go through the ORM, which keeps the counted sizes."""
+    if _FLAVORS & values.keys():
+        raise ValueError(f"update_instance cannot change {sorted(_FLAVORS & values.keys())}")
+    inst = instances.Instance
+    stmt = update(inst).where(inst.uuid == uuid, inst.deleted.is_(False))
+    if expected_task_state != rpc.ANY:
+        expected = (
+            expected_task_state if isinstance(expected_task_state, list) else [expected_task_state]
+        )
+        clause: Any = inst.task_state.in_([e for e in expected if e is not None])
+        if None in expected:
+            clause = clause | inst.task_state.is_(None)
+        stmt = stmt.where(clause)
+    result = await session.execute(stmt.values(**_values(values), updated_at=utcnow()))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def get(session: AsyncSession, uuid: str) -> instances.Instance | None:
+    stmt = select(instances.Instance).where(instances.Instance.uuid == uuid)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def to_error(session: AsyncSession, uuid: str, fault: dict[str, Any]) -> None:
+    await update_instance(
+        session, uuid, {"vm_state": states.ERROR, "task_state": None, "fault": fault}
+    )
+
+
+async def destroy_record(session: AsyncSession, uuid: str) -> None:
+    """Soft-delete the instance row and release everything counted against it."""
+    now = utcnow()
+    inst = instances.Instance
+    await session.execute(
+        update(inst)
+        .where(inst.uuid == uuid, inst.deleted.is_(False))
+        .values(
+            deleted=True,
+            vm_state=states.DELETED,
+            task_state=None,
+            power_state=states.NOSTATE,
+            terminated_at=now,
+            deleted_at=now,
+            updated_at=now,
+        )
+    )
+    await claims.release(session, uuid)
+    mig = instances.Migration
+    for (migration_uuid,) in (
+        await session.execute(select(mig.uuid).where(mig.instance_uuid == uuid))
+    ).all():
+        await claims.release(session, migration_uuid)
+    await server_groups.remove_member(session, uuid)
