@@ -1,4 +1,4 @@
-"""The `overcast` command: up | keys rotate | db upgrade | db revision."""
+"""The `overcast` command: up | image build | keys rotate | db upgrade | db revision."""
 
 from __future__ import annotations
 
@@ -35,8 +35,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(args)
     log.setup(settings.log_level)
 
+    background: list[asyncio.Task[None]] = []
+
     def ready() -> None:
         path = clouds.write(settings, user_config=args.user_clouds)
+        if settings.compute.default_image:
+            from overcast.compute.guest import register
+
+            task = register.register_in_background(settings)
+            background.append(asyncio.get_running_loop().create_task(task))
         print(
             f"Overcast is up at {settings.base_url}\n"
             f"  export OS_CLIENT_CONFIG_FILE={path}\n"
@@ -60,6 +67,27 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
     )
     server.run()
+    return 0
+
+
+def cmd_image_build(args: argparse.Namespace) -> int:
+    from overcast.compute.guest import build, plainboot, register
+
+    settings = _settings(args)
+    built = build.ensure(register.image_dir(settings), force=args.force, say=print)
+    if not built.built:
+        print(f"guest image up to date: {built.path} (kernel {built.kernel})")
+    if args.verify:
+        machine = plainboot.Machine(machine=register.PROPERTIES["hw_machine_type"])
+        boot = asyncio.run(plainboot.boot(built.path, machine, timeout=args.timeout))
+        if boot.banner_s is None:
+            print("\n".join(boot.console[-20:]))
+            print(f"the guest did not reach its banner within {args.timeout:.0f} s")
+            return 1
+        print(
+            f"booted under plain QEMU ({machine.machine}, {machine.accel}) to its banner "
+            f"in {boot.banner_s:.1f} s"
+        )
     return 0
 
 
@@ -123,6 +151,20 @@ def main(argv: list[str] | None = None) -> int:
     rotate = keys.add_parser("rotate", help="promote the staged key, stage a new one")
     _common(rotate)
     rotate.set_defaults(func=cmd_keys_rotate)
+
+    image = sub.add_parser("image", help="the guest image").add_subparsers(
+        dest="image", required=True
+    )
+    image_build = image.add_parser(
+        "build", help="build the guest image from Debian packages (cached in the data dir)"
+    )
+    _common(image_build)
+    image_build.add_argument("--force", action="store_true", help="rebuild even when cached")
+    image_build.add_argument(
+        "--verify", action="store_true", help="then boot it under plain QEMU to its banner"
+    )
+    image_build.add_argument("--timeout", type=float, default=120.0, help="--verify's limit, s")
+    image_build.set_defaults(func=cmd_image_build)
 
     db = sub.add_parser("db", help="database migrations").add_subparsers(dest="db", required=True)
     upgrade = db.add_parser("upgrade", help="apply every service's migrations")

@@ -82,6 +82,12 @@ class ImageClient(RestClient):
                 written += len(chunk)
         return written
 
+    async def find(self, **filters: Any) -> list[dict[str, Any]]:
+        """The images matching Glance's list filters (e.g. name, visibility), first page."""
+        response = await self.request("GET", "/v2/images", params=filters)
+        images: list[dict[str, Any]] = response.json()["images"]
+        return images
+
     async def create(self, **fields: Any) -> dict[str, Any]:
         response = await self.request("POST", "/v2/images", json_body=fields)
         image: dict[str, Any] = response.json()

@@ -85,6 +85,14 @@ class ComputeSettings(BaseModel):
     build_timeout: float = Field(600.0, description="a build in BUILD longer than this fails")
     max_list_limit: int = Field(1000, description="most servers one list page returns")
     allow_resize_to_same_host: bool = True
+    default_image: str = Field(
+        "overcast-guest",
+        description="`overcast up` builds the guest image and registers it (public) under "
+        "this name; empty: neither",
+    )
+    guest_image_dir: Path | None = Field(
+        None, description="where the built guest image is kept (default DATA_DIR/guest)"
+    )
 
 
 class Settings(BaseSettings):
