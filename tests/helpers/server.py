@@ -23,8 +23,11 @@ import openstack.config
 OPENSTACK = str(Path(sys.executable).parent / "openstack")
 
 # Tests hash passwords at bcrypt's lowest cost so the suite stays fast; one test checks the
-# default cost separately.
-FAST_ENV = {"OVERCAST_IDENTITY__PASSWORD_HASH_ROUNDS": "4"}
+# default cost separately. Servers register no default guest image unless a test asks.
+FAST_ENV = {
+    "OVERCAST_IDENTITY__PASSWORD_HASH_ROUNDS": "4",
+    "OVERCAST_COMPUTE__DEFAULT_IMAGE": "",
+}
 
 
 def free_port() -> int:

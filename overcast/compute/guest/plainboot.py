@@ -11,6 +11,7 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,10 @@ class Machine:
     memory_mb: int = 256
     vcpus: int = 1
 
-    def argv(self, disk: Path, config_drive: Path | None = None) -> list[str]:
+    def argv(
+        self, disk: Path, config_drive: Path | None = None, ssh_port: int | None = None
+    ) -> list[str]:
+        """QEMU's command line; `ssh_port` forwards that host port to the guest's port 22."""
         mmio = self.machine == "microvm"
         bus = "device" if mmio else "pci"
         argv = [
@@ -54,7 +58,7 @@ class Machine:
             "-device",
             f"virtio-blk-{bus},drive=root" + ("" if mmio else ",bootindex=0"),
             "-netdev",
-            "user,id=net0",
+            "user,id=net0" + (f",hostfwd=tcp:127.0.0.1:{ssh_port}-:22" if ssh_port else ""),
             "-device",
             f"virtio-net-{bus},netdev=net0",
         ]
@@ -79,16 +83,54 @@ class Boot:
     console: list[str] = field(default_factory=list)
 
 
-async def boot(
+class Guest:
+    """A running plain-QEMU guest whose serial console is read line by line."""
+
+    def __init__(self, process: asyncio.subprocess.Process, started: float) -> None:
+        self.process = process
+        self.started = started
+        self.console: list[str] = []
+        self._read = 0  # console lines `wait_for` has looked at
+
+    async def wait_for(self, text: str, timeout: float) -> str | None:
+        """The first console line from here on that contains `text` (None after `timeout`
+        seconds or when QEMU exits first)."""
+        try:
+            return await asyncio.wait_for(self._until(text), timeout)
+        except TimeoutError:
+            return None
+
+    async def _until(self, text: str) -> str | None:
+        assert self.process.stdout is not None
+        while True:
+            while self._read < len(self.console):
+                line = self.console[self._read]
+                self._read += 1
+                if text in line:
+                    return line
+            raw = await self.process.stdout.readline()
+            if not raw:
+                return None
+            self.console.append(raw.decode(errors="replace").rstrip("\r\n"))
+
+    def cpu_seconds(self) -> float | None:
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.asynccontextmanager
+async def running(
     image: Path,
     machine: Machine,
     config_drive: Path | None = None,
-    timeout: float = 120.0,
-    until: str = BANNER,
-    after_banner: float = 0.0,
-) -> Boot:
-    """Boot `image` (through a throw-away qcow2 overlay) until a console line contains `until`,
-    then `after_banner` seconds more (to collect what follows); then stop QEMU."""
+    extra: tuple[str, ...] = (),
+    ssh_port: int | None = None,
+) -> AsyncIterator[Guest]:
+    """QEMU running `image` through a throw-away qcow2 overlay; killed on leaving."""
     with tempfile.TemporaryDirectory(prefix="overcast-plainboot-") as scratch:
         overlay = Path(scratch) / "disk.qcow2"
         image = await asyncio.to_thread(image.resolve)
@@ -100,45 +142,29 @@ async def boot(
             raise RuntimeError(f"qemu-img could not make an overlay of {image}")
         started = time.monotonic()
         process = await asyncio.create_subprocess_exec(
-            *machine.argv(overlay, config_drive),
+            *machine.argv(overlay, config_drive, ssh_port),
+            *extra,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        result = Boot(banner_s=None)
         try:
-            await asyncio.wait_for(_read(process, result, started, until), timeout)
-            if after_banner:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_read(process, result, started, None), after_banner)
-        except TimeoutError:
-            pass
+            yield Guest(process, started)
         finally:
             if process.returncode is None:
                 process.kill()
             await process.wait()
-        return result
 
 
-async def _read(
-    process: asyncio.subprocess.Process, result: Boot, started: float, until: str | None
-) -> None:
-    assert process.stdout is not None
-    while line := await process.stdout.readline():
-        text = line.decode(errors="replace").rstrip("\r\n")
-        result.console.append(text)
-        if until is not None and until in text:
-            result.banner_s = time.monotonic() - started
-            result.cpu_s = _cpu_seconds(process.pid)
-            return
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+async def boot(
+    image: Path, machine: Machine, config_drive: Path | None = None, timeout: float = 120.0
+) -> Boot:
+    """Boot `image` until its login banner, then stop it: how long that took."""
+    async with running(image, machine, config_drive) as guest:
+        line = await guest.wait_for(BANNER, timeout)
+        if line is None:
+            return Boot(None, console=guest.console)
+        return Boot(time.monotonic() - guest.started, guest.cpu_seconds(), guest.console)
 
 
 def config_drive(target: Path, meta_data: str, user_data: str | None = None) -> Path:
