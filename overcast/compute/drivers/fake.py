@@ -2,7 +2,8 @@
 
 It keeps power state, a console log and rescue state per guest, saved (debounced) to
 `DATA_DIR/compute/fake/<host>.json` so guests survive a restart as they would on a real host.
-Tests steer it through the instance's metadata, flavor extra specs or image properties:
+Tests steer it through the instance's metadata, flavor extra specs or image properties (which
+the image service returns as top-level fields of the image, as Glance v2 does):
 
 - `fake:fail_spawn`: `true` fails every spawn; a comma-separated list of hosts fails only there.
 - `fake:spawn_delay`: seconds a spawn takes.
@@ -82,7 +83,7 @@ class FakeDriver(drivers.Driver):
 
     async def spawn(self, instance: drivers.InstanceSpec) -> None:
         knobs = {
-            **instance.image.get("properties", {}),
+            **{k: v for k, v in instance.image.items() if k.startswith("fake:")},
             **instance.flavor.get("extra_specs", {}),
             **instance.metadata,
         }
