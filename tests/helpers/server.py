@@ -53,7 +53,7 @@ class Server:
     def clouds_yaml(self) -> Path:
         return self.data_dir / "clouds.yaml"
 
-    def start(self, timeout: float = 30.0) -> Server:
+    def start(self, timeout: float = 120.0) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [
             sys.executable,
