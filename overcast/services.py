@@ -16,4 +16,7 @@ def all_services() -> list[Service]:
     from overcast.compute.service import ComputeService
 
     found.append(ComputeService())
+    from overcast.object_store.service import ObjectStoreService
+
+    found.append(ObjectStoreService())
     return found

@@ -95,6 +95,21 @@ class ComputeSettings(BaseModel):
     )
 
 
+class ObjectStoreSettings(BaseModel):
+    devices: int = Field(3, ge=1, description="device directories made on first start")
+    part_power: int = Field(10, ge=1, le=24, description="the ring has 2**part_power partitions")
+    replicas: int = Field(3, ge=1)
+    min_part_hours: int = Field(1, ge=0, description="hours before a partition moves again")
+    operator_roles: list[str] = ["admin", "member"]
+    reseller_admin_role: str = "ResellerAdmin"
+    replicator_interval: float = Field(30.0, description="seconds between replication passes")
+    auditor_files_per_second: float = Field(20.0, description="objects audited per second")
+    auditor_bytes_per_second: float = Field(10e6, description="bytes audited per second")
+    updater_interval: float = Field(5.0, description="seconds between async pending sweeps")
+    expirer_interval: float = Field(30.0, description="seconds between expirer passes")
+    reclaim_age: float = Field(7 * 86400.0, description="seconds a tombstone is kept")
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. Each service reads its own section."""
 
@@ -115,6 +130,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = IdentitySettings()
     image: ImageSettings = ImageSettings()
     compute: ComputeSettings = ComputeSettings()
+    object_store: ObjectStoreSettings = ObjectStoreSettings()
 
     @property
     def base_url(self) -> str:

@@ -50,6 +50,16 @@ class NotAcceptable(OvercastError):
     title = "Not Acceptable"
 
 
+class LengthRequired(OvercastError):
+    status = 411
+    title = "Length Required"
+
+
+class PreconditionFailed(OvercastError):
+    status = 412
+    title = "Precondition Failed"
+
+
 class Conflict(OvercastError):
     status = 409
     title = "Conflict"
@@ -80,6 +90,11 @@ class RangeNotSatisfiable(OvercastError):
     title = "Requested Range Not Satisfiable"
 
 
+class UnprocessableEntity(OvercastError):
+    status = 422
+    title = "Unprocessable Entity"
+
+
 class TooManyRequests(OvercastError):
     status = 429
     title = "Too Many Requests"
@@ -95,6 +110,13 @@ class NotSupported(OvercastError):
 class ServiceUnavailable(OvercastError):
     status = 503
     title = "Service Unavailable"
+
+
+class InsufficientStorage(OvercastError):
+    """Too few devices took a write for it to be durable."""
+
+    status = 507
+    title = "Insufficient Storage"
 
 
 class Timeout(OvercastError):

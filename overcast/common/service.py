@@ -8,6 +8,7 @@ other: what they share is in the runtime (settings, database, bus, token validat
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -85,9 +86,12 @@ def api_app(
     render: faults.Render,
     public: middleware.PublicPath = lambda _m, _p: False,
     request_id_headers: tuple[str, ...] = (),
+    new_request_id: Callable[[], str] = middleware.new_request_id,
+    streams: middleware.PublicPath = lambda _m, _p: False,
 ) -> FastAPI:
     """A FastAPI app in the shape every service shares: errors in its dialect, request ids,
-    a JSON body limit and token authentication. Its OpenAPI description (`openapi.json`
+    a JSON body limit (not on `streams` requests, whose bodies go to a store) and token
+    authentication; request ids from `new_request_id`, echoed in `request_id_headers` too. Its OpenAPI description (`openapi.json`
     under the service's prefix) is public, so the API can be fuzzed."""
     # Overcast configures no OpenTelemetry: switching FastAPI's native telemetry off spares
     # every request its look-up of the global tracer, meter and logger providers.
@@ -109,5 +113,7 @@ def api_app(
         ),
         auth_url=lambda: runtime.settings.base_url + "/v3",
         extra_headers=request_id_headers,
+        new_id=new_request_id,
+        streams=streams,
     )
     return app

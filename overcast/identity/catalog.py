@@ -42,6 +42,29 @@ async def build(session: AsyncSession) -> list[dict[str, Any]]:
     ]
 
 
+_TEMPLATES = ("%(project_id)s", "$(project_id)s", "%(tenant_id)s", "$(tenant_id)s")
+
+
+def for_project(built: list[dict[str, Any]], project_id: str | None) -> list[dict[str, Any]]:
+    """The catalog as one token sees it: `%(project_id)s` in endpoint URLs (the object store's
+    `AUTH_%(project_id)s`) replaced by the token's project; such endpoints are left out of
+    tokens without a project, as Keystone does."""
+    out = []
+    for service in built:
+        endpoints = []
+        for ep in service["endpoints"]:
+            url = ep["url"]
+            if any(t in url for t in _TEMPLATES):
+                if not project_id:
+                    continue
+                for template in _TEMPLATES:
+                    url = url.replace(template, project_id)
+                ep = {**ep, "url": url}
+            endpoints.append(ep)
+        out.append({**service, "endpoints": endpoints})
+    return out
+
+
 class Catalog:
     """The built catalog, cached until `changed` is announced. Callers must not mutate it."""
 

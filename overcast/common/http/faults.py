@@ -67,6 +67,34 @@ def glance(status: int, title: str, message: str) -> Response:
     return Response(body, status_code=status, media_type="text/html")
 
 
+# What Swift's proxy says when an error carries no message of its own.
+_SWIFT_EXPLAIN = {
+    401: "This server could not verify that you are authorized to access the resource.",
+    403: "Access was denied to this resource.",
+    404: "The resource could not be found.",
+    405: "The method is not allowed for this resource.",
+    409: "There was a conflict when trying to complete your request.",
+    411: "Length Required.",
+    412: "A precondition for this request was not met.",
+    413: "The body of your request was too large for this server.",
+    416: "The Range requested is not available.",
+    422: "Unable to process the contained instructions.",
+    500: "The server has either erred or is incapable of performing the requested operation.",
+    503: "The server is currently unavailable. Please try again at a later time.",
+    507: "There was not enough storage space to complete the request.",
+}
+
+
+def swift(status: int, title: str, message: str) -> Response:
+    """Swift answers plain text: its own message when it has one, otherwise swob's small HTML
+    page of the status and a sentence (which clients show as they get it)."""
+    if message and message != title:
+        return Response(message, status_code=status, media_type="text/plain")
+    explain = _SWIFT_EXPLAIN.get(status, "")
+    body = f"<html><h1>{title}</h1><p>{explain}</p></html>"
+    return Response(body, status_code=status, media_type="text/html")
+
+
 def validation_message(errs: Sequence[Any]) -> str:
     """Turn pydantic's error list into one sentence a person can act on."""
     parts = []

@@ -63,12 +63,13 @@ async def _noop_receive() -> Message:
 class ApiMiddleware:
     """Every request, outermost first:
 
-    - gets an id (`req-<uuid>`), in `scope["state"]["request_id"]` and echoed in
+    - gets an id (`new_id()`, by default `req-<uuid>`), in `scope["state"]["request_id"]` and echoed in
       `x-openstack-request-id` (and `extra_headers`) on every response, errors included;
     - 400 for a NUL in the path or query: PostgreSQL cannot compare it with text, and no
       OpenStack resource has one in its name;
-    - 413 for a body over `limit` bytes, except image data (`application/octet-stream`), which
-      is streamed to its store;
+    - 413 for a body over `limit` bytes, except data that streams to a store: any
+      `application/octet-stream` body (image data) and every request `streams(method, path)`
+      names (object data, whatever its content type);
     - 401 without a valid `X-Auth-Token`, except on `public` paths (version discovery, token
       issue), which pass through without a context; with one, the request context is in
       `scope["state"]["context"]`.
@@ -86,8 +87,12 @@ class ApiMiddleware:
         public: PublicPath,
         auth_url: Callable[[], str],
         extra_headers: tuple[str, ...] = (),
+        new_id: Callable[[], str] = new_request_id,
+        streams: PublicPath = lambda _m, _p: False,
     ) -> None:
         self.app = app
+        self.new_id = new_id
+        self.streams = streams
         self.render = render
         self.limit = limit
         self.validator = validator
@@ -99,7 +104,7 @@ class ApiMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = new_request_id()
+        request_id = self.new_id()
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         stamp = [(name, request_id.encode()) for name in self.names]
@@ -137,7 +142,9 @@ class ApiMiddleware:
             await self._error(scope, send, errors.BadRequest(_NUL_IN_URL))
             return
         ctype, length, token = _scan(scope)
-        if not ctype.startswith(b"application/octet-stream"):
+        if not ctype.startswith(b"application/octet-stream") and not self.streams(
+            scope["method"], scope["path"]
+        ):
             if length is not None and length.isdigit() and int(length) > self.limit:
                 await self._error(scope, send, self._too_large())
                 return

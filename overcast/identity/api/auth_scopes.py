@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from overcast.common import errors
 from overcast.common.context import RequestContext
 from overcast.common.http import auth
+from overcast.identity import catalog as service_catalog
 from overcast.identity import models, scopes, state
 from overcast.identity.api import links
 
@@ -48,7 +49,7 @@ async def catalog(request: Request, ctx: RequestContext = Depends(auth.context))
     if ctx.scope == "unscoped":
         raise errors.Forbidden("The service catalog is given only to scoped tokens.")
     async with ident.db.reader() as session:
-        found = await ident.catalog.get(session)
+        found = service_catalog.for_project(await ident.catalog.get(session), ctx.project_id)
     return {"catalog": found, "links": links.collection(request)}
 
 

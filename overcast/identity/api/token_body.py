@@ -49,7 +49,7 @@ async def render(
     if data.project_id or data.domain_id or data.system:
         body["roles"] = [_ref(r) for r in view.roles]
         if cat is not None:
-            body["catalog"] = await cat.get(session)
+            body["catalog"] = catalog.for_project(await cat.get(session), data.project_id)
     if view.application_credential is not None:
         cred = view.application_credential
         body["application_credential"] = {**_ref(cred), "restricted": not cred.unrestricted}

@@ -1,0 +1,24 @@
+"""`GET /info` at the service root, as Swift's: the capabilities this store implements, with
+their limits. Public, as in Swift. Kept in step with what the routes do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from overcast.object_store import constraints
+
+
+def capabilities() -> dict[str, Any]:
+    return {
+        "swift": {
+            "version": "2.38.0",
+            **constraints.LIMITS,
+            "policies": [{"name": "Policy-0", "aliases": "Policy-0", "default": True}],
+            "allow_account_management": False,
+            "account_autocreate": True,
+        },
+        "keystoneauth": {},
+        "account_quotas": {},
+        "container_quotas": {},
+        "dlo": {"max_get_time": 86400},
+    }

@@ -1,0 +1,482 @@
+"""Object requests: PUT (whole or chunked, `X-Copy-From`, `If-None-Match: *`, ETag check,
+`X-Delete-At`/`After`), GET/HEAD (conditionals, ranges, large-object manifests), POST
+(metadata), DELETE and COPY. Replicas are the proxy's business; the listing row follows each
+change through the listing writer (or an async pending when the database cannot take it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import time
+from collections.abc import AsyncIterator
+
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response, StreamingResponse
+
+from overcast.common import errors, log
+from overcast.object_store import access, constraints
+from overcast.object_store.api import conditions, large
+from overcast.object_store.api.call import Call, empty, http_date, require, title
+from overcast.object_store.containers import ContainerInfo
+from overcast.object_store.drivers import DeviceUnavailable, Pending
+from overcast.object_store.proxy.objects import ClientDisconnect as Disconnected
+from overcast.object_store.proxy.objects import Found
+from overcast.object_store.ring.ring import Node
+
+LOG = log.get(__name__)
+# Metadata a PUT or POST may set besides X-Object-Meta-*.
+SETTABLE = (
+    "content-disposition",
+    "content-encoding",
+    "x-delete-at",
+    "x-object-manifest",
+    "x-static-large-object",
+    "x-symlink-target",
+)
+POSTABLE = ("content-disposition", "content-encoding", "x-delete-at", "x-object-manifest")
+
+
+async def handle(call: Call) -> Response:
+    caller = await call.caller()
+    info = await call.container_info()
+    if call.method in ("GET", "HEAD"):
+        if not caller.owner and not caller.account_level:
+            require(
+                info is not None
+                and access.may_read(
+                    caller, info.get("x-container-read"), call.header("referer"), listing=False
+                ),
+                caller,
+            )
+        return await get(call)
+    write_acl = info.get("x-container-write") if info is not None else ""
+    require(access.may_write(caller, write_acl), caller)
+    if info is None:
+        raise errors.NotFound()
+    if call.method == "PUT":
+        return await put(call, info)
+    if call.method == "POST":
+        return await post(call, info)
+    if call.method == "DELETE":
+        return await delete(call, info)
+    if call.method == "COPY":
+        return await copy(call, info)
+    raise errors.MethodNotAllowed()
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+async def current(call: Call, account: str, container: str, obj: str) -> Found | None:
+    """The object's newest replica; None if it does not exist (deleted or expired)."""
+    found = await call.st.replicas.newest(account, container, obj)
+    if found is None or found.stored.deleted:
+        return None
+    delete_at = found.stored.metadata.get("X-Delete-At")
+    if delete_at and int(delete_at) <= time.time():
+        return None
+    return found
+
+
+def object_headers(found: Found) -> dict[str, str]:
+    meta = found.stored.metadata
+    ts = found.stored.timestamp
+    headers = {
+        "Content-Type": meta.get("Content-Type", "application/octet-stream"),
+        "Etag": meta.get("ETag", ""),
+        "Last-Modified": http_date(found.stored.meta_timestamp or ts),
+        "X-Timestamp": found.stored.meta_timestamp or ts,
+        "Accept-Ranges": "bytes",
+    }
+    for key, value in meta.items():
+        lower = key.lower()
+        if lower.startswith("x-object-meta-") or lower in SETTABLE:
+            headers[title(lower)] = value
+    if meta.get("X-Static-Large-Object"):
+        headers["Etag"] = f'"{meta.get("X-Slo-Etag", meta.get("ETag", ""))}"'
+        headers["X-Static-Large-Object"] = "True"
+    return headers
+
+
+async def get(call: Call) -> Response:
+    assert call.container is not None and call.obj is not None
+    found = await current(call, call.account, call.container, call.obj)
+    if found is None:
+        raise errors.NotFound()
+    headers = object_headers(found)
+    meta = found.stored.metadata
+    manifest_get = call.params.get("multipart-manifest") == "get"
+    if meta.get("X-Object-Manifest") and not manifest_get:
+        return await large.dlo(call, found, headers)
+    if meta.get("X-Static-Large-Object") and not manifest_get:
+        return await large.slo(call, found, headers)
+    if manifest_get and meta.get("X-Static-Large-Object"):
+        headers["Etag"] = meta.get("ETag", "")
+        headers["Content-Type"] = "application/json; charset=utf-8"
+    status = conditions.check(call.headers, headers["Etag"], headers["X-Timestamp"])
+    if status is not None:
+        return empty(status, headers if status == 304 else {})
+    return serve(call, found, headers, found.stored.size)
+
+
+def serve(call: Call, found: Found, headers: dict[str, str], size: int) -> Response:
+    """The body (or ranges of it) of a found replica."""
+    spans = conditions.ranges(call.header("range"), size)
+    media = headers.pop("Content-Type")
+    if call.method == "HEAD":
+        headers["Content-Length"] = str(size)
+        return Response(None, 200, headers=headers, media_type=media)
+    if spans is None:
+        return _respond(200, headers, media, size, call.st.replicas.read(found, 0, size))
+    if len(spans) == 1:
+        start, end = spans[0]
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        return _respond(206, headers, media, end - start, call.st.replicas.read(found, start, end))
+    mark = conditions.boundary()
+    parts = [
+        (
+            f"--{mark}\r\nContent-Type: {media}\r\nContent-Range: bytes {s}-{e - 1}/{size}\r\n\r\n".encode(),
+            s,
+            e,
+        )
+        for s, e in spans
+    ]
+    tail = f"\r\n--{mark}--".encode()
+    total = sum(len(p) + (e - s) for p, s, e in parts) + 2 * (len(parts) - 1) + len(tail)
+
+    async def body() -> AsyncIterator[bytes]:
+        for n, (head, s, e) in enumerate(parts):
+            yield (b"\r\n" if n else b"") + head
+            async for chunk in call.st.replicas.read(found, s, e):
+                yield chunk
+        yield tail
+
+    return _respond(206, headers, f"multipart/byteranges;boundary={mark}", total, body())
+
+
+def _respond(
+    status: int, headers: dict[str, str], media: str, length: int, body: AsyncIterator[bytes]
+) -> Response:
+    headers["Content-Length"] = str(length)
+    return StreamingResponse(body, status_code=status, headers=headers, media_type=media)
+
+
+# -- writes -----------------------------------------------------------------------------------
+
+
+def _delete_at(call: Call) -> str | None:
+    after = call.header("x-delete-after")
+    at = call.header("x-delete-at")
+    if after:
+        try:
+            seconds = int(after)
+        except ValueError:
+            raise errors.BadRequest("Non-integer X-Delete-After") from None
+        if seconds < 0:
+            raise errors.BadRequest("X-Delete-After in past")
+        return str(int(time.time() + seconds))
+    if at:
+        try:
+            when = int(float(at))
+        except ValueError:
+            raise errors.BadRequest("Non-integer X-Delete-At") from None
+        if when < time.time():
+            raise errors.BadRequest("X-Delete-At in past")
+        return str(when)
+    return None
+
+
+def new_metadata(call: Call, names: tuple[str, ...]) -> dict[str, str]:
+    """User metadata and the settable headers of a PUT or POST, checked against the limits."""
+    meta: dict[str, str] = {}
+    for key, value in call.headers.items():
+        lower = key.lower()
+        if lower.startswith("x-object-meta-") or lower in names:
+            meta[title(lower)] = value
+    constraints.check_metadata(meta, "object")
+    meta.pop("X-Delete-After", None)
+    delete_at = _delete_at(call)
+    if delete_at:
+        meta["X-Delete-At"] = delete_at
+    else:
+        meta.pop("X-Delete-At", None)
+    return meta
+
+
+def content_type(call: Call, name: str) -> str:
+    given = call.header("content-type")
+    if given and call.header("x-detect-content-type").lower() not in ("true", "1", "yes"):
+        return given
+    guessed, _ = mimetypes.guess_type(name, strict=False)
+    return guessed or "application/octet-stream"
+
+
+async def _body(call: Call) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in call.request.stream():
+            if chunk:
+                yield chunk
+    except ClientDisconnect:
+        raise Disconnected("Client Disconnect") from None
+
+
+async def put(call: Call, info: ContainerInfo) -> Response:
+    assert call.container is not None and call.obj is not None
+    if call.header("x-copy-from"):
+        return await copy_from(call, info)
+    length_raw = call.header("content-length")
+    chunked = "chunked" in call.header("transfer-encoding").lower()
+    if not length_raw and not chunked:
+        raise errors.LengthRequired()
+    length = None
+    if length_raw and not chunked:
+        if not length_raw.isdigit():
+            raise errors.BadRequest("Invalid Content-Length")
+        length = int(length_raw)
+        if length > constraints.MAX_FILE_SIZE:
+            raise errors.PayloadTooLarge("Your request is too large.")
+    if call.header("if-none-match") == "*":
+        if await current(call, call.account, call.container, call.obj) is not None:
+            raise errors.PreconditionFailed()
+    elif call.header("if-none-match"):
+        raise errors.BadRequest("Only If-None-Match: * is supported on PUT")
+    meta = new_metadata(call, SETTABLE)
+    meta["Content-Type"] = content_type(call, call.obj)
+    if call.params.get("multipart-manifest") == "put":
+        return await large.put_slo(call, info, meta)
+    etag = call.header("etag") or None
+    await _quota(call, info, length or 0)
+    return await store(call, info, meta, _body(call), length, etag)
+
+
+async def store(
+    call: Call,
+    info: ContainerInfo,
+    meta: dict[str, str],
+    body: AsyncIterator[bytes],
+    length: int | None,
+    etag: str | None,
+    account: str | None = None,
+    _versioning: bool = True,
+) -> Response:
+    """Write an object's replicas and its listing row; 201 with its ETag."""
+    assert call.container is not None and call.obj is not None
+    st = call.st
+    account = account or call.account
+    ts = constraints.now()
+    meta = {**meta, "X-Timestamp": ts, "name": f"/{account}/{info.name}/{call.obj}"}
+    if _versioning:
+        await large.version_before_write(call, info)
+    if length is not None and length <= constraints.SMALL_OBJECT:
+        data = b"".join([c async for c in body])
+        if len(data) < length:
+            raise Disconnected("Client Disconnect")
+        if len(data) > length:
+            raise errors.BadRequest("The body is longer than its Content-Length")
+        digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        if etag is not None and etag.strip('"').lower() != digest:
+            raise errors.UnprocessableEntity()
+        full = {**meta, "ETag": digest, "Content-Length": str(len(data))}
+        nodes = await st.replicas.put_whole(account, info.name, call.obj, data, full)
+        size = len(data)
+    else:
+        nodes, digest, size = await st.replicas.put_stream(
+            account, info.name, call.obj, body, meta, length, etag
+        )
+        if length is None:
+            await _quota(call, info, size, after=True)
+    await record(
+        call,
+        nodes,
+        Pending(
+            account,
+            info.name,
+            call.obj,
+            ts,
+            False,
+            size,
+            meta["Content-Type"],
+            digest,
+            {"delete_at": meta.get("X-Delete-At")} if meta.get("X-Delete-At") else {},
+        ),
+    )
+    return empty(
+        201,
+        {"Etag": digest, "Last-Modified": http_date(ts), "X-Timestamp": ts},
+        media="text/html; charset=UTF-8",
+    )
+
+
+async def record(call: Call, nodes: list[Node], pending: Pending) -> None:
+    """Make the listing follow a change; when the database cannot, keep the update on one of
+    the devices that took the change, for the updater."""
+    st = call.st
+    try:
+        await st.listings.record(pending)
+        st.containers.forget(pending.account, pending.container)
+        return
+    except errors.OvercastError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any database failure becomes an async pending
+        LOG.warning("listing update deferred", extra={"fields": {"error": str(exc)}})
+    for node in nodes:
+        try:
+            await st.placement.server(node).save_pending(node.device, pending)
+            return
+        except DeviceUnavailable:
+            continue
+    raise errors.ServiceUnavailable("Neither the listing nor any device took the update")
+
+
+async def _quota(call: Call, info: ContainerInfo, size: int, after: bool = False) -> None:
+    """Container and account quotas (Swift's container_quotas and account_quotas)."""
+    limit_bytes = info.get("x-container-meta-quota-bytes")
+    limit_count = info.get("x-container-meta-quota-count")
+    if limit_bytes and info.bytes_used + (0 if after else size) > int(limit_bytes):
+        raise errors.PayloadTooLarge("Upload exceeds quota.")
+    if limit_count and info.object_count + (0 if after else 1) > int(limit_count):
+        raise errors.PayloadTooLarge("Upload exceeds quota.")
+    account = await call.account_info()
+    account_limit = account.get("x-account-meta-quota-bytes")
+    if account_limit and account.bytes_used + (0 if after else size) > int(account_limit):
+        raise errors.PayloadTooLarge("Upload exceeds quota.")
+
+
+async def post(call: Call, info: ContainerInfo) -> Response:
+    assert call.obj is not None
+    found = await current(call, call.account, info.name, call.obj)
+    if found is None:
+        raise errors.NotFound()
+    meta = new_metadata(call, POSTABLE)
+    ts = constraints.now()
+    meta["X-Timestamp"] = ts
+    if call.header("content-type"):
+        meta["Content-Type"] = call.header("content-type")
+    nodes = await call.st.replicas.post(found, meta)
+    await record(
+        call,
+        nodes,
+        Pending(
+            call.account,
+            info.name,
+            call.obj,
+            ts,
+            False,
+            0,
+            meta.get("Content-Type", ""),
+            "",
+            {"meta_only": True, "delete_at": meta.get("X-Delete-At")},
+        ),
+    )
+    return empty(202)
+
+
+async def delete(call: Call, info: ContainerInfo) -> Response:
+    assert call.obj is not None
+    found = await current(call, call.account, info.name, call.obj)
+    if found is None:
+        raise errors.NotFound()
+    if await large.restore_on_delete(call, info):
+        return empty(204)
+    if call.params.get("multipart-manifest") == "delete" and found.stored.metadata.get(
+        "X-Static-Large-Object"
+    ):
+        await large.delete_segments(call, found)
+    await remove(call, info.name, call.obj, found)
+    return empty(204)
+
+
+async def remove(
+    call: Call, container: str, obj: str, found: Found, account: str | None = None
+) -> None:
+    """Tombstone every replica and drop the listing row."""
+    ts = constraints.now()
+    nodes = await call.st.replicas.delete(found, ts)
+    await record(call, nodes, Pending(account or call.account, container, obj, ts, True))
+
+
+async def copy_from(
+    call: Call,
+    info: ContainerInfo,
+    source: str | None = None,
+    account: str | None = None,
+    src_account: str | None = None,
+) -> Response:
+    """PUT with `X-Copy-From: <container>/<object>` (or COPY): the source's content and
+    metadata, overridden by this request's metadata."""
+    assert call.obj is not None
+    raw = (source or call.header("x-copy-from")).lstrip("/")
+    src_container, _, src_obj = raw.partition("/")
+    if not src_container or not src_obj:
+        raise errors.PreconditionFailed(
+            "X-Copy-From header must be of the form <container name>/<object name>"
+        )
+    src_account = src_account or call.header("x-copy-from-account") or call.account
+    caller = await call.caller()
+    src_info = await call.st.containers.info(src_account, src_container)
+    if src_account != call.account or not caller.owner:
+        require(
+            src_info is not None
+            and (
+                caller.owner
+                and src_account == call.account
+                or access.may_read(caller, src_info.get("x-container-read"), "", False)
+            ),
+            caller,
+        )
+    found = await current(call, src_account, src_container, src_obj)
+    if found is None:
+        raise errors.NotFound()
+    meta = {
+        k: v
+        for k, v in found.stored.metadata.items()
+        if k.lower().startswith("x-object-meta-") or k.lower() in SETTABLE
+    }
+    meta["Content-Type"] = found.stored.metadata.get("Content-Type", "application/octet-stream")
+    if call.header("x-fresh-metadata").lower() in ("true", "1"):
+        meta = {"Content-Type": meta["Content-Type"]}
+    meta.update(new_metadata(call, SETTABLE))
+    if call.header("content-type"):
+        meta["Content-Type"] = call.header("content-type")
+    meta.pop("X-Static-Large-Object", None)
+    size = found.stored.size
+    await _quota(call, info, size)
+    body = call.st.replicas.read(found, 0, size)
+    response = await store(call, info, meta, body, size, None, account=account)
+    response.headers["X-Copied-From"] = f"{src_container}/{src_obj}"
+    response.headers["X-Copied-From-Last-Modified"] = http_date(found.stored.timestamp)
+    return response
+
+
+async def copy(call: Call, info: ContainerInfo) -> Response:
+    """COPY with `Destination: <container>/<object>`: a PUT with X-Copy-From in reverse."""
+    assert call.container is not None and call.obj is not None
+    dest = call.header("destination").lstrip("/")
+    dest_container, _, dest_obj = dest.partition("/")
+    if not dest_container or not dest_obj:
+        raise errors.PreconditionFailed(
+            "Destination header must be of the form <container name>/<object name>"
+        )
+    dest_account = call.header("destination-account") or call.account
+    dest_info = await call.st.containers.info(dest_account, dest_container)
+    if dest_info is None:
+        raise errors.NotFound()
+    if dest_account != call.account:
+        caller = await call.caller()
+        require(
+            caller.reseller or access.may_write(caller, dest_info.get("x-container-write")), caller
+        )
+    source = f"{call.container}/{call.obj}"
+    target = Call(
+        call.request,
+        call.st,
+        "PUT",
+        dest_account,
+        dest_container,
+        dest_obj,
+        call.headers,
+        call.params,
+        call.context,
+    )
+    return await copy_from(target, dest_info, source, dest_account, call.account)

@@ -1,0 +1,162 @@
+"""The object-server contract: what the proxy, replicator, auditor and updater ask of one
+node's devices. `local` serves directories in this process; an `http` driver (the multi-node
+issue) will serve another node's devices over the same contract.
+
+Every method names its device; a device that is missing, read-only or failing raises
+`DeviceUnavailable`, and the caller moves on to another replica or a handoff. Writes are
+durable when they return: data is written to a temporary file, fsynced and renamed into place.
+Files are named by timestamp, so every write is idempotent and the newest timestamp wins.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from overcast.common import errors
+
+
+class DeviceUnavailable(errors.ServiceUnavailable):
+    """The device is unmounted, read-only or failing: try another."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What a device holds for one object: its newest state."""
+
+    timestamp: str  # of the data file or tombstone
+    deleted: bool
+    metadata: dict[str, str]  # the data file's, overlaid with the newest .meta
+    size: int = 0  # content bytes
+    body: bytes | None = None  # the whole content, when small enough to be read with metadata
+    meta_timestamp: str | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    fsync: bool = True
+    remote: bool = False
+
+
+@dataclass
+class Pending:
+    """A listing update not yet made (Swift's async pending), kept on a device until the
+    updater makes it."""
+
+    account: str
+    container: str
+    name: str
+    timestamp: str
+    deleted: bool
+    size: int = 0
+    content_type: str = ""
+    etag: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Writer(abc.ABC):
+    """One replica being written. `write` in order, then `commit` or `abort` exactly once."""
+
+    @abc.abstractmethod
+    async def write(self, chunk: memoryview | bytes) -> None: ...
+
+    @abc.abstractmethod
+    async def commit(self, metadata: dict[str, str]) -> None:
+        """Append the metadata, fsync, rename into place; durable when it returns."""
+
+    @abc.abstractmethod
+    async def abort(self) -> None:
+        """Drop what was written. Safe to call after a failed write."""
+
+
+class ObjectServer(abc.ABC):
+    capabilities = Capabilities()
+
+    # -- objects -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def put(
+        self,
+        device: str,
+        part: int,
+        name_hash: str,
+        timestamp: str,
+        data: bytes,
+        metadata: dict[str, str],
+    ) -> None:
+        """Store a whole (small) object at once; durable when it returns."""
+
+    @abc.abstractmethod
+    async def writer(self, device: str, part: int, name_hash: str, timestamp: str) -> Writer:
+        """Start writing a replica whose content streams in."""
+
+    @abc.abstractmethod
+    async def head(self, device: str, part: int, name_hash: str, small: int = 0) -> Stored | None:
+        """The newest state of the object (with its content if it has at most `small` bytes);
+        None when the device has never heard of it."""
+
+    @abc.abstractmethod
+    def read(
+        self, device: str, part: int, name_hash: str, timestamp: str, start: int, end: int
+    ) -> AsyncIterator[bytes]:
+        """Content bytes [start, end) of the data file of `timestamp`."""
+
+    @abc.abstractmethod
+    async def delete(
+        self, device: str, part: int, name_hash: str, timestamp: str, metadata: dict[str, str]
+    ) -> None:
+        """Write a tombstone at `timestamp` (older files go)."""
+
+    @abc.abstractmethod
+    async def post(
+        self, device: str, part: int, name_hash: str, timestamp: str, metadata: dict[str, str]
+    ) -> None:
+        """Replace the object's user metadata as of `timestamp` (a .meta file)."""
+
+    # -- replication and audit ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def partitions(self, device: str) -> list[int]:
+        """Partitions the device holds anything of."""
+
+    @abc.abstractmethod
+    async def suffix_hashes(self, device: str, part: int) -> dict[str, str]:
+        """For each suffix directory of the partition, a hash of the file names below it."""
+
+    @abc.abstractmethod
+    async def suffix_files(self, device: str, part: int, suffix: str) -> dict[str, list[str]]:
+        """Object hash → its file names, in one suffix directory."""
+
+    @abc.abstractmethod
+    async def read_file(self, device: str, part: int, name_hash: str, filename: str) -> bytes:
+        """One whole file of an object's directory, as stored (content and metadata)."""
+
+    @abc.abstractmethod
+    async def write_file(
+        self, device: str, part: int, name_hash: str, filename: str, raw: bytes
+    ) -> None:
+        """Store a file copied from another device, whole and durable; newer files win."""
+
+    @abc.abstractmethod
+    async def drop_partition(self, device: str, part: int) -> None:
+        """Remove a handoff partition once every primary has it."""
+
+    @abc.abstractmethod
+    async def audit(self, device: str, part: int, name_hash: str, filename: str) -> bool:
+        """Check a data file against its ETag; quarantine it and return False on mismatch."""
+
+    # -- async pendings ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def save_pending(self, device: str, pending: Pending) -> None: ...
+
+    @abc.abstractmethod
+    async def pendings(self, device: str, limit: int) -> list[tuple[str, Pending]]: ...
+
+    @abc.abstractmethod
+    async def drop_pending(self, device: str, key: str) -> None: ...
+
+    async def close(self) -> None:  # noqa: B027 - optional
+        """Release threads or connections."""

@@ -1,0 +1,179 @@
+"""The on-disk format of one object on one device, as plain synchronous functions (the local
+driver runs them in its threads).
+
+    <device>/objects/<part>/<suffix>/<hash>/<timestamp>.data   content, then metadata
+    <device>/objects/<part>/<suffix>/<hash>/<timestamp>.meta   metadata of a POST
+    <device>/objects/<part>/<suffix>/<hash>/<timestamp>.ts     tombstone
+    <device>/tmp/                                              files being written
+
+Every file ends with its metadata: JSON, then a four-byte big-endian length and the magic
+`OVO1`; the content (if any) is what comes before. One file per replica state, written to a
+temporary file, fsynced and renamed: a crash leaves the old state or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import struct
+from dataclasses import dataclass
+
+MAGIC = b"OVO1"
+TRAILER = struct.Struct(">I4s")
+MARKER = ".overcast-device"  # present on a device that is in service (Swift's mount check)
+FATAL = {errno.EROFS, errno.EIO, errno.ENOSPC, errno.EDQUOT, errno.ENOENT, errno.ENOTDIR}
+
+
+class Unavailable(Exception):
+    """The device is missing, read-only or failing."""
+
+
+def check_device(root: str) -> None:
+    if not os.path.exists(os.path.join(root, MARKER)):
+        raise Unavailable(f"device {root} is not in service")
+
+
+def hash_dir(root: str, part: int, name_hash: str) -> str:
+    return f"{root}/objects/{part}/{name_hash[-3:]}/{name_hash}"
+
+
+def trailer(metadata: dict[str, str]) -> bytes:
+    raw = json.dumps(metadata, separators=(",", ":")).encode()
+    return raw + TRAILER.pack(len(raw), MAGIC)
+
+
+@dataclass
+class Parsed:
+    metadata: dict[str, str]
+    size: int  # content bytes
+    body: bytes | None
+
+
+def parse(fd: int, small: int) -> Parsed:
+    """Read a file's metadata (and its content when at most `small` bytes)."""
+    total = os.fstat(fd).st_size
+    if total < TRAILER.size:
+        raise ValueError("truncated")
+    tail_len = min(total, max(small + 4096, 4096))
+    tail = os.pread(fd, tail_len, total - tail_len)
+    length, magic = TRAILER.unpack_from(tail, len(tail) - TRAILER.size)
+    if magic != MAGIC or length + TRAILER.size > total:
+        raise ValueError("bad trailer")
+    size = total - TRAILER.size - length
+    if length + TRAILER.size > len(tail):
+        raw = os.pread(fd, length, size)
+    else:
+        raw = tail[len(tail) - TRAILER.size - length : len(tail) - TRAILER.size]
+    metadata = json.loads(raw)
+    body = None
+    if size <= small:
+        start = len(tail) - TRAILER.size - length - size
+        body = tail[start : start + size] if start >= 0 else os.pread(fd, size, 0)
+    return Parsed(metadata, size, body)
+
+
+def newest(names: list[str]) -> tuple[str | None, str | None]:
+    """(the newest .data or .ts file, the newest .meta newer than it)."""
+    state = meta = None
+    for name in sorted(names, reverse=True):
+        if name.endswith((".data", ".ts")) and state is None:
+            state = name
+        elif name.endswith(".meta") and meta is None and state is None:
+            meta = name
+    return state, meta
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs(path: str, stop: str) -> None:
+    """Create `path` and its missing parents below `stop`, each made durable in its parent."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent != stop:
+        make_dirs(parent, stop)
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        return
+    fsync_dir(parent)
+
+
+def place(root: str, tmp_fd: int, tmp_path: str, target_dir: str, filename: str) -> None:
+    """fsync a finished temporary file and rename it into `target_dir`; then drop the files
+    it makes obsolete."""
+    os.fdatasync(tmp_fd)
+    make_dirs(target_dir, root)
+    os.rename(tmp_path, os.path.join(target_dir, filename))
+    fsync_dir(target_dir)
+    cleanup(target_dir)
+
+
+def cleanup(directory: str) -> None:
+    """Remove what a newer state file supersedes (older data, tombstones and metas)."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return
+    state, meta = newest(names)
+    if state is None:
+        return
+    for name in names:
+        if name == state or name == meta or name.endswith(".tmp"):
+            continue
+        if name < state or (name.endswith(".meta") and meta is not None):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except FileNotFoundError:
+                pass
+
+
+def write_whole(root: str, target_dir: str, filename: str, raw: bytes) -> None:
+    fd, tmp = open_tmp(root)
+    try:
+        os.write(fd, raw)
+        place(root, fd, tmp, target_dir, filename)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    finally:
+        os.close(fd)
+
+
+def open_tmp(root: str) -> tuple[int, str]:
+    check_device(root)
+    tmp = f"{root}/tmp/{os.urandom(8).hex()}.tmp"
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), tmp
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def etag_of(path: str) -> tuple[str, str]:
+    """(the md5 of the content, the ETag its metadata records)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        parsed = parse(fd, 0)
+        digest = hashlib.md5(usedforsecurity=False)
+        offset = 0
+        while offset < parsed.size:
+            chunk = os.pread(fd, min(1 << 20, parsed.size - offset), offset)
+            if not chunk:
+                break
+            digest.update(chunk)
+            offset += len(chunk)
+        return digest.hexdigest(), parsed.metadata.get("ETag", "")
+    finally:
+        os.close(fd)

@@ -1,0 +1,300 @@
+"""The `local` object server: devices that are directories on this node, served in-process.
+
+File work runs in a pool of threads of its own (os.write, fsync, hashlib release the GIL),
+sized so that many fsyncs are in flight at once and the filesystem journal commits them
+together. See `diskfile` for the format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from overcast.object_store.drivers import (
+    DeviceUnavailable,
+    ObjectServer,
+    Pending,
+    Stored,
+    Writer,
+)
+from overcast.object_store.drivers import diskfile as df
+
+T = TypeVar("T")
+READ_CHUNK = 1 << 20
+
+
+def init_device(root: Path) -> None:
+    """Put a directory in service as a device (idempotent)."""
+    for sub in ("objects", "tmp", "async_pending", "quarantined"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / df.MARKER).touch()
+
+
+class LocalWriter(Writer):
+    def __init__(self, server: LocalServer, root: str, target: str, filename: str) -> None:
+        self.server = server
+        self.root = root
+        self.target = target
+        self.filename = filename
+        self.fd, self.tmp = df.open_tmp(root)
+
+    async def write(self, chunk: memoryview | bytes) -> None:
+        await self.server.run(_write_all, self.fd, chunk)
+
+    async def commit(self, metadata: dict[str, str]) -> None:
+        def finish() -> None:
+            _write_all(self.fd, df.trailer(metadata))
+            df.place(self.root, self.fd, self.tmp, self.target, self.filename)
+            os.close(self.fd)
+
+        await self.server.run(finish)
+
+    async def abort(self) -> None:
+        def drop() -> None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+
+        await self.server.run(drop)
+
+
+def _write_all(fd: int, data: memoryview | bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class LocalServer(ObjectServer):
+    def __init__(self, devices_root: Path, threads: int = 48) -> None:
+        self.root = devices_root
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="object-io")
+
+    def dev(self, device: str) -> str:
+        return f"{self.root}/{device}"
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.pool, functools.partial(fn, *args)
+            )
+        except df.Unavailable as exc:
+            raise DeviceUnavailable(str(exc)) from exc
+        except OSError as exc:
+            if exc.errno in df.FATAL:
+                raise DeviceUnavailable(f"device failed: {exc}") from exc
+            raise
+
+    async def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- objects -----------------------------------------------------------------------------
+
+    async def put(self, device, part, name_hash, timestamp, data, metadata) -> None:  # type: ignore[no-untyped-def]
+        root = self.dev(device)
+        raw = data + df.trailer(metadata)
+        await self.run(
+            df.write_whole, root, df.hash_dir(root, part, name_hash), f"{timestamp}.data", raw
+        )
+
+    async def writer(self, device: str, part: int, name_hash: str, timestamp: str) -> Writer:
+        root = self.dev(device)
+        return await self.run(
+            LocalWriter, self, root, df.hash_dir(root, part, name_hash), f"{timestamp}.data"
+        )
+
+    async def head(self, device: str, part: int, name_hash: str, small: int = 0) -> Stored | None:
+        return await self.run(_head, self.dev(device), part, name_hash, small)
+
+    async def read(  # type: ignore[override]
+        self, device: str, part: int, name_hash: str, timestamp: str, start: int, end: int
+    ) -> AsyncIterator[bytes]:
+        root = self.dev(device)
+        path = f"{df.hash_dir(root, part, name_hash)}/{timestamp}.data"
+        fd = await self.run(os.open, path, os.O_RDONLY)
+        try:
+            offset = start
+            while offset < end:
+                chunk = await self.run(os.pread, fd, min(READ_CHUNK, end - offset), offset)
+                if not chunk:
+                    raise DeviceUnavailable(f"{path} is shorter than its metadata says")
+                offset += len(chunk)
+                yield chunk
+        finally:
+            os.close(fd)
+
+    async def delete(self, device, part, name_hash, timestamp, metadata) -> None:  # type: ignore[no-untyped-def]
+        root = self.dev(device)
+        await self.run(
+            df.write_whole,
+            root,
+            df.hash_dir(root, part, name_hash),
+            f"{timestamp}.ts",
+            df.trailer(metadata),
+        )
+
+    async def post(self, device, part, name_hash, timestamp, metadata) -> None:  # type: ignore[no-untyped-def]
+        root = self.dev(device)
+        await self.run(
+            df.write_whole,
+            root,
+            df.hash_dir(root, part, name_hash),
+            f"{timestamp}.meta",
+            df.trailer(metadata),
+        )
+
+    # -- replication and audit ---------------------------------------------------------------
+
+    async def partitions(self, device: str) -> list[int]:
+        def scan() -> list[int]:
+            root = self.dev(device)
+            df.check_device(root)
+            return sorted(int(p) for p in os.listdir(f"{root}/objects") if p.isdigit())
+
+        return await self.run(scan)
+
+    async def suffix_hashes(self, device: str, part: int) -> dict[str, str]:
+        return await self.run(_suffix_hashes, self.dev(device), part)
+
+    async def suffix_files(self, device: str, part: int, suffix: str) -> dict[str, list[str]]:
+        def scan() -> dict[str, list[str]]:
+            base = f"{self.dev(device)}/objects/{part}/{suffix}"
+            out = {}
+            for name_hash in _listdir(base):
+                names = sorted(n for n in _listdir(f"{base}/{name_hash}") if not n.endswith(".tmp"))
+                if names:
+                    out[name_hash] = names
+            return out
+
+        return await self.run(scan)
+
+    async def read_file(self, device: str, part: int, name_hash: str, filename: str) -> bytes:
+        path = f"{df.hash_dir(self.dev(device), part, name_hash)}/{filename}"
+        return await self.run(Path(path).read_bytes)
+
+    async def write_file(self, device, part, name_hash, filename, raw) -> None:  # type: ignore[no-untyped-def]
+        root = self.dev(device)
+        await self.run(df.write_whole, root, df.hash_dir(root, part, name_hash), filename, raw)
+
+    async def drop_partition(self, device: str, part: int) -> None:
+        await self.run(shutil.rmtree, f"{self.dev(device)}/objects/{part}", True)
+
+    async def audit(self, device: str, part: int, name_hash: str, filename: str) -> bool:
+        return await self.run(_audit, self.dev(device), part, name_hash, filename)
+
+    # -- async pendings ----------------------------------------------------------------------
+
+    async def save_pending(self, device: str, pending: Pending) -> None:
+        root = self.dev(device)
+        key = f"{pending.timestamp}-{hashlib.md5(f'{pending.account}/{pending.container}/{pending.name}'.encode(), usedforsecurity=False).hexdigest()}.json"
+        raw = json.dumps(pending.__dict__).encode()
+        await self.run(df.write_whole, root, f"{root}/async_pending", key, raw)
+
+    async def pendings(self, device: str, limit: int) -> list[tuple[str, Pending]]:
+        def scan() -> list[tuple[str, Pending]]:
+            base = f"{self.dev(device)}/async_pending"
+            out = []
+            for key in sorted(_listdir(base))[:limit]:
+                if key.endswith(".json"):
+                    with open(f"{base}/{key}", "rb") as handle:
+                        out.append((key, Pending(**json.load(handle))))
+            return out
+
+        return await self.run(scan)
+
+    async def drop_pending(self, device: str, key: str) -> None:
+        await self.run(os.unlink, f"{self.dev(device)}/async_pending/{key}")
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _head(root: str, part: int, name_hash: str, small: int) -> Stored | None:
+    df.check_device(root)
+    directory = df.hash_dir(root, part, name_hash)
+    names = _listdir(directory)
+    state, meta = df.newest(names)
+    if state is None:
+        return None
+    timestamp = state.rsplit(".", 1)[0]
+    if state.endswith(".ts"):
+        return Stored(timestamp=timestamp, deleted=True, metadata={})
+    fd = os.open(f"{directory}/{state}", os.O_RDONLY)
+    try:
+        parsed = df.parse(fd, small)
+    finally:
+        os.close(fd)
+    metadata = parsed.metadata
+    meta_ts = None
+    if meta is not None:
+        fd = os.open(f"{directory}/{meta}", os.O_RDONLY)
+        try:
+            update = df.parse(fd, 0).metadata
+        finally:
+            os.close(fd)
+        metadata = _overlay(metadata, update)
+        meta_ts = meta.rsplit(".", 1)[0]
+    return Stored(timestamp, False, metadata, parsed.size, parsed.body, meta_ts)
+
+
+POSTABLE = (
+    "x-object-meta-",
+    "x-delete-at",
+    "content-disposition",
+    "content-encoding",
+    "x-object-manifest",
+)
+
+
+def _overlay(data: dict[str, str], post: dict[str, str]) -> dict[str, str]:
+    """A POST replaces the user metadata and whatever else a POST may set; the rest stays."""
+    kept = {k: v for k, v in data.items() if not k.lower().startswith(POSTABLE)}
+    return {**kept, **post}
+
+
+def _suffix_hashes(root: str, part: int) -> dict[str, str]:
+    df.check_device(root)
+    base = f"{root}/objects/{part}"
+    out = {}
+    for suffix in _listdir(base):
+        digest = hashlib.md5(usedforsecurity=False)
+        for name_hash in sorted(_listdir(f"{base}/{suffix}")):
+            for name in sorted(_listdir(f"{base}/{suffix}/{name_hash}")):
+                if not name.endswith(".tmp"):
+                    digest.update(f"{name_hash}/{name}".encode())
+        out[suffix] = digest.hexdigest()
+    return out
+
+
+def _audit(root: str, part: int, name_hash: str, filename: str) -> bool:
+    directory = df.hash_dir(root, part, name_hash)
+    path = f"{directory}/{filename}"
+    try:
+        actual, recorded = df.etag_of(path)
+        if actual == recorded:
+            return True
+    except FileNotFoundError:
+        return True  # replaced or deleted meanwhile
+    except (ValueError, json.JSONDecodeError):
+        pass
+    target = f"{root}/quarantined/objects/{name_hash}"
+    os.makedirs(target, exist_ok=True)
+    os.rename(path, f"{target}/{filename}")
+    df.fsync_dir(directory)
+    return False

@@ -1,0 +1,209 @@
+"""Object replicas: write to every replica and succeed on quorum, read the newest replica.
+
+Called by the API's object routes. A write is acknowledged only when a quorum of devices has
+fsynced it; if fewer took it, what the others wrote stays unreferenced (older timestamps win
+nothing) and the client gets 503, as from Swift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+from overcast.common import errors
+from overcast.object_store import constraints
+from overcast.object_store.drivers import DeviceUnavailable, ObjectServer, Stored, Writer
+from overcast.object_store.proxy.placement import Placement
+from overcast.object_store.ring.ring import Node
+
+T = TypeVar("T")
+BUFFER = 1 << 20  # stream in buffers of this size to the replicas
+
+
+@dataclass(frozen=True)
+class Found:
+    """The newest replica of an object and where it is."""
+
+    node: Node
+    part: int
+    name_hash: str
+    stored: Stored
+
+
+class Unacceptable(errors.UnprocessableEntity):
+    """The content did not match the ETag the client sent."""
+
+
+class ObjectReplicas:
+    def __init__(self, placement: Placement) -> None:
+        self.placement = placement
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def newest(self, account: str, container: str, obj: str) -> Found | None:
+        """The newest state among the primaries (handoffs if no primary knows the object);
+        None when no device has heard of it. A tombstone is returned as such."""
+        name_hash, part = self.placement.locate(account, container, obj)
+        ring = self.placement.ring
+
+        async def head(node: Node) -> Found | None:
+            try:
+                stored = await self.placement.server(node).head(
+                    node.device, part, name_hash, constraints.SMALL_OBJECT
+                )
+            except DeviceUnavailable:
+                return None
+            return Found(node, part, name_hash, stored) if stored is not None else None
+
+        answers = [a for a in await asyncio.gather(*map(head, ring.primaries(part))) if a]
+        if not answers:
+            for count, node in enumerate(ring.handoffs(part)):
+                if count >= ring.replicas * 2:
+                    break
+                found = await head(node)
+                if found is not None:
+                    answers.append(found)
+                    break
+        if not answers:
+            return None
+        return max(answers, key=lambda a: (a.stored.timestamp, a.stored.meta_timestamp or ""))
+
+    def read(self, found: Found, start: int, end: int) -> AsyncIterator[bytes]:
+        """Content bytes [start, end) of a found replica."""
+        body = found.stored.body
+        if body is not None:
+            return _once(body[start:end])
+        return self.placement.server(found.node).read(
+            found.node.device, found.part, found.name_hash, found.stored.timestamp, start, end
+        )
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def put_whole(
+        self, account: str, container: str, obj: str, data: bytes, metadata: dict[str, str]
+    ) -> list[Node]:
+        """Store a small object held in memory; `metadata` holds its ETag and timestamp."""
+        name_hash, part = self.placement.locate(account, container, obj)
+        timestamp = metadata["X-Timestamp"]
+
+        async def put(server: ObjectServer, node: Node) -> None:
+            await server.put(node.device, part, name_hash, timestamp, data, metadata)
+
+        return [n for n, _ in self._quorum(await self.placement.on_replicas(part, put))]
+
+    async def put_stream(
+        self,
+        account: str,
+        container: str,
+        obj: str,
+        body: AsyncIterator[bytes],
+        metadata: dict[str, str],
+        length: int | None,
+        expect_etag: str | None,
+    ) -> tuple[list[Node], str, int]:
+        """Stream a body to every replica; (the nodes that hold it, its ETag, its size)."""
+        name_hash, part = self.placement.locate(account, container, obj)
+        timestamp = metadata["X-Timestamp"]
+
+        async def open_writer(server: ObjectServer, node: Node) -> Writer:
+            return await server.writer(node.device, part, name_hash, timestamp)
+
+        writers = dict(self._quorum(await self.placement.on_replicas(part, open_writer)))
+        try:
+            etag, size = await self._pump(body, writers, length)
+            if expect_etag is not None and expect_etag.strip('"').lower() != etag:
+                raise Unacceptable("Unprocessable Entity")
+            full = {**metadata, "ETag": etag, "Content-Length": str(size)}
+
+            async def commit(node: Node, writer: Writer) -> Node | None:
+                try:
+                    await writer.commit(full)
+                    return node
+                except DeviceUnavailable:
+                    await writer.abort()
+                    return None
+
+            done = await asyncio.gather(*(commit(n, w) for n, w in writers.items()))
+            writers = {}
+            stored = [n for n, _ in self._quorum([(n, None) for n in done if n is not None])]
+            return stored, etag, size
+        finally:
+            await asyncio.gather(*(w.abort() for w in writers.values()))
+
+    async def _pump(
+        self, body: AsyncIterator[bytes], writers: dict[Node, Writer], length: int | None
+    ) -> tuple[str, int]:
+        digest = hashlib.md5(usedforsecurity=False)
+        size = 0
+        buffer = bytearray()
+        loop = asyncio.get_running_loop()
+
+        async def flush() -> None:
+            chunk = bytes(buffer)
+            buffer.clear()
+
+            async def write(node: Node, writer: Writer) -> None:
+                try:
+                    await writer.write(chunk)
+                except DeviceUnavailable:
+                    writers.pop(node, None)
+                    await writer.abort()
+
+            await asyncio.gather(
+                loop.run_in_executor(None, digest.update, chunk),
+                *(write(n, w) for n, w in list(writers.items())),
+            )
+            if len(writers) < self.placement.quorum:
+                raise errors.ServiceUnavailable("Too few devices took the object")
+
+        async for chunk in body:
+            size += len(chunk)
+            if length is not None and size > length:
+                raise errors.BadRequest("The body is longer than its Content-Length")
+            if size > constraints.MAX_FILE_SIZE:
+                raise errors.PayloadTooLarge("Your request is too large.")
+            buffer += chunk
+            if len(buffer) >= BUFFER:
+                await flush()
+        if length is not None and size < length:
+            raise ClientDisconnect("The body is shorter than its Content-Length")
+        if buffer:
+            await flush()
+        return digest.hexdigest(), size
+
+    async def delete(self, found: Found, timestamp: str) -> list[Node]:
+        async def tombstone(server: ObjectServer, node: Node) -> None:
+            await server.delete(
+                node.device, found.part, found.name_hash, timestamp, {"X-Timestamp": timestamp}
+            )
+
+        return [n for n, _ in self._quorum(await self.placement.on_replicas(found.part, tombstone))]
+
+    async def post(self, found: Found, metadata: dict[str, str]) -> list[Node]:
+        timestamp = metadata["X-Timestamp"]
+
+        async def meta(server: ObjectServer, node: Node) -> None:
+            await server.post(node.device, found.part, found.name_hash, timestamp, metadata)
+
+        return [n for n, _ in self._quorum(await self.placement.on_replicas(found.part, meta))]
+
+    def _quorum(self, done: list[tuple[Node, T]]) -> list[tuple[Node, T]]:
+        if len(done) < self.placement.quorum:
+            raise errors.ServiceUnavailable(
+                f"Only {len(done)} of {self.placement.ring.replicas} devices took the write"
+            )
+        return done
+
+
+class ClientDisconnect(errors.OvercastError):
+    """The client sent less than it announced (Swift answers 499)."""
+
+    status = 499
+    title = "Client Disconnect"
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data

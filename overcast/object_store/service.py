@@ -1,0 +1,95 @@
+"""The object store (Swift v1) mounted at /object-store; catalog type `object-store`, name
+`swift`, URL `.../object-store/v1/AUTH_<project_id>`. `GET /object-store/info` is Swift's
+`/info`.
+
+On first start it makes the default ring of three directory devices in three zones; on every
+start it opens the ring and starts the daemons: the updater (async pendings), the replicator,
+the auditor and the expirer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from overcast.common import log
+from overcast.common.http import faults
+from overcast.common.service import Runtime, Service, api_app
+from overcast.object_store import api, daemons, layout
+from overcast.object_store.containers import Containers
+from overcast.object_store.drivers.local import LocalServer
+from overcast.object_store.proxy.objects import ObjectReplicas
+from overcast.object_store.proxy.placement import Placement
+from overcast.object_store.ring.ring import Ring
+from overcast.object_store.state import ObjectStoreState
+from overcast.object_store.updates import ListingWriter
+
+LOG = log.get(__name__)
+PREFIX = "/object-store"
+
+
+def trans_id() -> str:
+    """Swift's transaction id: `tx`, 21 random hex digits, `-`, the time in 10 hex digits."""
+    return f"tx{os.urandom(11).hex()[:21]}-{int(time.time()):010x}"
+
+
+class ObjectStoreService(Service):
+    name = "object_store"
+    catalog_type = "object-store"
+    catalog_name = "swift"
+    prefix = PREFIX
+    migrations = Path(__file__).parent / "migrations"
+
+    def __init__(self) -> None:
+        self.state: ObjectStoreState | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def endpoint_url(self, base_url: str) -> str:
+        return f"{base_url}{PREFIX}/v1/AUTH_%(project_id)s"
+
+    def build(self, runtime: Runtime) -> FastAPI:
+        settings = runtime.settings
+        app = api_app(
+            runtime,
+            title="Overcast Object Storage (Swift v1)",
+            render=faults.swift,
+            # Swift authorises anonymous requests itself (ACLs, temp URLs): no path needs a token.
+            public=lambda _m, _p: True,
+            request_id_headers=("x-trans-id",),
+            new_request_id=trans_id,
+            # Object data streams to the devices whatever its content type.
+            streams=lambda method, _p: method in ("PUT", "POST"),
+        )
+        where = layout.ensure(settings)
+        salt = where.salt()
+        ring = Ring(where.ring, b"", salt)
+        placement = Placement(ring, {"local": LocalServer(where.devices)})
+        db = runtime.db.serialised()
+        self.state = ObjectStoreState(
+            settings=settings.object_store,
+            db=db,
+            layout=where,
+            placement=placement,
+            replicas=ObjectReplicas(placement),
+            containers=Containers(db),
+            listings=ListingWriter(db),
+        )
+        app.state.object_store = self.state
+        api.install(app)
+        return app
+
+    async def start(self, runtime: Runtime) -> None:
+        assert self.state is not None
+        self.tasks = daemons.start(self.state)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.state is not None:
+            for server in self.state.placement.servers.values():
+                await server.close()

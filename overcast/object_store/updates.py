@@ -1,0 +1,167 @@
+"""Listing updates: each object write or delete becomes one row change in its container's
+listing, made in batches (every write waiting at a moment shares one transaction, so the
+database commits once for many objects) and ordered by timestamp (an older update never
+undoes a newer one). When the database cannot take an update, the proxy keeps it on a device
+as an async pending and the updater (`updater.py`) makes it later, as Swift's do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, insert, select, tuple_, update
+
+from overcast.common import log
+from overcast.common.db.session import Database
+from overcast.object_store import models
+from overcast.object_store.drivers import Pending
+
+LOG = log.get(__name__)
+
+
+@dataclass
+class _Waiting:
+    pending: Pending
+    done: asyncio.Future[None]
+
+
+class ListingWriter:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._queue: list[_Waiting] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.on_change: list = []  # callbacks (account, container) after a batch commits
+
+    async def record(self, pending: Pending) -> None:
+        """Apply one update; returns once it is committed (raises if it could not be)."""
+        waiting = _Waiting(pending, asyncio.get_running_loop().create_future())
+        self._queue.append(waiting)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await waiting.done
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                await apply(self.db, [w.pending for w in batch])
+            except Exception as exc:  # noqa: BLE001 - every waiter learns of it
+                for w in batch:
+                    if not w.done.done():
+                        w.done.set_exception(exc)
+                continue
+            for w in batch:
+                if not w.done.done():
+                    w.done.set_result(None)
+            for callback in self.on_change:
+                for key in {(w.pending.account, w.pending.container) for w in batch}:
+                    callback(*key)
+
+
+async def apply(db: Database, updates: list[Pending]) -> None:
+    """Make `updates` in one transaction. Updates for containers that no longer exist are
+    dropped (as Swift's container server refuses them)."""
+    by_container: dict[tuple[str, str], list[Pending]] = defaultdict(list)
+    for p in updates:
+        by_container[(p.account, p.container)].append(p)
+    async with db.session() as session:
+        keys = list(by_container)
+        rows = await session.execute(
+            select(models.Container.id, models.Container.account, models.Container.name).where(
+                tuple_(models.Container.account, models.Container.name).in_(keys)
+            )
+        )
+        ids = {(a, n): i for i, a, n in rows}
+        for key, group in by_container.items():
+            cid = ids.get(key)
+            if cid is None:
+                continue
+            newest: dict[str, Pending] = {}
+            for p in group:
+                if p.name not in newest or p.timestamp > newest[p.name].timestamp:
+                    newest[p.name] = p
+            existing = {
+                row.name: row
+                for row in (
+                    await session.execute(
+                        select(models.Object).where(
+                            models.Object.container_id == cid,
+                            models.Object.name.in_(list(newest)),
+                        )
+                    )
+                ).scalars()
+            }
+            count = size = 0
+            inserts = []
+            expiring_del = []
+            expiring_add = []
+            for name, p in newest.items():
+                row = existing.get(name)
+                if p.extra.get("meta_only"):  # a POST: content type and expiry only
+                    if row is None or row.deleted or row.ts > p.timestamp:
+                        continue
+                    if p.content_type:
+                        row.content_type = p.content_type
+                elif row is not None and row.ts >= p.timestamp:
+                    continue
+                else:
+                    count, size = _count(row, p, count, size)
+                    values = {
+                        "ts": p.timestamp,
+                        "size": p.size,
+                        "content_type": p.content_type,
+                        "etag": p.etag,
+                        "deleted": p.deleted,
+                    }
+                    if row is None:
+                        inserts.append({"container_id": cid, "name": name, **values})
+                    else:
+                        for attr, value in values.items():
+                            setattr(row, attr, value)
+                expiring_del.append(name)
+                delete_at = p.extra.get("delete_at")
+                if delete_at and not p.deleted:
+                    expiring_add.append(
+                        {
+                            "account": key[0],
+                            "container": key[1],
+                            "name": name,
+                            "delete_at": int(delete_at),
+                        }
+                    )
+            if inserts:
+                await session.execute(insert(models.Object), inserts)
+            if expiring_del:
+                await session.execute(
+                    delete(models.Expiring).where(
+                        and_(
+                            models.Expiring.account == key[0],
+                            models.Expiring.container == key[1],
+                            models.Expiring.name.in_(expiring_del),
+                        )
+                    )
+                )
+            if expiring_add:
+                await session.execute(insert(models.Expiring), expiring_add)
+            if count or size:
+                await session.execute(
+                    update(models.Container)
+                    .where(models.Container.id == cid)
+                    .values(
+                        object_count=models.Container.object_count + count,
+                        bytes_used=models.Container.bytes_used + size,
+                    )
+                )
+
+
+def _count(row: models.Object | None, p: Pending, count: int, size: int) -> tuple[int, int]:
+    """The container's object count and bytes after `p` replaces `row`."""
+    if row is not None and not row.deleted:
+        count -= 1
+        size -= row.size
+    if not p.deleted:
+        count += 1
+        size += p.size
+    return count, size
