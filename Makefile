@@ -41,7 +41,7 @@ lint: setup
 	$(BIN)/ruff check overcast tests bench
 	$(BIN)/ruff format --check overcast tests bench
 	$(BIN)/lint-imports
-	$(BIN)/mypy overcast/common
+	$(BIN)/mypy overcast/common overcast/object_store
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The `overcast` command: up | image build | keys rotate | db upgrade | db revision."""
+"""The `overcast` command: up | image build | keys rotate | db upgrade | db revision | ring."""
 
 from __future__ import annotations
 
@@ -110,6 +110,18 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ring(args: argparse.Namespace) -> int:
+    from overcast.common import errors
+    from overcast.object_store.ring import commands
+
+    try:
+        print(commands.run(_settings(args), args))
+    except errors.OvercastError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_db_revision(args: argparse.Namespace) -> int:
     """Autogenerate a revision for one service against a scratch SQLite at its head."""
     import tempfile
@@ -174,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     revision.add_argument("--service", required=True)
     revision.add_argument("-m", "--message", required=True)
     revision.set_defaults(func=cmd_db_revision, data_dir=None, config=None)
+
+    from overcast.object_store.ring import commands as ring_commands
+
+    ring_commands.add_parser(sub, _common).set_defaults(func=cmd_ring)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -79,9 +79,11 @@ def _info(row: models.Container) -> ContainerInfo:
 class Containers:
     db: Database
     _cache: dict[tuple[str, str], tuple[float, ContainerInfo | None]] = field(default_factory=dict)
+    _accounts: dict[str, tuple[float, AccountInfo]] = field(default_factory=dict)
 
     def forget(self, account: str, name: str) -> None:
         self._cache.pop((account, name), None)
+        self._accounts.pop(account, None)
 
     async def info(self, account: str, name: str, fresh: bool = False) -> ContainerInfo | None:
         key = (account, name)
@@ -181,9 +183,20 @@ class Containers:
 
     # -- accounts ----------------------------------------------------------------------------
 
-    async def account(self, account: str) -> AccountInfo:
+    async def account(self, account: str, fresh: bool = False) -> AccountInfo:
         """The account with its usage; an account nobody wrote to yet exists empty (Swift's
-        keystoneauth creates accounts on first use)."""
+        keystoneauth creates accounts on first use). Remembered for a moment unless `fresh`."""
+        now = time.monotonic()
+        hit = self._accounts.get(account)
+        if hit is not None and hit[0] > now and not fresh:
+            return hit[1]
+        found = await self._account(account)
+        if len(self._accounts) > 20000:
+            self._accounts.clear()
+        self._accounts[account] = (now + CACHE_SECONDS, found)
+        return found
+
+    async def _account(self, account: str) -> AccountInfo:
         async with self.db.reader() as session:
             row = await session.get(models.Account, account)
             usage = (
@@ -208,6 +221,7 @@ class Containers:
         )
 
     async def post_account(self, account: str, ts: str, changes: dict[str, str | None]) -> None:
+        self._accounts.pop(account, None)
         async with self.db.session() as session:
             row = await _ensure_account(session, account, ts)
             row.meta = merge_meta(row.meta or {}, changes)
@@ -215,7 +229,7 @@ class Containers:
 
 
 async def _ensure_account(session: Any, account: str, ts: str) -> models.Account:
-    row = await session.get(models.Account, account)
+    row: models.Account | None = await session.get(models.Account, account)
     if row is None:
         row = models.Account(name=account, created_ts=ts, put_ts=ts, meta={})
         session.add(row)

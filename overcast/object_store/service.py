@@ -69,14 +69,15 @@ class ObjectStoreService(Service):
         ring = Ring(where.ring, b"", salt)
         placement = Placement(ring, {"local": LocalServer(where.devices)})
         db = runtime.db.serialised()
+        containers = Containers(db)
         self.state = ObjectStoreState(
             settings=settings.object_store,
             db=db,
             layout=where,
             placement=placement,
             replicas=ObjectReplicas(placement),
-            containers=Containers(db),
-            listings=ListingWriter(db),
+            containers=containers,
+            listings=ListingWriter(db, placement, containers.forget),
         )
         app.state.object_store = self.state
         api.install(app)
@@ -84,6 +85,8 @@ class ObjectStoreService(Service):
 
     async def start(self, runtime: Runtime) -> None:
         assert self.state is not None
+        for server in self.state.placement.servers.values():
+            await server.recover()
         self.tasks = daemons.start(self.state)
 
     async def stop(self) -> None:

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, insert, select, tuple_, update
+from sqlalchemy import insert, select, tuple_, update
 
-from overcast.common import log
+from overcast.common import errors, log
 from overcast.common.db.session import Database
 from overcast.object_store import models
-from overcast.object_store.drivers import Pending
+from overcast.object_store.drivers import DeviceUnavailable, Pending
+from overcast.object_store.proxy.placement import Placement
+from overcast.object_store.ring.ring import Node
+
+__all__ = ["ListingWriter", "Pending", "apply"]
 
 LOG = log.get(__name__)
 
@@ -28,11 +33,30 @@ class _Waiting:
 
 
 class ListingWriter:
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self, db: Database, placement: Placement, forget: Callable[[str, str], None]
+    ) -> None:
         self.db = db
+        self.placement = placement
+        self.forget = forget  # (account, container): its cached info is stale
         self._queue: list[_Waiting] = []
         self._flusher: asyncio.Task[None] | None = None
-        self.on_change: list = []  # callbacks (account, container) after a batch commits
+
+    async def follow(self, nodes: list[Node], pending: Pending) -> None:
+        """Make the listing follow a change the devices `nodes` took; when the database
+        cannot, keep the update on one of those devices for the updater."""
+        try:
+            await self.record(pending)
+            return
+        except Exception as exc:  # noqa: BLE001 - any database failure becomes an async pending
+            LOG.warning("listing update deferred", extra={"fields": {"error": str(exc)}})
+        for node in nodes:
+            try:
+                await self.placement.server(node).save_pending(node.device, pending)
+                return
+            except DeviceUnavailable:
+                continue
+        raise errors.ServiceUnavailable("Neither the listing nor any device took the update")
 
     async def record(self, pending: Pending) -> None:
         """Apply one update; returns once it is committed (raises if it could not be)."""
@@ -52,17 +76,17 @@ class ListingWriter:
                     if not w.done.done():
                         w.done.set_exception(exc)
                 continue
+            for key in {(w.pending.account, w.pending.container) for w in batch}:
+                self.forget(*key)
             for w in batch:
                 if not w.done.done():
                     w.done.set_result(None)
-            for callback in self.on_change:
-                for key in {(w.pending.account, w.pending.container) for w in batch}:
-                    callback(*key)
 
 
 async def apply(db: Database, updates: list[Pending]) -> None:
     """Make `updates` in one transaction. Updates for containers that no longer exist are
-    dropped (as Swift's container server refuses them)."""
+        dropped (as Swift's container server refuses them). An expiry row outlives a later change
+    of the object: the expirer checks the object's own `X-Delete-At` before it deletes."""
     by_container: dict[tuple[str, str], list[Pending]] = defaultdict(list)
     for p in updates:
         by_container[(p.account, p.container)].append(p)
@@ -95,7 +119,6 @@ async def apply(db: Database, updates: list[Pending]) -> None:
             }
             count = size = 0
             inserts = []
-            expiring_del = []
             expiring_add = []
             for name, p in newest.items():
                 row = existing.get(name)
@@ -120,7 +143,6 @@ async def apply(db: Database, updates: list[Pending]) -> None:
                     else:
                         for attr, value in values.items():
                             setattr(row, attr, value)
-                expiring_del.append(name)
                 delete_at = p.extra.get("delete_at")
                 if delete_at and not p.deleted:
                     expiring_add.append(
@@ -133,18 +155,8 @@ async def apply(db: Database, updates: list[Pending]) -> None:
                     )
             if inserts:
                 await session.execute(insert(models.Object), inserts)
-            if expiring_del:
-                await session.execute(
-                    delete(models.Expiring).where(
-                        and_(
-                            models.Expiring.account == key[0],
-                            models.Expiring.container == key[1],
-                            models.Expiring.name.in_(expiring_del),
-                        )
-                    )
-                )
-            if expiring_add:
-                await session.execute(insert(models.Expiring), expiring_add)
+            for expiry in expiring_add:
+                await session.merge(models.Expiring(**expiry))
             if count or size:
                 await session.execute(
                     update(models.Container)

@@ -10,6 +10,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from overcast.common import errors
 from overcast.object_store import constraints, state
 from overcast.object_store.api import accounts, containers, info, objects
 from overcast.object_store.api.call import Call
@@ -25,7 +26,7 @@ async def v1(request: Request) -> Response:
         raw = raw[len(root) :]
     account, container, obj = constraints.split_path(constraints.decode_path(raw))
     if not account:
-        raise constraints.errors.PreconditionFailed("Bad URL")
+        raise errors.PreconditionFailed("Bad URL")
     query = scope.get("query_string", b"").decode("latin-1")
     params = dict(parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace"))
     call = Call(

@@ -58,7 +58,9 @@ class Call:
 
     async def account_info(self) -> AccountInfo:
         if self._account_info is None:
-            self._account_info = await self.st.containers.account(self.account)
+            self._account_info = await self.st.containers.account(
+                self.account, fresh=self.obj is None
+            )
         return self._account_info
 
     async def container_info(self) -> ContainerInfo | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import email.utils
 import math
 import os
+from collections.abc import Mapping
 
 from overcast.common import errors
 
@@ -25,9 +26,9 @@ def _date(value: str) -> float | None:
     return parsed.timestamp() if parsed is not None else None
 
 
-def check(headers: object, etag: str, timestamp: str) -> int | None:
+def check(headers: Mapping[str, str], etag: str, timestamp: str) -> int | None:
     """None when the read may go ahead; else the status to answer (304 or 412)."""
-    get = headers.get  # type: ignore[attr-defined]
+    get = headers.get
     etag = etag.strip('"')
     modified = math.ceil(float(timestamp))
     if_match = get("if-match")

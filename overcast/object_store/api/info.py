@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from overcast.object_store import constraints
+from overcast.object_store.api import large
 
 
 def capabilities() -> dict[str, Any]:
@@ -21,4 +22,10 @@ def capabilities() -> dict[str, Any]:
         "account_quotas": {},
         "container_quotas": {},
         "dlo": {"max_get_time": 86400},
+        "slo": {
+            "max_manifest_segments": large.MAX_MANIFEST_SEGMENTS,
+            "max_manifest_size": large.MAX_MANIFEST_SIZE,
+            "min_segment_size": large.MIN_SEGMENT_SIZE,
+        },
+        "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
     }

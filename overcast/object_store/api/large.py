@@ -56,7 +56,6 @@ async def _segments_stream(
 
 def _serve(call: Call, headers: dict[str, str], segments: list[Segment], account: str) -> Response:
     total = sum(s.size for s in segments)
-    media = headers.pop("Content-Type")
     status = conditions.check(call.headers, headers["Etag"], headers["X-Timestamp"])
     if status is not None:
         return empty(status, headers if status == 304 else {})
@@ -68,9 +67,9 @@ def _serve(call: Call, headers: dict[str, str], segments: list[Segment], account
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{total}"
     headers["Content-Length"] = str(end - start)
     if call.method == "HEAD":
-        return Response(None, code, headers=headers, media_type=media)
+        return Response(None, code, headers=headers)
     body = _segments_stream(call, account, segments, start, end)
-    return StreamingResponse(body, status_code=code, headers=headers, media_type=media)
+    return StreamingResponse(body, status_code=code, headers=headers)
 
 
 async def dlo(call: Call, found: Found, headers: dict[str, str]) -> Response:
@@ -125,7 +124,7 @@ async def put_slo(call: Call, info: ContainerInfo, meta: dict[str, str]) -> Resp
             f"Manifest must be a list of 1 to {MAX_MANIFEST_SEGMENTS} segments."
         )
     problems: list[str] = []
-    entries = []
+    entries: list[dict[str, object]] = []
     caller = await call.caller()
     for item in given:
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
@@ -155,17 +154,17 @@ async def put_slo(call: Call, info: ContainerInfo, meta: dict[str, str]) -> Resp
             }
         )
     if problems:
-        body = "Errors:\n" + "\n".join(problems)
-        raise errors.BadRequest(body)
+        raise errors.BadRequest("Errors:\n" + "\n".join(problems))
     digest = hashlib.md5(usedforsecurity=False)
     for e in entries:
-        digest.update(e["hash"].encode())
+        digest.update(str(e["hash"]).encode())
     manifest = json.dumps(entries).encode()
+    total = sum(int(str(e["bytes"])) for e in entries)
     meta = {
         **meta,
         "X-Static-Large-Object": "True",
         "X-Slo-Etag": digest.hexdigest(),
-        "X-Slo-Size": str(sum(e["bytes"] for e in entries)),
+        "X-Slo-Size": str(total),
     }
 
     async def body() -> AsyncIterator[bytes]:
@@ -262,7 +261,7 @@ async def restore_on_delete(call: Call, info: ContainerInfo) -> bool:
             listing.Query(prefix=prefix, limit=1, reverse=True),
             listing.objects_page(versions.id),
         )
-    if not rows:
+    if not rows or isinstance(rows[0], str):
         return False
     newest = rows[0]
     found = await objects.current(call, call.account, stack, newest.name)

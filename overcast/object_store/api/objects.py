@@ -19,10 +19,9 @@ from overcast.object_store import access, constraints
 from overcast.object_store.api import conditions, large
 from overcast.object_store.api.call import Call, empty, http_date, require, title
 from overcast.object_store.containers import ContainerInfo
-from overcast.object_store.drivers import DeviceUnavailable, Pending
 from overcast.object_store.proxy.objects import ClientDisconnect as Disconnected
 from overcast.object_store.proxy.objects import Found
-from overcast.object_store.ring.ring import Node
+from overcast.object_store.updates import Pending
 
 LOG = log.get(__name__)
 # Metadata a PUT or POST may set besides X-Object-Meta-*.
@@ -123,16 +122,16 @@ async def get(call: Call) -> Response:
 def serve(call: Call, found: Found, headers: dict[str, str], size: int) -> Response:
     """The body (or ranges of it) of a found replica."""
     spans = conditions.ranges(call.header("range"), size)
-    media = headers.pop("Content-Type")
+    media = headers["Content-Type"]  # sent as stored (no charset added)
     if call.method == "HEAD":
         headers["Content-Length"] = str(size)
-        return Response(None, 200, headers=headers, media_type=media)
+        return Response(None, 200, headers=headers)
     if spans is None:
-        return _respond(200, headers, media, size, call.st.replicas.read(found, 0, size))
+        return _respond(200, headers, size, call.st.replicas.read(found, 0, size))
     if len(spans) == 1:
         start, end = spans[0]
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-        return _respond(206, headers, media, end - start, call.st.replicas.read(found, start, end))
+        return _respond(206, headers, end - start, call.st.replicas.read(found, start, end))
     mark = conditions.boundary()
     parts = [
         (
@@ -152,14 +151,15 @@ def serve(call: Call, found: Found, headers: dict[str, str], size: int) -> Respo
                 yield chunk
         yield tail
 
-    return _respond(206, headers, f"multipart/byteranges;boundary={mark}", total, body())
+    headers["Content-Type"] = f"multipart/byteranges;boundary={mark}"
+    return _respond(206, headers, total, body())
 
 
 def _respond(
-    status: int, headers: dict[str, str], media: str, length: int, body: AsyncIterator[bytes]
+    status: int, headers: dict[str, str], length: int, body: AsyncIterator[bytes]
 ) -> Response:
     headers["Content-Length"] = str(length)
-    return StreamingResponse(body, status_code=status, headers=headers, media_type=media)
+    return StreamingResponse(body, status_code=status, headers=headers)
 
 
 # -- writes -----------------------------------------------------------------------------------
@@ -286,8 +286,7 @@ async def store(
         )
         if length is None:
             await _quota(call, info, size, after=True)
-    await record(
-        call,
+    await call.st.listings.follow(
         nodes,
         Pending(
             account,
@@ -306,27 +305,6 @@ async def store(
         {"Etag": digest, "Last-Modified": http_date(ts), "X-Timestamp": ts},
         media="text/html; charset=UTF-8",
     )
-
-
-async def record(call: Call, nodes: list[Node], pending: Pending) -> None:
-    """Make the listing follow a change; when the database cannot, keep the update on one of
-    the devices that took the change, for the updater."""
-    st = call.st
-    try:
-        await st.listings.record(pending)
-        st.containers.forget(pending.account, pending.container)
-        return
-    except errors.OvercastError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any database failure becomes an async pending
-        LOG.warning("listing update deferred", extra={"fields": {"error": str(exc)}})
-    for node in nodes:
-        try:
-            await st.placement.server(node).save_pending(node.device, pending)
-            return
-        except DeviceUnavailable:
-            continue
-    raise errors.ServiceUnavailable("Neither the listing nor any device took the update")
 
 
 async def _quota(call: Call, info: ContainerInfo, size: int, after: bool = False) -> None:
@@ -354,8 +332,7 @@ async def post(call: Call, info: ContainerInfo) -> Response:
     if call.header("content-type"):
         meta["Content-Type"] = call.header("content-type")
     nodes = await call.st.replicas.post(found, meta)
-    await record(
-        call,
+    await call.st.listings.follow(
         nodes,
         Pending(
             call.account,
@@ -393,7 +370,7 @@ async def remove(
     """Tombstone every replica and drop the listing row."""
     ts = constraints.now()
     nodes = await call.st.replicas.delete(found, ts)
-    await record(call, nodes, Pending(account or call.account, container, obj, ts, True))
+    await call.st.listings.follow(nodes, Pending(account or call.account, container, obj, ts, True))
 
 
 async def copy_from(

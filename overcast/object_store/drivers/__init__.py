@@ -144,8 +144,12 @@ class ObjectServer(abc.ABC):
         """Remove a handoff partition once every primary has it."""
 
     @abc.abstractmethod
-    async def audit(self, device: str, part: int, name_hash: str, filename: str) -> bool:
-        """Check a data file against its ETag; quarantine it and return False on mismatch."""
+    async def audit(
+        self, device: str, part: int, name_hash: str, filename: str, reclaim_before: float
+    ) -> tuple[bool, int]:
+        """Check a data file against its ETag: (sound, bytes read). A file that does not
+        match (or cannot be parsed) is moved to quarantine. A tombstone older than
+        `reclaim_before` is removed (Swift's reclaim_age)."""
 
     # -- async pendings ----------------------------------------------------------------------
 
@@ -157,6 +161,9 @@ class ObjectServer(abc.ABC):
 
     @abc.abstractmethod
     async def drop_pending(self, device: str, key: str) -> None: ...
+
+    async def recover(self) -> None:  # noqa: B027 - optional
+        """On start, before any request: drop what a crash left half-written."""
 
     async def close(self) -> None:  # noqa: B027 - optional
         """Release threads or connections."""

@@ -161,8 +161,8 @@ def _unlink(path: str) -> None:
         pass
 
 
-def etag_of(path: str) -> tuple[str, str]:
-    """(the md5 of the content, the ETag its metadata records)."""
+def etag_of(path: str) -> tuple[str, str, int]:
+    """(the md5 of the content, the ETag its metadata records, the content's size)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         parsed = parse(fd, 0)
@@ -174,6 +174,6 @@ def etag_of(path: str) -> tuple[str, str]:
                 break
             digest.update(chunk)
             offset += len(chunk)
-        return digest.hexdigest(), parsed.metadata.get("ETag", "")
+        return digest.hexdigest(), parsed.metadata.get("ETag", ""), parsed.size
     finally:
         os.close(fd)

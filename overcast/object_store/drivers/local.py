@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -97,12 +98,29 @@ class LocalServer(ObjectServer):
                 raise DeviceUnavailable(f"device failed: {exc}") from exc
             raise
 
+    async def recover(self) -> None:
+        """Temporary files are never renamed after a restart: every one is a dead write."""
+
+        def sweep() -> None:
+            for tmp in self.root.glob("*/tmp/*"):
+                tmp.unlink(missing_ok=True)
+
+        await self.run(sweep)
+
     async def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     # -- objects -----------------------------------------------------------------------------
 
-    async def put(self, device, part, name_hash, timestamp, data, metadata) -> None:  # type: ignore[no-untyped-def]
+    async def put(
+        self,
+        device: str,
+        part: int,
+        name_hash: str,
+        timestamp: str,
+        data: bytes,
+        metadata: dict[str, str],
+    ) -> None:
         root = self.dev(device)
         raw = data + df.trailer(metadata)
         await self.run(
@@ -118,7 +136,7 @@ class LocalServer(ObjectServer):
     async def head(self, device: str, part: int, name_hash: str, small: int = 0) -> Stored | None:
         return await self.run(_head, self.dev(device), part, name_hash, small)
 
-    async def read(  # type: ignore[override]
+    async def read(
         self, device: str, part: int, name_hash: str, timestamp: str, start: int, end: int
     ) -> AsyncIterator[bytes]:
         root = self.dev(device)
@@ -135,7 +153,9 @@ class LocalServer(ObjectServer):
         finally:
             os.close(fd)
 
-    async def delete(self, device, part, name_hash, timestamp, metadata) -> None:  # type: ignore[no-untyped-def]
+    async def delete(
+        self, device: str, part: int, name_hash: str, timestamp: str, metadata: dict[str, str]
+    ) -> None:
         root = self.dev(device)
         await self.run(
             df.write_whole,
@@ -145,7 +165,9 @@ class LocalServer(ObjectServer):
             df.trailer(metadata),
         )
 
-    async def post(self, device, part, name_hash, timestamp, metadata) -> None:  # type: ignore[no-untyped-def]
+    async def post(
+        self, device: str, part: int, name_hash: str, timestamp: str, metadata: dict[str, str]
+    ) -> None:
         root = self.dev(device)
         await self.run(
             df.write_whole,
@@ -184,15 +206,19 @@ class LocalServer(ObjectServer):
         path = f"{df.hash_dir(self.dev(device), part, name_hash)}/{filename}"
         return await self.run(Path(path).read_bytes)
 
-    async def write_file(self, device, part, name_hash, filename, raw) -> None:  # type: ignore[no-untyped-def]
+    async def write_file(
+        self, device: str, part: int, name_hash: str, filename: str, raw: bytes
+    ) -> None:
         root = self.dev(device)
         await self.run(df.write_whole, root, df.hash_dir(root, part, name_hash), filename, raw)
 
     async def drop_partition(self, device: str, part: int) -> None:
         await self.run(shutil.rmtree, f"{self.dev(device)}/objects/{part}", True)
 
-    async def audit(self, device: str, part: int, name_hash: str, filename: str) -> bool:
-        return await self.run(_audit, self.dev(device), part, name_hash, filename)
+    async def audit(
+        self, device: str, part: int, name_hash: str, filename: str, reclaim_before: float
+    ) -> tuple[bool, int]:
+        return await self.run(_audit, self.dev(device), part, name_hash, filename, reclaim_before)
 
     # -- async pendings ----------------------------------------------------------------------
 
@@ -282,19 +308,26 @@ def _suffix_hashes(root: str, part: int) -> dict[str, str]:
     return out
 
 
-def _audit(root: str, part: int, name_hash: str, filename: str) -> bool:
+def _audit(
+    root: str, part: int, name_hash: str, filename: str, reclaim_before: float
+) -> tuple[bool, int]:
+    df.check_device(root)
     directory = df.hash_dir(root, part, name_hash)
     path = f"{directory}/{filename}"
+    if filename.endswith(".ts"):
+        if float(filename[:-3]) < reclaim_before:
+            shutil.rmtree(directory, ignore_errors=True)
+        return True, 0
     try:
-        actual, recorded = df.etag_of(path)
+        actual, recorded, size = df.etag_of(path)
         if actual == recorded:
-            return True
+            return True, size
     except FileNotFoundError:
-        return True  # replaced or deleted meanwhile
-    except (ValueError, json.JSONDecodeError):
+        return True, 0  # replaced or deleted meanwhile
+    except (ValueError, KeyError, struct.error, json.JSONDecodeError):
         pass
     target = f"{root}/quarantined/objects/{name_hash}"
     os.makedirs(target, exist_ok=True)
     os.rename(path, f"{target}/{filename}")
     df.fsync_dir(directory)
-    return False
+    return False, 0

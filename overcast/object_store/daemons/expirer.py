@@ -1,0 +1,57 @@
+"""The expirer: deletes objects whose `X-Delete-At` has passed (they already read as 404),
+as Swift's object expirer does. It checks the object still carries the same `X-Delete-At`
+before deleting it, so an object rewritten or re-timed since is left alone."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import delete, select
+
+from overcast.common import log
+from overcast.object_store import constraints, models
+from overcast.object_store.drivers import Pending
+from overcast.object_store.state import ObjectStoreState
+
+LOG = log.get(__name__)
+BATCH = 500
+
+
+async def run_once(st: ObjectStoreState) -> int:
+    """Delete what is due; the number of objects deleted."""
+    now = int(time.time())
+    async with st.db.reader() as session:
+        due = list(
+            (
+                await session.execute(
+                    select(models.Expiring)
+                    .where(models.Expiring.delete_at <= now)
+                    .order_by(models.Expiring.delete_at)
+                    .limit(BATCH)
+                )
+            ).scalars()
+        )
+    deleted = 0
+    for row in due:
+        found = await st.replicas.newest(row.account, row.container, row.name)
+        if (
+            found is not None
+            and not found.stored.deleted
+            and found.stored.metadata.get("X-Delete-At") == str(row.delete_at)
+        ):
+            ts = constraints.now()
+            nodes = await st.replicas.delete(found, ts)
+            await st.listings.follow(nodes, Pending(row.account, row.container, row.name, ts, True))
+            deleted += 1
+        async with st.db.session() as session:
+            await session.execute(
+                delete(models.Expiring).where(
+                    models.Expiring.account == row.account,
+                    models.Expiring.container == row.container,
+                    models.Expiring.name == row.name,
+                    models.Expiring.delete_at == row.delete_at,
+                )
+            )
+    if deleted:
+        LOG.info("expired objects deleted", extra={"fields": {"count": deleted}})
+    return deleted

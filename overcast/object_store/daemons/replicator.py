@@ -1,0 +1,104 @@
+"""The replicator: makes every primary of a partition hold the newest state of each object,
+as Swift's object replicator does by pushing. For each partition a device holds, it compares
+suffix hashes with the partition's other primaries and pushes the files they lack (data,
+tombstones, metas); a device that is only a handoff for a partition pushes it to the
+primaries and drops it once all of them have it. Old tombstones are reclaimed on the way.
+"""
+
+from __future__ import annotations
+
+import time
+
+from overcast.common import log
+from overcast.object_store.drivers import DeviceUnavailable, ObjectServer, diskfile
+from overcast.object_store.ring.ring import Node
+from overcast.object_store.state import ObjectStoreState
+
+LOG = log.get(__name__)
+
+
+async def run_once(st: ObjectStoreState) -> dict[str, int]:
+    """One pass over every local device; counts of what it did."""
+    stats = {"partitions": 0, "pushed": 0, "handoffs_dropped": 0, "reclaimed": 0}
+    ring = st.placement.ring
+    for node in ring.devices():
+        server = st.placement.server(node)
+        try:
+            parts = await server.partitions(node.device)
+        except DeviceUnavailable:
+            continue
+        for part in parts:
+            stats["partitions"] += 1
+            primaries = ring.primaries(part)
+            peers = [p for p in primaries if p.id != node.id]
+            try:
+                pushed, complete = await sync_partition(st, node, server, part, peers)
+            except DeviceUnavailable:
+                continue
+            stats["pushed"] += pushed
+            if node not in primaries and complete:
+                await server.drop_partition(node.device, part)
+                stats["handoffs_dropped"] += 1
+    if stats["pushed"] or stats["handoffs_dropped"]:
+        LOG.info("replication pass", extra={"fields": stats})
+    return stats
+
+
+async def sync_partition(
+    st: ObjectStoreState, node: Node, server: ObjectServer, part: int, peers: list[Node]
+) -> tuple[int, bool]:
+    """Push what `peers` lack of this device's partition; (files pushed, every peer synced)."""
+    local = await server.suffix_hashes(node.device, part)
+    pushed = 0
+    complete = True
+    reclaim_before = time.time() - st.settings.reclaim_age
+    for peer in peers:
+        peer_server = st.placement.server(peer)
+        try:
+            remote = await peer_server.suffix_hashes(peer.device, part)
+        except DeviceUnavailable:
+            complete = False
+            continue
+        for suffix, digest in local.items():
+            if remote.get(suffix) == digest:
+                continue
+            try:
+                pushed += await _push_suffix(
+                    server, node, peer_server, peer, part, suffix, reclaim_before
+                )
+            except DeviceUnavailable:
+                complete = False
+                break
+    return pushed, complete
+
+
+async def _push_suffix(
+    server: ObjectServer,
+    node: Node,
+    peer_server: ObjectServer,
+    peer: Node,
+    part: int,
+    suffix: str,
+    reclaim_before: float,
+) -> int:
+    mine = await server.suffix_files(node.device, part, suffix)
+    theirs = await peer_server.suffix_files(peer.device, part, suffix)
+    pushed = 0
+    for name_hash, names in mine.items():
+        state, meta = diskfile.newest(names)
+        if state is None:
+            continue
+        if state.endswith(".ts") and float(state[:-3]) < reclaim_before:
+            continue  # an old tombstone: nothing to spread (the auditor reclaims it)
+        their_state, their_meta = diskfile.newest(theirs.get(name_hash, []))
+        wanted = []
+        if their_state is None or their_state < state:
+            wanted.append(state)
+        if meta is not None and (their_meta is None or their_meta < meta):
+            if their_state is None or their_state <= meta:
+                wanted.append(meta)
+        for filename in wanted:
+            raw = await server.read_file(node.device, part, name_hash, filename)
+            await peer_server.write_file(peer.device, part, name_hash, filename, raw)
+            pushed += 1
+    return pushed

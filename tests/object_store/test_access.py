@@ -1,0 +1,112 @@
+"""Who may reach an account, as keystoneauth decides: a project's members own its account,
+other projects' users see nothing unless a container or account ACL grants it, anonymous
+callers only what a referrer ACL opens."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+
+import httpx
+import pytest
+import swiftclient
+from swiftclient import ClientException
+
+
+def status_of(call: Callable[[], object]) -> int:
+    with pytest.raises(ClientException) as info:
+        call()
+    return int(info.value.http_status)
+
+
+def other_account(
+    owner: swiftclient.Connection, stranger: swiftclient.Connection
+) -> swiftclient.Connection:
+    """The stranger's token aimed at the owner's account URL."""
+    url, _ = owner.get_auth()
+    _, token = stranger.get_auth()
+    return swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=0)
+
+
+def test_other_projects_see_nothing(swift: swiftclient.Connection, tenant_swift) -> None:  # type: ignore[no-untyped-def]
+    name = f"priv-{uuid.uuid4().hex[:6]}"
+    swift.put_container(name)
+    swift.put_object(name, "secret", b"s3cret")
+    _tenant, theirs = tenant_swift()
+    intruder = other_account(swift, theirs)
+    assert status_of(lambda: intruder.head_account()) == 403
+    assert status_of(lambda: intruder.get_container(name)) == 403
+    assert status_of(lambda: intruder.get_object(name, "secret")) == 403
+    assert status_of(lambda: intruder.put_object(name, "x", b"")) == 403
+    assert status_of(lambda: intruder.delete_object(name, "secret")) == 403
+    assert status_of(lambda: intruder.post_container(name, {"X-Container-Read": ".r:*"})) == 403
+    assert status_of(lambda: intruder.put_container("new")) == 403
+    # their own account is theirs, and empty
+    assert theirs.get_account()[1] == []
+    assert swift.get_object(name, "secret")[1] == b"s3cret"
+
+
+def test_container_acls_grant_read_and_write(swift: swiftclient.Connection, tenant_swift) -> None:  # type: ignore[no-untyped-def]
+    name = f"shared-{uuid.uuid4().hex[:6]}"
+    tenant, theirs = tenant_swift()
+    swift.put_container(name)
+    swift.put_object(name, "doc", b"shared doc")
+    guest = other_account(swift, theirs)
+    swift.post_container(name, {"X-Container-Read": f"{tenant.project_id}:{tenant.user_id}"})
+    assert guest.get_object(name, "doc")[1] == b"shared doc"
+    assert [o["name"] for o in guest.get_container(name)[1]] == ["doc"]
+    assert status_of(lambda: guest.put_object(name, "w", b"")) == 403
+    headers = guest.head_container(name)
+    assert "x-container-read" not in headers  # ACLs are shown to owners only
+    swift.post_container(name, {"X-Container-Write": f"{tenant.project_name}:*"})
+    guest.put_object(name, "w", b"written by a guest")
+    assert swift.get_object(name, "w")[1] == b"written by a guest"
+    assert status_of(lambda: guest.post_container(name, {"X-Container-Meta-A": "1"})) == 403
+    assert status_of(lambda: guest.delete_container(name)) == 403
+
+
+def test_public_read_and_listing_acls(swift: swiftclient.Connection) -> None:
+    name = f"pub-{uuid.uuid4().hex[:6]}"
+    swift.put_container(name)
+    swift.put_object(name, "page.html", b"<p>hi</p>")
+    url, _ = swift.get_auth()
+    assert httpx.get(f"{url}/{name}/page.html").status_code == 401
+    swift.post_container(name, {"X-Container-Read": ".r:*"})
+    assert httpx.get(f"{url}/{name}/page.html").content == b"<p>hi</p>"
+    assert httpx.get(f"{url}/{name}").status_code == 401  # no listing without .rlistings
+    assert httpx.put(f"{url}/{name}/x", content=b"").status_code == 401
+    swift.post_container(name, {"X-Container-Read": ".r:*,.rlistings"})
+    assert httpx.get(f"{url}/{name}").text == "page.html\n"
+    assert httpx.get(url).status_code == 401
+    bad = swift.post_container
+    assert status_of(lambda: bad(name, {"X-Container-Read": ".bogus"})) == 400
+
+
+def test_account_acls(swift: swiftclient.Connection, tenant_swift) -> None:  # type: ignore[no-untyped-def]
+    tenant, theirs = tenant_swift()
+    guest = other_account(swift, theirs)
+    name = f"acct-{uuid.uuid4().hex[:6]}"
+    swift.put_container(name)
+    swift.put_object(name, "o", b"1")
+    acl = {"read-only": [f"{tenant.project_id}:{tenant.user_id}"]}
+    swift.post_account({"X-Account-Access-Control": json.dumps(acl)})
+    try:
+        assert name in [c["name"] for c in guest.get_account()[1]]
+        assert guest.get_object(name, "o")[1] == b"1"
+        assert status_of(lambda: guest.put_object(name, "p", b"")) == 403
+        acl = {"read-write": [f"{tenant.project_id}:{tenant.user_id}"]}
+        swift.post_account({"X-Account-Access-Control": json.dumps(acl)})
+        guest.put_object(name, "p", b"2")
+        assert status_of(lambda: guest.post_account({"X-Account-Meta-X": "1"})) == 403
+        assert (
+            status_of(lambda: swift.post_account({"X-Account-Access-Control": "not json"})) == 400
+        )
+    finally:
+        swift.post_account({"X-Remove-Account-Access-Control": "x"})
+    assert status_of(lambda: guest.get_object(name, "o")) == 403
+
+
+def test_reader_role_does_not_own(tenant_swift, server) -> None:  # type: ignore[no-untyped-def]
+    _tenant, reader = tenant_swift(role="reader")
+    assert status_of(lambda: reader.put_container("nope")) == 403
