@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from overcast import services
-from overcast.common import log
+from overcast.common import bus, log
 from overcast.common.bus.local import LocalBus
 from overcast.common.config import Settings
 from overcast.common.db.session import Database
@@ -34,7 +34,7 @@ class Cloud:
 
 def build(settings: Settings, on_ready: list | None = None) -> Cloud:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    runtime = Runtime(settings=settings, db=Database(settings.db_url), bus=LocalBus())
+    runtime = Runtime(settings=settings, db=Database(settings.db_url), bus=bus.connect(settings))
     registry = services.all_services()
     runtime.catalog = [
         CatalogEntry(s.catalog_type, s.catalog_name, s.endpoint_url(settings.base_url))
@@ -46,10 +46,12 @@ def build(settings: Settings, on_ready: list | None = None) -> Cloud:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await runtime.bus.start()
         for service in registry:
             await service.upgrade(runtime)
         for service in registry:
             await service.start(runtime)
+        await runtime.bus.ready()
         for callback in on_ready or []:
             callback()
         _release_startup_memory()

@@ -9,7 +9,7 @@ from pathlib import Path
 import openstack
 import pytest
 
-from tests.helpers import databases
+from tests.helpers import databases, rabbit
 from tests.helpers.isolation import Tenant, make_tenant
 from tests.helpers.server import Server
 
@@ -17,8 +17,8 @@ from tests.helpers.server import Server
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The shared cloud. Tests must not change what other tests rely on (bootstrap data)."""
-    with databases.selected() as db_env:
-        env = {"OVERCAST_COMPUTE__FAKE_HOSTS": "3", **db_env}
+    with databases.selected() as db_env, rabbit.selected() as bus_env:
+        env = {"OVERCAST_COMPUTE__FAKE_HOSTS": "3", **db_env, **bus_env}
         srv = Server(tmp_path_factory.mktemp("cloud"), env=env)
         srv.start()
         yield srv
@@ -34,7 +34,14 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         def start(env: dict[str, str] | None = None, data_dir: Path | None = None) -> Server:
             # A restart on the same data dir keeps the database it had.
             reuse = next((s for s in started if s.data_dir == data_dir), None)
-            db_env = reuse.db_env if reuse else stack.enter_context(databases.selected())
+            db_env = (
+                reuse.db_env
+                if reuse
+                else {
+                    **stack.enter_context(databases.selected()),
+                    **stack.enter_context(rabbit.selected()),
+                }
+            )
             srv = Server(
                 data_dir or tmp_path / f"cloud{len(started)}", env={**db_env, **(env or {})}
             )

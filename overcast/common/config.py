@@ -110,6 +110,23 @@ class ObjectStoreSettings(BaseModel):
     reclaim_age: float = Field(7 * 86400.0, description="seconds a tombstone is kept")
 
 
+class BusSettings(BaseModel):
+    """The AMQP bus (used when `bus_url` is an amqp:// URL)."""
+
+    heartbeat: int = Field(10, ge=0, description="AMQP heartbeat, s; 0 disables")
+    publish_timeout: float = Field(
+        10.0, gt=0, description="how long a send waits for the broker before 503"
+    )
+    fanout_timeout: float = Field(
+        2.0, gt=0, description="how long a fanout waits for every listener to confirm"
+    )
+    reconnect_max_delay: float = Field(5.0, gt=0, description="back-off ceiling, s")
+    queue_expiry: float = Field(
+        86400.0, gt=0, description="a server queue nobody uses is dropped after this, s"
+    )
+    prefetch: int = Field(256, ge=1, description="messages in flight per process")
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. Each service reads its own section."""
 
@@ -124,6 +141,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; SQLite in data_dir if unset"
     )
+    bus_url: str | None = Field(
+        None, description="amqp://user:password@host:port/vhost; the in-process bus if unset"
+    )
     log_level: str = "INFO"
     max_request_body: int = Field(114688, description="largest JSON body accepted, in bytes")
     region: str = "RegionOne"
@@ -131,6 +151,7 @@ class Settings(BaseSettings):
     image: ImageSettings = ImageSettings()
     compute: ComputeSettings = ComputeSettings()
     object_store: ObjectStoreSettings = ObjectStoreSettings()
+    bus: BusSettings = BusSettings()
 
     @property
     def base_url(self) -> str:

@@ -6,7 +6,6 @@ a change is announced on the bus (topic `identity-catalog`) so every identity se
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -71,7 +70,7 @@ class Catalog:
     def __init__(self, bus: Bus) -> None:
         self._cached: list[dict[str, Any]] | None = None
         self._generation = 0
-        bus.serve(TOPIC, self, server=f"catalog-{uuid.uuid4().hex[:8]}")
+        bus.serve(TOPIC, self)
 
     async def get(self, session: AsyncSession) -> list[dict[str, Any]]:
         if self._cached is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +34,9 @@ class TokenCache:
         self._entries: dict[tuple[str, bool], Validated] = {}
         self._generation = 0
         self._keys = -1
-        name = f"token-cache-{uuid.uuid4().hex[:8]}"
-        bus.serve(REVOCATION_TOPIC, self, server=name)
-        bus.serve(catalog.TOPIC, self, server=name)
+        # Only fanouts reach a cache, so it needs no queue of its own: no server name.
+        bus.serve(REVOCATION_TOPIC, self)
+        bus.serve(catalog.TOPIC, self)
 
     @property
     def generation(self) -> int:

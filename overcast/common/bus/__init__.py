@@ -9,7 +9,10 @@ unit may rely on sharing memory with another.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from overcast.common.config import Settings
 
 
 class Bus(Protocol):
@@ -31,4 +34,27 @@ class Bus(Protocol):
         """Register `endpoint` as a server of `topic` (named `server`, if given)."""
         ...
 
+    async def start(self) -> None:
+        """Connect; wait (logging each retry) while the transport is unreachable."""
+        ...
+
+    async def ready(self) -> None:
+        """Return once every server registered so far receives messages."""
+        ...
+
     async def close(self) -> None: ...
+
+
+def connect(settings: Settings, name: str = "overcast") -> Bus:
+    """The bus `settings.bus_url` chooses: RabbitMQ for amqp:// URLs, else in-process.
+    Call `start()` on it in the event loop before sending."""
+    url = settings.bus_url
+    if not url:
+        from overcast.common.bus.local import LocalBus
+
+        return LocalBus()
+    if not url.startswith(("amqp://", "amqps://")):
+        raise ValueError(f"bus_url must be an amqp:// or amqps:// URL, not {url!r}")
+    from overcast.common.bus.amqp import AmqpBus
+
+    return AmqpBus(url, settings.bus, name)

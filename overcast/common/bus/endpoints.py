@@ -2,13 +2,17 @@
 
 A role's bus methods live in a few plain classes, each handed what it needs; `combine` gathers
 their public coroutine methods into the one object `Bus.serve` takes (`Endpoint(a, b)`). Used by the compute
-agent and conductor (and any role split the same way).
+agent and conductor (and any role split the same way). `invoke` runs a message on an endpoint.
 """
 
 from __future__ import annotations
 
 import inspect
 from typing import Any
+
+from overcast.common import errors
+
+_SIGNATURES: dict[Any, inspect.Signature] = {}  # by function: bound methods differ per call
 
 
 class Endpoint:
@@ -33,3 +37,24 @@ class Endpoint:
     def names(self) -> list[str]:
         """The bus methods served (for tests and logs)."""
         return sorted(self._methods)
+
+
+async def invoke(endpoint: object, method: str, ctx: dict[str, Any], args: dict[str, Any]) -> Any:
+    """Run one bus message on `endpoint`, the same way for every transport.
+
+    A private, unknown or non-coroutine method, or arguments the method does not take (a newer
+    peer's extra field, an older peer's missing one), is refused with BadRequest before the
+    method runs. Called by `local.LocalBus` and `amqp.AmqpBus`.
+    """
+    target = None if method.startswith("_") else getattr(endpoint, method, None)
+    if target is None or not inspect.iscoroutinefunction(target):
+        raise errors.BadRequest(f"unknown RPC method {method!r}")
+    function = getattr(target, "__func__", target)
+    signature = _SIGNATURES.get(function)
+    if signature is None:
+        signature = _SIGNATURES[function] = inspect.signature(target)
+    try:
+        signature.bind(ctx, **args)
+    except TypeError as exc:
+        raise errors.BadRequest(f"RPC method {method!r} refused its arguments: {exc}") from exc
+    return await target(ctx, **args)

@@ -13,6 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from overcast.common import errors, log
+from overcast.common.bus import endpoints, envelope
 
 LOG = log.get(__name__)
 
@@ -40,10 +41,12 @@ class LocalBus:
         return servers[names[next(self._round_robin[topic]) % len(names)]]
 
     async def _invoke(self, endpoint: object, method: str, ctx: dict[str, Any], kwargs: Any) -> Any:
-        if method.startswith("_") or not hasattr(endpoint, method):
-            raise errors.BadRequest(f"unknown RPC method {method!r}")
         payload = json.loads(json.dumps({"ctx": ctx, "args": kwargs}))
-        result = await getattr(endpoint, method)(payload["ctx"], **payload["args"])
+        try:
+            result = await endpoints.invoke(endpoint, method, payload["ctx"], payload["args"])
+        except Exception as exc:
+            # Errors travel as a network transport carries them: by class name and message.
+            raise envelope.rebuild(envelope.describe(exc)) from exc
         return json.loads(json.dumps(result))
 
     async def call(
@@ -86,6 +89,12 @@ class LocalBus:
         """Wait for every cast in flight (tests and orderly shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def start(self) -> None:
+        """Nothing to connect to."""
+
+    async def ready(self) -> None:
+        """Servers are ready as soon as `serve` returns."""
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -33,7 +32,7 @@ class CachingValidator:
         self.ttl = ttl
         self.max_entries = max_entries
         self._cache: dict[str, tuple[RequestContext, float]] = {}
-        bus.serve(REVOCATION_TOPIC, self, server=f"validator-{uuid.uuid4().hex[:8]}")
+        bus.serve(REVOCATION_TOPIC, self)
 
     async def validate(self, token: str) -> RequestContext:
         now = time.monotonic()
