@@ -80,6 +80,8 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        self.process.kill()  # leave no orphan behind a failed start
+        self.process.wait()
         raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
