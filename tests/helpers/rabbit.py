@@ -31,8 +31,15 @@ def unavailable() -> str | None:
     return None
 
 
-def ctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
+def ctl(*args: str, attempts: int = 5) -> None:
+    """Run rabbitmqctl; retried, since a broker that has just started may refuse at first."""
+    for attempt in range(attempts):
+        done = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, timeout=120)
+        if done.returncode == 0:
+            return
+        if attempt == attempts - 1:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stderr.decode()[-500:]}")
+        time.sleep(1)
 
 
 @contextmanager
