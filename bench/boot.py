@@ -4,7 +4,7 @@ as the difference. Works against any OpenStack endpoint (openstacksdk for auth a
 
     python bench/boot.py --cloud NAME [--image overcast-guest --flavor m1.tiny --network none]
         [--boots 5 --parallel 10 --banner 'overcast-guest login banner:']
-        [--machine pc --cpu qemu64 --accel tcg] [--no-plain] [--no-config-drive]
+        [--machine q35 --cpu Nehalem --accel tcg] [--no-plain] [--no-config-drive]
 
 Phases, each for the cloud and for plain QEMU:
 - sequential: `--boots` boots one at a time;
@@ -166,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--banner", default=plainboot.BANNER, help="the console line to wait for")
     parser.add_argument("--timeout", type=float, default=300.0, help="per boot, s")
     parser.add_argument("--machine", help="plain QEMU's machine (default: the image's "
-                        "hw_machine_type, else pc)")  # fmt: skip
-    parser.add_argument("--cpu", default="qemu64", help="plain QEMU's CPU model")
+                        "hw_machine_type, else q35)")  # fmt: skip
+    parser.add_argument("--cpu", default="Nehalem", help="plain QEMU's CPU model")
     parser.add_argument("--accel", default="tcg", help="plain QEMU's accelerator: tcg or kvm")
     parser.add_argument("--no-plain", dest="plain", action="store_false")
     parser.add_argument("--no-cloud", dest="cloud_boots", action="store_false")
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         out["cloud_parallel"] = cloud_phase(cloud, args.parallel, parallel=True)
     if args.plain:
         machine = plainboot.Machine(
-            machine=args.machine or cloud.image.hw_machine_type or "pc",
+            machine=args.machine or cloud.image.hw_machine_type or "q35",
             cpu=args.cpu,
             accel=args.accel,
             memory_mb=cloud.flavor.ram,

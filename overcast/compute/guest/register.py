@@ -20,7 +20,7 @@ LOG = log.get(__name__)
 KEY_PROPERTY = "overcast_guest_key"
 # How compute boots it fastest under TCG (measured; see README and bench/boot.py).
 PROPERTIES = {
-    "hw_machine_type": "pc",
+    "hw_machine_type": "q35",
     "hw_disk_bus": "virtio",
     "hw_vif_model": "virtio",
     "os_type": "linux",

@@ -66,7 +66,11 @@ async def booted(
         guest_image.path,
         plainboot.Machine(),
         drive,
-        extra=("-qmp", f"unix:{qmp_path},server=on,wait=off"),
+        # q35's root bus takes no hot-plugged device: a free root port does, as Nova adds them.
+        extra=(
+            *("-qmp", f"unix:{qmp_path},server=on,wait=off"),
+            *("-device", "pcie-root-port,id=hotplug1,bus=pcie.0,chassis=1"),
+        ),
         ssh_port=port,
     ) as guest:
         qmp = QMPClient("guest-test")
@@ -140,7 +144,8 @@ async def test_hot_plugged_disk_is_reported_on_the_console(booted: Booted, tmp_p
         },
     )
     await booted.qmp.execute(
-        "device_add", {"driver": "virtio-blk-pci", "drive": "vol1", "id": "vol1dev"}
+        "device_add",
+        {"driver": "virtio-blk-pci", "drive": "vol1", "id": "vol1dev", "bus": "hotplug1"},
     )
     assert await booted.guest.wait_for("overcast-guest: disk added vdc", 60), "\n".join(
         booted.guest.console[-10:]
