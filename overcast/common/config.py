@@ -127,6 +127,47 @@ class BusSettings(BaseModel):
     prefetch: int = Field(256, ge=1, description="messages in flight per process")
 
 
+class VolumeBackendSettings(BaseModel):
+    """One back end of the volume agent (Cinder's `enabled_backends` section); its one pool
+    is named after it."""
+
+    driver: str = Field("file", description="volume driver: file")
+    path: Path | None = Field(None, description="where its volumes live; data_dir/volumes/NAME")
+    volume_backend_name: str | None = Field(None, description="what types ask for; the name")
+    volume_format: str = Field("qcow2", description="qcow2 or raw")
+    thin_provisioning: bool = True
+    max_over_subscription_ratio: float = Field(20.0, gt=0)
+    reserved_percentage: int = Field(0, ge=0, le=100)
+    total_capacity_gb: float | None = Field(None, description="cap on the reported size")
+    availability_zone: str | None = Field(None, description="default: volume's default zone")
+    capabilities: dict[str, Any] = Field(default_factory=dict, description="extra capabilities")
+
+
+class VolumeSettings(BaseModel):
+    backends: dict[str, VolumeBackendSettings] = Field(
+        default_factory=lambda: {"file": VolumeBackendSettings()}
+    )
+    default_availability_zone: str = "nova"
+    default_volume_type: str = "__DEFAULT__"
+    scheduler_max_attempts: int = Field(3, ge=1)
+    capacity_weight_multiplier: float = 1.0
+    allocated_capacity_weight_multiplier: float = -1.0
+    report_interval: float = 10.0
+    service_down_time: float = 60.0
+    quota_volumes: int = 10
+    quota_snapshots: int = 10
+    quota_gigabytes: int = 1000
+    quota_backups: int = 10
+    quota_backup_gigabytes: int = 1000
+    quota_groups: int = 10
+    per_volume_size_limit: int = -1
+    backup_path: Path | None = Field(None, description="the file backup driver's directory")
+    backup_chunk_size: int = Field(32 << 20, description="bytes per backup object")
+    export_address: str = Field("127.0.0.1", description="NBD exports listen here")
+    message_ttl: int = Field(2592000, description="seconds a user message is kept")
+    max_list_limit: int = 1000
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. Each service reads its own section."""
 
@@ -152,6 +193,8 @@ class Settings(BaseSettings):
     compute: ComputeSettings = ComputeSettings()
     object_store: ObjectStoreSettings = ObjectStoreSettings()
     bus: BusSettings = BusSettings()
+
+    volume: VolumeSettings = VolumeSettings()
 
     @property
     def base_url(self) -> str:

@@ -41,10 +41,8 @@ class ComputeService(Service):
             public=versions.public,
             request_id_headers=("x-compute-request-id",),
         )
-        app.add_middleware(
-            middleware.MicroversionMiddleware, versions=versions.RANGE, render=faults.nova
-        )
-        app.add_middleware(middleware.ProjectPathMiddleware)
+        app.add_middleware(middleware.microversions, versions=versions.RANGE)
+        app.add_middleware(middleware.project_paths)
         self.state = ComputeState(
             settings=settings,
             db=runtime.db.serialised(),

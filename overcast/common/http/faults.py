@@ -52,8 +52,19 @@ _NOVA_KEYS = {
 
 
 def nova(status: int, title: str, message: str) -> Response:
-    """Nova (and Cinder): {"itemNotFound": {"code": 404, "message": ...}}."""
+    """Nova: {"itemNotFound": {"code": 404, "message": ...}}."""
     key = _NOVA_KEYS.get(status, "computeFault")
+    return _json(status, {key: {"code": status, "message": message}})
+
+
+# Cinder's fault wrapper names the same statuses as Nova's, less 406 and 429.
+_CINDER_KEYS = {k: v for k, v in _NOVA_KEYS.items() if k not in (406, 429)}
+
+
+def cinder(status: int, title: str, message: str) -> Response:
+    """Cinder: {"badRequest": {"code": 400, "message": ...}}; other statuses `computeFault`,
+    as Cinder's fault wrapper (inherited from Nova's) names them."""
+    key = _CINDER_KEYS.get(status, "computeFault")
     return _json(status, {key: {"code": status, "message": message}})
 
 

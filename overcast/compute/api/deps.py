@@ -1,7 +1,7 @@
 """What every compute route depends on: `Req` (the caller, the negotiated microversion and the
 service's `ComputeState`). Routes take `r: Req = Depends(req)`.
 
-The microversion is negotiated once per request by `middleware.MicroversionMiddleware`;
+The microversion is negotiated once per request by `middleware.microversions`;
 `r.at_least("2.47")` is how a route asks whether a behaviour applies.
 """
 
@@ -18,6 +18,7 @@ from overcast.common import errors
 from overcast.common.context import RequestContext
 from overcast.common.http import auth
 from overcast.common.http.microversions import APIVersion
+from overcast.compute.api import middleware
 from overcast.compute.state import ComputeState
 
 
@@ -75,7 +76,7 @@ def state(request: Request) -> ComputeState:
 
 async def req(request: Request) -> Req:
     """FastAPI dependency: the caller, the negotiated microversion and the service state."""
-    version = request.scope.get("state", {}).get("compute_version")
+    version = request.scope.get("state", {}).get(middleware.STATE_KEY)
     if not isinstance(version, APIVersion):
         version = APIVersion(2, 1)
     return Req(auth.current(request), version, state(request), request)
