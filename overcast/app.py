@@ -20,7 +20,7 @@ from overcast.common import bus, log
 from overcast.common.bus.local import LocalBus
 from overcast.common.config import Settings
 from overcast.common.db.session import Database
-from overcast.common.service import CatalogEntry, Runtime, Service
+from overcast.common.service import Runtime, Service
 
 LOG = log.get(__name__)
 
@@ -36,10 +36,7 @@ def build(settings: Settings, on_ready: list | None = None) -> Cloud:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     runtime = Runtime(settings=settings, db=Database(settings.db_url), bus=bus.connect(settings))
     registry = services.all_services()
-    runtime.catalog = [
-        CatalogEntry(s.catalog_type, s.catalog_name, s.endpoint_url(settings.base_url))
-        for s in registry
-    ]
+    runtime.catalog = [e for s in registry for e in s.catalog_entries(settings.base_url)]
     # Identity builds first: it supplies the token validator every other service checks with.
     apps = [(s, s.build(runtime)) for s in registry]
     mounts = sorted(apps, key=lambda pair: len(pair[0].prefix), reverse=True)

@@ -19,4 +19,7 @@ def all_services() -> list[Service]:
     from overcast.object_store.service import ObjectStoreService
 
     found.append(ObjectStoreService())
+    from overcast.volume.service import VolumeService
+
+    found.append(VolumeService())
     return found

@@ -63,6 +63,10 @@ class Service(abc.ABC):
         """The catalog URL of this service under `base_url`."""
         return base_url + self.prefix
 
+    def catalog_entries(self, base_url: str) -> list[CatalogEntry]:
+        """What the service adds to the catalog (one entry; some services have two types)."""
+        return [CatalogEntry(self.catalog_type, self.catalog_name, self.endpoint_url(base_url))]
+
     @abc.abstractmethod
     def build(self, runtime: Runtime) -> FastAPI:
         """The service's ASGI app (see `api_app`)."""

@@ -10,13 +10,12 @@ one project check and write one at a time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors
+from overcast.common.db import locks
 from overcast.compute.models.instances import Instance
 from overcast.compute.models.keypairs import KeyPair
 from overcast.compute.models.quotas import ProjectLock, Quota, QuotaClass
@@ -142,19 +141,7 @@ async def check_limit(session: AsyncSession, project_id: str, resource: str, val
 
 async def lock_project(session: AsyncSession, project_id: str) -> None:
     """Take the project's row lock for the rest of the transaction (an upsert of its row)."""
-    dialect = session.get_bind().dialect.name
-    values = {"project_id": project_id, "generation": 1}
-    bump = {"generation": ProjectLock.generation + 1}
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(ProjectLock).values(values)
-        stmt = stmt.on_conflict_do_update(index_elements=["project_id"], set_=bump)
-    elif dialect in ("mysql", "mariadb"):
-        stmt = mysql.insert(ProjectLock).values(values).on_duplicate_key_update(bump)
-    else:
-        stmt = sqlite.insert(ProjectLock).values(values)
-        stmt = stmt.on_conflict_do_update(index_elements=["project_id"], set_=bump)
-    await session.execute(stmt)
+    await locks.bump(session, ProjectLock, "project_id", project_id, "generation")
 
 
 async def update_project(

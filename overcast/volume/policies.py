@@ -47,6 +47,7 @@ _TABLE: dict[str, tuple[str, ...]] = {
         "volume:extend_attached_volume",
         "volume:retype",
         "volume:revert_to_snapshot",
+        "volume:reimage",
         "volume:create_volume_metadata",
         "volume:update_volume_metadata",
         "volume:delete_volume_metadata",

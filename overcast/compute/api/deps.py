@@ -7,16 +7,14 @@ The microversion is negotiated once per request by `middleware.microversions`;
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 
-from overcast.common import errors
 from overcast.common.context import RequestContext
-from overcast.common.http import auth
+from overcast.common.http import auth, bodies
 from overcast.common.http.microversions import APIVersion
 from overcast.compute.api import middleware
 from overcast.compute.state import ComputeState
@@ -84,13 +82,4 @@ async def req(request: Request) -> Req:
 
 async def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object; 400 in Nova's words when it is missing or malformed."""
-    raw = await request.body()
-    if not raw.strip():
-        raise errors.BadRequest("The request body is missing or empty.")
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise errors.BadRequest("Malformed request body") from exc
-    if not isinstance(body, dict):
-        raise errors.BadRequest("The request body must be a JSON object.")
-    return body
+    return await bodies.json_object(request)

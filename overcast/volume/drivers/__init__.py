@@ -132,9 +132,7 @@ class VolumeDriver(abc.ABC):
         """A new volume holding `source`'s data, grown to `volume.size`."""
 
     @abc.abstractmethod
-    async def copy_image_to_volume(
-        self, volume: VolumeRef, image: Path, image_format: str
-    ) -> None:
+    async def copy_image_to_volume(self, volume: VolumeRef, image: Path, image_format: str) -> None:
         """Write the image file `image` (in `image_format`) into the existing volume.
         Raise errors.BadRequest when the image is larger than the volume."""
 
@@ -162,7 +160,9 @@ class VolumeDriver(abc.ABC):
     async def get_stats(self) -> list[PoolStats]:
         """The back end's pools with their capacity and capabilities now."""
 
-    async def manage_existing(self, volume: VolumeRef, reference: dict[str, Any]) -> tuple[str, int]:
+    async def manage_existing(
+        self, volume: VolumeRef, reference: dict[str, Any]
+    ) -> tuple[str, int]:
         """Adopt an existing back-end object as `volume`; (provider location, size in GiB)."""
         raise errors.NotSupported(f"the {self.name} back end cannot manage existing volumes")
 

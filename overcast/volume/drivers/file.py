@@ -18,8 +18,8 @@ from typing import Any
 
 from overcast.common import errors
 from overcast.volume.drivers import (
-    GiB,
     Capabilities,
+    GiB,
     PoolStats,
     SnapshotRef,
     VolumeDriver,
@@ -123,9 +123,7 @@ class Driver(VolumeDriver):
             raise errors.NotFound(f"{name} is not on back end {self.name}")
         return path
 
-    async def copy_image_to_volume(
-        self, volume: VolumeRef, image: Path, image_format: str
-    ) -> None:
+    async def copy_image_to_volume(self, volume: VolumeRef, image: Path, image_format: str) -> None:
         found = await qemu_img.info(image, image_format)
         if int(found["virtual-size"]) > volume.size * GiB:
             raise errors.BadRequest(
@@ -173,7 +171,10 @@ class Driver(VolumeDriver):
                 "data": {"device_path": str(path), "format": self.fmt, "volume_id": volume.id},
             }
         export = await self.exports.add(volume.id, path, self.fmt, _connector_id(connector))
-        return {"driver_volume_type": "nbd", "data": {**export.connection(), "volume_id": volume.id}}
+        return {
+            "driver_volume_type": "nbd",
+            "data": {**export.connection(), "volume_id": volume.id},
+        }
 
     async def terminate_connection(self, volume: VolumeRef, connector: dict[str, Any]) -> None:
         host = connector.get("host")
@@ -214,7 +215,9 @@ class Driver(VolumeDriver):
     ) -> tuple[str, int]:
         source = reference.get("source-name") or reference.get("name")
         if not source or "/" in str(source):
-            raise errors.BadRequest("Manage needs a reference {'source-name': FILE} in the back end.")
+            raise errors.BadRequest(
+                "Manage needs a reference {'source-name': FILE} in the back end."
+            )
         path = self._existing(str(source))
         size = await asyncio.to_thread(qemu_img.virtual_size, path)
         target = self._path(volume.name)

@@ -35,8 +35,10 @@ async def run(*args: str) -> str:
 
 
 async def create(path: Path, fmt: str, size_bytes: int, thin: bool = True) -> None:
-    options = "preallocation=off" if thin else (
-        "preallocation=falloc" if fmt == "raw" else "preallocation=metadata"
+    options = (
+        "preallocation=off"
+        if thin
+        else ("preallocation=falloc" if fmt == "raw" else "preallocation=metadata")
     )
     await run("create", "-q", "-f", fmt, "-o", options, str(path), str(size_bytes))
 

@@ -32,7 +32,8 @@ class Backup(Base):
     is_incremental: Mapped[bool] = mapped_column(Boolean, default=False)
     parent_id: Mapped[str | None] = mapped_column(String(36))
     fail_reason: Mapped[str | None] = mapped_column(Text)
-    service: Mapped[str] = mapped_column(String(255), default="file")
+    service: Mapped[str] = mapped_column(String(255), default="file")  # the backup driver
+    host: Mapped[str | None] = mapped_column(String(255))  # node@backend whose agent made it
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     # Per-chunk digests of what the backup holds, so an incremental knows what changed.
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

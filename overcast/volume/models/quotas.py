@@ -3,7 +3,7 @@ that makes check-and-create atomic on every database."""
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String, UniqueConstraint
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from overcast.volume.models import Base
@@ -11,21 +11,17 @@ from overcast.volume.models import Base
 
 class Quota(Base):
     __tablename__ = "volume_quota"
-    __table_args__ = (UniqueConstraint("project_id", "resource"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[str] = mapped_column(String(64))
-    resource: Mapped[str] = mapped_column(String(255))
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
     hard_limit: Mapped[int] = mapped_column(Integer)
 
 
 class QuotaClass(Base):
     __tablename__ = "volume_quota_class"
-    __table_args__ = (UniqueConstraint("class_name", "resource"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    class_name: Mapped[str] = mapped_column(String(255))
-    resource: Mapped[str] = mapped_column(String(255))
+    class_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
     hard_limit: Mapped[int] = mapped_column(Integer)
 
 

@@ -1,0 +1,29 @@
+"""Block storage's HTTP routes (Cinder v3), one module per resource; `routers()` gathers them
+(version discovery first, the catch-all metadata routes last)."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import APIRouter
+
+MODULES = (
+    "versions",
+    "volumes",
+    "volume_actions",
+    "types",
+    "encryption",
+    "qos",
+    "snapshots",
+    "backups",
+    "attachments",
+    "transfers",
+    "quotas",
+    "hosts",
+    "messages",
+    "metadata",
+)
+
+
+def routers() -> list[APIRouter]:
+    return [importlib.import_module(f"{__name__}.{name}").router for name in MODULES]

@@ -1,0 +1,240 @@
+"""POST /v3/volumes/{id}/action: Cinder's volume actions (extend, bootable, read-only, image
+metadata, upload to image, re-image, reset-status, force-delete, unmanage, retype, force-detach).
+Each checks its policy and the volume's state, changes the row, and casts to the volume's agent
+when the back end must act."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from overcast.common import errors
+from overcast.common.db.base import utcnow
+from overcast.common.http import bodies
+from overcast.volume import quotas, rpc, volumes
+from overcast.volume import types as vtypes
+from overcast.volume.api import schemas, volume_images
+from overcast.volume.api.deps import Req, req
+from overcast.volume.models.volumes import Volume
+
+router = APIRouter(prefix="/v3")
+
+Handler = Callable[[Req, AsyncSession, Volume, Any], Awaitable[Any]]
+# (name, handler): the handler returns a body (200) or None (202), and may add casts to `after`.
+ACTIONS: dict[str, Handler] = {}
+_AFTER = "_after"
+
+
+def action(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        ACTIONS[name] = fn
+        return fn
+
+    return register
+
+
+def later(r: Req, method: str, volume: Volume, **kwargs: Any) -> None:
+    """Cast `method` to the volume's agent once the transaction has committed."""
+    r.request.state.__dict__.setdefault(_AFTER, []).append((volume.backend, method, kwargs))
+
+
+@router.post("/volumes/{volume_id}/action")
+async def run(volume_id: str, request: Request, r: Req = Depends(req)) -> Response:
+    body = await bodies.json_object(request)
+    if len(body) != 1 or next(iter(body)) not in ACTIONS:
+        raise errors.BadRequest(
+            f"Invalid input received: There is no such action: {', '.join(body) or 'none'}"
+        )
+    name, args = next(iter(body.items()))
+    if name in volume_images.OWN_FLOW:
+        return bodies.json_response(
+            await volume_images.OWN_FLOW[name](r, volume_id, _args(args, name)), 202
+        )
+    async with r.state.db.session() as session:
+        volume = await volumes.get(session, volume_id, r.project_id, r.ctx.is_admin)
+        result = await ACTIONS[name](r, session, volume, args)
+        volume.updated_at = utcnow()
+    for backend, method, kwargs in r.request.state.__dict__.get(_AFTER, []):
+        if backend:
+            await rpc.cast_agent(
+                r.state.bus, backend, method, r.bus_ctx, volume_id=volume_id, **kwargs
+            )
+    if result is None:
+        return Response(status_code=202)
+    return bodies.json_response(result)
+
+
+def _args(args: Any, name: str) -> dict[str, Any]:
+    if not isinstance(args, dict):
+        raise errors.BadRequest(
+            f"Invalid input for field/attribute {name}. Value: {args}. {args!r} is not of type 'object'"
+        )
+    return args
+
+
+@action("os-extend")
+async def extend(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+    new_size = schemas.size(_args(args, "os-extend").get("new_size"), "new_size")
+    assert new_size is not None
+    attached = volume.status == "in-use"
+    if attached:
+        if not r.at_least("3.42"):
+            volumes.require_status(volume, "available", action="extend")
+        r.enforce("volume:extend_attached_volume", r.target(volume.project_id))
+    else:
+        r.enforce("volume:extend", r.target(volume.project_id))
+        volumes.require_status(volume, "available", "in-use", action="extend")
+    if new_size <= volume.size:
+        raise errors.BadRequest(
+            f"Invalid input received: New size for extend must be greater than current size."
+            f" (current: {volume.size}, extended: {new_size})."
+        )
+    settings = r.state.settings.volume
+    quotas.check_size(await quotas.limits(session, settings, volume.project_id), new_size)
+    await quotas.reserve(
+        session, settings, volume.project_id, {"gigabytes": new_size - volume.size}
+    )
+    volume.task = {"extend_from": volume.size, "then": volume.status}
+    volume.size = new_size
+    volume.status = "extending"
+    later(r, "extend_volume", volume, new_size=new_size)
+
+
+@action("os-set_bootable")
+async def set_bootable(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+    r.enforce("volume:update_bootable", r.target(volume.project_id))
+    bootable = _args(args, "os-set_bootable").get("bootable")
+    if bootable is None:
+        raise errors.BadRequest("Invalid input received: Must specify bootable")
+    volume.bootable = schemas.boolean(bootable, "bootable")
+
+
+@action("os-update_readonly_flag")
+async def readonly(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+    r.enforce("volume:update_readonly_flag", r.target(volume.project_id))
+    flag = _args(args, "os-update_readonly_flag").get("readonly")
+    if flag is None:
+        raise errors.BadRequest("Invalid input received: Must specify readonly")
+    volumes.require_status(volume, "available", "in-use", action="update readonly flag")
+    volume.admin_metadata = {
+        **volume.admin_metadata,
+        "readonly": str(schemas.boolean(flag, "readonly")),
+    }
+
+
+@action("os-set_image_metadata")
+async def set_image_metadata(r: Req, session: AsyncSession, volume: Volume, args: Any) -> Any:
+    r.enforce("volume_extension:volume_image_metadata:set", r.target(volume.project_id))
+    meta = schemas.metadata(_args(args, "os-set_image_metadata").get("metadata"))
+    volume.image_metadata = {**volume.image_metadata, **meta}
+    return {"metadata": volume.image_metadata}
+
+
+@action("os-unset_image_metadata")
+async def unset_image_metadata(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+    r.enforce("volume_extension:volume_image_metadata:remove", r.target(volume.project_id))
+    key = _args(args, "os-unset_image_metadata").get("key")
+    if key not in (volume.image_metadata or {}):
+        raise errors.NotFound(
+            f"Glance metadata for volume {volume.id} with key {key} cannot be found."
+        )
+    volume.image_metadata = {k: v for k, v in volume.image_metadata.items() if k != key}
+
+
+@action("os-show_image_metadata")
+async def show_image_metadata(r: Req, session: AsyncSession, volume: Volume, args: Any) -> Any:
+    r.enforce("volume_extension:volume_image_metadata:show", r.target(volume.project_id))
+    return {"metadata": dict(volume.image_metadata or {})}
+
+
+_STATUSES = (
+    "available",
+    "error",
+    "creating",
+    "deleting",
+    "in-use",
+    "attaching",
+    "detaching",
+    "error_deleting",
+    "maintenance",
+    "reserved",
+    "error_extending",
+    "extending",
+    "uploading",
+    "downloading",
+    "backing-up",
+    "restoring-backup",
+    "error_restoring",
+)
+
+
+@action("os-reset_status")
+async def reset_status(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+    r.enforce("volume_extension:volume_admin_actions:reset_status", r.target(volume.project_id))
+    args = _args(args, "os-reset_status")
+    if not any(k in args for k in ("status", "attach_status", "migration_status")):
+        raise errors.BadRequest(
+            "Must specify 'status', 'attach_status' or 'migration_status' for update."
+        )
+    if "status" in args:
+        volume.status = schemas.choice(args["status"], "status", _STATUSES)
+    if "attach_status" in args:
+        volume.attach_status = schemas.choice(
+            args["attach_status"], "attach_status", ("attached", "detached")
+        )
+    if "migration_status" in args:
+        volume.migration_status = schemas.text(args["migration_status"], "migration_status")
+    volume.task = {}
+
+
+@action("os-force_delete")
+async def force_delete(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+    r.enforce("volume:force_delete", r.target(volume.project_id))
+    if await volumes.start_delete(session, volume, force=True, cascade=False):
+        later(r, "delete_volume", volume)
+
+
+@action("os-unmanage")
+async def unmanage(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+    r.enforce("volume_extension:volume_unmanage", r.target(volume.project_id))
+    volumes.require_status(volume, "available", "error", "error_deleting", action="unmanage")
+    await volumes.start_delete(session, volume, force=False, cascade=False)
+    volume.status = "unmanaging"
+    later(r, "unmanage", volume)
+
+
+@action("os-retype")
+async def retype(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+    from overcast.volume.scheduler import filters, pools
+
+    r.enforce("volume:retype", r.target(volume.project_id))
+    args = _args(args, "os-retype")
+    new = await vtypes.get(session, str(args.get("new_type")), r.project_id, r.ctx.is_admin)
+    policy = args.get("migration_policy", "never") or "never"
+    schemas.choice(policy, "migration_policy", ("never", "on-demand"))
+    volumes.require_status(volume, "available", "in-use", action="retype")
+    if new.id == volume.volume_type_id:
+        raise errors.BadRequest(
+            "Invalid volume type: New volume type must be different from the current one."
+        )
+    live = await pools.live(session, r.state.settings.volume.service_down_time)
+    here = [p for p in live if p.host == volume.host]
+    request = filters.Request(size=0, availability_zone=None, extra_specs=dict(new.extra_specs))
+    if not here or not filters.capabilities(here[0], request):
+        raise errors.BadRequest(
+            f"Invalid volume type: the volume's back end cannot hold type {new.name} and"
+            " moving volumes between back ends is not supported yet."
+        )
+    volume.volume_type_id = new.id
+
+
+@action("os-force_detach")
+async def force_detach(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+    from overcast.volume import attachments
+
+    r.enforce("volume_extension:volume_admin_actions:force_detach", r.target(volume.project_id))
+    attachment_id = _args(args, "os-force_detach").get("attachment_id")
+    await attachments.detach_all(r.state, r.bus_ctx, session, volume, attachment_id)
