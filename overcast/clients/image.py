@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +95,23 @@ class ImageClient(RestClient):
         return image
 
     async def upload(self, image_id: str, path: Path) -> None:
-        data = await asyncio.to_thread(path.read_bytes)
+        """Stream the file at `path` as the image's data (never whole in memory)."""
+        size = (await asyncio.to_thread(path.stat)).st_size
+
+        async def chunks() -> AsyncIterator[bytes]:
+            handle = await asyncio.to_thread(path.open, "rb")
+            try:
+                while data := await asyncio.to_thread(handle.read, 4 << 20):
+                    yield data
+            finally:
+                handle.close()
+
         self._forget(image_id)
         await self.request(
             "PUT",
             f"/v2/images/{image_id}/file",
-            content=data,
-            headers={"Content-Type": "application/octet-stream"},
+            content=chunks(),
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
         )
 
     async def update(self, image_id: str, changes: dict[str, Any]) -> dict[str, Any]:

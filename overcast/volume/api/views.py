@@ -19,6 +19,11 @@ def ts(value: dt.datetime | None) -> str | None:
     return value.replace(tzinfo=None).isoformat(timespec="microseconds") if value else None
 
 
+def _visible_admin(v: Volume) -> dict[str, str]:
+    """The admin metadata Cinder shows among a volume's metadata (`readonly`, `attached_mode`)."""
+    return {k: str(x) for k, x in (v.admin_metadata or {}).items() if k in ("readonly", "attached_mode")}
+
+
 def volume_summary(r: Req, v: Volume) -> dict[str, Any]:
     return {"id": v.id, "name": v.name, "links": r.links("volumes", v.id)}
 
@@ -55,7 +60,7 @@ def volume(
         "bootable": "true" if v.bootable else "false",
         "encrypted": encrypted,
         "links": r.links("volumes", v.id),
-        "metadata": dict(v.metadata_ or {}),
+        "metadata": {**(v.metadata_ or {}), **_visible_admin(v)},
         "multiattach": v.multiattach,
         "replication_status": None,
         "snapshot_id": v.snapshot_id,

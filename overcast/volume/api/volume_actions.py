@@ -44,7 +44,7 @@ def later(r: Req, method: str, volume: Volume, **kwargs: Any) -> None:
 @router.post("/volumes/{volume_id}/action")
 async def run(volume_id: str, request: Request, r: Req = Depends(req)) -> Response:
     body = await bodies.json_object(request)
-    if len(body) != 1 or next(iter(body)) not in ACTIONS:
+    if len(body) != 1 or next(iter(body)) not in {*ACTIONS, *volume_images.OWN_FLOW}:
         raise errors.BadRequest(
             f"Invalid input received: There is no such action: {', '.join(body) or 'none'}"
         )

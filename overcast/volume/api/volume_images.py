@@ -10,7 +10,7 @@ from typing import Any
 from overcast.common import errors
 from overcast.common.db.base import utcnow
 from overcast.volume import rpc, volumes
-from overcast.volume.api import schemas
+from overcast.volume.api import schemas, views
 from overcast.volume.api.deps import Req
 from overcast.volume.models.types import VolumeType
 
@@ -85,7 +85,7 @@ async def upload(r: Req, volume_id: str, args: dict[str, Any]) -> dict[str, Any]
     return {
         "os-volume_upload_image": {
             "id": volume_id,
-            "updated_at": row.updated_at.isoformat() if row.updated_at else None,
+            "updated_at": views.ts(row.updated_at),
             "status": "uploading",
             "display_description": volume.description,
             "size": volume.size,
