@@ -21,8 +21,19 @@ def test_volume_lifecycle(server: Server, admin: Any) -> None:
     assert shown["os-vol-host-attr:host"].endswith("#file")
 
     server.cli(
-        "volume", "set", "--name", f"{v1}-x", "--description", "d", "--property", "a=b",
-        "--size", "2", "--bootable", "--read-only", v1,
+        "volume",
+        "set",
+        "--name",
+        f"{v1}-x",
+        "--description",
+        "d",
+        "--property",
+        "a=b",
+        "--size",
+        "2",
+        "--bootable",
+        "--read-only",
+        v1,
     )
     wait_volume(admin, created["id"], "available")
     shown = server.cli_json("volume", "show", f"{v1}-x")

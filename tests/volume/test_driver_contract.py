@@ -47,6 +47,16 @@ async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     await found.close()
 
 
+async def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run, args, check=check, capture_output=True, text=True
+    )
+
+
+async def size_of(path: Any) -> int:
+    return await asyncio.to_thread(os.path.getsize, path)
+
+
 def vol(size: int = 1) -> VolumeRef:
     return VolumeRef(id=str(uuid.uuid4()), size=size)
 
@@ -55,6 +65,7 @@ async def write_pattern(driver: Any, volume: VolumeRef, offset: int, data: bytes
     async with driver.open_raw(volume, write=False) as raw:
         pass  # reading must work on a fresh volume
     async with driver.open_raw(volume, write=True) as raw:
+
         def put() -> None:
             with open(raw, "r+b") as handle:
                 handle.seek(offset)
@@ -65,9 +76,13 @@ async def write_pattern(driver: Any, volume: VolumeRef, offset: int, data: bytes
 
 async def read_at(driver: Any, volume: VolumeRef, offset: int, length: int) -> bytes:
     async with driver.open_raw(volume) as raw:
-        with open(raw, "rb") as handle:
-            handle.seek(offset)
-            return handle.read(length)
+
+        def get() -> bytes:
+            with open(raw, "rb") as handle:
+                handle.seek(offset)
+                return handle.read(length)
+
+        return await asyncio.to_thread(get)
 
 
 async def test_create_is_thin_and_sized(driver: Any) -> None:
@@ -75,7 +90,7 @@ async def test_create_is_thin_and_sized(driver: Any) -> None:
     location = await driver.create_volume(volume)
     assert location
     async with driver.open_raw(volume) as raw:
-        assert os.path.getsize(raw) == 2 * GiB
+        assert await size_of(raw) == 2 * GiB
     pools = await driver.get_stats()
     assert pools[0].provisioned_capacity_gb >= 2
     assert pools[0].total_capacity_gb > 0
@@ -97,7 +112,7 @@ async def test_data_survives_snapshot_clone_and_extend(driver: Any) -> None:
     await driver.create_volume_from_snapshot(from_snap, snap)
     assert await read_at(driver, from_snap, 4096, 13) == b"overcast-data"
     async with driver.open_raw(from_snap) as raw:
-        assert os.path.getsize(raw) == 2 * GiB
+        assert await size_of(raw) == 2 * GiB
 
     clone = vol(1)
     await driver.create_cloned_volume(clone, volume)
@@ -106,7 +121,7 @@ async def test_data_survives_snapshot_clone_and_extend(driver: Any) -> None:
     await driver.extend_volume(volume, 3)
     await driver.extend_volume(VolumeRef(volume.id, 3), 3)  # idempotent
     async with driver.open_raw(VolumeRef(volume.id, 3)) as raw:
-        assert os.path.getsize(raw) == 3 * GiB
+        assert await size_of(raw) == 3 * GiB
     assert await read_at(driver, VolumeRef(volume.id, 3), 4096, 13) == b"changed-later"
 
 
@@ -122,23 +137,17 @@ async def test_delete_is_idempotent(driver: Any) -> None:
 
 async def test_image_round_trip(driver: Any, tmp_path: Path) -> None:
     image = tmp_path / "image.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "64M"], check=True)
-    subprocess.run(
-        ["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 64k", str(image)],
-        check=True,
-        capture_output=True,
-    )
+    await sh("qemu-img", "create", "-q", "-f", "qcow2", str(image), "64M")
+    await sh("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 64k", str(image))
     volume = vol(1)
     await driver.create_volume(volume)
     await driver.copy_image_to_volume(volume, image, "qcow2")
     assert await read_at(driver, volume, 1 << 20, 4) == b"\x5a" * 4
     out = tmp_path / "out.raw"
     await driver.copy_volume_to_image(volume, out, "raw")
-    with out.open("rb") as handle:
-        handle.seek(1 << 20)
-        assert handle.read(4) == b"\x5a" * 4
+    assert (await sh("qemu-io", "-f", "raw", "-c", "read -P 0x5a 1M 4", str(out))).returncode == 0
     big = tmp_path / "big.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(big), "2G"], check=True)
+    await sh("qemu-img", "create", "-q", "-f", "qcow2", str(big), "2G")
     with pytest.raises(errors.BadRequest):
         await driver.copy_image_to_volume(volume, big, "qcow2")
 
@@ -149,7 +158,7 @@ async def test_local_and_nbd_connections(driver: Any) -> None:
     await write_pattern(driver, volume, 0, b"boot")
     local = await driver.initialize_connection(volume, {"host": "node1"})
     assert local["driver_volume_type"] == "local"
-    assert os.path.exists(local["data"]["device_path"])
+    assert await size_of(local["data"]["device_path"]) > 0
 
     remote = {"host": "node2", "initiator": "overcast:node2"}
     conn = await driver.initialize_connection(volume, remote)
@@ -158,16 +167,13 @@ async def test_local_and_nbd_connections(driver: Any) -> None:
     data = conn["data"]
     url = f"nbd://{data['host']}:{data['port']}/{data['name']}"
     # Another node reads and writes the volume through the export, as QEMU would.
-    out = subprocess.run(
-        ["qemu-io", "-f", "raw", "-c", "read -P 0x62 0 1", "-c", "write -P 0x41 8192 512", url],
-        capture_output=True,
-        text=True,
-        check=True,
+    out = await sh(
+        "qemu-io", "-f", "raw", "-c", "read -P 0x62 0 1", "-c", "write -P 0x41 8192 512", url
     )
     assert "read 1/1 bytes" in out.stdout
     await driver.terminate_connection(volume, remote)
     assert await read_at(driver, volume, 8192, 2) == b"AA"
-    probe = subprocess.run(["qemu-img", "info", url], capture_output=True, text=True)
+    probe = await sh("qemu-img", "info", url, check=False)
     assert probe.returncode != 0  # the export is gone with its last connector
 
 

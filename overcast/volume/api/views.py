@@ -21,7 +21,9 @@ def ts(value: dt.datetime | None) -> str | None:
 
 def _visible_admin(v: Volume) -> dict[str, str]:
     """The admin metadata Cinder shows among a volume's metadata (`readonly`, `attached_mode`)."""
-    return {k: str(x) for k, x in (v.admin_metadata or {}).items() if k in ("readonly", "attached_mode")}
+    return {
+        k: str(x) for k, x in (v.admin_metadata or {}).items() if k in ("readonly", "attached_mode")
+    }
 
 
 def volume_summary(r: Req, v: Volume) -> dict[str, Any]:
