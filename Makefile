@@ -13,12 +13,13 @@ test: setup lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 	$(MAKE) test-databases
 
-# The identity suite again on PostgreSQL and MariaDB (each skipped if its server is not running).
+# The identity and volume suites again on PostgreSQL and MariaDB (each skipped if its server is
+# not running).
 test-databases: setup
 	@for kind in postgresql mariadb; do \
 	  if $(BIN)/python -c "import sys; from tests.helpers import databases; sys.exit(not databases.reachable('$$kind'))"; then \
-	    echo "identity suite on $$kind"; \
-	    OVERCAST_TEST_DATABASE=$$kind $(BIN)/pytest -n 2 --dist loadgroup -q tests/identity || exit 1; \
+	    echo "identity and volume suites on $$kind"; \
+	    OVERCAST_TEST_DATABASE=$$kind $(BIN)/pytest -n 2 --dist loadgroup -q tests/identity tests/volume || exit 1; \
 	  else echo "skipping the $$kind run: no server on 127.0.0.1"; fi; \
 	done
 

@@ -118,7 +118,8 @@ async def readonly(r: Req, session: AsyncSession, volume: Volume, args: Any) -> 
     flag = _args(args, "os-update_readonly_flag").get("readonly")
     if flag is None:
         raise errors.BadRequest("Invalid input received: Must specify readonly")
-    volumes.require_status(volume, "available", "in-use", action="update readonly flag")
+    if volume.status == "maintenance":
+        raise errors.BadRequest(f"Invalid volume: Volume {volume.id} is in maintenance.")
     volume.admin_metadata = {
         **volume.admin_metadata,
         "readonly": str(schemas.boolean(flag, "readonly")),
