@@ -1,13 +1,16 @@
 # The two commands: `make up` runs the cloud, `make test` runs every gate and the test suite.
+# `make up ARGS="--port 5001 --data-dir /tmp/cloud"` hands options to `overcast up`.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ARGS ?=
 
 .PHONY: up test setup system-packages lint test-databases clean
 
+# exec: overcast replaces the shell, so Ctrl-C stops it cleanly without a make error.
 up: setup
-	$(BIN)/overcast up
+	@exec $(BIN)/overcast up $(ARGS)
 
 test: setup lint
 	$(BIN)/pytest -n 2 --dist loadgroup
@@ -25,18 +28,30 @@ test-databases: setup
 
 setup: system-packages $(STAMP)
 
-# Debian packages the real drivers and the tests need; installed only when run as root.
+# Debian packages (packages.txt): installed when make runs as root, named when it cannot.
 system-packages:
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  missing=""; for p in $$(cat packages.txt); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
+	@if ! command -v dpkg >/dev/null; then \
+	  echo "==> not a Debian system: make sure these are installed: $$(cat packages.txt | tr '\n' ' ')"; exit 0; fi; \
+	missing=""; for p in $$(cat packages.txt); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "==> installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else \
+	  echo "==> missing Debian packages:$$missing"; \
+	  echo "    install them as root (sudo make setup, or sudo apt-get install$$missing);"; \
+	  echo "    until then what needs them fails or its tests are skipped (pytest lists the skips)"; \
 	fi
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
-	touch $(STAMP)
+# The venv is made after the Debian packages (python3-venv) are in.
+$(STAMP): pyproject.toml | system-packages
+	@test -x $(BIN)/pip || { echo "==> creating $(VENV)"; $(PY) -m venv $(VENV) || { \
+	  rm -rf $(VENV); echo "$(PY) -m venv failed: install python3-venv (as root: make setup)"; exit 1; }; }
+	@echo "==> installing Overcast and its Python dependencies into $(VENV) (a minute or two the first time)"
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -e '.[test]'
+	@touch $(STAMP)
+	@echo "==> ready: . $(BIN)/activate puts overcast and openstack on your PATH"
 
 lint: setup
 	$(BIN)/ruff check overcast tests bench

@@ -1,5 +1,6 @@
 """Builds the whole cloud as one ASGI app: each service mounted at its prefix, identity at the
-root; on start, migrations run, identity bootstraps the catalog and the services' agents start.
+root, the readiness probe at `/healthcheck`; on start, migrations run, identity bootstraps the
+catalog and the services' agents start; on stop, work in flight settles first.
 """
 
 from __future__ import annotations
@@ -8,14 +9,15 @@ import asyncio
 import ctypes
 import gc
 import multiprocessing
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from overcast import services
+from overcast import health, services
 from overcast.common import bus, log
 from overcast.common.bus.local import LocalBus
 from overcast.common.config import Settings
@@ -30,11 +32,21 @@ class Cloud:
     app: ASGIApp
     runtime: Runtime
     services: list[Service]
+    health: health.Health
 
 
-def build(settings: Settings, on_ready: list | None = None) -> Cloud:
+def build(
+    settings: Settings,
+    on_ready: list[Callable[[], None]] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Cloud:
+    """The cloud's ASGI app. `on_ready` runs once every service has started; `progress`
+    hears what a (first) start is doing, for people watching it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     runtime = Runtime(settings=settings, db=Database(settings.db_url), bus=bus.connect(settings))
+    if progress is not None:
+        runtime.progress = progress
+    probe = health.Health()
     registry = services.all_services()
     runtime.catalog = [e for s in registry for e in s.catalog_entries(settings.base_url)]
     # Identity builds first: it supplies the token validator every other service checks with.
@@ -47,22 +59,37 @@ def build(settings: Settings, on_ready: list | None = None) -> Cloud:
         for service in registry:
             await service.upgrade(runtime)
         for service in registry:
+            runtime.progress(f"starting {service.name}")
             await service.start(runtime)
         await runtime.bus.ready()
         for callback in on_ready or []:
             callback()
+        probe.state = "ready"
         _release_startup_memory()
         LOG.info("overcast is ready", extra={"fields": {"url": settings.base_url}})
         try:
             yield
         finally:
+            probe.state = "stopping"
+            await _settle(runtime)
             for service in reversed(registry):
                 await service.stop()
             await runtime.bus.close()
             await runtime.db.close()
 
-    root = PrefixDispatcher([(s.prefix, a) for s, a in mounts], Starlette(lifespan=lifespan))
-    return Cloud(app=root, runtime=runtime, services=registry)
+    apps_by_prefix = [(health.PATH, probe), *((s.prefix, a) for s, a in mounts)]
+    root = PrefixDispatcher(apps_by_prefix, Starlette(lifespan=lifespan))
+    return Cloud(app=root, runtime=runtime, services=registry, health=probe)
+
+
+async def _settle(runtime: Runtime) -> None:
+    """Let the work in flight on the bus (builds, moves) finish, up to `shutdown_timeout`;
+    whatever is still running then is cancelled and reconciled on the next start."""
+    timeout = runtime.settings.shutdown_timeout
+    try:
+        await asyncio.wait_for(runtime.bus.drain(), timeout)
+    except TimeoutError:
+        LOG.warning("work still in flight after %ss; stopping it", timeout)
 
 
 class PrefixDispatcher:
@@ -116,6 +143,12 @@ async def upgrade_all(settings: Settings) -> None:
         await runtime.db.close()
 
 
+def _upgrade_child(settings: Settings) -> None:
+    # A Ctrl-C reaches the whole process group: the migrations finish, the parent stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    asyncio.run(upgrade_all(settings))
+
+
 def upgrade_in_child(settings: Settings) -> None:
     """Run the migrations in a forked child before the server starts.
 
@@ -124,7 +157,7 @@ def upgrade_in_child(settings: Settings) -> None:
     On restarts nothing needs migrating and the check in `Service.upgrade` is all that runs.
     """
     child = multiprocessing.get_context("fork").Process(
-        target=lambda: asyncio.run(upgrade_all(settings)), name="overcast-migrate"
+        target=_upgrade_child, args=(settings,), name="overcast-migrate"
     )
     child.start()
     child.join()

@@ -1,4 +1,5 @@
-"""The `overcast` command: up | image build | keys rotate | db upgrade | db revision | ring."""
+"""The `overcast` command: up | start | status | wait | stop | clouds | image build | keys rotate |
+db upgrade | db revision | ring."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from overcast import cli_manage
 from overcast.common import config, log
 
 
@@ -28,46 +30,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    import uvicorn
+    from overcast import up
 
-    from overcast import app, clouds
-
+    if args.detach:
+        return cli_manage.start(args, _settings)
     settings = _settings(args)
     log.setup(settings.log_level)
-
-    background: list[asyncio.Task[None]] = []
-
-    def ready() -> None:
-        path = clouds.write(settings, user_config=args.user_clouds)
-        if settings.compute.default_image:
-            from overcast.compute.guest import register
-
-            task = register.register_in_background(settings)
-            background.append(asyncio.get_running_loop().create_task(task))
-        print(
-            f"Overcast is up at {settings.base_url}\n"
-            f"  export OS_CLIENT_CONFIG_FILE={path}\n"
-            f"  openstack --os-cloud overcast token issue      # admin\n"
-            f"  openstack --os-cloud overcast-demo server list # demo user\n"
-            f"  (or: source {settings.data_dir / 'openrc'})",
-            flush=True,
-        )
-
-    cloud = app.build(settings, on_ready=[ready])
-    app.upgrade_in_child(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            cloud.app,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=5,
-        )
-    )
-    server.run()
-    return 0
+    return up.run(settings, user_clouds=args.user_clouds)
 
 
 def cmd_image_build(args: argparse.Namespace) -> int:
@@ -147,15 +116,10 @@ def main(argv: list[str] | None = None) -> int:
 
     up = sub.add_parser("up", help="run the whole cloud in one process")
     _common(up)
-    up.add_argument("--host", help="listen address (default 127.0.0.1)")
-    up.add_argument("--port", type=int, help="listen port (default 5000)")
-    up.add_argument("--log-level", help="DEBUG, INFO, WARNING...")
-    up.add_argument(
-        "--user-clouds",
-        action="store_true",
-        help="also add the clouds to ~/.config/openstack/clouds.yaml",
-    )
+    cli_manage.up_options(up)
+    up.add_argument("--detach", "-d", action="store_true", help="the same as `overcast start`")
     up.set_defaults(func=cmd_up)
+    cli_manage.register(sub, _common, _settings)
 
     keys = sub.add_parser("keys", help="token key repository").add_subparsers(
         dest="keys", required=True

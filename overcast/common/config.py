@@ -188,6 +188,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_request_body: int = Field(114688, description="largest JSON body accepted, in bytes")
     region: str = "RegionOne"
+    shutdown_timeout: float = Field(
+        30.0, ge=0, description="seconds a stop waits for requests, then for work in flight"
+    )
     identity: IdentitySettings = IdentitySettings()
     image: ImageSettings = ImageSettings()
     compute: ComputeSettings = ComputeSettings()

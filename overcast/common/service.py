@@ -38,6 +38,9 @@ class Runtime:
     bus: Bus
     catalog: list[CatalogEntry] = field(default_factory=list)
     validator: TokenValidator | None = None
+    # Says what a long start is doing ("starting compute", an image build) to whoever
+    # watches `overcast up`; silent unless the command asks (it does on a first start).
+    progress: Callable[[str], None] = lambda _message: None
 
     def token_validator(self) -> TokenValidator:
         if self.validator is None:

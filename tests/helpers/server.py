@@ -72,10 +72,8 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
             try:
-                if (
-                    httpx.get(self.url + "/v3", timeout=1).status_code == 200
-                    and self.clouds_yaml.exists()
-                ):
+                # Ready once every service started and clouds.yaml is written.
+                if httpx.get(self.url + "/healthcheck", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -42,6 +42,10 @@ class Bus(Protocol):
         """Return once every server registered so far receives messages."""
         ...
 
+    async def drain(self) -> None:
+        """Wait until every cast this process delivered has finished (orderly shutdown)."""
+        ...
+
     async def close(self) -> None: ...
 
 

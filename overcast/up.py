@@ -1,0 +1,182 @@
+"""`overcast up` in the foreground: the whole cloud in this process, owning its data dir.
+
+The order is the point: the data dir's lock, then the listening socket, and only then the
+migrations, crash recovery and services; so a second `up` on a data dir or a port in use
+refuses at once and changes nothing. Ctrl-C or SIGTERM stops it cleanly: requests and work in
+flight settle (up to `shutdown_timeout`), then it exits 0 without a traceback.
+Called by `overcast.cli` (and, in a child process, by `overcast start`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+
+from overcast import app, clouds, runfiles
+from overcast.common.config import Settings
+
+
+def say(message: str) -> None:
+    print(f"overcast: {message}", flush=True)
+
+
+def run(settings: Settings, user_clouds: bool = False) -> int:
+    first = not (settings.data_dir / "admin-password").exists()
+    try:
+        owner = runfiles.acquire(settings.data_dir)
+    except runfiles.InUse as exc:
+        raise SystemExit(
+            f"overcast: {exc}; it is not started again.\n"
+            f"  see it:  overcast status --data-dir {settings.data_dir}\n"
+            f"  stop it: overcast stop --data-dir {settings.data_dir}"
+        ) from None
+    try:
+        sock = listen(settings.host, settings.port)
+        progress = say if first else None
+        if first:
+            say(f"first start: creating the cloud in {settings.data_dir}")
+            say("applying database migrations")
+        with _quiet_interrupt():
+            app.upgrade_in_child(settings)
+        cloud: app.Cloud
+
+        def ready() -> None:
+            path = clouds.write(settings, user_config=user_clouds)
+            owner.publish(describe(settings, cloud))
+            print(banner(settings, path, first), flush=True)
+            if settings.compute.default_image:
+                from overcast.compute.guest import register  # only when it is wanted: memory
+
+                # It talks to this server's API, so it runs once the server listens.
+                task = register.register_in_background(settings)
+                cloud.health.wait_for(asyncio.get_running_loop().create_task(task))
+
+        cloud = app.build(settings, on_ready=[ready], progress=progress)
+        server = _Server(
+            uvicorn.Config(
+                cloud.app,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=int(settings.shutdown_timeout),
+            )
+        )
+        with _quiet_interrupt():
+            server.run(sockets=[sock])
+        if server.started:
+            say("stopped")
+        return 0
+    finally:
+        owner.release()
+
+
+@contextlib.contextmanager
+def _quiet_interrupt() -> Iterator[None]:
+    """A Ctrl-C before the server runs its own handlers ends the command, without a traceback."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        say("interrupted")
+        raise SystemExit(130) from None
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that a stop by SIGINT or SIGTERM ends in a clean exit instead
+    of raising the signal again once shut down (a traceback, and `make: *** Interrupt`)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        wanted = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in wanted}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now so that a port in use is refused before anything else."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        user = port_user(port)
+        raise SystemExit(
+            f"overcast: cannot listen on {host}:{port}: {exc.strerror}"
+            + (f" (held by {user})" if user else "")
+            + "; choose another with --port"
+        ) from None
+    sock.set_inheritable(False)
+    return sock
+
+
+def port_user(port: int) -> str | None:
+    """Which process listens on TCP `port` ("pid 123 (cmd)"), if /proc tells us."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    for pid in filter(str.isdigit, os.listdir("/proc")) if inodes else ():
+        with contextlib.suppress(OSError):
+            fds = Path(f"/proc/{pid}/fd")
+            if any(os.readlink(fds / fd) in inodes for fd in os.listdir(fds)):
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                return f"pid {pid}: {cmd.decode(errors='replace').strip()[:120]}"
+    return None
+
+
+def describe(settings: Settings, cloud: app.Cloud) -> dict[str, object]:
+    """What `overcast status` shows: where the cloud listens, its services and drivers."""
+    drivers: dict[str, object] = {}
+    for service in cloud.services:
+        section = getattr(settings, service.name, None)
+        fields = section.model_dump() if hasattr(section, "model_dump") else {}
+        chosen = {k: v for k, v in fields.items() if k in ("driver", "stores")}
+        if chosen:
+            drivers[service.name] = chosen
+    return {
+        "url": settings.base_url,
+        "listen": f"{settings.host}:{settings.port}",
+        "database": settings.db_url.split(":", 1)[0].split("+", 1)[0],
+        "services": [
+            {"name": s.name, "type": s.catalog_type, "url": s.endpoint_url(settings.base_url)}
+            for s in cloud.services
+        ],
+        "drivers": drivers,
+        "started": time.time(),
+    }
+
+
+def banner(settings: Settings, clouds_yaml: Path, first: bool) -> str:
+    lines = [
+        f"Overcast is up at {settings.base_url}",
+        f"  export OS_CLIENT_CONFIG_FILE={clouds_yaml}",
+        "  openstack --os-cloud overcast token issue        # admin",
+        "  openstack --os-cloud overcast-demo server list   # the demo user",
+        f"  (or: . {settings.data_dir / 'openrc'})",
+    ]
+    bindir = Path(sys.executable).parent
+    if shutil.which("openstack") != str(bindir / "openstack") and (bindir / "activate").exists():
+        lines.append(f"  openstack is in {bindir}: . {bindir / 'activate'}")
+    if first:
+        lines.append(f"  passwords: {settings.data_dir}/admin-password, demo-password")
+    lines.append(f"  stop: Ctrl-C or `overcast stop --data-dir {settings.data_dir}`")
+    return "\n".join(lines)
