@@ -33,7 +33,9 @@ def probe(info: dict[str, Any]) -> tuple[bool, list[tuple[str, str, str]]]:
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
     local = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     targets = [("listener", local + health.PATH)]
-    targets += [(s["name"], local + urlsplit(s["url"]).path) for s in info.get("services", [])]
+    # A catalog URL may hold a template (`AUTH_%(project_id)s`): probe what precedes it.
+    paths = [(s["name"], urlsplit(s["url"]).path.split("%(")[0]) for s in info["services"]]
+    targets += [(name, local + path) for name, path in paths]
     checks: list[tuple[str, str, str]] = []
     healthy = True
     with httpx.Client(timeout=3.0) as client:
@@ -188,15 +190,15 @@ def status(data_dir: Path, as_json: bool = False) -> int:
         print(f"overcast is starting: pid {pid}, data dir {data_dir}")
         return FAILED
     print(f"overcast is running: pid {pid}, up {_age(info['started'])}, data dir {data_dir}")
-    print(f"  {'url':<10} {info['url']}  (database: {info['database']})")
+    print(f"  {'url':<12} {info['url']}  (database: {info['database']})")
     drivers = info.get("drivers", {})
     for name, url, result in checks:
         chosen = drivers.get(name, {})
         extra = "  ".join(f"{k}: {_text(v)}" for k, v in chosen.items())
-        print(f"  {name:<10} {url:<45} {result}  {extra}".rstrip())
+        print(f"  {name:<12} {url:<45} {result}  {extra}".rstrip())
     log = data_dir / runfiles.LOG
     if log.exists():
-        print(f"  {'log':<10} {log}")
+        print(f"  {'log':<12} {log}")
     return code
 
 
