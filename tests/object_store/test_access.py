@@ -110,3 +110,58 @@ def test_account_acls(swift: swiftclient.Connection, tenant_swift) -> None:  # t
 def test_reader_role_does_not_own(tenant_swift, server) -> None:  # type: ignore[no-untyped-def]
     _tenant, reader = tenant_swift(role="reader")
     assert status_of(lambda: reader.put_container("nope")) == 403
+
+
+def test_temp_urls(server, swift: swiftclient.Connection, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from swiftclient.utils import generate_temp_url
+
+    from tests.object_store.conftest import swift_cli
+
+    name = f"tmp-{uuid.uuid4().hex[:6]}"
+    swift.put_container(name)
+    swift.put_object(name, "report.pdf", b"%PDF-1.4 report")
+    swift.post_account({"X-Account-Meta-Temp-URL-Key": "account-secret"})
+    url, _ = swift.get_auth()
+    base = url.split("/v1/")[0]
+    path = f"/v1/{url.split('/v1/')[1]}/{name}/report.pdf"
+    for digest in ("sha256", "sha1", "sha512"):
+        signed = generate_temp_url(path, 60, "account-secret", "GET", digest=digest)
+        got = httpx.get(base + signed)
+        assert got.status_code == 200 and got.content == b"%PDF-1.4 report"
+        assert got.headers["content-disposition"].startswith("attachment")
+    assert (
+        httpx.head(base + generate_temp_url(path, 60, "account-secret", "GET")).status_code == 200
+    )
+    # the swift command signs the same way
+    cli_url = swift_cli(server, "tempurl", "GET", "60", path, "account-secret").stdout.strip()
+    assert httpx.get(base + cli_url).status_code == 200
+    # expired, forged, wrong method, wrong object: 401 and nothing else
+    expired = generate_temp_url(
+        path, int(__import__("time").time()) - 10, "account-secret", "GET", absolute=True
+    )
+    assert httpx.get(base + expired).status_code == 401
+    forged = generate_temp_url(path, 60, "not-the-key", "GET")
+    assert httpx.get(base + forged).status_code == 401
+    assert (
+        httpx.put(
+            base + generate_temp_url(path, 60, "account-secret", "GET"), content=b"x"
+        ).status_code
+        == 401
+    )
+    other = path.replace("report.pdf", "other")
+    assert (
+        httpx.get(
+            base + generate_temp_url(path, 60, "account-secret", "GET").replace(path, other)
+        ).status_code
+        == 401
+    )
+    # a PUT URL with a container key uploads one object
+    swift.post_container(name, {"X-Container-Meta-Temp-URL-Key": "container-secret"})
+    upload = generate_temp_url(
+        path.replace("report.pdf", "drop.txt"), 60, "container-secret", "PUT"
+    )
+    assert httpx.put(base + upload, content=b"dropped").status_code == 201
+    assert swift.get_object(name, "drop.txt")[1] == b"dropped"
+    # keys are shown to owners only
+    assert "x-account-meta-temp-url-key" in swift.head_account()
+    swift.post_account({"X-Remove-Account-Meta-Temp-URL-Key": "x"})

@@ -3,7 +3,7 @@ how deep its path goes (account, container, object) as Swift's proxy does."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from overcast.common import errors
-from overcast.object_store import constraints, state
+from overcast.object_store import access, constraints, state, tempurl
 from overcast.object_store.api import accounts, containers, info, objects
 from overcast.object_store.api.call import Call
 
@@ -41,10 +41,39 @@ async def v1(request: Request) -> Response:
         context=scope.get("state", {}).get("context"),
     )
     if obj is not None:
+        if "temp_url_sig" in params:
+            return await _temp_url(call)
         return await objects.handle(call)
     if container is not None:
         return await containers.handle(call)
     return await accounts.handle(call)
+
+
+async def _temp_url(call: Call) -> Response:
+    """A request signed with a temp URL key: the one object, as its owner would, or 401."""
+    assert call.container is not None and call.obj is not None
+    if call.method not in tempurl.METHODS:
+        raise errors.Unauthorized("Temp URLs allow GET, HEAD and PUT only")
+    account = await call.st.containers.account(call.account)
+    info = await call.container_info()
+    keys = [account.get(k) for k in tempurl.KEYS]
+    if info is not None:
+        keys += [info.get(k) for k in tempurl.CONTAINER_KEYS]
+    path = f"/v1/{call.account}/{call.container}/{call.obj}"
+    if not tempurl.valid(call.method, path, call.params, [k for k in keys if k]):
+        raise errors.Unauthorized("Temp URL invalid")
+    call._caller = access.Caller(None, call.account, owner=True, reseller=False)
+    response = await objects.handle(call)
+    if call.method == "GET" and response.status_code < 300:
+        if "inline" in call.params:
+            response.headers["Content-Disposition"] = "inline"
+        else:
+            name = call.params.get("filename") or call.obj.rsplit("/", 1)[-1]
+            quoted = quote(name, safe="")
+            response.headers["Content-Disposition"] = (
+                f"attachment; filename=\"{quoted}\"; filename*=UTF-8''{quoted}"
+            )
+    return response
 
 
 async def capabilities(_request: Request) -> Response:

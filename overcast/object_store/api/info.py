@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from overcast.object_store import constraints
+from overcast.object_store import constraints, tempurl
 from overcast.object_store.api import large
 
 
@@ -26,6 +26,12 @@ def capabilities() -> dict[str, Any]:
             "max_manifest_segments": large.MAX_MANIFEST_SEGMENTS,
             "max_manifest_size": large.MAX_MANIFEST_SIZE,
             "min_segment_size": large.MIN_SEGMENT_SIZE,
+        },
+        "tempurl": {
+            "methods": list(tempurl.METHODS),
+            "allowed_digests": sorted(tempurl.ALGORITHMS),
+            "incoming_remove_headers": [],
+            "outgoing_remove_headers": [],
         },
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
     }
