@@ -18,7 +18,12 @@ from tests.helpers.server import Server
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The shared cloud. Tests must not change what other tests rely on (bootstrap data)."""
     with databases.selected() as db_env, rabbit.selected() as bus_env:
-        env = {"OVERCAST_COMPUTE__FAKE_HOSTS": "3", **db_env, **bus_env}
+        env = {
+            "OVERCAST_COMPUTE__FAKE_HOSTS": "3",
+            "OVERCAST_OBJECT_STORE__S3_DOMAIN": "s3.test",
+            **db_env,
+            **bus_env,
+        }
         srv = Server(tmp_path_factory.mktemp("cloud"), env=env)
         srv.start()
         yield srv

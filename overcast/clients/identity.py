@@ -1,8 +1,11 @@
-"""The identity service (Keystone v3) as an operator tool uses it: a password token and the
-catalog that comes with it. Used by `overcast up` to register the default guest image."""
+"""The identity service (Keystone v3) as other units use it: a password token and the catalog
+that comes with it (`overcast up` registering the default guest image), and an S3 request's
+signature checked against its EC2 credential (`POST /v3/s3tokens`, for the object store's S3
+API), answered with the token body of the credential's user on its project."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,3 +50,15 @@ class IdentityClient(RestClient):
         return Token(
             response.headers["X-Subject-Token"], response.json()["token"].get("catalog", [])
         )
+
+    async def s3_token(self, access: str, string_to_sign: str, signature: str) -> dict[str, Any]:
+        """The token body (`{"token": {...}}`); errors.Unauthorized if the signature is not the
+        credential's."""
+        token = base64.urlsafe_b64encode(string_to_sign.encode()).decode()
+        response = await self.request(
+            "POST",
+            "/s3tokens",
+            json_body={"credentials": {"access": access, "token": token, "signature": signature}},
+        )
+        body: dict[str, Any] = response.json()
+        return body

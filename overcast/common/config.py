@@ -108,6 +108,7 @@ class ObjectStoreSettings(BaseModel):
     updater_interval: float = Field(5.0, description="seconds between async pending sweeps")
     expirer_interval: float = Field(30.0, description="seconds between expirer passes")
     reclaim_age: float = Field(7 * 86400.0, description="seconds a tombstone is kept")
+    s3_domain: str = Field("", description="virtual-hosted S3 buckets: <bucket>.<s3_domain>")
 
 
 class BusSettings(BaseModel):

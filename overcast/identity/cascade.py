@@ -1,5 +1,5 @@
 """What goes with a deleted or disabled identity resource: its assignments, memberships,
-application credentials and, for disabling, revocation events for its tokens.
+application credentials, credentials and, for disabling, revocation events for its tokens.
 
 Deletes are explicit statements rather than foreign-key cascades, so they behave the same on
 SQLite, PostgreSQL and MariaDB. Callers announce the revocation after the commit.
@@ -23,6 +23,7 @@ async def forget_user(session: AsyncSession, user_id: str) -> None:
     await session.execute(
         delete(models.ApplicationCredential).where(models.ApplicationCredential.user_id == user_id)
     )
+    await session.execute(delete(models.Credential).where(models.Credential.user_id == user_id))
 
 
 async def forget_group(session: AsyncSession, group_id: str) -> None:
@@ -38,6 +39,9 @@ async def forget_projects(session: AsyncSession, project_ids: list[str]) -> None
         delete(models.ApplicationCredential).where(
             models.ApplicationCredential.project_id.in_(project_ids)
         )
+    )
+    await session.execute(
+        delete(models.Credential).where(models.Credential.project_id.in_(project_ids))
     )
 
 

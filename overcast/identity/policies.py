@@ -34,6 +34,24 @@ DEFAULTS = [
         for verb in ("get", "delete")
     ),
     RuleDefault("identity:list_application_credentials", ADMIN_OR_SELF),
+    # credentials (EC2 and others) belong to their user; admins and system readers see all
+    RuleDefault("identity:create_credential", ADMIN_OR_SELF),
+    RuleDefault("identity:list_credentials", ""),
+    RuleDefault(
+        "identity:get_credential",
+        f"{ADMIN_OR_SYSTEM_READER} or user_id:%(target.credential.user_id)s",
+    ),
+    *(
+        RuleDefault(
+            f"identity:{verb}_credential",
+            "rule:admin_required or user_id:%(target.credential.user_id)s",
+        )
+        for verb in ("update", "delete")
+    ),
+    *(
+        RuleDefault(f"identity:ec2_{verb}", ADMIN_OR_SELF)
+        for verb in ("create_credential", "list_credentials", "get_credential", "delete_credential")
+    ),
     # what a token may be scoped to: any authenticated caller, about themselves
     *(
         RuleDefault(f"identity:get_auth_{what}", "")

@@ -21,7 +21,13 @@ from overcast.identity.state import IdentityState
 from overcast.identity.tokens import TokenFormatter
 from overcast.identity.validator import IdentityValidator
 
-_PUBLIC = {("GET", "/"), ("GET", "/v3"), ("GET", "/v3/"), ("POST", "/v3/auth/tokens")}
+_PUBLIC = {
+    ("GET", "/"),
+    ("GET", "/v3"),
+    ("GET", "/v3/"),
+    ("POST", "/v3/auth/tokens"),
+    ("POST", "/v3/s3tokens"),  # the request's signature is the proof
+}
 
 
 # A user whose password expired has no token; the original password is the proof instead.

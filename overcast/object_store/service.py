@@ -25,6 +25,7 @@ from overcast.object_store.drivers.local import LocalServer
 from overcast.object_store.proxy.objects import ObjectReplicas
 from overcast.object_store.proxy.placement import Placement
 from overcast.object_store.ring.ring import Ring
+from overcast.object_store.s3 import api as s3api
 from overcast.object_store.state import ObjectStoreState
 from overcast.object_store.updates import ListingWriter
 
@@ -79,8 +80,11 @@ class ObjectStoreService(Service):
             containers=containers,
             listings=ListingWriter(db, placement, containers.forget),
         )
+        self.state.identity_url = runtime.endpoint("identity")
+        self.state.s3_domain = settings.object_store.s3_domain
         app.state.object_store = self.state
         api.install(app)
+        s3api.install(app)
         return app
 
     async def start(self, runtime: Runtime) -> None:

@@ -24,6 +24,8 @@ class ObjectStoreState:
     replicas: ObjectReplicas
     containers: Containers
     listings: ListingWriter
+    identity_url: str = ""  # Keystone's v3 endpoint, for the S3 API's signature checks
+    s3_domain: str = ""  # virtual-hosted buckets are <bucket>.<s3_domain>
 
 
 def get(request: Request) -> ObjectStoreState:

@@ -45,11 +45,11 @@ def _split(sig: str) -> tuple[str, bytes]:
             return algo, base64.urlsafe_b64decode(padded)
         except ValueError:
             raise errors.Unauthorized("Invalid temp_url_sig") from None
-    algo = BY_HEX_LENGTH.get(len(sig))
-    if algo is None:
+    by_length = BY_HEX_LENGTH.get(len(sig))
+    if by_length is None:
         raise errors.Unauthorized("Invalid temp_url_sig")
     try:
-        return algo, bytes.fromhex(sig)
+        return by_length, bytes.fromhex(sig)
     except ValueError:
         raise errors.Unauthorized("Invalid temp_url_sig") from None
 

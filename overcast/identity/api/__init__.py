@@ -6,6 +6,7 @@ from overcast.identity.api import (
     application_credentials,
     assignments,
     auth_scopes,
+    credentials,
     domains,
     endpoints,
     groups,
@@ -29,6 +30,7 @@ ROUTERS = [
     services.router,
     endpoints.router,
     application_credentials.router,
+    credentials.router,
     # domains, projects, users, groups, roles and assignments
     domains.router,
     projects.router,

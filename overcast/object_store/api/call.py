@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ class Call:
     params: dict[str, str]
     context: RequestContext | None
     _caller: access.Caller | None = None
+    body: AsyncIterator[bytes] | None = None  # the request body, when not the request's own
+    slo_etag: str | None = None  # the ETag a manifest PUT gets, when not Swift's (S3 multipart)
     _account_info: AccountInfo | None = None
 
     async def caller(self) -> access.Caller:

@@ -33,5 +33,14 @@ def capabilities() -> dict[str, Any]:
             "incoming_remove_headers": [],
             "outgoing_remove_headers": [],
         },
+        "s3api": {
+            "max_bucket_listing": 1000,
+            "max_parts_listing": 10000,
+            "max_upload_part_num": 10000,
+            "max_multi_delete_objects": 1000,
+            "min_segment_size": 5242880,
+            "s3_acl": False,
+            "versioning": False,
+        },
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
     }

@@ -111,7 +111,7 @@ async def put_slo(call: Call, info: ContainerInfo, meta: dict[str, str]) -> Resp
     from overcast.object_store.api import objects
 
     raw = b""
-    async for chunk in call.request.stream():
+    async for chunk in call.body if call.body is not None else call.request.stream():
         raw += chunk
         if len(raw) > MAX_MANIFEST_SIZE:
             raise errors.PayloadTooLarge("Manifest File > 8388608 bytes")
@@ -163,7 +163,7 @@ async def put_slo(call: Call, info: ContainerInfo, meta: dict[str, str]) -> Resp
     meta = {
         **meta,
         "X-Static-Large-Object": "True",
-        "X-Slo-Etag": digest.hexdigest(),
+        "X-Slo-Etag": call.slo_etag or digest.hexdigest(),
         "X-Slo-Size": str(total),
     }
 
@@ -171,7 +171,7 @@ async def put_slo(call: Call, info: ContainerInfo, meta: dict[str, str]) -> Resp
         yield manifest
 
     response = await objects.store(call, info, meta, body(), len(manifest), None)
-    response.headers["Etag"] = f'"{digest.hexdigest()}"'
+    response.headers["Etag"] = f'"{meta["X-Slo-Etag"]}"'
     return response
 
 

@@ -213,6 +213,10 @@ def content_type(call: Call, name: str) -> str:
 
 
 async def _body(call: Call) -> AsyncIterator[bytes]:
+    if call.body is not None:
+        async for chunk in call.body:
+            yield chunk
+        return
     try:
         async for chunk in call.request.stream():
             if chunk:
@@ -294,9 +298,9 @@ async def store(
             call.obj,
             ts,
             False,
-            size,
+            int(meta.get("X-Slo-Size", size)),
             meta["Content-Type"],
-            digest,
+            meta.get("X-Slo-Etag", digest),
             {"delete_at": meta.get("X-Delete-At")} if meta.get("X-Delete-At") else {},
         ),
     )
