@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors
-from overcast.identity import models, scopes
+from overcast.identity import lookup, models, scopes
 
 EC2 = "ec2"
 
@@ -36,26 +36,12 @@ def blob_of(cred: models.Credential) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-async def _user(session: AsyncSession, user_id: str) -> models.User:
-    user = await session.get(models.User, user_id)
-    if user is None:
-        raise errors.NotFound(f"Could not find user: {user_id}.")
-    return user
-
-
-async def _project(session: AsyncSession, project_id: str) -> models.Project:
-    project = await session.get(models.Project, project_id)
-    if project is None:
-        raise errors.NotFound(f"Could not find project: {project_id}.")
-    return project
-
-
 async def create(
     session: AsyncSession, user_id: str, type_: str, blob: str, project_id: str | None
 ) -> models.Credential:
-    await _user(session, user_id)
+    await lookup.get(session, models.User, user_id)
     if project_id is not None:
-        await _project(session, project_id)
+        await lookup.get(session, models.Project, project_id)
     cred_id = None
     if type_ == EC2:
         try:
@@ -85,10 +71,7 @@ async def create(
 
 
 async def get(session: AsyncSession, cred_id: str) -> models.Credential:
-    cred = await session.get(models.Credential, cred_id)
-    if cred is None:
-        raise errors.NotFound(f"Could not find credential: {cred_id}.")
-    return cred
+    return await lookup.get(session, models.Credential, cred_id)
 
 
 async def list_(
@@ -118,10 +101,10 @@ async def update(
         cred.type, cred.blob = new_type, new_blob
     if "project_id" in changes:
         if changes["project_id"] is not None:
-            await _project(session, changes["project_id"])
+            await lookup.get(session, models.Project, changes["project_id"])
         cred.project_id = changes["project_id"]
     if "user_id" in changes:
-        await _user(session, changes["user_id"])
+        await lookup.get(session, models.User, changes["user_id"])
         cred.user_id = changes["user_id"]
     return cred
 
@@ -135,7 +118,7 @@ async def delete(session: AsyncSession, cred: models.Credential) -> None:
 
 async def create_ec2(session: AsyncSession, user_id: str, project_id: str) -> models.Credential:
     """A new access/secret pair for the user on a project where the user has a role."""
-    await _project(session, project_id)
+    await lookup.get(session, models.Project, project_id)
     if project_id not in {p.id for p in await scopes.projects_for_user(session, user_id)}:
         raise errors.Forbidden(f"User {user_id} has no role on project {project_id}.")
     blob = json.dumps({"access": uuid.uuid4().hex, "secret": uuid.uuid4().hex, "trust_id": None})

@@ -22,6 +22,7 @@ KINDS: dict[type[Any], str] = {
     models.User: "user",
     models.Group: "group",
     models.Role: "role",
+    models.Credential: "credential",
 }
 
 
