@@ -16,13 +16,13 @@ test: setup lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 	$(MAKE) test-databases
 
-# The identity and volume suites again on PostgreSQL and MariaDB (each skipped if its server is
+# The identity, volume and network suites again on PostgreSQL and MariaDB (each skipped if its server is
 # not running).
 test-databases: setup
 	@for kind in postgresql mariadb; do \
 	  if $(BIN)/python -c "import sys; from tests.helpers import databases; sys.exit(not databases.reachable('$$kind'))"; then \
-	    echo "identity and volume suites on $$kind"; \
-	    OVERCAST_TEST_DATABASE=$$kind $(BIN)/pytest -n 2 --dist loadgroup -q tests/identity tests/volume || exit 1; \
+	    echo "identity, volume and network suites on $$kind"; \
+	    OVERCAST_TEST_DATABASE=$$kind $(BIN)/pytest -n 2 --dist loadgroup -q tests/identity tests/volume tests/network || exit 1; \
 	  else echo "skipping the $$kind run: no server on 127.0.0.1"; fi; \
 	done
 
@@ -57,7 +57,7 @@ lint: setup
 	$(BIN)/ruff check overcast tests bench
 	$(BIN)/ruff format --check overcast tests bench
 	$(BIN)/lint-imports
-	$(BIN)/mypy overcast/common overcast/object_store
+	$(BIN)/mypy overcast/common overcast/object_store overcast/network/drivers
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -22,4 +22,8 @@ def all_services() -> list[Service]:
     from overcast.volume.service import VolumeService
 
     found.append(VolumeService())
+
+    from overcast.network.service import NetworkService
+
+    found.append(NetworkService())
     return found

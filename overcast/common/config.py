@@ -169,6 +169,45 @@ class VolumeSettings(BaseModel):
     max_list_limit: int = 1000
 
 
+class NetworkSettings(BaseModel):
+    driver: str = Field("noop", description="dataplane driver: noop (IPAM and bindings only)")
+    base_mac: str = Field("fa:16:3e:00:00:00", description="MACs keep its first three octets")
+    global_physnet_mtu: int = Field(1500, ge=68)
+    # VXLAN and GRE headers take 50 and 42 bytes of the physical MTU; VLAN and flat none.
+    tenant_network_types: list[str] = Field(["vxlan"], description="self-service, in order")
+    flat_networks: list[str] = Field(["physnet1", "public"], description="'*' allows any")
+    network_vlan_ranges: list[str] = Field(
+        ["physnet1:100:199"], description="physnet[:min:max]; a bare physnet allows any id"
+    )
+    vni_ranges: list[str] = Field(["1:65535"], description="VXLAN VNIs for self-service nets")
+    default_availability_zones: list[str] = ["nova"]
+    dhcp_agents_per_network: int = 1
+    agent_down_time: float = Field(75.0, description="seconds without a heartbeat: agent down")
+    report_interval: float = Field(30.0, description="agents report and resync this often, s")
+    agent_hosts: list[str] = Field(
+        default_factory=list, description="hosts whose agents run here; default: compute's"
+    )
+    max_fixed_ips_per_port: int = 5
+    max_allocation_attempts: int = Field(20, ge=1, description="IPAM retries on a lost race")
+    pagination_max_limit: int = Field(-1, description="largest page; -1 unlimited")
+    default_quotas: dict[str, int] = Field(
+        default_factory=lambda: {
+            "network": 100,
+            "subnet": 100,
+            "subnetpool": -1,
+            "port": 500,
+            "router": 10,
+            "floatingip": 50,
+            "security_group": 10,
+            "security_group_rule": 100,
+            "rbac_policy": 10,
+        }
+    )
+    bootstrap: bool = Field(True, description="create public, private and router1 on start")
+    public_cidr: str = Field("203.0.113.0/24", description="the bootstrap external subnet")
+    private_cidr: str = Field("10.0.0.0/26", description="the demo project's private subnet")
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. Each service reads its own section."""
 
@@ -192,11 +231,19 @@ class Settings(BaseSettings):
     shutdown_timeout: float = Field(
         30.0, ge=0, description="seconds a stop waits for requests, then for work in flight"
     )
+
+    # The credentials one service uses to act on another as a service (Neutron's `[nova]` and
+    # Nova's `[neutron]` sections): port bindings, external events. Without a password the
+    # bootstrap admin's (DATA_DIR/admin-password) is used, as in a single-node cloud.
+    service_user: str = "admin"
+    service_project: str = "admin"
+    service_password: str | None = None
     identity: IdentitySettings = IdentitySettings()
     image: ImageSettings = ImageSettings()
     compute: ComputeSettings = ComputeSettings()
     object_store: ObjectStoreSettings = ObjectStoreSettings()
     bus: BusSettings = BusSettings()
+    network: NetworkSettings = NetworkSettings()
 
     volume: VolumeSettings = VolumeSettings()
 

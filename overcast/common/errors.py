@@ -15,8 +15,11 @@ class OvercastError(Exception):
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal Server Error"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, kind: str | None = None) -> None:
         self.message = message or self.title
+        # The OpenStack error type a dialect names, when it names one (Neutron's
+        # `NetworkNotFound`, `IpAddressAlreadyAllocated`); None lets the dialect choose.
+        self.kind = kind
         super().__init__(self.message)
 
 

@@ -42,6 +42,10 @@ class Runtime:
     # watches `overcast up`; silent unless the command asks (it does on a first start).
     progress: Callable[[str], None] = lambda _message: None
 
+    # The bootstrap projects (admin, service, demo) by name, once identity has started: the
+    # other services' bootstraps make their default resources for them.
+    projects: dict[str, str] = field(default_factory=dict)
+
     def token_validator(self) -> TokenValidator:
         if self.validator is None:
             raise errors.ServiceUnavailable("identity is not ready")

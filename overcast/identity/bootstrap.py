@@ -5,7 +5,7 @@ second start on the same data dir only refreshes the catalog URLs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -23,6 +23,7 @@ DEFAULT_DOMAIN = "default"
 class Credentials:
     admin_password: str
     demo_password: str
+    projects: dict[str, str] = field(default_factory=dict)  # bootstrap project name -> id
 
 
 def _password_file(path: Path) -> str:
@@ -87,6 +88,7 @@ async def run(
     creds = Credentials(
         admin_password=_password_file(data_dir / "admin-password"),
         demo_password=_password_file(data_dir / "demo-password"),
+        projects={name: project.id for name, project in projects.items()},
     )
     for name, secret, project in (
         ("admin", creds.admin_password, "admin"),

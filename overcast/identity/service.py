@@ -84,13 +84,14 @@ class IdentityService(Service):
     async def start(self, runtime: Runtime) -> None:
         settings = runtime.settings
         async with runtime.db.session() as session:
-            await bootstrap.run(
+            creds = await bootstrap.run(
                 session,
                 settings.data_dir,
                 settings.region,
                 runtime.catalog,
                 settings.identity.password_hash_rounds,
             )
+            runtime.projects.update(creds.projects)
             # Events older than the longest token life can match no live token any more.
             lifetime = dt.timedelta(seconds=settings.identity.token_expiration)
             await revocation.prune(session, utcnow() - lifetime - dt.timedelta(minutes=5))

@@ -21,6 +21,7 @@ from overcast.common import errors, log
 
 LOG = log.get(__name__)
 
+# (status, title, message): the title is the error's `kind` when it has one (see errors.py).
 Render = Callable[[int, str, str], Response]
 
 
@@ -106,6 +107,28 @@ def swift(status: int, title: str, message: str) -> Response:
     return Response(body, status_code=status, media_type="text/html")
 
 
+_NEUTRON_TYPES = {
+    400: "HTTPBadRequest",
+    401: "HTTPUnauthorized",
+    403: "HTTPForbidden",
+    404: "HTTPNotFound",
+    405: "HTTPMethodNotAllowed",
+    409: "HTTPConflict",
+    412: "HTTPPreconditionFailed",
+    413: "HTTPRequestEntityTooLarge",
+    415: "HTTPUnsupportedMediaType",
+    501: "HTTPNotImplemented",
+    503: "HTTPServiceUnavailable",
+}
+
+
+def neutron(status: int, title: str, message: str) -> Response:
+    """Neutron: {"NeutronError": {"type", "message", "detail"}}; the type is the error's kind
+    (`NetworkNotFound`) or, for errors that have none, webob's name for the status."""
+    kind = title if title.isidentifier() else _NEUTRON_TYPES.get(status, "HTTPInternalServerError")
+    return _json(status, {"NeutronError": {"type": kind, "message": message, "detail": ""}})
+
+
 def validation_message(errs: Sequence[Any]) -> str:
     """Turn pydantic's error list into one sentence a person can act on."""
     parts = []
@@ -122,7 +145,7 @@ def validation_message(errs: Sequence[Any]) -> str:
 
 def render_error(render: Render, exc: BaseException) -> Response:
     if isinstance(exc, errors.OvercastError):
-        return render(exc.status, exc.title, exc.message)
+        return render(exc.status, exc.kind or exc.title, exc.message)
     if isinstance(exc, RequestValidationError):
         return render(400, "Bad Request", validation_message(exc.errors()))
     if isinstance(exc, HTTPException):
