@@ -8,7 +8,7 @@ through `updates.py`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -84,6 +84,29 @@ class Containers:
     def forget(self, account: str, name: str) -> None:
         self._cache.pop((account, name), None)
         self._accounts.pop(account, None)
+
+    def adjust(self, usage: dict[tuple[str, str], tuple[int, int]]) -> None:
+        """Keep cached usage right after listing changes (rather than dropping the entries:
+        every object write would then read its container and account again)."""
+        for (account, name), (count, size) in usage.items():
+            hit = self._cache.get((account, name))
+            if hit is not None and hit[1] is not None:
+                info = hit[1]
+                changed = replace(
+                    info, object_count=info.object_count + count, bytes_used=info.bytes_used + size
+                )
+                self._cache[(account, name)] = (hit[0], changed)
+            held = self._accounts.get(account)
+            if held is not None:
+                acct = held[1]
+                self._accounts[account] = (
+                    held[0],
+                    replace(
+                        acct,
+                        object_count=acct.object_count + count,
+                        bytes_used=acct.bytes_used + size,
+                    ),
+                )
 
     async def info(self, account: str, name: str, fresh: bool = False) -> ContainerInfo | None:
         key = (account, name)

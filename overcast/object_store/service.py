@@ -78,7 +78,7 @@ class ObjectStoreService(Service):
             placement=placement,
             replicas=ObjectReplicas(placement),
             containers=containers,
-            listings=ListingWriter(db, placement, containers.forget),
+            listings=ListingWriter(db, placement, containers.adjust),
         )
         self.state.identity_url = runtime.endpoint("identity")
         self.state.s3_domain = settings.object_store.s3_domain

@@ -33,12 +33,10 @@ class _Waiting:
 
 
 class ListingWriter:
-    def __init__(
-        self, db: Database, placement: Placement, forget: Callable[[str, str], None]
-    ) -> None:
+    def __init__(self, db: Database, placement: Placement, adjust: Callable[[Usage], None]) -> None:
         self.db = db
         self.placement = placement
-        self.forget = forget  # (account, container): its cached info is stale
+        self.adjust = adjust  # the usage changes each committed batch made
         self._queue: list[_Waiting] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -70,23 +68,26 @@ class ListingWriter:
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                await apply(self.db, [w.pending for w in batch])
+                usage = await apply(self.db, [w.pending for w in batch])
             except Exception as exc:  # noqa: BLE001 - every waiter learns of it
                 for w in batch:
                     if not w.done.done():
                         w.done.set_exception(exc)
                 continue
-            for key in {(w.pending.account, w.pending.container) for w in batch}:
-                self.forget(*key)
+            self.adjust(usage)
             for w in batch:
                 if not w.done.done():
                     w.done.set_result(None)
 
 
-async def apply(db: Database, updates: list[Pending]) -> None:
-    """Make `updates` in one transaction. Updates for containers that no longer exist are
+Usage = dict[tuple[str, str], tuple[int, int]]  # (account, container) → (objects, bytes) added
+
+
+async def apply(db: Database, updates: list[Pending]) -> Usage:
+    """Make `updates` in one transaction; what they changed in each container's usage. Updates for containers that no longer exist are
         dropped (as Swift's container server refuses them). An expiry row outlives a later change
     of the object: the expirer checks the object's own `X-Delete-At` before it deletes."""
+    usage: Usage = {}
     by_container: dict[tuple[str, str], list[Pending]] = defaultdict(list)
     for p in updates:
         by_container[(p.account, p.container)].append(p)
@@ -158,6 +159,7 @@ async def apply(db: Database, updates: list[Pending]) -> None:
             for expiry in expiring_add:
                 await session.merge(models.Expiring(**expiry))
             if count or size:
+                usage[key] = (count, size)
                 await session.execute(
                     update(models.Container)
                     .where(models.Container.id == cid)
@@ -166,6 +168,7 @@ async def apply(db: Database, updates: list[Pending]) -> None:
                         bytes_used=models.Container.bytes_used + size,
                     )
                 )
+    return usage
 
 
 def _count(row: models.Object | None, p: Pending, count: int, size: int) -> tuple[int, int]:

@@ -23,10 +23,9 @@ async def run_once(st: ObjectStoreState) -> int:
             continue
         if not found:
             continue
-        await updates.apply(st.db, [p for _key, p in found])
-        for key, pending in found:
+        st.containers.adjust(await updates.apply(st.db, [p for _key, p in found]))
+        for key, _pending in found:
             await server.drop_pending(node.device, key)
-            st.containers.forget(pending.account, pending.container)
         made += len(found)
     if made:
         LOG.info("async pendings made", extra={"fields": {"count": made}})

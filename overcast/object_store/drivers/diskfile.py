@@ -8,7 +8,11 @@ driver runs them in its threads).
 
 Every file ends with its metadata: JSON, then a four-byte big-endian length and the magic
 `OVO1`; the content (if any) is what comes before. One file per replica state, written to a
-temporary file, fsynced and renamed: a crash leaves the old state or the new one, never half.
+temporary file, fdatasynced and renamed, then its directory fsynced: a crash leaves the old
+state or the new one, never half. Directories made on the way are not fsynced one by one:
+the leaf directory's fsync commits the filesystem's journal up to that point, mkdirs
+included, on the journalling filesystems devices are made of (ext4, XFS) — two syncs per
+replica instead of up to four.
 """
 
 from __future__ import annotations
@@ -93,18 +97,22 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def make_dirs(path: str, stop: str) -> None:
-    """Create `path` and its missing parents below `stop`, each made durable in its parent."""
-    if os.path.isdir(path):
-        return
-    parent = os.path.dirname(path)
-    if parent != stop:
-        make_dirs(parent, stop)
+def make_dirs(path: str, root: str) -> None:
+    """Create `path` and its missing parents below `root` (made durable by the caller's fsync
+    of `path`); never `root` itself, so a device taken away is not made again."""
     try:
         os.mkdir(path)
     except FileExistsError:
         return
-    fsync_dir(parent)
+    except FileNotFoundError:
+        parent = os.path.dirname(path)
+        if parent == root or len(parent) <= len(root):
+            raise
+        make_dirs(parent, root)
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            return
 
 
 def place(root: str, tmp_fd: int, tmp_path: str, target_dir: str, filename: str) -> None:

@@ -20,7 +20,7 @@ from overcast.object_store.proxy.placement import Placement
 from overcast.object_store.ring.ring import Node
 
 T = TypeVar("T")
-BUFFER = 1 << 20  # stream in buffers of this size to the replicas
+BUFFER = 4 << 20  # stream in buffers of this size to the replicas
 
 
 @dataclass(frozen=True)

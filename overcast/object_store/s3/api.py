@@ -103,5 +103,5 @@ async def handle(request: Request) -> Response:
 
 def install(app: FastAPI) -> None:
     methods = ["GET", "HEAD", "PUT", "POST", "DELETE"]
-    app.add_api_route(PREFIX, handle, methods=methods, include_in_schema=False)
-    app.add_api_route(PREFIX + "/{rest:path}", handle, methods=methods, include_in_schema=False)
+    app.add_route(PREFIX, handle, methods=methods, include_in_schema=False)
+    app.add_route(PREFIX + "/{rest:path}", handle, methods=methods, include_in_schema=False)
