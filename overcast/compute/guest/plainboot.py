@@ -37,10 +37,8 @@ class Machine:
     memory_mb: int = 256
     vcpus: int = 1
 
-    def argv(
-        self, disk: Path, config_drive: Path | None = None, ssh_port: int | None = None
-    ) -> list[str]:
-        """QEMU's command line; `ssh_port` forwards that host port to the guest's port 22."""
+    def argv(self, disk: Path, config_drive: Path | None = None, net: str = "") -> list[str]:
+        """QEMU's command line; `net` adds options to the user-mode network (",hostfwd=...")."""
         mmio = self.machine == "microvm"
         bus = "device" if mmio else "pci"
         argv = [
@@ -64,7 +62,7 @@ class Machine:
             "-device",
             f"virtio-blk-{bus},drive=root" + ("" if mmio else ",bootindex=0"),
             "-netdev",
-            "user,id=net0" + (f",hostfwd=tcp:127.0.0.1:{ssh_port}-:22" if ssh_port else ""),
+            "user,id=net0" + net,
             "-device",
             f"virtio-net-{bus},netdev=net0",
         ]
@@ -134,7 +132,7 @@ async def running(
     machine: Machine,
     config_drive: Path | None = None,
     extra: tuple[str, ...] = (),
-    ssh_port: int | None = None,
+    net: str = "",
 ) -> AsyncIterator[Guest]:
     """QEMU running `image` through a throw-away qcow2 overlay; killed on leaving."""
     with tempfile.TemporaryDirectory(prefix="overcast-plainboot-") as scratch:
@@ -148,7 +146,7 @@ async def running(
             raise RuntimeError(f"qemu-img could not make an overlay of {image}")
         started = time.monotonic()
         process = await asyncio.create_subprocess_exec(
-            *machine.argv(overlay, config_drive, ssh_port),
+            *machine.argv(overlay, config_drive, net),
             *extra,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
