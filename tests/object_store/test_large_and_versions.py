@@ -121,3 +121,46 @@ def test_container_quotas(swift: swiftclient.Connection, container: str) -> None
 
 def test_account_quota_needs_reseller(swift: swiftclient.Connection) -> None:
     assert status_of(lambda: swift.post_account({"X-Account-Meta-Quota-Bytes": "10"}))[0] == 403
+
+
+def test_bulk_delete_and_archive_extraction(
+    server, swift: swiftclient.Connection, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import tarfile
+
+    from tests.object_store.conftest import swift_cli
+
+    name = f"bulk-{uuid.uuid4().hex[:6]}"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path, data in (
+            ("docs/a.txt", b"alpha"),
+            ("docs/sub/b.txt", b"beta"),
+            ("c.bin", b"\x00\x01"),
+        ):
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    resp: dict = {}
+    swift.put_container(name)
+    body = swift.put_object(
+        name,
+        "",
+        buffer.getvalue(),
+        query_string="extract-archive=tar.gz",
+        headers={"Accept": "application/json"},
+        response_dict=resp,
+    )
+    del body
+    listed = sorted(o["name"] for o in swift.get_container(name)[1])
+    assert listed == ["c.bin", "docs/a.txt", "docs/sub/b.txt"]
+    assert swift.get_object(name, "docs/sub/b.txt")[1] == b"beta"
+    # a broken archive creates nothing
+    status, _text = status_of(
+        lambda: swift.put_object(name, "", b"not a tarball", query_string="extract-archive=tar.gz")
+    )
+    assert status == 400
+    # the swift command deletes a container's objects and the container with bulk deletes
+    swift_cli(server, "delete", name)
+    assert status_of(lambda: swift.head_container(name))[0] == 404

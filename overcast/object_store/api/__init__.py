@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from overcast.common import errors
 from overcast.object_store import access, constraints, state, tempurl
-from overcast.object_store.api import accounts, containers, info, objects
+from overcast.object_store.api import accounts, bulk, containers, info, objects
 from overcast.object_store.api.call import Call
 
 METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "COPY"]
@@ -40,6 +40,10 @@ async def v1(request: Request) -> Response:
         params=params,
         context=scope.get("state", {}).get("context"),
     )
+    if call.method == "POST" and "bulk-delete" in params and obj is None:
+        return await bulk.bulk_delete(call)
+    if call.method == "PUT" and "extract-archive" in params:
+        return await bulk.extract(call, params["extract-archive"])
     if obj is not None:
         if "temp_url_sig" in params:
             return await _temp_url(call)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from overcast.object_store import constraints, tempurl
-from overcast.object_store.api import large
+from overcast.object_store.api import bulk, large
 
 
 def capabilities() -> dict[str, Any]:
@@ -26,6 +26,14 @@ def capabilities() -> dict[str, Any]:
             "max_manifest_segments": large.MAX_MANIFEST_SEGMENTS,
             "max_manifest_size": large.MAX_MANIFEST_SIZE,
             "min_segment_size": large.MIN_SEGMENT_SIZE,
+        },
+        "bulk_delete": {
+            "max_deletes_per_request": bulk.MAX_DELETES,
+            "max_failed_deletes": bulk.MAX_FAILED,
+        },
+        "bulk_upload": {
+            "max_containers_per_extraction": bulk.MAX_CONTAINERS,
+            "max_failed_extractions": bulk.MAX_FAILED,
         },
         "tempurl": {
             "methods": list(tempurl.METHODS),

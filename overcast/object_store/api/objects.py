@@ -212,7 +212,8 @@ def content_type(call: Call, name: str) -> str:
     return guessed or "application/octet-stream"
 
 
-async def _body(call: Call) -> AsyncIterator[bytes]:
+async def request_body(call: Call) -> AsyncIterator[bytes]:
+    """The request's body (or the one the call was given), as it streams in."""
     if call.body is not None:
         async for chunk in call.body:
             yield chunk
@@ -251,7 +252,7 @@ async def put(call: Call, info: ContainerInfo) -> Response:
         return await large.put_slo(call, info, meta)
     etag = call.header("etag") or None
     await _quota(call, info, length or 0)
-    return await store(call, info, meta, _body(call), length, etag)
+    return await store(call, info, meta, request_body(call), length, etag)
 
 
 async def store(
