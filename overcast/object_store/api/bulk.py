@@ -6,10 +6,11 @@ path of the request). Each answers with counts and per-path errors in the listin
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import tarfile
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import IO, Any
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
@@ -150,7 +151,7 @@ async def extract(call: Call, kind: str) -> Response:
     made: set[str] = set()
     try:
         try:
-            archive = await asyncio.to_thread(lambda: opener(None, "r", fileobj=spool))
+            archive = await asyncio.to_thread(functools.partial(opener, None, "r", fileobj=spool))
         except (tarfile.TarError, EOFError, OSError):
             raise errors.BadRequest("Invalid Tar File: not a readable archive") from None
         with archive:
