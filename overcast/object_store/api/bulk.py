@@ -10,7 +10,7 @@ import functools
 import json
 import tarfile
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import IO, Any
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
@@ -28,7 +28,7 @@ MAX_FAILED = 1000
 MAX_PATH_LIST = MAX_DELETES * (constraints.MAX_OBJECT_NAME_LENGTH + 512)
 MAX_CONTAINERS = 10000
 READ = 1 << 20
-KINDS = {
+KINDS: dict[str, Callable[..., tarfile.TarFile]] = {
     "tar": tarfile.TarFile.taropen,
     "tar.gz": tarfile.TarFile.gzopen,
     "tar.bz2": tarfile.TarFile.bz2open,
