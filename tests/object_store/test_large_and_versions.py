@@ -164,3 +164,101 @@ def test_bulk_delete_and_archive_extraction(
     # the swift command deletes a container's objects and the container with bulk deletes
     swift_cli(server, "delete", name)
     assert status_of(lambda: swift.head_container(name))[0] == 404
+
+
+def test_symlinks(swift: swiftclient.Connection, container: str, tenant_swift) -> None:  # type: ignore[no-untyped-def]
+    swift.put_object(container, "target", b"pointed at", headers={"X-Object-Meta-T": "1"})
+    swift.put_object(container, "link", b"", headers={"X-Symlink-Target": f"{container}/target"})
+    headers, body = swift.get_object(container, "link")
+    assert body == b"pointed at" and headers["x-object-meta-t"] == "1"
+    assert headers["content-location"].endswith(f"/{container}/target")
+    raw_headers, raw = swift.get_object(container, "link", query_string="symlink=get")
+    assert raw == b"" and raw_headers["x-symlink-target"] == f"{container}/target"
+    swift.put_object(container, "link2", b"", headers={"X-Symlink-Target": f"{container}/link"})
+    assert swift.get_object(container, "link2")[1] == b"pointed at"
+    swift.put_object(container, "loop-a", b"", headers={"X-Symlink-Target": f"{container}/loop-b"})
+    swift.put_object(container, "loop-b", b"", headers={"X-Symlink-Target": f"{container}/loop-a"})
+    assert status_of(lambda: swift.get_object(container, "loop-a"))[0] == 409
+    swift.put_object(container, "dangling", b"", headers={"X-Symlink-Target": f"{container}/none"})
+    assert status_of(lambda: swift.get_object(container, "dangling"))[0] == 404
+    assert (
+        status_of(
+            lambda: swift.put_object(
+                container, "bad", b"x", headers={"X-Symlink-Target": f"{container}/t"}
+            )
+        )[0]
+        == 400
+    )
+    assert (
+        status_of(
+            lambda: swift.put_object(
+                container, "bad", b"", headers={"X-Symlink-Target": "nocontainer"}
+            )
+        )[0]
+        == 412
+    )
+    # a link in a shared container does not open a private one
+    private = f"priv-{uuid.uuid4().hex[:6]}"
+    swift.put_container(private)
+    swift.put_object(private, "secret", b"s")
+    tenant, theirs = tenant_swift()
+    swift.post_container(
+        container,
+        {
+            "X-Container-Read": f"{tenant.project_id}:*",
+            "X-Container-Write": f"{tenant.project_id}:*",
+        },
+    )
+    url, _ = swift.get_auth()
+    guest = swiftclient.Connection(preauthurl=url, preauthtoken=theirs.get_auth()[1], retries=0)
+    guest.put_object(container, "sneaky", b"", headers={"X-Symlink-Target": f"{private}/secret"})
+    assert status_of(lambda: guest.get_object(container, "sneaky"))[0] == 403
+    # nor does a hand-made SLO manifest
+    manifest = json.dumps([{"name": f"/{private}/secret", "hash": "x", "bytes": 1}])
+    assert (
+        status_of(
+            lambda: guest.put_object(
+                container, "fake", manifest, headers={"X-Static-Large-Object": "True"}
+            )
+        )[0]
+        == 400
+    )
+    real = json.dumps([{"path": f"/{private}/secret"}])
+    assert (
+        status_of(
+            lambda: guest.put_object(container, "fake", real, query_string="multipart-manifest=put")
+        )[0]
+        == 403
+    )
+
+
+def test_cors(swift: swiftclient.Connection, container: str) -> None:
+    import httpx
+
+    url, token = swift.get_auth()
+    swift.put_object(container, "page", b"<p>cors</p>")
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+    assert httpx.options(f"{url}/{container}/page", headers=preflight).status_code == 401
+    swift.post_container(
+        container,
+        {
+            "X-Container-Meta-Access-Control-Allow-Origin": "https://app.example",
+            "X-Container-Meta-Access-Control-Max-Age": "60",
+        },
+    )
+    ok = httpx.options(f"{url}/{container}/page", headers=preflight)
+    assert (
+        ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://app.example"
+    )
+    assert ok.headers["access-control-max-age"] == "60"
+    other = httpx.options(
+        f"{url}/{container}/page", headers={**preflight, "Origin": "https://evil.example"}
+    )
+    assert other.status_code == 401
+    got = httpx.get(
+        f"{url}/{container}/page", headers={"X-Auth-Token": token, "Origin": "https://app.example"}
+    )
+    assert got.headers["access-control-allow-origin"] == "https://app.example"
+    assert "etag" in got.headers["access-control-expose-headers"]
+    plain = httpx.get(f"{url}/{container}/page", headers={"X-Auth-Token": token})
+    assert "access-control-allow-origin" not in plain.headers

@@ -12,10 +12,10 @@ from starlette.responses import JSONResponse, Response
 
 from overcast.common import errors
 from overcast.object_store import access, constraints, state, tempurl
-from overcast.object_store.api import accounts, bulk, containers, info, objects
+from overcast.object_store.api import accounts, bulk, containers, cors, info, objects
 from overcast.object_store.api.call import Call
 
-METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "COPY"]
+METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "COPY", "OPTIONS"]
 
 
 async def v1(request: Request) -> Response:
@@ -40,6 +40,13 @@ async def v1(request: Request) -> Response:
         params=params,
         context=scope.get("state", {}).get("context"),
     )
+    if call.method == "OPTIONS":
+        return await cors.preflight(call)
+    return await cors.decorate(call, await _route(call))
+
+
+async def _route(call: Call) -> Response:
+    params, obj, container = call.params, call.obj, call.container
     if call.method == "POST" and "bulk-delete" in params and obj is None:
         return await bulk.bulk_delete(call)
     if call.method == "PUT" and "extract-archive" in params:

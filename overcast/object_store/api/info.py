@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from overcast.object_store import constraints, tempurl
-from overcast.object_store.api import bulk, large
+from overcast.object_store.api import bulk, large, objects
 
 
 def capabilities() -> dict[str, Any]:
@@ -50,5 +50,6 @@ def capabilities() -> dict[str, Any]:
             "s3_acl": False,
             "versioning": False,
         },
+        "symlink": {"symlink_loop_limit": objects.SYMLINK_LOOP_LIMIT, "static_links": False},
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
     }

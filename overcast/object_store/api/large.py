@@ -39,12 +39,19 @@ async def _segments_stream(
 ) -> AsyncIterator[bytes]:
     from overcast.object_store.api import objects
 
+    caller = await call.caller()
+    readable: set[str] = set()
     offset = 0
     for seg in segments:
         seg_start, seg_end = offset, offset + seg.size
         offset = seg_end
         if seg_end <= start or seg_start >= end:
             continue
+        if seg.container not in readable and not caller.owner:
+            info = await call.st.containers.info(account, seg.container)
+            if info is None or not access.may_read(caller, info.get("x-container-read"), "", False):
+                raise caller.denied()
+        readable.add(seg.container)
         found = await objects.current(call, account, seg.container, seg.name)
         if found is None or found.stored.size != seg.size:
             raise errors.Conflict(f"Segment {seg.container}/{seg.name} changed or went away")

@@ -30,9 +30,10 @@ SETTABLE = (
     "content-encoding",
     "x-delete-at",
     "x-object-manifest",
-    "x-static-large-object",
     "x-symlink-target",
+    "x-symlink-target-account",
 )
+SYMLINK_LOOP_LIMIT = 2
 POSTABLE = ("content-disposition", "content-encoding", "x-delete-at", "x-object-manifest")
 
 
@@ -98,12 +99,46 @@ def object_headers(found: Found) -> dict[str, str]:
     return headers
 
 
+async def follow(call: Call, found: Found) -> tuple[Found, str]:
+    """The object a symlink points at (read with the caller's rights), and its path."""
+    caller = await call.caller()
+    location = ""
+    for hop in range(SYMLINK_LOOP_LIMIT + 1):
+        meta = found.stored.metadata
+        target = meta.get("X-Symlink-Target")
+        if not target:
+            return found, location
+        if hop == SYMLINK_LOOP_LIMIT:
+            break
+        account = meta.get("X-Symlink-Target-Account", call.account)
+        container, _, obj = target.partition("/")
+        location = f"/v1/{account}/{container}/{obj}"
+        info = await call.st.containers.info(account, container)
+        if not (caller.owner and account == call.account) and not caller.reseller:
+            allowed = info is not None and access.may_read(
+                caller, info.get("x-container-read"), call.header("referer"), listing=False
+            )
+            if not allowed:
+                raise caller.denied()
+        nxt = await current(call, account, container, obj)
+        if nxt is None:
+            raise errors.NotFound()
+        found = nxt
+    raise errors.Conflict("Too many levels of symbolic links, maximum allowed is 2")
+
+
 async def get(call: Call) -> Response:
     assert call.container is not None and call.obj is not None
     found = await current(call, call.account, call.container, call.obj)
     if found is None:
         raise errors.NotFound()
-    headers = object_headers(found)
+    link = found.stored.metadata.get("X-Symlink-Target")
+    if link and call.params.get("symlink") != "get":
+        found, location = await follow(call, found)
+        headers = object_headers(found)
+        headers["Content-Location"] = location
+    else:
+        headers = object_headers(found)
     meta = found.stored.metadata
     manifest_get = call.params.get("multipart-manifest") == "get"
     if meta.get("X-Object-Manifest") and not manifest_get:
@@ -246,13 +281,29 @@ async def put(call: Call, info: ContainerInfo) -> Response:
             raise errors.PreconditionFailed()
     elif call.header("if-none-match"):
         raise errors.BadRequest("Only If-None-Match: * is supported on PUT")
+    if call.header("x-static-large-object"):
+        raise errors.BadRequest("X-Static-Large-Object is a reserved header")
     meta = new_metadata(call, SETTABLE)
     meta["Content-Type"] = content_type(call, call.obj)
+    if meta.get("X-Symlink-Target"):
+        _check_symlink(meta, length)
+        meta["Content-Type"] = "application/symlink"
     if call.params.get("multipart-manifest") == "put":
         return await large.put_slo(call, info, meta)
     etag = call.header("etag") or None
     await _quota(call, info, length or 0)
     return await store(call, info, meta, request_body(call), length, etag)
+
+
+def _check_symlink(meta: dict[str, str], length: int | None) -> None:
+    if length != 0:
+        raise errors.BadRequest("Symlink requests require a zero byte body")
+    container, _, obj = meta["X-Symlink-Target"].lstrip("/").partition("/")
+    if not container or not obj:
+        raise errors.PreconditionFailed(
+            "X-Symlink-Target header must be of the form <container name>/<object name>"
+        )
+    meta["X-Symlink-Target"] = f"{container}/{obj}"
 
 
 async def store(
