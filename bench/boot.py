@@ -13,7 +13,8 @@ For every cloud boot: create -> ACTIVE (GET polled every 50 ms) and create -> ba
 console log, os-getConsoleOutput, polled every 200 ms from ACTIVE on); p50/p99 of each.
 For plain QEMU: start -> banner on the serial console (the same image, downloaded from the
 cloud, through a qcow2 overlay, the flavor's RAM and vCPUs, the given machine and CPU model,
-a config drive when the cloud boot has one). Prints one JSON object.
+a config drive when the cloud boot has one, a NIC on QEMU's user network unless `--network
+none`). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -192,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             accel=args.accel,
             memory_mb=cloud.flavor.ram,
             vcpus=cloud.flavor.vcpus,
+            nic=args.network != "none",
         )
-        out["plain_qemu_settings"] = machine.argv(Path("IMAGE"), None)
+        drive_path = Path("CONFIG-DRIVE.iso") if args.config_drive else None
+        out["plain_qemu_settings"] = " ".join(machine.argv(Path("IMAGE"), drive_path))
         with tempfile.TemporaryDirectory(prefix="bench-boot-") as scratch:
             image = cloud.download(Path(scratch))
             drive = None

@@ -88,7 +88,13 @@ def _build(resolved: list[packages.Package], debs_dir: Path, work: Path, target:
     kernel = rootfs.kernel(kernel_pkg)
     libraries = [p for n, p in unpacked.items() if not n.startswith("linux-image-")]
     root = work / "root"
-    rootfs.assemble(root, unpacked["busybox-static"], unpacked["dropbear-bin"], libraries)
+    rootfs.assemble(
+        root,
+        unpacked["busybox-static"],
+        unpacked["dropbear-bin"],
+        unpacked["e2fsprogs"],
+        libraries,
+    )
     initrd = work / "initrd.img"
     initramfs.write(initrd, unpacked["busybox-static"] / "bin" / "busybox", kernel)
     partial = target.with_name(f".{target.name}.partial")

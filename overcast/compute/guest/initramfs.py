@@ -11,7 +11,10 @@ from pathlib import Path
 
 from overcast.compute.guest import elf, rootfs
 
-APPLETS = ("sh", "mount", "umount", "insmod", "findfs", "seq", "sleep", "switch_root")
+APPLETS = (
+    *("sh", "mount", "umount", "insmod", "findfs", "seq", "sleep", "switch_root"),
+    *("cat", "dd", "printf", "blockdev", "readlink", "basename", "hexdump"),
+)
 
 
 class Cpio:

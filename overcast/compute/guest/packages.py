@@ -13,7 +13,7 @@ from pathlib import Path
 
 # What the guest is made of. A kernel metapackage is followed to the real kernel, and a
 # program to the shared libraries it needs (dependencies named lib*/zlib* or linux-image-*).
-ROOTS = ("linux-image-cloud-amd64", "busybox-static", "dropbear-bin")
+ROOTS = ("linux-image-cloud-amd64", "busybox-static", "dropbear-bin", "e2fsprogs")
 _FOLLOW = re.compile(r"^(lib|zlib|linux-image-)")
 LISTS = Path("/var/lib/apt/lists")
 
@@ -44,7 +44,8 @@ def resolve(roots: tuple[str, ...] = ROOTS) -> list[Package]:
         following: list[str] = []
         for name, fields in _show(level).items():
             seen[name] = Package(name, fields["Version"], fields["Filename"])
-            for alternatives in fields.get("Depends", "").split(","):
+            depends = f"{fields.get('Pre-Depends', '')},{fields.get('Depends', '')}"
+            for alternatives in depends.split(","):
                 first = alternatives.split("|")[0].strip().split(" ")[0].split(":")[0]
                 if first and _FOLLOW.match(first) and first not in seen:
                     following.append(first)
@@ -52,10 +53,10 @@ def resolve(roots: tuple[str, ...] = ROOTS) -> list[Package]:
     return list(seen.values())
 
 
-def lists_fingerprint() -> str:
-    """Changes whenever apt's package lists do (after `apt-get update`): while it stays the
-    same, the versions `resolve` found last time still hold."""
-    digest = hashlib.sha256()
+def lists_fingerprint(roots: tuple[str, ...] = ROOTS) -> str:
+    """Changes whenever apt's package lists do (after `apt-get update`) or the roots do: while
+    it stays the same, the versions `resolve` found last time still hold."""
+    digest = hashlib.sha256(" ".join(roots).encode())
     for path in sorted(LISTS.glob("*Packages*")):
         info = path.stat()
         digest.update(f"{path.name} {info.st_size} {info.st_mtime_ns}\n".encode())

@@ -36,6 +36,7 @@ class Machine:
     accel: str = "tcg"
     memory_mb: int = 256
     vcpus: int = 1
+    nic: bool = True  # a virtio NIC on QEMU's user-mode network (DHCP, NAT)
 
     def argv(self, disk: Path, config_drive: Path | None = None, net: str = "") -> list[str]:
         """QEMU's command line; `net` adds options to the user-mode network (",hostfwd=...")."""
@@ -61,11 +62,9 @@ class Machine:
             f"file={disk},if=none,id=root,format=qcow2,cache=writeback",
             "-device",
             f"virtio-blk-{bus},drive=root" + ("" if mmio else ",bootindex=0"),
-            "-netdev",
-            "user,id=net0" + net,
-            "-device",
-            f"virtio-net-{bus},netdev=net0",
         ]
+        if self.nic:
+            argv += ["-netdev", "user,id=net0" + net, "-device", f"virtio-net-{bus},netdev=net0"]
         if self.firmware == "qboot":
             argv += ["-bios", str(QBOOT)]
         elif mmio:
@@ -133,14 +132,17 @@ async def running(
     config_drive: Path | None = None,
     extra: tuple[str, ...] = (),
     net: str = "",
+    disk_size: str | None = None,
 ) -> AsyncIterator[Guest]:
-    """QEMU running `image` through a throw-away qcow2 overlay; killed on leaving."""
+    """QEMU running `image` through a throw-away qcow2 overlay (of `disk_size`, e.g. "1G",
+    when given: a disk grown as a flavor grows it); killed on leaving."""
     with tempfile.TemporaryDirectory(prefix="overcast-plainboot-") as scratch:
         overlay = Path(scratch) / "disk.qcow2"
         image = await asyncio.to_thread(image.resolve)
         create = await asyncio.create_subprocess_exec(
             *("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(image)),
             str(overlay),
+            *([disk_size] if disk_size else []),
         )
         if await create.wait() != 0:
             raise RuntimeError(f"qemu-img could not make an overlay of {image}")

@@ -77,7 +77,9 @@ def kernel(unpacked: Path) -> Kernel:
     return Kernel(version, vmlinuz, ordered, modules_root)
 
 
-def assemble(root: Path, busybox: Path, dropbear: Path, libraries: list[Path]) -> None:
+def assemble(
+    root: Path, busybox: Path, dropbear: Path, e2fsprogs: Path, libraries: list[Path]
+) -> None:
     """Fill the empty directory `root` with the guest's root filesystem."""
     for name in DIRS.split():
         (root / name).mkdir(parents=True, exist_ok=True)
@@ -91,7 +93,9 @@ def assemble(root: Path, busybox: Path, dropbear: Path, libraries: list[Path]) -
             link.symlink_to("/bin/busybox")
     for program in ("usr/sbin/dropbear", "usr/bin/dropbearkey", "usr/bin/dbclient"):
         shutil.copy2(dropbear / program, root / program)
-    _libraries(root, [root / "usr/sbin/dropbear", root / "usr/bin/dbclient"], libraries)
+    shutil.copy2(e2fsprogs / "sbin" / "resize2fs", root / "sbin" / "resize2fs")
+    programs = ("usr/sbin/dropbear", "usr/bin/dbclient", "sbin/resize2fs")
+    _libraries(root, [root / program for program in programs], libraries)
     for target, source, mode in ROOT_FILES:
         place(FILES / source, root / target, mode)
     (root / "etc" / "hostname").write_text("overcast-guest\n")

@@ -72,6 +72,7 @@ async def booted(
             *("-device", "pcie-root-port,id=hotplug1,bus=pcie.0,chassis=1"),
         ),
         net=f",hostfwd=tcp:127.0.0.1:{port}-:22",
+        disk_size="512M",
     ) as guest:
         qmp = QMPClient("guest-test")
         for _ in range(50):
@@ -105,33 +106,43 @@ async def test_user_data_script_runs_with_its_output_on_the_console(booted: Boot
     assert await booted.guest.wait_for("overcast-guest: user_data exited 0", 30)
 
 
-async def test_dropbear_accepts_the_injected_key(booted: Booted) -> None:
+async def _ssh(
+    booted: Booted, command: str, key: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     argv = [
-        "ssh", "-i", str(booted.key), "-p", str(booted.port),
+        "ssh", "-i", str(key or booted.key), "-p", str(booted.port), "-o", "IdentitiesOnly=yes",
         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
         "-o", "BatchMode=yes", "-o", "ConnectTimeout=180", "-o", "LogLevel=ERROR",
-        "root@127.0.0.1", "hostname; cat /proc/cmdline",
+        "root@127.0.0.1", command,
     ]  # fmt: skip
-    done = await asyncio.to_thread(
+    return await asyncio.to_thread(
         subprocess.run, argv, capture_output=True, text=True, timeout=300
     )
+
+
+async def test_dropbear_accepts_the_injected_key(booted: Booted) -> None:
+    done = await _ssh(booted, "hostname")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == "test-vm"
+    assert done.stdout.strip() == "test-vm"
 
 
 async def test_ssh_without_the_key_is_refused(booted: Booted, tmp_path: Path) -> None:
     other = tmp_path / "other"
     await _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other))
-    argv = [
-        "ssh", "-i", str(other), "-p", str(booted.port), "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "BatchMode=yes", "-o", "ConnectTimeout=180", "-o", "LogLevel=ERROR",
-        "root@127.0.0.1", "true",
-    ]  # fmt: skip
-    done = await asyncio.to_thread(
-        subprocess.run, argv, capture_output=True, text=True, timeout=300
-    )
+    done = await _ssh(booted, "true", key=other)
     assert done.returncode == 255 and "Permission denied" in done.stderr
+
+
+async def test_root_grows_to_fill_the_disk(booted: Booted) -> None:
+    """The 128 MiB image on a 512 MiB disk: partition and filesystem grown at first boot."""
+    sectors = await _ssh(booted, "cat /sys/class/block/vda2/size")
+    assert int(sectors.stdout) == (512 - 33) * 2048, sectors.stderr
+    for _ in range(60):  # resize2fs runs in the background after the banner
+        df = await _ssh(booted, "df -k / | tail -1")
+        if int(df.stdout.split()[1]) > 400 * 1024:
+            return
+        await asyncio.sleep(1)
+    raise AssertionError(f"the root filesystem did not grow: {df.stdout}")
 
 
 async def test_hot_plugged_disk_is_reported_on_the_console(booted: Booted, tmp_path: Path) -> None:
