@@ -85,6 +85,10 @@ class ComputeSettings(BaseModel):
     build_timeout: float = Field(600.0, description="a build in BUILD longer than this fails")
     max_list_limit: int = Field(1000, description="most servers one list page returns")
     allow_resize_to_same_host: bool = True
+    vif_plugging_timeout: float = Field(
+        300.0, ge=0, description="seconds a boot waits for network-vif-plugged; 0: no wait"
+    )
+    vif_plugging_is_fatal: bool = Field(True, description="a boot fails when ports stay down")
     default_image: str = Field(
         "overcast-guest",
         description="`overcast up` builds the guest image and registers it (public) under "

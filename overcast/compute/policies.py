@@ -72,6 +72,7 @@ RULES: list[RuleDefault] = [
     *_rules("os-migrate-server", ADMIN, "migrate", "migrate_live", "migrate:host"),
     *_rules("os-evacuate", ADMIN, ""),
     *_rules("os-admin-actions", ADMIN, "reset_state", "inject_network_info"),
+    *_rules("os-server-external-events", ADMIN, "create"),
     *_rules("os-deferred-delete", MEMBER, "restore", "force"),
     *_rules("os-console-output", MEMBER, ""),
     *_rules("os-instance-actions", READER, "list", "show", "events", "events:details"),

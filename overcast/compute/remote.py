@@ -4,7 +4,7 @@ boots with `networks: none`/`auto` work in a cloud without them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from overcast.clients.image import ImageClient
@@ -14,8 +14,13 @@ from overcast.common import errors
 
 
 class Remote:
-    def __init__(self, endpoint: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        endpoint: Callable[[str], str],
+        service_token: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
         self._endpoint = endpoint
+        self._service_token = service_token
 
     def _url(self, service_type: str, ctx: dict[str, Any]) -> str | None:
         try:
@@ -37,6 +42,16 @@ class Remote:
     def network(self, ctx: dict[str, Any]) -> NetworkClient | None:
         url = self._url("network", ctx)
         return None if url is None else NetworkClient(url, ctx.get("auth_token"))
+
+    async def network_as_service(self, ctx: dict[str, Any]) -> NetworkClient | None:
+        """The network service with compute's service credentials, for what only a service
+        may do (bind a port to a host), as Nova's admin client does; without service
+        credentials, the caller's token."""
+        url = self._url("network", ctx)
+        if url is None:
+            return None
+        token = await self._service_token() if self._service_token else ctx.get("auth_token")
+        return NetworkClient(url, token)
 
     def volume(self, ctx: dict[str, Any]) -> VolumeClient | None:
         url = self._url("volumev3", ctx) or self._url("block-storage", ctx)

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from overcast.clients import base as clients
+from overcast.clients.identity import ServiceToken
 from overcast.common.http import faults
 from overcast.common.http.policy import Policy
 from overcast.common.service import Runtime, Service, api_app
@@ -48,7 +49,7 @@ class ComputeService(Service):
             db=runtime.db.serialised(),
             bus=runtime.bus,
             policy=Policy("compute", policies.all_rules(), settings.policy_dir),
-            remote=Remote(runtime.endpoint),
+            remote=Remote(runtime.endpoint, ServiceToken(settings).get),
         )
         app.state.compute = self.state
         for router in routers():

@@ -46,7 +46,15 @@ class Builds:
         attached: list[dict[str, Any]] = []
         try:
             image = await h.fetch_image(ctx, instance.get("image_ref"))
-            network_info, addresses = await networking.allocate(h.remote, ctx, instance, h.host)
+            network_info, addresses = await networking.allocate(
+                h.remote,
+                ctx,
+                instance,
+                h.host,
+                h.events,
+                h.settings.compute.vif_plugging_timeout,
+                h.settings.compute.vif_plugging_is_fatal,
+            )
             attached = await volumes.attach_all(h.remote, ctx, instance, h.host)
             instance.update(network_info=network_info, attachments=attached)
             if first != states.SPAWNING and not await h.update(

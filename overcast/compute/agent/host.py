@@ -17,6 +17,7 @@ from overcast.common import errors, log
 from overcast.common.bus import Bus
 from overcast.common.config import Settings
 from overcast.compute import drivers, states
+from overcast.compute.agent.events import InstanceEvents
 from overcast.compute.conductor import rpc
 from overcast.compute.remote import Remote
 
@@ -78,6 +79,7 @@ class Host:
         self.remote = remote
         self.driver = driver
         self.conductor = ConductorAPI(bus)
+        self.events = InstanceEvents()
 
     async def update(
         self,

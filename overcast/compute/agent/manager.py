@@ -21,6 +21,7 @@ from overcast.compute import drivers
 from overcast.compute.agent import reconcile
 from overcast.compute.agent.actions import Actions
 from overcast.compute.agent.build import Builds
+from overcast.compute.agent.events import Events
 from overcast.compute.agent.host import ADMIN_CTX, Host
 from overcast.compute.agent.images import Images
 from overcast.compute.agent.moves import Moves
@@ -40,7 +41,9 @@ class ComputeHost:
         self.driver = drivers.load(settings, self)
         self.h = Host(settings, bus, host, remote, self.driver)
         self.builds = Builds(self.h)
-        self.endpoint = Endpoint(self.builds, Actions(self.h), Moves(self.h), Images(self.h))
+        self.endpoint = Endpoint(
+            self.builds, Actions(self.h), Moves(self.h), Images(self.h), Events(self.h.events)
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:

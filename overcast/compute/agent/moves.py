@@ -62,7 +62,9 @@ class Moves:
         async def work() -> None:
             instance = await self.h.instance(ctx, uuid)
             image = await self.h.fetch_image(ctx, image_ref)
-            if migration_uuid is not None:
+            if migration_uuid is not None and instance.get("network_info"):
+                await networking.rebind(h.remote, ctx, instance["network_info"], h.host)
+            elif migration_uuid is not None:
                 network_info, addresses = await networking.allocate(h.remote, ctx, instance, h.host)
                 instance["network_info"] = network_info
                 await h.update(ctx, uuid, {"network_info": network_info, "addresses": addresses})

@@ -19,6 +19,7 @@ MINE = (
     "server_tags",
     "instance_actions",
     "ips",
+    "external_events",
 )
 THEIRS = (
     "keypairs",

@@ -1,0 +1,114 @@
+"""Boot integration, the Nova–Neutron dance: compute creates (or takes) ports, binds them to
+the chosen host, waits for `network-vif-plugged`, shows addresses by network, and on delete
+removes the ports it made and unbinds the ones the user brought."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+import openstack
+import pytest
+
+from tests.helpers.server import Server
+
+
+@pytest.fixture(scope="module")
+def image(admin: openstack.connection.Connection) -> Any:
+    return admin.image.create_image(
+        name=f"tiny-{uuid.uuid4().hex[:6]}",
+        data=b"\0" * 4096,
+        disk_format="raw",
+        container_format="bare",
+        visibility="public",
+        allow_duplicates=True,
+    )
+
+
+def _gone(conn: openstack.connection.Connection, server_id: str) -> None:
+    deadline = time.monotonic() + 60
+    while conn.compute.find_server(server_id, ignore_missing=True) is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_cli_boot_on_private_network(
+    server: Server, demo: openstack.connection.Connection, image: Any
+) -> None:
+    created = server.cli_json(
+        "server",
+        "create",
+        "--image",
+        image.id,
+        "--flavor",
+        "m1.tiny",
+        "--network",
+        "private",
+        "--wait",
+        "web",
+        cloud="overcast-demo",
+    )
+    assert created["status"] == "ACTIVE"
+    (address,) = (
+        created["addresses"]["private"]
+        if isinstance(created["addresses"], dict)
+        else [created["addresses"].split("=")[1]]
+    )
+    (port,) = demo.network.ports(device_id=created["id"])
+    assert port.status == "ACTIVE" and port.device_owner == "compute:nova"
+    assert port.fixed_ips[0]["ip_address"] in str(address)
+    listed = server.cli_json("port", "list", "--server", created["id"], cloud="overcast-demo")
+    assert [p["ID"] for p in listed] == [port.id]
+    by_ip = list(demo.compute.servers(ip=port.fixed_ips[0]["ip_address"]))
+    assert [s.id for s in by_ip] == [created["id"]]
+    server.cli("server", "delete", "--wait", created["id"], cloud="overcast-demo")
+    assert not list(demo.network.ports(device_id=created["id"]))
+
+
+def test_boot_without_network_gets_the_only_one(
+    demo: openstack.connection.Connection, image: Any
+) -> None:
+    vm = demo.compute.create_server(name="auto", image_id=image.id, flavor_id="1", networks="auto")
+    vm = demo.compute.wait_for_server(vm, interval=0.2, wait=60)
+    assert list(vm.addresses) == ["private"]
+    demo.compute.delete_server(vm)
+    _gone(demo, vm.id)
+
+
+def test_boot_with_a_port_and_external_events(
+    admin: openstack.connection.Connection, demo: openstack.connection.Connection, image: Any
+) -> None:
+    private = demo.network.find_network("private")
+    port = demo.network.create_port(network_id=private.id, name="mine")
+    vm = demo.compute.create_server(
+        name="p", image_id=image.id, flavor_id="1", networks=[{"port": port.id}]
+    )
+    vm = demo.compute.wait_for_server(vm, interval=0.2, wait=60)
+    bound = admin.network.get_port(port.id)
+    assert bound.device_id == vm.id and bound.binding_host_id.startswith("compute")
+    assert bound.status == "ACTIVE" and bound.binding_vif_type == "bridge"
+    demo.compute.delete_server(vm)
+    _gone(demo, vm.id)
+    after = demo.network.get_port(port.id)
+    assert after.device_id == "" and after.status == "DOWN"
+    nova: str = admin.session.get_endpoint(service_type="compute", interface="public")
+    body = {
+        "events": [
+            {"name": "network-vif-plugged", "server_uuid": str(uuid.uuid4()), "tag": port.id}
+        ]
+    }
+    answer = httpx.post(
+        nova.rstrip("/") + "/os-server-external-events",
+        json=body,
+        headers={"X-Auth-Token": admin.auth_token},
+    )
+    assert answer.status_code == 404 and answer.json()["events"][0]["code"] == 404
+    denied = httpx.post(
+        nova.rstrip("/") + "/os-server-external-events",
+        json=body,
+        headers={"X-Auth-Token": demo.auth_token},
+    )
+    assert denied.status_code == 403
+    demo.network.delete_port(port)
