@@ -57,7 +57,7 @@ lint: setup
 	$(BIN)/ruff check overcast tests bench
 	$(BIN)/ruff format --check overcast tests bench
 	$(BIN)/lint-imports
-	$(BIN)/mypy overcast/common overcast/object_store overcast/network/drivers
+	$(BIN)/mypy overcast/common overcast/object_store overcast/network/drivers overcast/compute/guest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
