@@ -12,8 +12,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeEngine
 
 from overcast.common.db.base import make_base
 
@@ -23,15 +37,78 @@ if TYPE_CHECKING:
 else:
     Base = make_base("object_store")
 
-# Names sort by their UTF-8 bytes, as Swift lists them.
-Name = String(1024).with_variant(String(1024, collation="C"), "postgresql")
-ShortName = String(256).with_variant(String(256, collation="C"), "postgresql")
+
+class _FromHex(FunctionElement[Any]):
+    """`UNHEX(x)` on MySQL and MariaDB, plain `x` elsewhere (see `Name`)."""
+
+    inherit_cache = True
+    name = "from_hex"
+
+
+@compiles(_FromHex)
+def _plain(element: _FromHex, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_FromHex, "mysql")
+@compiles(_FromHex, "mariadb")
+def _unhex(element: _FromHex, compiler: Any, **kw: Any) -> str:
+    return f"UNHEX({compiler.process(element.clauses, **kw)})"
+
+
+class _RawVarbinary(mysql.VARBINARY):
+    """VARBINARY whose values pass through untouched (`Name` encodes and decodes them)."""
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        return None
+
+
+class Name(TypeDecorator[str]):
+    """A name that compares and sorts by its UTF-8 bytes, as Swift lists names, on every
+    database: SQLite's default collation already does; PostgreSQL with collation "C"; MySQL and
+    MariaDB store it as VARBINARY (their text collations ignore case, and an index on 1024
+    characters of utf8mb4 would be over their key length)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(_RawVarbinary(self.length))
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(String(self.length, collation="C"))
+        return dialect.type_descriptor(String(self.length))
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return _FromHex(bindvalue)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        # aiomysql cannot send bytes parameters: they travel as hex, UNHEX()ed by the server.
+        if value is not None and dialect.name in ("mysql", "mariadb"):
+            return value.encode("utf-8", "surrogateescape").hex()
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if isinstance(value, bytes | bytearray):
+            return bytes(value).decode("utf-8", "surrogateescape")
+        return value  # type: ignore[no-any-return]
+
+
+def ShortName() -> Name:  # noqa: N802 - reads as a type in the columns below
+    return Name(256)
 
 
 class Account(Base):
     __tablename__ = "object_store_account"
 
-    name: Mapped[str] = mapped_column(ShortName, primary_key=True)
+    name: Mapped[str] = mapped_column(ShortName(), primary_key=True)
     created_ts: Mapped[str] = mapped_column(String(20))
     put_ts: Mapped[str] = mapped_column(String(20))
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -42,8 +119,8 @@ class Container(Base):
     __table_args__ = (UniqueConstraint("account", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    account: Mapped[str] = mapped_column(ShortName)
-    name: Mapped[str] = mapped_column(ShortName)
+    account: Mapped[str] = mapped_column(ShortName())
+    name: Mapped[str] = mapped_column(ShortName())
     created_ts: Mapped[str] = mapped_column(String(20))
     put_ts: Mapped[str] = mapped_column(String(20))
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -57,7 +134,7 @@ class Object(Base):
     __tablename__ = "object_store_object"
 
     container_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Name, primary_key=True)
+    name: Mapped[str] = mapped_column(Name(1024), primary_key=True)
     ts: Mapped[str] = mapped_column(String(20))
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     content_type: Mapped[str] = mapped_column(String(256), default="")
@@ -71,7 +148,7 @@ class Expiring(Base):
     __tablename__ = "object_store_expiring"
     __table_args__ = (Index("ix_object_store_expiring_at", "delete_at"),)
 
-    account: Mapped[str] = mapped_column(ShortName, primary_key=True)
-    container: Mapped[str] = mapped_column(ShortName, primary_key=True)
-    name: Mapped[str] = mapped_column(Name, primary_key=True)
+    account: Mapped[str] = mapped_column(ShortName(), primary_key=True)
+    container: Mapped[str] = mapped_column(ShortName(), primary_key=True)
+    name: Mapped[str] = mapped_column(Name(1024), primary_key=True)
     delete_at: Mapped[int] = mapped_column(BigInteger, primary_key=True)

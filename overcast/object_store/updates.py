@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from overcast.common import errors, log
 from overcast.common.db.session import Database
@@ -93,9 +93,13 @@ async def apply(db: Database, updates: list[Pending]) -> Usage:
         by_container[(p.account, p.container)].append(p)
     async with db.session() as session:
         keys = list(by_container)
+        # (account, name) pairs spelled out: a tuple IN would skip the names' bind expression
+        wanted = or_(
+            *(and_(models.Container.account == a, models.Container.name == n) for a, n in keys)
+        )
         rows = await session.execute(
             select(models.Container.id, models.Container.account, models.Container.name).where(
-                tuple_(models.Container.account, models.Container.name).in_(keys)
+                wanted
             )
         )
         ids = {(a, n): i for i, a, n in rows}
