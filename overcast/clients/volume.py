@@ -46,6 +46,15 @@ class VolumeClient(RestClient):
         attachment: dict[str, Any] = response.json()["attachment"]
         return attachment
 
+    async def update_attachment(
+        self, attachment_id: str, connector: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Give the attachment this host's connector; the answer carries the connection info."""
+        body = {"attachment": {"connector": connector}}
+        response = await self.request("PUT", f"/attachments/{attachment_id}", json_body=body)
+        attachment: dict[str, Any] = response.json()["attachment"]
+        return attachment
+
     async def complete_attachment(self, attachment_id: str) -> None:
         await self.request(
             "POST", f"/attachments/{attachment_id}/action", json_body={"os-complete": None}

@@ -82,6 +82,8 @@ RULES: list[RuleDefault] = [
     *_rules("os-server-tags", READER, "index", "show"),
     *_rules("os-server-tags", MEMBER, "update", "update_all", "delete", "delete_all"),
     *_rules("ips", READER, "index", "show"),
+    *_rules("os-volumes-attachments", READER, "index", "show"),
+    *_rules("os-volumes-attachments", MEMBER, "create", "update", "delete"),
     *_rules("os-flavor-manage", ADMIN, "create", "update", "delete"),
     *_rules("os-flavor-extra-specs", READER, "index", "show"),
     *_rules("os-flavor-extra-specs", ADMIN, "create", "update", "delete"),

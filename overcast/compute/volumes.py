@@ -16,6 +16,25 @@ from overcast.compute.remote import Remote
 _WAIT = 120.0
 
 
+def connector(host: str, device: str | None = None) -> dict[str, Any]:
+    """What this compute host tells the volume service about itself (os-brick's connector),
+    with the device the volume becomes in the guest."""
+    found = {
+        "host": host,
+        "initiator": f"overcast:{host}",
+        "platform": "x86_64",
+        "os_type": "linux",
+    }
+    if device:
+        found["mountpoint"] = device
+    return found
+
+
+def device_name(index: int) -> str:
+    """`/dev/vda`, `/dev/vdb`, ... for the `index`-th disk of a server."""
+    return f"/dev/vd{chr(ord('a') + index)}"
+
+
 def uses_volumes(bdms: list[dict[str, Any]]) -> bool:
     return any(b.get("destination_type") == "volume" for b in bdms)
 
@@ -57,20 +76,22 @@ async def attach_all(
                 created = await client.create_volume(int(bdm.get("volume_size") or 1), **fields)
                 volume_id = created["id"]
                 await _wait_available(client, volume_id)
+            device = bdm.get("device_name") or device_name(len(attached))
             attachment = await client.create_attachment(
-                volume_id, instance["uuid"], {"host": host, "initiator": f"overcast:{host}"}
+                volume_id, instance["uuid"], connector(host, device)
             )
-            await client.complete_attachment(attachment["id"])
             attached.append(
                 {
                     "volume_id": volume_id,
                     "attachment_id": attachment["id"],
                     "boot_index": bdm.get("boot_index"),
-                    "device_name": bdm.get("device_name"),
+                    "device_name": device,
                     "tag": bdm.get("tag"),
                     "delete_on_termination": bool(bdm.get("delete_on_termination")),
+                    "connection_info": attachment.get("connection_info") or {},
                 }
             )
+            await client.complete_attachment(attachment["id"])
     except BaseException:
         await detach_all(remote, ctx, attached)
         raise

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors
-from overcast.common.db.base import utcnow
+from overcast.common.db.base import new_uuid, utcnow
 from overcast.volume import rpc
 from overcast.volume.models.volumes import Attachment, Volume
 from overcast.volume.state import VolumeState
@@ -48,8 +48,8 @@ async def reserve(
     if volume.status == "in-use" or others:
         if not volume.multiattach:
             raise errors.BadRequest(
-                f"Invalid volume: Volume {volume.id} status must be available or downloading to"
-                f" reserve, but the current status is {volume.status}."
+                f"Invalid volume: Volume {volume.id} is already attached and is not multiattach"
+                f" (status {volume.status})."
             )
         if any(a.instance_uuid == instance_uuid for a in others):
             raise errors.BadRequest(
@@ -61,6 +61,7 @@ async def reserve(
             f" but the current status is {volume.status}."
         )
     attachment = Attachment(
+        id=new_uuid(),
         volume_id=volume.id,
         project_id=volume.project_id,
         instance_uuid=instance_uuid,
@@ -146,6 +147,12 @@ async def remove(
         if row is None or row.deleted:
             return
         await _drop(session, row)
+
+
+async def drop_all(session: AsyncSession, volume: Volume) -> None:
+    """Forget every attachment of `volume` (an admin's reset to `detached`)."""
+    for attachment in await live(session, volume.id):
+        await _drop(session, attachment)
 
 
 async def _drop(session: AsyncSession, attachment: Attachment) -> None:

@@ -25,6 +25,7 @@ from overcast.compute.agent.events import Events
 from overcast.compute.agent.host import ADMIN_CTX, Host
 from overcast.compute.agent.images import Images
 from overcast.compute.agent.moves import Moves
+from overcast.compute.agent.volumes import Volumes
 from overcast.compute.remote import Remote
 
 LOG = log.get(__name__)
@@ -42,7 +43,12 @@ class ComputeHost:
         self.h = Host(settings, bus, host, remote, self.driver)
         self.builds = Builds(self.h)
         self.endpoint = Endpoint(
-            self.builds, Actions(self.h), Moves(self.h), Images(self.h), Events(self.h.events)
+            self.builds,
+            Actions(self.h),
+            Moves(self.h),
+            Images(self.h),
+            Events(self.h.events),
+            Volumes(self.h),
         )
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -31,6 +31,7 @@ THEIRS = (
     "usage",
     "hypervisors",
     "services",
+    "volume_attachments",
 )
 
 

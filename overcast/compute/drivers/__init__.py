@@ -183,6 +183,17 @@ class Driver(abc.ABC):
         """Destination side: adopt the guest that arrived, running."""
         raise errors.NotSupported("live migration is not supported by this driver")
 
+    async def attach_volume(
+        self, instance_uuid: str, connection_info: dict[str, Any], device: str
+    ) -> None:
+        """Give the guest the volume described by `connection_info` (the block storage
+        driver's answer: a local path or an NBD export) as `device`."""
+        raise errors.NotSupported("attaching volumes is not supported by this driver")
+
+    async def detach_volume(self, instance_uuid: str, connection_info: dict[str, Any]) -> None:
+        """Take the volume away from the guest. Detaching an unknown volume succeeds."""
+        raise errors.NotSupported("detaching volumes is not supported by this driver")
+
 
 DRIVERS = {"fake": "overcast.compute.drivers.fake:FakeDriver"}
 

@@ -32,6 +32,7 @@ class _Guest:
     name: str
     console: list[str] = field(default_factory=list)
     rescued: bool = False
+    volumes: dict[str, dict[str, Any]] = field(default_factory=dict)  # device -> connection
 
 
 class FakeDriver(drivers.Driver):
@@ -93,7 +94,14 @@ class FakeDriver(drivers.Driver):
         fail = str(knobs.get("fake:fail_spawn", "")).strip()
         if fail.lower() in _TRUE or self.host in {h.strip() for h in fail.split(",") if h}:
             raise errors.ServiceUnavailable(f"fake driver was told to fail spawning on {self.host}")
-        self._guests[instance.uuid] = _Guest(states.RUNNING, instance.name)
+        self._guests[instance.uuid] = _Guest(
+            states.RUNNING,
+            instance.name,
+            volumes={
+                str(b.get("device_name")): b.get("connection_info") or {}
+                for b in instance.block_devices
+            },
+        )
         self._log(instance.uuid, f"{instance.hostname} login: booted on {self.host}")
 
     async def destroy(self, instance_uuid: str, destroy_disks: bool = True) -> None:
@@ -150,6 +158,23 @@ class FakeDriver(drivers.Driver):
     async def post_live_migration_at_destination(self, instance: drivers.InstanceSpec) -> None:
         self._guests[instance.uuid] = _Guest(states.RUNNING, instance.name)
         self._log(instance.uuid, f"arrived on {self.host} by live migration")
+
+    async def attach_volume(
+        self, instance_uuid: str, connection_info: dict[str, Any], device: str
+    ) -> None:
+        self._get(instance_uuid).volumes[device] = connection_info
+        self._log(instance_uuid, f"volume attached as {device}")
+
+    async def detach_volume(self, instance_uuid: str, connection_info: dict[str, Any]) -> None:
+        guest = self._guests.get(instance_uuid)
+        if guest is None:
+            return
+        for device, info in list(guest.volumes.items()):
+            if info.get("data", {}).get("volume_id") == connection_info.get("data", {}).get(
+                "volume_id"
+            ):
+                del guest.volumes[device]
+                self._log(instance_uuid, f"volume detached from {device}")
 
     # -- test hooks -------------------------------------------------------------------------
 
