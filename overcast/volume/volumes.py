@@ -87,7 +87,9 @@ async def create(state: VolumeState, ctx: dict[str, Any], spec: CreateSpec, admi
     image: dict[str, Any] | None = None
     if spec.image_id is not None:
         image = await _image(state, ctx, spec.image_id)
-    async with state.db.session() as session:
+    # The checks read in a session of their own, so the write transaction (the project's quota
+    # lock, the count, the insert) is as short as it can be.
+    async with state.db.reader() as session:
         size = spec.size
         zone = spec.availability_zone
         source_type: VolumeType | None = None
@@ -160,28 +162,29 @@ async def create(state: VolumeState, ctx: dict[str, Any], spec: CreateSpec, admi
         limits = await quotas.limits(session, settings, project_id)
         quotas.check_size(limits, size)
         multiattach = spec.multiattach or _is_true(vtype.extra_specs.get("multiattach"))
+    volume = Volume(
+        project_id=project_id,
+        user_id=user_id,
+        name=spec.name,
+        description=spec.description,
+        size=size,
+        status="creating",
+        availability_zone=zone,
+        volume_type_id=vtype.id,
+        multiattach=multiattach,
+        metadata_=dict(spec.metadata),
+        snapshot_id=spec.snapshot_id,
+        source_volid=spec.source_volid,
+        image_id=spec.image_id,
+        backup_id=spec.backup_id,
+        bootable=bool(image is not None),
+        image_metadata=_image_metadata(image) if image is not None else {},
+        attempted=[],
+        task={},
+        created_at=utcnow(),
+    )
+    async with state.db.session() as session:
         await quotas.reserve(session, settings, project_id, {"volumes": 1, "gigabytes": size})
-        volume = Volume(
-            project_id=project_id,
-            user_id=user_id,
-            name=spec.name,
-            description=spec.description,
-            size=size,
-            status="creating",
-            availability_zone=zone,
-            volume_type_id=vtype.id,
-            multiattach=multiattach,
-            metadata_=dict(spec.metadata),
-            snapshot_id=spec.snapshot_id,
-            source_volid=spec.source_volid,
-            image_id=spec.image_id,
-            backup_id=spec.backup_id,
-            bootable=bool(image is not None),
-            image_metadata=_image_metadata(image) if image is not None else {},
-            attempted=[],
-            task={},
-            created_at=utcnow(),
-        )
         session.add(volume)
     try:
         await rpc.schedule_create(state.bus, ctx, volume.id)

@@ -7,6 +7,7 @@ Restores write the chain's chunks back into a volume. Used by `backend.Backend`.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import os
@@ -34,8 +35,18 @@ def manifest_name(backup_id: str) -> str:
     return f"backup-{backup_id}/manifest.json"
 
 
-def _read_one(handle: Any, chunk_size: int) -> tuple[bytes, str | None]:
-    data = handle.read(chunk_size)
+def _read_one(handle: Any, offset: int, chunk_size: int) -> tuple[bytes, str | None]:
+    """The chunk at `offset` and its digest; None for a chunk of zeros. Holes of a sparse
+    file are skipped without reading them (SEEK_DATA)."""
+    fd = handle.fileno()
+    try:
+        if os.lseek(fd, offset, os.SEEK_DATA) >= offset + chunk_size:
+            return b"", None
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # nothing but a hole after `offset`
+            return b"", None
+        # the file system cannot tell holes: read it all
+    data = os.pread(fd, chunk_size, offset)
     if not data.strip(b"\0"):
         return data, None
     return data, hashlib.sha256(data).hexdigest()
@@ -63,10 +74,13 @@ async def create(backend: Backend, ctx: dict[str, Any], backup_id: str) -> None:
         try:
             async with backend.driver.open_raw(source) as raw:
                 handle = await asyncio.to_thread(raw.open, "rb")
+                writes: list[asyncio.Task[None]] = []
                 try:
                     size = os.fstat(handle.fileno()).st_size
                     for index in range(-(-size // chunk_size)):
-                        data, digest = await asyncio.to_thread(_read_one, handle, chunk_size)
+                        data, digest = await asyncio.to_thread(
+                            _read_one, handle, index * chunk_size, chunk_size
+                        )
                         if digest is None:
                             chunks.append(None)
                             continue
@@ -74,10 +88,22 @@ async def create(backend: Backend, ctx: dict[str, Any], backup_id: str) -> None:
                         if old is not None and old[1] == digest:
                             chunks.append(old)
                             continue
-                        await driver.put(backup.container or "", chunk_name(backup_id, index), data)
+                        # The next chunk is read while this one is written (two in flight).
+                        if len(writes) >= 2:
+                            await writes.pop(0)
+                        writes.append(
+                            asyncio.create_task(
+                                driver.put(
+                                    backup.container or "", chunk_name(backup_id, index), data
+                                )
+                            )
+                        )
                         chunks.append([backup_id, digest])
                         stored += 1
+                    await asyncio.gather(*writes)
                 finally:
+                    for task in writes:
+                        task.cancel()
                     handle.close()
         finally:
             if snap is not None:

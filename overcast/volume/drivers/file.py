@@ -24,6 +24,7 @@ from overcast.volume.drivers import (
     SnapshotRef,
     VolumeDriver,
     VolumeRef,
+    fuse,
     nbd,
     qemu_img,
 )
@@ -59,6 +60,7 @@ class Driver(VolumeDriver):
         if not qemu_img.available():
             raise errors.ServiceUnavailable("qemu-img is not installed")
         await asyncio.to_thread(self._prepare)
+        self._template_lock = asyncio.Lock()
         self.exports = nbd.Exports(
             self.callbacks.state_dir() / "nbd", self.callbacks.export_address()
         )
@@ -67,6 +69,8 @@ class Driver(VolumeDriver):
         self.root.mkdir(parents=True, exist_ok=True)
         for leftover in self.root.glob(".*.tmp"):  # an interrupted write
             leftover.unlink(missing_ok=True)
+        for view in self.root.glob(".*.view"):  # a backup's view when the process died
+            fuse.clear_stale(view)
 
     async def _into_place(self, name: str, make: Any) -> str:
         """Run `make(tmp)` and rename `tmp` to `name` once it is on disk."""
@@ -80,10 +84,29 @@ class Driver(VolumeDriver):
         return str(path)
 
     async def create_volume(self, volume: VolumeRef) -> str:
+        return await self._into_place(volume.name, lambda tmp: self._blank(tmp, volume.size))
+
+    async def _blank(self, dest: Path, size: int) -> None:
+        """An empty image of `size` GiB at `dest`. A thin raw file is a sparse file; anything
+        else is a copy of an empty image qemu-img made once for that size (an empty qcow2 of a
+        given size is always the same few hundred KiB), so a burst of creates spawns no
+        processes."""
         thin = self.settings.thin_provisioning
-        return await self._into_place(
-            volume.name, lambda tmp: qemu_img.create(tmp, self.fmt, volume.size * GiB, thin)
-        )
+        if self.fmt == "raw" and thin:
+            await asyncio.to_thread(_sparse, dest, size * GiB)
+            return
+        if not thin:
+            await qemu_img.create(dest, self.fmt, size * GiB, thin)
+            return
+        template = self.root / ".templates" / f"{self.fmt}-{size}"
+        if not template.exists():
+            async with self._template_lock:
+                if not template.exists():
+                    template.parent.mkdir(exist_ok=True)
+                    tmp = template.with_name(f"{template.name}.tmp")
+                    await qemu_img.create(tmp, self.fmt, size * GiB, thin)
+                    await asyncio.to_thread(qemu_img.sync_into_place, tmp, template)
+        await asyncio.to_thread(shutil.copyfile, template, dest)
 
     async def delete_volume(self, volume: VolumeRef) -> None:
         await self.exports.remove(volume.id)
@@ -146,6 +169,12 @@ class Driver(VolumeDriver):
         if self.fmt == "raw":
             yield path
             return
+        if fuse.available():
+            view = self.root / f".{volume.name}.view"
+            async with fuse.raw_view(path, self.fmt, view, writable=write) as raw:
+                yield raw
+            return
+        # Without FUSE: a raw copy, written back into place afterwards.
         raw = self.root / f".{volume.name}.raw.tmp"
         try:
             if write:
@@ -229,6 +258,11 @@ class Driver(VolumeDriver):
         path = self._path(volume.name)
         if path.exists():
             await asyncio.to_thread(os.replace, path, self._path(f"unmanaged-{volume.name}"))
+
+
+def _sparse(path: Path, size: int) -> None:
+    with path.open("wb") as handle:
+        handle.truncate(size)
 
 
 def _connector_id(connector: dict[str, Any]) -> str:

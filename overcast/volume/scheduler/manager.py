@@ -1,16 +1,23 @@
-"""The scheduler's bus endpoint (`volume-scheduler`): place a new volume on a pool.
+"""The scheduler's bus endpoint (`volume-scheduler`): place new volumes on pools.
 
-It reads the volume and its type, filters the live pools, weighs those that pass, records
-the chosen pool as the volume's `host` and casts the create to that back end's agent. When no
-pool passes, the volume ends in `error` with the message Cinder gives (no valid back end) and
-its quota returned. Placements in one scheduler run one at a time, so each sees the capacity
-the previous one allocated.
+For each volume it reads the volume and its type, filters the live pools, weighs those that
+pass, records the chosen pool as the volume's `host` and casts the create to that back end's
+agent. When no pool passes, the volume ends in `error` with the message Cinder gives (no valid
+back end) and its quota returned.
+
+Requests that arrive while a placement is running are placed together in the next pass: one
+read of the pools, placements one after another (each pool's allocated capacity grows with
+every volume placed on it, so a pass never over-fills a pool), one write. A burst of creates
+costs a few passes rather than one transaction each.
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import log
 from overcast.common.bus import Bus
@@ -30,49 +37,67 @@ class Scheduler:
         self.settings = settings
         self.db = db
         self.bus = bus
+        self._pending: dict[str, dict[str, Any]] = {}
         self._lock = asyncio.Lock()
 
     async def create_volume(self, ctx: dict[str, Any], volume_id: str) -> None:
+        self._pending[volume_id] = ctx
         async with self._lock:
-            chosen = await self._place(ctx, volume_id)
-        if chosen is not None:
-            await rpc.cast_agent(self.bus, chosen, "create_volume", ctx, volume_id=volume_id)
+            if volume_id not in self._pending:
+                return  # placed by the pass that ran while this one waited
+            batch, self._pending = self._pending, {}
+            placed = await self._place(batch)
+        for vid, backend in placed.items():
+            await rpc.cast_agent(self.bus, backend, "create_volume", batch[vid], volume_id=vid)
 
-    async def _place(self, ctx: dict[str, Any], volume_id: str) -> str | None:
+    async def _place(self, batch: dict[str, dict[str, Any]]) -> dict[str, str]:
+        """Place every volume of `batch` (id -> caller's context); {volume id: back end}."""
         settings = self.settings.volume
+        placed: dict[str, str] = {}
         async with self.db.session() as session:
-            volume = await session.get(Volume, volume_id)
-            if volume is None or volume.deleted or volume.status != "creating":
-                return None  # deleted meanwhile, or a replayed message
-            vtype = await session.get(VolumeType, volume.volume_type_id)
-            request = filters.Request(
-                size=volume.size,
-                availability_zone=volume.availability_zone,
-                extra_specs=dict(vtype.extra_specs) if vtype else {},
-                backend=await _source_backend(session, volume),
-                exclude=tuple(volume.attempted or ()),
-            )
-            candidates = filters.passing(
-                await pools.live(session, settings.service_down_time), request
-            )
-            if not candidates:
-                LOG.info("no back end for volume %s", volume_id)
-                outcomes.volume_failed(
-                    session,
-                    volume,
-                    action=messages.SCHEDULE,
-                    detail=messages.NO_BACKEND,
-                    ctx=ctx,
-                    ttl=settings.message_ttl,
+            rows = await session.execute(select(Volume).where(Volume.id.in_(list(batch))))
+            volumes = [v for v in rows.scalars() if not v.deleted and v.status == "creating"]
+            if not volumes:
+                return placed
+            type_ids = {v.volume_type_id for v in volumes}
+            types = {
+                t.id: t
+                for t in (
+                    await session.execute(select(VolumeType).where(VolumeType.id.in_(type_ids)))
+                ).scalars()
+            }
+            live = await pools.live(session, settings.service_down_time)
+            now = utcnow()
+            for volume in sorted(volumes, key=lambda v: v.created_at):
+                vtype = types.get(volume.volume_type_id)
+                request = filters.Request(
+                    size=volume.size,
+                    availability_zone=volume.availability_zone,
+                    extra_specs=dict(vtype.extra_specs) if vtype else {},
+                    backend=await _source_backend(session, volume),
+                    exclude=tuple(volume.attempted or ()),
                 )
-                return None
-            pool = weighers.best(candidates, request, settings)
-            volume.host = pool.host
-            volume.scheduled_at = utcnow()
-            return pool.backend
+                candidates = filters.passing(live, request)
+                if not candidates:
+                    LOG.info("no back end for volume %s", volume.id)
+                    outcomes.volume_failed(
+                        session,
+                        volume,
+                        action=messages.SCHEDULE,
+                        detail=messages.NO_BACKEND,
+                        ctx=batch[volume.id],
+                        ttl=settings.message_ttl,
+                    )
+                    continue
+                pool = weighers.best(candidates, request, settings)
+                pool.allocated_capacity_gb += volume.size
+                volume.host = pool.host
+                volume.scheduled_at = now
+                placed[volume.id] = pool.backend
+        return placed
 
 
-async def _source_backend(session: Any, volume: Volume) -> str | None:
+async def _source_backend(session: AsyncSession, volume: Volume) -> str | None:
     """A volume made from a snapshot or another volume is made on its source's back end."""
     source_id = volume.source_volid
     if volume.snapshot_id:
