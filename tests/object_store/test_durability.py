@@ -30,6 +30,7 @@ FAST = {
     "OVERCAST_OBJECT_STORE__UPDATER_INTERVAL": "0.5",
     "OVERCAST_OBJECT_STORE__AUDITOR_FILES_PER_SECOND": "500",
     "OVERCAST_OBJECT_STORE__PART_POWER": "4",
+    "OVERCAST_OBJECT_STORE__EXPIRER_INTERVAL": "0.5",
 }
 
 
@@ -223,3 +224,47 @@ def test_kill_during_uploads_keeps_acknowledged(tmp_path: Path) -> None:
         assert not list((srv.data_dir / "object-store" / "devices").glob("*/tmp/*"))
     finally:
         srv.stop()
+
+
+def test_updater_makes_async_pendings(cloud: Server, conn: swiftclient.Connection) -> None:
+    """A listing update kept on a device (as when the database could not take it) is made by
+    the updater, and an older one never undoes a newer."""
+    import asyncio
+
+    from overcast.object_store.drivers import Pending
+    from overcast.object_store.drivers.local import LocalServer
+
+    name = f"pend-{uuid.uuid4().hex[:6]}"
+    conn.put_container(name)
+    conn.put_object(name, "newer", b"0123456789")
+    account = conn.get_auth()[0].rsplit("/", 1)[1]
+    server = LocalServer(devices(cloud))
+    pendings = [
+        Pending(account, name, "late", "0000000002.00000", False, 42, "text/plain", "e" * 32),
+        Pending(account, name, "newer", "0000000001.00000", True),  # older than the PUT
+    ]
+
+    async def save() -> None:
+        for pending in pendings:
+            await server.save_pending("d3", pending)
+        await server.close()
+
+    asyncio.run(save())
+    wait_for(lambda: not list((devices(cloud) / "d3" / "async_pending").iterdir()))
+    listed = {o["name"]: o for o in conn.get_container(name)[1]}
+    assert set(listed) == {"late", "newer"}
+    assert listed["late"]["bytes"] == 42
+    assert conn.head_container(name)["x-container-bytes-used"] == str(42 + 10)
+
+
+def test_expirer_deletes_expired_objects(cloud: Server, conn: swiftclient.Connection) -> None:
+    name = f"exp-{uuid.uuid4().hex[:6]}"
+    conn.put_container(name)
+    data = b"short-lived " + uuid.uuid4().bytes
+    conn.put_object(name, "gone", data, headers={"X-Delete-After": "1"})
+    conn.put_object(name, "kept", b"stays")
+    assert len(replicas(cloud, data)) == 3
+    # the expirer tombstones every replica and the listing forgets the object
+    wait_for(lambda: not replicas(cloud, data))
+    wait_for(lambda: [o["name"] for o in conn.get_container(name)[1]] == ["kept"])
+    assert conn.head_container(name)["x-container-object-count"] == "1"
