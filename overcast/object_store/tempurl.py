@@ -35,7 +35,7 @@ def expires_at(raw: str) -> int:
     return int(when.timestamp())
 
 
-def _split(sig: str) -> tuple[str, bytes]:
+def split_signature(sig: str) -> tuple[str, bytes]:
     if ":" in sig:
         algo, _, encoded = sig.partition(":")
         if algo not in ALGORITHMS:
@@ -66,7 +66,7 @@ def valid(
     expires = expires_at(raw_expires)
     if expires < (now or time.time()):
         return False
-    algo, wanted = _split(sig)
+    algo, wanted = split_signature(sig)
     prefix = params.get("temp_url_prefix")
     if prefix is not None:
         container_path = path.split("/", 4)

@@ -165,3 +165,48 @@ def test_temp_urls(server, swift: swiftclient.Connection, tmp_path) -> None:  # 
     # keys are shown to owners only
     assert "x-account-meta-temp-url-key" in swift.head_account()
     swift.post_account({"X-Remove-Account-Meta-Temp-URL-Key": "x"})
+
+
+def test_form_post(swift: swiftclient.Connection) -> None:
+    import hashlib
+    import hmac
+    import time
+
+    name = f"form-{uuid.uuid4().hex[:6]}"
+    swift.put_container(name, headers={"X-Container-Meta-Temp-URL-Key": "form-key"})
+    url, _ = swift.get_auth()
+    path = f"/v1/{url.split('/v1/')[1]}/{name}/uploads/"
+    expires = int(time.time() + 60)
+
+    def signed(
+        max_size: int = 1000, count: int = 2, redirect: str = "", key: str = "form-key"
+    ) -> dict[str, str]:
+        body = f"{path}\n{redirect}\n{max_size}\n{count}\n{expires}"
+        sig = hmac.new(key.encode(), body.encode(), hashlib.sha256).hexdigest()
+        return {
+            "redirect": redirect,
+            "max_file_size": str(max_size),
+            "max_file_count": str(count),
+            "expires": str(expires),
+            "signature": sig,
+        }
+
+    target = f"{url}/{name}/uploads/"
+    files = [
+        ("file1", ("a.txt", b"first", "text/plain")),
+        ("file2", ("b.bin", b"second", "application/x-b")),
+    ]
+    made = httpx.post(target, data=signed(), files=files)
+    assert made.status_code == 201, made.text
+    assert swift.get_object(name, "uploads/a.txt")[1] == b"first"
+    assert swift.head_object(name, "uploads/b.bin")["content-type"] == "application/x-b"
+    back = httpx.post(target, data=signed(redirect="https://example.com/done"), files=files[:1])
+    assert back.status_code == 303 and "status=201" in back.headers["location"]
+    assert httpx.post(target, data=signed(key="wrong"), files=files).status_code == 401
+    too_big = httpx.post(
+        target, data=signed(max_size=3), files=[("f", ("big.txt", b"too big", "text/plain"))]
+    )
+    assert too_big.status_code == 400 and "max_file_size" in too_big.text
+    assert status_of(lambda: swift.head_object(name, "uploads/big.txt")) == 404
+    too_many = httpx.post(target, data=signed(count=1), files=files)
+    assert too_many.status_code == 400

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from overcast.common import errors
 from overcast.object_store import access, constraints, state, tempurl
-from overcast.object_store.api import accounts, bulk, containers, cors, info, objects
+from overcast.object_store.api import accounts, bulk, containers, cors, formpost, info, objects
 from overcast.object_store.api.call import Call
 
 METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "COPY", "OPTIONS"]
@@ -49,6 +49,8 @@ async def _route(call: Call) -> Response:
     params, obj, container = call.params, call.obj, call.container
     if call.method == "POST" and "bulk-delete" in params and obj is None:
         return await bulk.bulk_delete(call)
+    if container is not None and formpost.is_form(call):
+        return await formpost.handle(call)
     if call.method == "PUT" and "extract-archive" in params:
         return await bulk.extract(call, params["extract-archive"])
     if obj is not None:

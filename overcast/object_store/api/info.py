@@ -35,6 +35,7 @@ def capabilities() -> dict[str, Any]:
             "max_containers_per_extraction": bulk.MAX_CONTAINERS,
             "max_failed_extractions": bulk.MAX_FAILED,
         },
+        "formpost": {},
         "tempurl": {
             "methods": list(tempurl.METHODS),
             "allowed_digests": sorted(tempurl.ALGORITHMS),
