@@ -11,8 +11,9 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 
 from overcast.common import errors, log
 from overcast.common.db.session import Database
@@ -111,19 +112,17 @@ async def apply(db: Database, updates: list[Pending]) -> Usage:
             for p in group:
                 if p.name not in newest or p.timestamp > newest[p.name].timestamp:
                     newest[p.name] = p
-            existing = {
-                row.name: row
-                for row in (
-                    await session.execute(
-                        select(models.Object).where(
-                            models.Object.container_id == cid,
-                            models.Object.name.in_(list(newest)),
-                        )
-                    )
-                ).scalars()
-            }
+            Obj = models.Object
+            found = await session.execute(
+                select(Obj.name, Obj.ts, Obj.size, Obj.deleted).where(
+                    Obj.container_id == cid, Obj.name.in_(list(newest))
+                )
+            )
+            existing = {row.name: row for row in found}
             count = size = 0
-            inserts = []
+            inserts: list[dict[str, Any]] = []
+            changes: list[dict[str, Any]] = []
+            retyped: list[dict[str, Any]] = []
             expiring_add = []
             for name, p in newest.items():
                 row = existing.get(name)
@@ -131,7 +130,7 @@ async def apply(db: Database, updates: list[Pending]) -> Usage:
                     if row is None or row.deleted or row.ts > p.timestamp:
                         continue
                     if p.content_type:
-                        row.content_type = p.content_type
+                        retyped.append({"b_name": name, "b_type": p.content_type})
                 elif row is not None and row.ts >= p.timestamp:
                     continue
                 else:
@@ -146,8 +145,7 @@ async def apply(db: Database, updates: list[Pending]) -> Usage:
                     if row is None:
                         inserts.append({"container_id": cid, "name": name, **values})
                     else:
-                        for attr, value in values.items():
-                            setattr(row, attr, value)
+                        changes.append({"b_name": name, **{f"b_{k}": v for k, v in values.items()}})
                 delete_at = p.extra.get("delete_at")
                 if delete_at and not p.deleted:
                     expiring_add.append(
@@ -158,6 +156,30 @@ async def apply(db: Database, updates: list[Pending]) -> Usage:
                             "delete_at": int(delete_at),
                         }
                     )
+            # Core statements on the table: no ORM bulk-by-primary-key semantics
+            table = cast(Table, Obj.__table__)
+            where = and_(
+                table.c.container_id == cid,
+                table.c.name == bindparam("b_name", type_=table.c.name.type),
+            )
+            if changes:
+                await session.execute(
+                    update(table)
+                    .where(where)
+                    .values(
+                        ts=bindparam("b_ts"),
+                        size=bindparam("b_size"),
+                        content_type=bindparam("b_content_type"),
+                        etag=bindparam("b_etag"),
+                        deleted=bindparam("b_deleted"),
+                    ),
+                    changes,
+                )
+            if retyped:
+                await session.execute(
+                    update(table).where(where).values(content_type=bindparam("b_type")),
+                    retyped,
+                )
             if inserts:
                 await session.execute(insert(models.Object), inserts)
             for expiry in expiring_add:
@@ -175,7 +197,7 @@ async def apply(db: Database, updates: list[Pending]) -> Usage:
     return usage
 
 
-def _count(row: models.Object | None, p: Pending, count: int, size: int) -> tuple[int, int]:
+def _count(row: Any, p: Pending, count: int, size: int) -> tuple[int, int]:
     """The container's object count and bytes after `p` replaces `row`."""
     if row is not None and not row.deleted:
         count -= 1
