@@ -61,7 +61,7 @@ def register(
 
     cmd = sub.add_parser("wait", help="wait until the cloud in the data dir answers")
     common(cmd)
-    cmd.add_argument("--timeout", type=float, default=120.0, help="seconds (default 120)")
+    cmd.add_argument("--timeout", type=float, default=300.0, help="seconds (default 300)")
     cmd.add_argument("--quiet", "-q", action="store_true")
     cmd.set_defaults(func=lambda a: control.wait(settings(a).data_dir, a.timeout, a.quiet))
 
