@@ -112,3 +112,56 @@ def test_boot_with_a_port_and_external_events(
     )
     assert denied.status_code == 403
     demo.network.delete_port(port)
+
+
+def test_server_network_actions(
+    server: Server, demo: openstack.connection.Connection, image: Any
+) -> None:
+    def cli(*args: str) -> Any:
+        return server.cli(*args, cloud="overcast-demo")
+
+    made = server.cli_json(
+        "server",
+        "create",
+        "--image",
+        image.id,
+        "--flavor",
+        "m1.tiny",
+        "--network",
+        "private",
+        "--wait",
+        "acts",
+        cloud="overcast-demo",
+    )
+    sid = made["id"]
+    extra = demo.network.create_network(name=f"extra-{uuid.uuid4().hex[:4]}")
+    demo.network.create_subnet(network_id=extra.id, ip_version=4, cidr="10.88.0.0/24")
+    cli("server", "add", "network", sid, extra.id)
+    ports = {p.network_id: p for p in demo.network.ports(device_id=sid)}
+    assert set(ports) == {extra.id, demo.network.find_network("private").id}
+    assert ports[extra.id].status == "ACTIVE"
+    shown = demo.compute.get_server(sid)
+    assert set(shown.addresses) == {"private", extra.name}
+    mine = demo.network.create_port(network_id=extra.id)
+    cli("server", "add", "port", sid, mine.id)
+    assert demo.network.get_port(mine.id).device_id == sid
+    cli("server", "remove", "port", sid, mine.id)
+    assert demo.network.get_port(mine.id).device_id == ""
+    cli("server", "remove", "network", sid, extra.id)
+    assert {p.network_id for p in demo.network.ports(device_id=sid)} == {
+        demo.network.find_network("private").id
+    }
+    group = demo.network.create_security_group(name=f"web-{uuid.uuid4().hex[:4]}")
+    cli("server", "add", "security", "group", sid, group.name)
+    (port,) = demo.network.ports(device_id=sid)
+    assert group.id in port.security_group_ids
+    cli("server", "remove", "security", "group", sid, group.name)
+    assert group.id not in demo.network.get_port(port.id).security_group_ids
+    fip = demo.network.create_ip(floating_network_id=demo.network.find_network("public").id)
+    cli("server", "add", "floating", "ip", sid, fip.floating_ip_address)
+    assert demo.network.get_ip(fip.id).port_id == port.id
+    cli("server", "remove", "floating", "ip", sid, fip.floating_ip_address)
+    assert demo.network.get_ip(fip.id).port_id is None
+    demo.network.delete_ip(fip)
+    cli("server", "delete", "--wait", sid)
+    assert not list(demo.network.ports(device_id=sid))

@@ -24,6 +24,7 @@ from overcast.compute.agent.build import Builds
 from overcast.compute.agent.events import Events
 from overcast.compute.agent.host import ADMIN_CTX, Host
 from overcast.compute.agent.images import Images
+from overcast.compute.agent.interfaces import Interfaces
 from overcast.compute.agent.moves import Moves
 from overcast.compute.agent.volumes import Volumes
 from overcast.compute.remote import Remote
@@ -49,6 +50,8 @@ class ComputeHost:
             Images(self.h),
             Events(self.h.events),
             Volumes(self.h),
+
+            Interfaces(self.h),
         )
         self._tasks: list[asyncio.Task[None]] = []
 

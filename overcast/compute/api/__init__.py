@@ -20,6 +20,7 @@ MINE = (
     "instance_actions",
     "ips",
     "external_events",
+    "interfaces",
 )
 THEIRS = (
     "keypairs",

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from overcast.common import errors
+from overcast.compute import security_groups, server_images, servers
 from overcast.compute import server_actions as acts
-from overcast.compute import server_images, servers
 from overcast.compute.api import schemas
 from overcast.compute.api.deps import Req, json_body, req
 from overcast.compute.api.servers import _json, show_body
@@ -215,6 +215,14 @@ async def _evacuate(r: Req, uuid: str, args: Any) -> Response:
     if r.at_least("2.14"):
         return Response(status_code=200)
     return _json({"adminPass": password or "evacuated"})
+
+
+@action("addSecurityGroup", "removeSecurityGroup")
+async def _security_group(r: Req, uuid: str, args: Any) -> Response:
+    add = "addSecurityGroup" in (await json_body(r.request))
+    _enforce(r, f"os_compute_api:os-security-groups:{'add' if add else 'remove'}")
+    await security_groups.change(r.state, r.ctx, uuid, _args(args).get("name"), add)
+    return _accepted()
 
 
 @action("os-getConsoleOutput")

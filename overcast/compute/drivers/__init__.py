@@ -194,6 +194,15 @@ class Driver(abc.ABC):
         """Take the volume away from the guest. Detaching an unknown volume succeeds."""
         raise errors.NotSupported("detaching volumes is not supported by this driver")
 
+    async def attach_interface(self, instance_uuid: str, vif: dict[str, Any]) -> None:
+        """Plug one more bound port (its network info, as `spawn` gets them) into the guest.
+        Attaching a port the guest has already succeeds."""
+        raise errors.NotSupported("interface attach is not supported by this driver")
+
+    async def detach_interface(self, instance_uuid: str, port_id: str) -> None:
+        """Unplug a port from the guest. Detaching a port it does not have succeeds."""
+        raise errors.NotSupported("interface detach is not supported by this driver")
+
 
 DRIVERS = {"fake": "overcast.compute.drivers.fake:FakeDriver"}
 

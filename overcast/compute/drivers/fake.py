@@ -34,6 +34,8 @@ class _Guest:
     rescued: bool = False
     volumes: dict[str, dict[str, Any]] = field(default_factory=dict)  # device -> connection
 
+    ports: list[str] = field(default_factory=list)
+
 
 class FakeDriver(drivers.Driver):
     capabilities = drivers.Capabilities(supports_shared_storage=True)
@@ -184,6 +186,18 @@ class FakeDriver(drivers.Driver):
         await self.callbacks.lifecycle_event(instance_uuid, states.SHUTDOWN)
 
     # -- internals --------------------------------------------------------------------------
+
+    async def attach_interface(self, instance_uuid: str, vif: dict[str, Any]) -> None:
+        guest = self._get(instance_uuid)
+        if vif["port_id"] not in guest.ports:
+            guest.ports.append(vif["port_id"])
+            self._log(instance_uuid, f"attached interface {vif.get('devname')}")
+
+    async def detach_interface(self, instance_uuid: str, port_id: str) -> None:
+        guest = self._guests.get(instance_uuid)
+        if guest is not None and port_id in guest.ports:
+            guest.ports.remove(port_id)
+            self._log(instance_uuid, f"detached interface of port {port_id}")
 
     def _get(self, instance_uuid: str) -> _Guest:
         guest = self._guests.get(instance_uuid)
