@@ -50,7 +50,6 @@ class ComputeHost:
             Images(self.h),
             Events(self.h.events),
             Volumes(self.h),
-
             Interfaces(self.h),
         )
         self._tasks: list[asyncio.Task[None]] = []
