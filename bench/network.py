@@ -237,11 +237,16 @@ def main() -> int:
     bench = Bench(args)
     bench.quotas()
     result: dict[str, Any] = {"cloud": args.cloud}
+    phases = (
+        ("crud", bench.crud),
+        ("concurrent_ports", bench.concurrent),
+        ("list", bench.listing),
+        ("boot_with_port", bench.boots),
+    )
     try:
-        result["crud"] = bench.crud()
-        result["concurrent_ports"] = bench.concurrent()
-        result["list"] = bench.listing()
-        result["boot_with_port"] = bench.boots()
+        for name, phase in phases:
+            result[name] = phase()
+            print(json.dumps({name: result[name]}), file=sys.stderr, flush=True)  # progress
     finally:
         bench.cleanup()
     print(json.dumps(result, indent=2))
