@@ -185,7 +185,6 @@ class NetworkSettings(BaseModel):
     )
     vni_ranges: list[str] = Field(["1:65535"], description="VXLAN VNIs for self-service nets")
     default_availability_zones: list[str] = ["nova"]
-    dhcp_agents_per_network: int = 1
     agent_down_time: float = Field(75.0, description="seconds without a heartbeat: agent down")
     report_interval: float = Field(30.0, description="agents report and resync this often, s")
     agent_hosts: list[str] = Field(

@@ -13,7 +13,7 @@ from overcast.common.context import RequestContext
 from overcast.network import attributes as a
 from overcast.network import faults, quotas, segments, standard
 from overcast.network.kinds import Kind, Op, owner_or_clause, rbac_targets
-from overcast.network.models import IPAllocation, Network, Port, Segment, Subnet
+from overcast.network.models import Network, Port, Segment, Subnet
 
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
 
@@ -324,14 +324,3 @@ async def _refuse_unshare(session: AsyncSession, row: Network) -> None:
         raise faults.in_use(
             "network", row.id, "There are one or more ports still in use on the network."
         )
-
-
-async def address_count(session: AsyncSession, network_id: str) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(IPAllocation)
-            .where(IPAllocation.network_id == network_id)
-        )
-        or 0
-    )

@@ -18,6 +18,14 @@ from overcast.network.registry import KINDS
 router = APIRouter(prefix="/v2.0")
 
 
+def _tagged(path: str) -> Kind:
+    """A kind whose resources carry tags (not agents or RBAC policies)."""
+    found = _kind(path)
+    if not found.tagged:
+        raise errors.NotFound("The resource could not be found.", kind="HTTPNotFound")
+    return found
+
+
 def _kind(path: str) -> Kind:
     found = KINDS.get(path.removesuffix(".json"))
     if found is None:
@@ -83,7 +91,7 @@ async def delete(path: str, ident: str, request: Request) -> Response:
 
 @router.get("/{path}/{ident}/tags")
 async def get_tags(path: str, ident: str, request: Request) -> dict[str, Any]:
-    kind = _kind(path)
+    kind = _tagged(path)
     found = await operations.read(
         state(request), current(request), lambda op: operations.tags(op, kind, ident, None)
     )
@@ -92,7 +100,7 @@ async def get_tags(path: str, ident: str, request: Request) -> dict[str, Any]:
 
 @router.put("/{path}/{ident}/tags")
 async def replace_tags(path: str, ident: str, request: Request) -> dict[str, Any]:
-    kind = _kind(path)
+    kind = _tagged(path)
     body = await json_body(request)
     if not isinstance(body, dict) or "tags" not in body:
         raise errors.BadRequest("Invalid tags body", kind="HTTPBadRequest")
@@ -107,7 +115,7 @@ async def replace_tags(path: str, ident: str, request: Request) -> dict[str, Any
 
 @router.delete("/{path}/{ident}/tags", status_code=204)
 async def clear_tags(path: str, ident: str, request: Request) -> Response:
-    kind = _kind(path)
+    kind = _tagged(path)
     await operations.run(
         state(request),
         current(request),
@@ -118,7 +126,7 @@ async def clear_tags(path: str, ident: str, request: Request) -> Response:
 
 @router.get("/{path}/{ident}/tags/{tag}", status_code=204)
 async def has_tag(path: str, ident: str, tag: str, request: Request) -> Response:
-    kind = _kind(path)
+    kind = _tagged(path)
     found = await operations.read(
         state(request), current(request), lambda op: operations.tags(op, kind, ident, None)
     )
@@ -129,7 +137,7 @@ async def has_tag(path: str, ident: str, tag: str, request: Request) -> Response
 
 @router.put("/{path}/{ident}/tags/{tag}", status_code=201)
 async def add_tag(path: str, ident: str, tag: str, request: Request) -> Response:
-    kind = _kind(path)
+    kind = _tagged(path)
     attributes.tags([tag])
     await operations.run(
         state(request),
@@ -141,7 +149,7 @@ async def add_tag(path: str, ident: str, tag: str, request: Request) -> Response
 
 @router.delete("/{path}/{ident}/tags/{tag}", status_code=204)
 async def remove_tag(path: str, ident: str, tag: str, request: Request) -> Response:
-    kind = _kind(path)
+    kind = _tagged(path)
 
     def without(old: list[str]) -> list[str]:
         if tag not in old:
