@@ -176,10 +176,35 @@ async def taken(session: AsyncSession, subnet_id: str) -> set[int]:
 _RNG = random.Random()
 
 
+_PROBES = 8  # random addresses tried one by one before the pools are read whole
+
+
+def _at(ranges: list[Range], index: int) -> int:
+    for a, b in ranges:
+        if index <= b - a:
+            return a + index
+        index -= b - a + 1
+    raise IndexError(index)
+
+
 async def allocate(session: AsyncSession, subnet: Subnet, port_id: str) -> str | None:
-    """Hold a free address of `subnet` for `port_id`; None when its pools are exhausted."""
-    used = await taken(session, subnet.id)
-    value = pick(ranges_of(subnet.allocation_pools), used, _RNG)
+    """Hold a free address of `subnet` for `port_id`; None when its pools are exhausted.
+
+    A few random addresses are looked up by key first (one indexed read each, whatever the
+    subnet's size); only a subnet so full that they are all taken is read whole."""
+    ranges = ranges_of(subnet.allocation_pools)
+    total = sum(b - a + 1 for a, b in ranges)
+    value: int | None = None
+    for _ in range(_PROBES if total > 4 * _PROBES else 0):
+        candidate = _at(ranges, _RNG.randrange(total))
+        found = await session.get(
+            IPAllocation, (subnet.network_id, str(ipaddress.ip_address(candidate)))
+        )
+        if found is None:
+            value = candidate
+            break
+    if value is None:
+        value = pick(ranges, await taken(session, subnet.id), _RNG)
     if value is None:
         return None
     address = str(ipaddress.ip_address(value))
@@ -188,6 +213,7 @@ async def allocate(session: AsyncSession, subnet: Subnet, port_id: str) -> str |
             network_id=subnet.network_id, ip_address=address, subnet_id=subnet.id, port_id=port_id
         )
     )
+    await session.flush()  # later look-ups in this transaction see it
     return address
 
 
