@@ -210,3 +210,38 @@ def test_form_post(swift: swiftclient.Connection) -> None:
     assert status_of(lambda: swift.head_object(name, "uploads/big.txt")) == 404
     too_many = httpx.post(target, data=signed(count=1), files=files)
     assert too_many.status_code == 400
+
+
+def test_static_website(swift: swiftclient.Connection) -> None:
+    name = f"web-{uuid.uuid4().hex[:6]}"
+    swift.put_container(name, headers={"X-Container-Read": ".r:*"})
+    swift.put_object(name, "index.html", b"<h1>home</h1>", content_type="text/html")
+    swift.put_object(name, "docs/index.html", b"<h1>docs</h1>", content_type="text/html")
+    swift.put_object(name, "files/a.txt", b"a")
+    swift.put_object(name, "404error.html", b"<h1>lost</h1>", content_type="text/html")
+    url, token = swift.get_auth()
+    site = f"{url}/{name}"
+    assert httpx.get(site + "/").status_code == 401  # not a website yet: no listing for anonymous
+    swift.post_container(
+        name,
+        {
+            "X-Container-Meta-Web-Index": "index.html",
+            "X-Container-Meta-Web-Error": "error.html",
+            "X-Container-Meta-Web-Listings": "true",
+        },
+    )
+    assert httpx.get(site + "/").text == "<h1>home</h1>"
+    moved = httpx.get(site)
+    assert moved.status_code == 301 and moved.headers["location"].endswith(f"/{name}/")
+    assert httpx.get(site + "/docs/").text == "<h1>docs</h1>"
+    assert httpx.get(site + "/docs").status_code == 301
+    listing = httpx.get(site + "/files/")
+    assert listing.status_code == 200 and 'href="a.txt"' in listing.text
+    missing = httpx.get(site + "/nothing-here")
+    assert missing.status_code == 404 and missing.text == "<h1>lost</h1>"
+    # owners with a token still get the API
+    assert httpx.get(site, headers={"X-Auth-Token": token}).status_code == 200
+    assert (
+        httpx.get(site + "/", headers={"X-Auth-Token": token, "X-Web-Mode": "true"}).text
+        == "<h1>home</h1>"
+    )

@@ -12,7 +12,16 @@ from starlette.responses import JSONResponse, Response
 
 from overcast.common import errors
 from overcast.object_store import access, constraints, state, tempurl
-from overcast.object_store.api import accounts, bulk, containers, cors, formpost, info, objects
+from overcast.object_store.api import (
+    accounts,
+    bulk,
+    containers,
+    cors,
+    formpost,
+    info,
+    objects,
+    staticweb,
+)
 from overcast.object_store.api.call import Call
 
 METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "COPY", "OPTIONS"]
@@ -53,6 +62,10 @@ async def _route(call: Call) -> Response:
         return await formpost.handle(call)
     if call.method == "PUT" and "extract-archive" in params:
         return await bulk.extract(call, params["extract-archive"])
+    if container is not None and call.method in ("GET", "HEAD") and "temp_url_sig" not in params:
+        web = await call.container_info()
+        if web is not None and staticweb.applies(call, web):
+            return await staticweb.handle(call, web)
     if obj is not None:
         if "temp_url_sig" in params:
             return await _temp_url(call)

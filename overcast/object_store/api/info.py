@@ -36,6 +36,7 @@ def capabilities() -> dict[str, Any]:
             "max_failed_extractions": bulk.MAX_FAILED,
         },
         "formpost": {},
+        "staticweb": {},
         "tempurl": {
             "methods": list(tempurl.METHODS),
             "allowed_digests": sorted(tempurl.ALGORITHMS),
