@@ -50,6 +50,7 @@ async def ensure_registered(settings: Settings, say: Callable[[str], None] = pri
         elif image.get(KEY_PROPERTY) and not image.get("os_hidden"):
             await images.update(image["id"], {"os_hidden": True})
     if current is not None:
+        say(f"the guest image is public image {name} ({current})")
         return current
     image = await images.create(**_fields(name, built))
     await images.upload(image["id"], built.path)

@@ -44,6 +44,11 @@ def test_up_registers_the_guest_image_once(
 
     srv.stop()
     srv.start()
-    time.sleep(2)  # the registration runs once the server listens
+    deadline = time.monotonic() + 120  # the check runs once the server listens
+    while f"the guest image is public image overcast-guest ({image.id})" not in (
+        srv.log.read_text()
+    ):
+        assert time.monotonic() < deadline, srv.log.read_text()[-2000:]
+        time.sleep(0.5)
     again = _wait_for_image(srv.connect())
     assert [i.id for i in again] == [image.id]
