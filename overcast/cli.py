@@ -71,11 +71,14 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from overcast import app
+    from overcast import app, up
 
     settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(app.upgrade_all(settings))
+    owner = up.own(settings.data_dir)  # never under a running cloud
+    try:
+        asyncio.run(app.upgrade_all(settings))
+    finally:
+        owner.release()
     return 0
 
 

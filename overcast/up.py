@@ -32,14 +32,7 @@ def say(message: str) -> None:
 
 def run(settings: Settings, user_clouds: bool = False) -> int:
     first = not (settings.data_dir / "admin-password").exists()
-    try:
-        owner = runfiles.acquire(settings.data_dir)
-    except runfiles.InUse as exc:
-        raise SystemExit(
-            f"overcast: {exc}; it is not started again.\n"
-            f"  see it:  overcast status --data-dir {settings.data_dir}\n"
-            f"  stop it: overcast stop --data-dir {settings.data_dir}"
-        ) from None
+    owner = own(settings.data_dir)
     try:
         sock = listen(settings.host, settings.port)
         progress = say if first else None
@@ -78,6 +71,18 @@ def run(settings: Settings, user_clouds: bool = False) -> int:
         return 0
     finally:
         owner.release()
+
+
+def own(data_dir: Path) -> runfiles.Owner:
+    """The data dir for this process, or an exit that says who has it."""
+    try:
+        return runfiles.acquire(data_dir)
+    except runfiles.InUse as exc:
+        raise SystemExit(
+            f"overcast: {exc}; nothing was changed.\n"
+            f"  see it:  overcast status --data-dir {data_dir}\n"
+            f"  stop it: overcast stop --data-dir {data_dir}"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -38,6 +38,9 @@ def test_second_up_refuses_and_touches_nothing(
     assert f"{srv.data_dir} is in use by process {srv.process.pid}" in again.stderr
     assert "migrations" not in again.stdout and "Overcast is up" not in again.stdout
 
+    upgrade = overcast("db", "upgrade", "--data-dir", str(srv.data_dir))
+    assert upgrade.returncode == 1 and f"in use by process {srv.process.pid}" in upgrade.stderr
+
     other = tmp_path / "other"
     taken = overcast("up", "--data-dir", str(other), "--port", str(srv.port))
     assert taken.returncode == 1
