@@ -337,11 +337,10 @@ async def store(
         nodes = await st.replicas.put_whole(account, info.name, call.obj, data, full)
         size = len(data)
     else:
+        room = await _room(call, info) if length is None else None
         nodes, digest, size = await st.replicas.put_stream(
-            account, info.name, call.obj, body, meta, length, etag
+            account, info.name, call.obj, body, meta, length, etag, room
         )
-        if length is None:
-            await _quota(call, info, size, after=True)
     await call.st.listings.follow(
         nodes,
         Pending(
@@ -363,18 +362,27 @@ async def store(
     )
 
 
-async def _quota(call: Call, info: ContainerInfo, size: int, after: bool = False) -> None:
+async def _quota(call: Call, info: ContainerInfo, size: int) -> None:
     """Container and account quotas (Swift's container_quotas and account_quotas)."""
-    limit_bytes = info.get("x-container-meta-quota-bytes")
     limit_count = info.get("x-container-meta-quota-count")
-    if limit_bytes and info.bytes_used + (0 if after else size) > int(limit_bytes):
+    if limit_count and info.object_count + 1 > int(limit_count):
         raise errors.PayloadTooLarge("Upload exceeds quota.")
-    if limit_count and info.object_count + (0 if after else 1) > int(limit_count):
+    room = await _room(call, info)
+    if room is not None and size > room:
         raise errors.PayloadTooLarge("Upload exceeds quota.")
-    account = await call.account_info()
-    account_limit = account.get("x-account-meta-quota-bytes")
-    if account_limit and account.bytes_used + (0 if after else size) > int(account_limit):
-        raise errors.PayloadTooLarge("Upload exceeds quota.")
+
+
+async def _room(call: Call, info: ContainerInfo) -> int | None:
+    """The bytes the container and account quotas leave (None: no byte quota). A chunked
+    upload that grows past it is refused before anything is stored."""
+    rooms = []
+    limit_bytes = info.get("x-container-meta-quota-bytes")
+    if limit_bytes:
+        rooms.append(int(limit_bytes) - info.bytes_used)
+    account_limit = (await call.account_info()).get("x-account-meta-quota-bytes")
+    if account_limit:
+        rooms.append(int(account_limit) - (await call.account_info()).bytes_used)
+    return min(rooms) if rooms else None
 
 
 async def post(call: Call, info: ContainerInfo) -> Response:

@@ -103,8 +103,10 @@ class ObjectReplicas:
         metadata: dict[str, str],
         length: int | None,
         expect_etag: str | None,
+        room: int | None = None,
     ) -> tuple[list[Node], str, int]:
-        """Stream a body to every replica; (the nodes that hold it, its ETag, its size)."""
+        """Stream a body to every replica; (the nodes that hold it, its ETag, its size). A body
+        over `room` bytes (what quotas leave) is refused before anything is committed."""
         name_hash, part = self.placement.locate(account, container, obj)
         timestamp = metadata["X-Timestamp"]
 
@@ -113,7 +115,7 @@ class ObjectReplicas:
 
         writers = dict(self._quorum(await self.placement.on_replicas(part, open_writer)))
         try:
-            etag, size = await self._pump(body, writers, length)
+            etag, size = await self._pump(body, writers, length, room)
             if expect_etag is not None and expect_etag.strip('"').lower() != etag:
                 raise Unacceptable("Unprocessable Entity")
             full = {**metadata, "ETag": etag, "Content-Length": str(size)}
@@ -134,7 +136,11 @@ class ObjectReplicas:
             await asyncio.gather(*(w.abort() for w in writers.values()))
 
     async def _pump(
-        self, body: AsyncIterator[bytes], writers: dict[Node, Writer], length: int | None
+        self,
+        body: AsyncIterator[bytes],
+        writers: dict[Node, Writer],
+        length: int | None,
+        room: int | None,
     ) -> tuple[str, int]:
         digest = hashlib.md5(usedforsecurity=False)
         size = 0
@@ -165,6 +171,8 @@ class ObjectReplicas:
                 raise errors.BadRequest("The body is longer than its Content-Length")
             if size > constraints.MAX_FILE_SIZE:
                 raise errors.PayloadTooLarge("Your request is too large.")
+            if room is not None and size > room:
+                raise errors.PayloadTooLarge("Upload exceeds quota.")
             buffer += chunk
             if len(buffer) >= BUFFER:
                 await flush()
