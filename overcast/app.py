@@ -1,6 +1,8 @@
 """Builds the whole cloud as one ASGI app: each service mounted at its prefix, identity at the
 root, the readiness probe at `/healthcheck`; on start, migrations run, identity bootstraps the
-catalog and the services' agents start; on stop, work in flight settles first.
+catalog and the services' units start; on stop, work in flight settles first.
+`overcast up` builds all of it in one process; `overcast serve` (`overcast.serve`) the roles
+one process runs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import gc
 import multiprocessing
 import signal
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -21,8 +23,9 @@ from overcast import health, services
 from overcast.common import bus, log
 from overcast.common.bus.local import LocalBus
 from overcast.common.config import Settings
+from overcast.common.db import locks
 from overcast.common.db.session import Database
-from overcast.common.service import Runtime, Service
+from overcast.common.service import ROLES, Runtime, Service, Unit
 
 LOG = log.get(__name__)
 
@@ -33,53 +36,83 @@ class Cloud:
     runtime: Runtime
     services: list[Service]
     health: health.Health
+    lifespan: Callable[[object], AbstractAsyncContextManager[None]]  # start..stop, no HTTP
 
 
 def build(
     settings: Settings,
     on_ready: list[Callable[[], None]] | None = None,
     progress: Callable[[str], None] | None = None,
+    roles: frozenset[str] = frozenset(ROLES),
+    apis: frozenset[str] | None = None,
 ) -> Cloud:
-    """The cloud's ASGI app. `on_ready` runs once every service has started; `progress`
-    hears what a (first) start is doing, for people watching it."""
+    """The cloud's ASGI app, or the part of it one process runs: the REST APIs of `apis`
+    (every service when None) if `roles` has "api", and the units of each other role in
+    `roles`. `on_ready` runs once everything has started; `progress` hears what a (first)
+    start is doing, for people watching it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    runtime = Runtime(settings=settings, db=Database(settings.db_url), bus=bus.connect(settings))
+    runtime = Runtime(
+        settings=settings, db=Database(settings.db_url), bus=bus.connect(settings), roles=roles
+    )
     if progress is not None:
         runtime.progress = progress
     probe = health.Health()
     registry = services.all_services()
     runtime.catalog = [e for s in registry for e in s.catalog_entries(settings.base_url)]
     # Identity builds first: it supplies the token validator every other service checks with.
+    # Every service builds (its units use what its build makes); only the served ones mount.
     apps = [(s, s.build(runtime)) for s in registry]
-    mounts = sorted(apps, key=lambda pair: len(pair[0].prefix), reverse=True)
+    serving = "api" in roles
+    mounts = sorted(
+        [(s, a) for s, a in apps if serving and (apis is None or s.name in apis)],
+        key=lambda pair: len(pair[0].prefix),
+        reverse=True,
+    )
+    declared = [s.units(runtime) for s in registry]
+    units = [(role, u[role]) for role in ROLES if role in roles for u in declared if role in u]
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: object) -> AsyncIterator[None]:
+        await runtime.db.wait_reachable()
         await runtime.bus.start()
         for service in registry:
             await service.upgrade(runtime)
-        for service in registry:
-            runtime.progress(f"starting {service.name}")
-            await service.start(runtime)
-        await runtime.bus.ready()
-        for callback in on_ready or []:
-            callback()
-        probe.state = "ready"
-        _release_startup_memory()
-        LOG.info("overcast is ready", extra={"fields": {"url": settings.base_url}})
+        if serving:
+            # API processes starting together (workers, nodes) seed and bootstrap in turn.
+            async with locks.held(runtime.db, "overcast-api-start"):
+                for service in registry:
+                    runtime.progress(f"starting {service.name}")
+                    await service.start(runtime)
+        started: list[Unit] = []
         try:
+            for role, unit in units:
+                runtime.progress(f"starting the {role} role")
+                await unit.start()
+                started.append(unit)
+            await runtime.bus.ready()
+            for callback in on_ready or []:
+                callback()
+            probe.state = "ready"
+            _release_startup_memory()
+            LOG.info(
+                "overcast is ready",
+                extra={"fields": {"url": settings.base_url, "roles": sorted(roles)}},
+            )
             yield
         finally:
             probe.state = "stopping"
             await _settle(runtime)
-            for service in reversed(registry):
-                await service.stop()
+            for unit in reversed(started):
+                await unit.stop()
+            if serving:
+                for service in reversed(registry):
+                    await service.stop()
             await runtime.bus.close()
             await runtime.db.close()
 
     apps_by_prefix = [(health.PATH, probe), *((s.prefix, a) for s, a in mounts)]
     root = PrefixDispatcher(apps_by_prefix, Starlette(lifespan=lifespan))
-    return Cloud(app=root, runtime=runtime, services=registry, health=probe)
+    return Cloud(app=root, runtime=runtime, services=registry, health=probe, lifespan=lifespan)
 
 
 async def _settle(runtime: Runtime) -> None:
@@ -137,6 +170,7 @@ async def upgrade_all(settings: Settings) -> None:
     """Apply every service's migrations, in registry order."""
     runtime = Runtime(settings=settings, db=Database(settings.db_url), bus=LocalBus())
     try:
+        await runtime.db.wait_reachable()
         for service in services.all_services():
             await service.upgrade(runtime)
     finally:

@@ -7,12 +7,24 @@ Nested sections use a double underscore in the environment: OVERCAST_IDENTITY__T
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def local_address() -> str:
+    """The address this host sends from towards others (the default route's source address),
+    as OpenStack's `my_ip` defaults; loopback on a host with no route."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent by a UDP connect
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
 
 
 def default_data_dir() -> Path:
@@ -227,6 +239,14 @@ class Settings(BaseSettings):
     )
     bus_url: str | None = Field(
         None, description="amqp://user:password@host:port/vhost; the in-process bus if unset"
+    )
+    host_name: str = Field(
+        default_factory=socket.gethostname,
+        description="this node's name in service and agent lists (Nova's `host`)",
+    )
+    my_ip: str = Field(
+        default_factory=lambda: local_address(),
+        description="this node's address other nodes reach it at (migrations, tunnels, exports)",
     )
     log_level: str = "INFO"
     max_request_body: int = Field(114688, description="largest JSON body accepted, in bytes")

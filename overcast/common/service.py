@@ -11,7 +11,7 @@ import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from fastapi import FastAPI
 
@@ -31,6 +31,20 @@ class CatalogEntry:
     url: str  # the public endpoint
 
 
+# The process roles, in start order: `overcast up` runs them all in one process, `overcast serve
+# --role R[,R...]` some of them. "api" serves the REST APIs; each other role runs the units
+# that services declare for it (`Service.units`).
+ROLES = ("api", "scheduler", "conductor", "compute", "network", "volume", "object")
+
+
+class Unit(Protocol):
+    """A part of a service that runs outside its API: a scheduler, a conductor, an agent."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -45,6 +59,7 @@ class Runtime:
     # The bootstrap projects (admin, service, demo) by name, once identity has started: the
     # other services' bootstraps make their default resources for them.
     projects: dict[str, str] = field(default_factory=dict)
+    roles: frozenset[str] = frozenset(ROLES)  # what this process runs
 
     def token_validator(self) -> TokenValidator:
         if self.validator is None:
@@ -84,10 +99,17 @@ class Service(abc.ABC):
             await migrate.upgrade(runtime.db, self.name, self.migrations)
 
     async def start(self, runtime: Runtime) -> None:  # noqa: B027 - optional hook
-        """Start agents and periodic tasks after migrations ran. Default: nothing."""
+        """The API side's start after migrations ran (seed data, recover what this API was
+        doing), in processes of the "api" role only. Default: nothing."""
 
     async def stop(self) -> None:  # noqa: B027 - optional hook
         """Stop what `start` started. Default: nothing."""
+
+    def units(self, runtime: Runtime) -> dict[str, Unit]:
+        """This service's units by role (see ROLES; e.g. {"scheduler": ..., "compute": ...}),
+        built after `build`. A process starts the units of the roles it runs, in ROLES order,
+        after every `start`, and stops them in reverse before any `stop`. Default: none."""
+        return {}
 
 
 def api_app(

@@ -1,5 +1,5 @@
 """The compute service (Nova): the v2.1 API at `/compute`, and its scheduler, conductor and
-agents started in this process (`units.Units`)."""
+agents: the units of the "scheduler", "conductor" and "compute" roles (`units`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from overcast.clients import base as clients
 from overcast.clients.identity import ServiceToken
 from overcast.common.http import faults
 from overcast.common.http.policy import Policy
-from overcast.common.service import Runtime, Service, api_app
-from overcast.compute import flavors, policies
+from overcast.common.service import Runtime, Service, Unit, api_app
+from overcast.compute import flavors, policies, units
 from overcast.compute.api import middleware, routers, versions
 from overcast.compute.remote import Remote
 from overcast.compute.state import ComputeState
-from overcast.compute.units import Units
 
 
 class ComputeService(Service):
@@ -27,7 +26,6 @@ class ComputeService(Service):
     migrations = Path(__file__).parent / "migrations"
 
     def __init__(self) -> None:
-        self.units: Units | None = None
         self.state: ComputeState | None = None
 
     def endpoint_url(self, base_url: str) -> str:
@@ -59,11 +57,15 @@ class ComputeService(Service):
     async def start(self, runtime: Runtime) -> None:
         async with runtime.db.session() as session:
             await flavors.seed(session)
-        assert self.state is not None
-        self.units = Units(runtime.settings, self.state.db, runtime.bus, self.state.remote)
-        await self.units.start()
 
     async def stop(self) -> None:
-        if self.units is not None:
-            await self.units.stop()
         await clients.close()
+
+    def units(self, runtime: Runtime) -> dict[str, Unit]:
+        assert self.state is not None
+        settings, db = runtime.settings, self.state.db
+        return {
+            "scheduler": units.SchedulerUnit(settings, db, runtime.bus),
+            "conductor": units.ConductorUnit(settings, db, runtime.bus),
+            "compute": units.ComputeUnit(settings, runtime.bus, self.state.remote),
+        }

@@ -1,4 +1,4 @@
-"""Alembic migrations, one branch per service, applied on start.
+"""Alembic migrations, one branch per service, applied on start (one process at a time).
 
 Each service keeps its revisions in `overcast/<service>/migrations/` with a two-line `env.py`
 that calls `run_env`. Versions are tracked in a table of the service's own
@@ -17,6 +17,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from overcast.common.db import locks
 from overcast.common.db.session import Database
 
 if TYPE_CHECKING:
@@ -71,16 +72,21 @@ async def upgrade(db: Database, service: str, migrations: Path) -> None:
     heads = script_heads(migrations)
     if heads and await applied(db, service) == heads:
         return
-    from alembic import command
+    # Processes starting together (API workers, nodes) migrate one at a time; the ones that
+    # wait find the work done.
+    async with locks.held(db, "overcast-migrations"):
+        if heads and await applied(db, service) == heads:
+            return
+        from alembic import command
 
-    cfg = alembic_config(service, migrations)
+        cfg = alembic_config(service, migrations)
 
-    def _run(connection: Connection) -> None:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        def _run(connection: Connection) -> None:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
 
-    async with db.engine.begin() as connection:
-        await connection.run_sync(_run)
+        async with db.engine.begin() as connection:
+            await connection.run_sync(_run)
 
 
 def run_env(metadata: MetaData) -> None:
