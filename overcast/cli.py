@@ -8,7 +8,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from overcast import cli_manage, serve
+from overcast import cli_manage, serve, systemd
 from overcast.common import config, log
 
 
@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     up.set_defaults(func=cmd_up)
     cli_manage.register(sub, _common, _settings)
     serve.add_parser(sub, _common, _settings)
+    systemd.add_parser(sub, _common, _settings)
 
     keys = sub.add_parser("keys", help="token key repository").add_subparsers(
         dest="keys", required=True

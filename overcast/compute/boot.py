@@ -21,6 +21,7 @@ from overcast.common import errors, log
 from overcast.common.context import RequestContext
 from overcast.common.db.base import new_uuid
 from overcast.compute import flavors, host_services, quotas, records, states
+from overcast.compute.conductor import writes
 from overcast.compute.conductor.rpc import TOPIC as CONDUCTOR
 from overcast.compute.models import hosts, instances
 from overcast.compute.scheduler.filters.resources import requested
@@ -289,7 +290,14 @@ async def create(
             from overcast.compute import server_groups
 
             await server_groups.add_members(session, group["uuid"], ctx.project_id or "", uuids)
-    await st.bus.cast(CONDUCTOR, "schedule_and_build_instances", ctx.to_dict(), spec=spec)
+    try:
+        await st.bus.cast(CONDUCTOR, "schedule_and_build_instances", ctx.to_dict(), spec=spec)
+    except errors.ServiceUnavailable as exc:
+        # Nothing will build them: they fail now, visibly, rather than wait in BUILD.
+        async with st.db.session() as session:
+            for inst in created:
+                await writes.to_error(session, inst.uuid, records.fault(exc, 503))
+        raise
     return created, reservation_id, admin_pass
 
 

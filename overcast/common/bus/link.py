@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +23,9 @@ from yarl import URL
 from overcast.common import errors, log
 
 LOG = log.get(__name__)
+# The link reports its state itself (one line per attempt); the library's own errors about the
+# same events would only repeat them.
+logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
 
 FIRST_DELAY = 0.1
 
@@ -76,9 +80,14 @@ class Link:
             ) from exc
 
     async def channel(self, timeout: float) -> AbstractChannel:
-        await self.wait(timeout)
-        assert self._channel is not None
-        return self._channel
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self.wait(max(0.0, deadline - asyncio.get_running_loop().time()))
+            # The link may have dropped again between the wake-up and now.
+            channel = self._channel
+            if channel is not None and not channel.is_closed:
+                return channel
+            await asyncio.sleep(0.01)
 
     async def _run(self) -> None:
         delay = FIRST_DELAY

@@ -13,13 +13,18 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy import exc as exc_module
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from overcast.common import log
+
+LOG = log.get(__name__)
 
 _HOLDING: ContextVar[bool] = ContextVar("overcast_db_writing", default=False)
 
@@ -37,7 +42,16 @@ class Database:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=3600)
+            # A server that went away answers 503 within seconds rather than hang a request.
+            timeout = {"timeout": 5} if "asyncpg" in url else {"connect_timeout": 5}
+            kwargs.update(
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=20,
+                pool_recycle=3600,
+                pool_timeout=10,
+                connect_args=timeout,
+            )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -91,10 +105,44 @@ class Database:
         async with self._sessions() as session:
             yield session
 
+    async def wait_reachable(self) -> None:
+        """Return once the database answers; until then retry with back-off, one log line
+        per attempt (a process may start before its database server)."""
+        delay = 0.2
+        while True:
+            try:
+                async with self.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+                return
+            except Exception as exc:
+                if not unreachable(exc):
+                    raise
+                LOG.warning(
+                    "database at %s unreachable (%s); retrying in %.1fs",
+                    self.engine.url.render_as_string(hide_password=True),
+                    str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     async def close(self) -> None:
         """Dispose of the engine (views made by `serialised` leave it to their owner)."""
         if self._owner:
             await self.engine.dispose()
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` means the database server cannot be reached now (a 503, not a 500)."""
+    return isinstance(
+        exc,
+        exc_module.OperationalError
+        | exc_module.InterfaceError
+        | exc_module.DisconnectionError
+        | exc_module.TimeoutError
+        | ConnectionError
+        | TimeoutError,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

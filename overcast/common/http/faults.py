@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from overcast.common import errors, log
+from overcast.common.db import session
 
 LOG = log.get(__name__)
 
@@ -157,6 +158,9 @@ def render_error(render: Render, exc: BaseException) -> Response:
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response
+    if session.unreachable(exc):
+        LOG.warning("database unreachable: %s", str(exc).splitlines()[0][:200] if str(exc) else exc)
+        return render(503, "Service Unavailable", "The database is unreachable; try again later.")
     LOG.error("unexpected error", exc_info=exc)
     return render(500, "Internal Server Error", "An unexpected error prevented the request.")
 

@@ -1,0 +1,171 @@
+"""A cloud of several processes on one machine, on RabbitMQ and PostgreSQL: a controller
+(`serve --role controller --workers 2`) and two compute nodes (`serve --role compute`, fake
+driver). Servers land on both nodes and move between them; a revocation holds in every API
+worker at once; a RabbitMQ restart in the middle of boots loses none; a stopped node goes down
+and its server is evacuated."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openstack
+import pytest
+
+from tests.compute.conftest import wait_for
+from tests.helpers import nodes, rabbit
+
+pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
+
+DOWN_AFTER = 20.0  # compute.service_down_time: longer than a RabbitMQ restart
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.Cloud]:
+    reason = nodes.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with nodes.cloud(
+        tmp_path_factory.mktemp("multi"),
+        OVERCAST_COMPUTE__SERVICE_DOWN_TIME=str(DOWN_AFTER),
+        OVERCAST_COMPUTE__REPORT_INTERVAL="1",
+    ) as made:
+        made.node("controller", "controller", workers=2).start()
+        made.node("nodea", "compute").start()
+        made.node("nodeb", "compute").start()
+        yield made
+
+
+@pytest.fixture(scope="module")
+def controller(cloud: nodes.Cloud) -> nodes.Node:
+    return cloud.nodes[0]
+
+
+@pytest.fixture(scope="module")
+def admin(controller: nodes.Node) -> openstack.connection.Connection:
+    return controller.connect()
+
+
+@pytest.fixture(scope="module")
+def image(admin: openstack.connection.Connection) -> Any:
+    return admin.image.create_image(
+        name="tiny",
+        data=b"\0" * 4096,
+        disk_format="raw",
+        container_format="bare",
+        visibility="public",
+    )
+
+
+def _boot(admin: openstack.connection.Connection, image: Any, name: str, **extra: Any) -> Any:
+    flavor = admin.compute.find_flavor("m1.tiny")
+    return admin.compute.create_server(
+        name=name, image_id=image.id, flavor_id=flavor.id, networks="none", **extra
+    )
+
+
+def _host(admin: openstack.connection.Connection, server_id: str) -> str:
+    return str(admin.compute.get_server(server_id).compute_host)
+
+
+def test_every_process_is_a_service_and_servers_land_on_both_nodes(
+    admin: openstack.connection.Connection, image: Any
+) -> None:
+    services = {(s.binary, s.host): s.state for s in admin.compute.services()}
+    assert services == {
+        ("nova-scheduler", "controller"): "up",
+        ("nova-conductor", "controller"): "up",
+        ("nova-compute", "nodea-1"): "up",
+        ("nova-compute", "nodeb-1"): "up",
+    }
+    booted = [_boot(admin, image, f"spread-{i}") for i in range(4)]
+    hosts = {_host(admin, wait_for(admin, s.id, "ACTIVE").id) for s in booted}
+    assert hosts == {"nodea-1", "nodeb-1"}
+    for server in booted:
+        admin.compute.delete_server(server.id)
+
+
+def test_a_revoked_token_fails_at_once_in_every_api_worker(controller: nodes.Node) -> None:
+    admin = controller.connect()
+    token = admin.auth_token
+    doomed = controller.connect().auth_token
+    url = controller.url + "/v3/auth/tokens"
+
+    def check(subject: str) -> int:
+        # A new connection each time, so the requests spread over both workers.
+        headers = {"X-Auth-Token": token, "X-Subject-Token": subject}
+        return httpx.get(url, headers=headers, timeout=10).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(check, [doomed] * 40)) == {200}  # now cached in both workers
+        response = httpx.delete(url, headers={"X-Auth-Token": token, "X-Subject-Token": doomed})
+        assert response.status_code == 204
+        assert set(pool.map(check, [doomed] * 40)) == {404}
+
+
+def test_cold_and_live_migration_between_nodes(
+    controller: nodes.Node, admin: openstack.connection.Connection, image: Any
+) -> None:
+    server = wait_for(admin, _boot(admin, image, "mover").id, "ACTIVE")
+    source = _host(admin, server.id)
+    other = {"nodea-1": "nodeb-1", "nodeb-1": "nodea-1"}[source]
+    controller.cli("server", "migrate", "--wait", server.id)
+    wait_for(admin, server.id, "VERIFY_RESIZE")
+    controller.cli("server", "resize", "confirm", server.id)
+    wait_for(admin, server.id, "ACTIVE")
+    assert _host(admin, server.id) == other
+    controller.cli(
+        "--os-compute-api-version",
+        "2.56",
+        "server",
+        "migrate",
+        "--live-migration",
+        "--host",
+        source,
+        "--wait",
+        server.id,
+    )
+    wait_for(admin, server.id, "ACTIVE")
+    assert _host(admin, server.id) == source
+    admin.compute.delete_server(server.id)
+
+
+def test_restarting_rabbitmq_in_the_middle_of_boots_loses_none(
+    admin: openstack.connection.Connection, image: Any
+) -> None:
+    booted = [_boot(admin, image, f"through-restart-{i}") for i in range(4)]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        restarting = pool.submit(rabbit.restart, 1.0)
+        time.sleep(0.5)
+        booted += [_boot(admin, image, f"through-restart-{i}") for i in range(4, 8)]
+        restarting.result()
+    booted += [_boot(admin, image, f"through-restart-{i}") for i in range(8, 10)]
+    for server in booted:
+        assert wait_for(admin, server.id, "ACTIVE", timeout=90).status == "ACTIVE"
+    for server in booted:
+        admin.compute.delete_server(server.id)
+
+
+def test_a_stopped_node_goes_down_and_its_server_is_evacuated(
+    cloud: nodes.Cloud, controller: nodes.Node, admin: openstack.connection.Connection, image: Any
+) -> None:
+    nodeb = cloud.nodes[2]
+    group = admin.compute.create_server_group(name="apart", policy="anti-affinity")
+    pair = [_boot(admin, image, f"evac-{i}", scheduler_hints={"group": group.id}) for i in range(2)]
+    on_b = next(s for s in pair if _host(admin, wait_for(admin, s.id, "ACTIVE").id) == "nodeb-1")
+    nodeb.stop()
+    deadline = time.monotonic() + DOWN_AFTER + 20
+    while next(s.state for s in admin.compute.services() if s.host == "nodeb-1") != "down":
+        assert time.monotonic() < deadline, "nodeb-1 never went down"
+        time.sleep(0.5)
+    controller.cli("server", "evacuate", "--host", "nodea-1", "--wait", on_b.id)
+    moved = wait_for(admin, on_b.id, "ACTIVE")
+    assert _host(admin, moved.id) == "nodea-1"
+    nodeb.start()
+    deadline = time.monotonic() + 30
+    while next(s.state for s in admin.compute.services() if s.host == "nodeb-1") != "up":
+        assert time.monotonic() < deadline, "nodeb-1 never came back"
+        time.sleep(0.5)
