@@ -219,10 +219,12 @@ class AmqpBus:
                 *(endpoints.invoke(t, method, ctx, args) for t in targets), return_exceptions=True
             )
             for failure in results:
-                if isinstance(failure, errors.BadRequest):
+                if isinstance(failure, envelope.Refused):
                     LOG.warning(
                         "bus: refused %s.%s from %s: %s", topic, method, message.app_id, failure
                     )
+                elif isinstance(failure, errors.OvercastError):  # the caller's to handle
+                    LOG.info("bus: %s.%s answered %s", topic, method, failure.message)
                 elif isinstance(failure, BaseException):
                     LOG.error("bus: %s.%s failed", topic, method, exc_info=failure)
             first = results[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from overcast.common import errors
+from overcast.common.bus import envelope
 
 _SIGNATURES: dict[Any, inspect.Signature] = {}  # by function: bound methods differ per call
 
@@ -43,12 +43,12 @@ async def invoke(endpoint: object, method: str, ctx: dict[str, Any], args: dict[
     """Run one bus message on `endpoint`, the same way for every transport.
 
     A private, unknown or non-coroutine method, or arguments the method does not take (a newer
-    peer's extra field, an older peer's missing one), is refused with BadRequest before the
+    peer's extra field, an older peer's missing one), is refused (`envelope.Refused`, a BadRequest) before the
     method runs. Called by `local.LocalBus` and `amqp.AmqpBus`.
     """
     target = None if method.startswith("_") else getattr(endpoint, method, None)
     if target is None or not inspect.iscoroutinefunction(target):
-        raise errors.BadRequest(f"unknown RPC method {method!r}")
+        raise envelope.Refused(f"unknown RPC method {method!r}")
     function = getattr(target, "__func__", target)
     signature = _SIGNATURES.get(function)
     if signature is None:
@@ -56,5 +56,5 @@ async def invoke(endpoint: object, method: str, ctx: dict[str, Any], args: dict[
     try:
         signature.bind(ctx, **args)
     except TypeError as exc:
-        raise errors.BadRequest(f"RPC method {method!r} refused its arguments: {exc}") from exc
+        raise envelope.Refused(f"RPC method {method!r} refused its arguments: {exc}") from exc
     return await target(ctx, **args)
