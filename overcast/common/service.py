@@ -8,7 +8,8 @@ other: what they share is in the runtime (settings, database, bus, token validat
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
@@ -43,6 +44,22 @@ class Unit(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class Gathered:
+    """A unit made of several of the same kind (one agent per host, say), made by `make` when
+    it starts and started and stopped together."""
+
+    def __init__(self, make: Callable[[], Sequence[Unit]]) -> None:
+        self.make = make
+        self.parts: Sequence[Unit] = ()
+
+    async def start(self) -> None:
+        self.parts = self.make()
+        await asyncio.gather(*(part.start() for part in self.parts))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(part.stop() for part in self.parts))
 
 
 @dataclass

@@ -1,12 +1,10 @@
 """The network service (Neutron v2.0) at `/network`; catalog type `network`, name `neutron`.
 
-On start it runs the network agent of each host this node serves (`agent.NetworkAgent`) and,
-once, bootstraps the networks DevStack makes (`bootstrap`)."""
+Its "network" role runs the network agent of each host this node serves (`agent.NetworkAgent`);
+the API's start bootstraps, once, the networks DevStack makes (`bootstrap`)."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -14,7 +12,7 @@ from fastapi import FastAPI
 from overcast.common.config import Settings
 from overcast.common.http import faults
 from overcast.common.http.policy import Policy
-from overcast.common.service import Runtime, Service, api_app
+from overcast.common.service import Gathered, Runtime, Service, Unit, api_app
 from overcast.network import bootstrap, policies
 from overcast.network.agent import NetworkAgent
 from overcast.network.api import routers
@@ -37,7 +35,7 @@ def agent_hosts(settings: Settings) -> list[str]:
     compute = settings.compute
     if compute.driver == "fake":
         return [f"{compute.host_prefix}{i}" for i in range(1, compute.fake_hosts + 1)]
-    return [socket.gethostname()]
+    return [settings.host_name]
 
 
 class NetworkService(Service):
@@ -49,7 +47,6 @@ class NetworkService(Service):
 
     def __init__(self) -> None:
         self.state: NetworkState | None = None
-        self.agents: list[NetworkAgent] = []
 
     def build(self, runtime: Runtime) -> FastAPI:
         settings = runtime.settings
@@ -70,14 +67,19 @@ class NetworkService(Service):
 
     async def start(self, runtime: Runtime) -> None:
         assert self.state is not None
-        notifier = NovaNotifier(runtime.settings, runtime.endpoint)
-        self.agents = [
-            NetworkAgent(runtime.settings, self.state.db, runtime.bus, host, notifier)
-            for host in agent_hosts(runtime.settings)
-        ]
-        await asyncio.gather(*(a.start() for a in self.agents))
         if runtime.settings.network.bootstrap:
             await bootstrap.run(self.state, runtime)
 
-    async def stop(self) -> None:
-        await asyncio.gather(*(a.stop() for a in self.agents))
+    def units(self, runtime: Runtime) -> dict[str, Unit]:
+        """The "network" role: the network agent of each host this node serves."""
+        state = self.state
+        assert state is not None
+
+        def agents() -> list[NetworkAgent]:
+            notifier = NovaNotifier(runtime.settings, runtime.endpoint)
+            return [
+                NetworkAgent(runtime.settings, state.db, runtime.bus, host, notifier)
+                for host in agent_hosts(runtime.settings)
+            ]
+
+        return {"network": Gathered(agents)}

@@ -1,6 +1,6 @@
 """The block storage service (Cinder v3) mounted at /volume; catalog types `block-storage` and
 `volumev3` at `/volume/v3/%(project_id)s`, as Cinder's endpoint is. On start it seeds the
-default volume type and starts its units (scheduler, one agent per back end)."""
+default volume type; its "volume" role runs the scheduler and one agent per back end."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from overcast.clients import base as clients
 from overcast.common.http import faults
 from overcast.common.http.microversions import MicroversionMiddleware, ProjectPathMiddleware
 from overcast.common.http.policy import Policy
-from overcast.common.service import CatalogEntry, Runtime, Service, api_app
+from overcast.common.service import CatalogEntry, Runtime, Service, Unit, api_app
 from overcast.volume import policies, types
 from overcast.volume.api import routers, versions
 from overcast.volume.api.deps import STATE_KEY
@@ -29,7 +29,6 @@ class VolumeService(Service):
 
     def __init__(self) -> None:
         self.state: VolumeState | None = None
-        self.units: Units | None = None
 
     def endpoint_url(self, base_url: str) -> str:
         return f"{base_url}{self.prefix}/v3/%(project_id)s"
@@ -73,10 +72,11 @@ class VolumeService(Service):
         assert self.state is not None
         async with self.state.db.session() as session:
             await types.seed(session)
-        self.units = Units(runtime.settings, self.state.db, runtime.bus, runtime.endpoint)
-        await self.units.start()
 
     async def stop(self) -> None:
-        if self.units is not None:
-            await self.units.stop()
         await clients.close()
+
+    def units(self, runtime: Runtime) -> dict[str, Unit]:
+        """The "volume" role: the scheduler and one agent per back end (`volume.units`)."""
+        assert self.state is not None
+        return {"volume": Units(runtime.settings, self.state.db, runtime.bus, runtime.endpoint)}

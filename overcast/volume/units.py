@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -57,7 +56,7 @@ class Units:
         self.db = db
         self.bus = bus
         self.endpoint = endpoint
-        self.node = socket.gethostname()
+        self.node = settings.host_name
         self.backends: list[Backend] = []
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -1,0 +1,151 @@
+"""Start a multi-process Overcast cloud on this machine, run a benchmark against it, stop it.
+
+    python bench/multiprocess.py --database-url postgresql+asyncpg://postgres@127.0.0.1/bench \
+        --bus-url amqp://guest:guest@127.0.0.1:5672/bench --workers 2 \
+        --compute-processes 4 --hosts 1000 -- python bench/compute.py --cloud overcast
+
+One `overcast serve --role controller --workers W` and P `overcast serve --role compute`
+processes sharing `--hosts` fake compute hosts between them; the command after `--` runs with
+OS_CLIENT_CONFIG_FILE pointing at the cloud's clouds.yaml (clouds `overcast`, `overcast-demo`),
+and `{auth_url}` / `{admin_password}` in it replaced by the cloud's.
+Prints one JSON object: the cloud's shape, its start-up time and the command's JSON output.
+The database and the virtual host must exist and be empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(
+    root: Path, name: str, roles: str, env: dict[str, str], extra: list[str]
+) -> tuple[subprocess.Popen[bytes], Path]:
+    data = root / name
+    data.mkdir(parents=True, exist_ok=True)
+    log = data / "server.log"
+    cmd = [sys.executable, "-m", "overcast.cli", "serve", "--role", roles, "--data-dir", str(data)]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            cmd + extra, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}
+        )
+    return proc, log
+
+
+def wait_ready(log: Path, count: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{log.parent.name} exited: {log.read_text()[-2000:]}")
+        if log.exists() and log.read_text().count("overcast is ready") >= count:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{log.parent.name} did not start: {log.read_text()[-2000:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--bus-url", required=True)
+    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument("--compute-processes", type=int, default=2)
+    parser.add_argument("--hosts", type=int, default=100, help="fake hosts over all of them")
+    parser.add_argument("--data-dir", type=Path, help="default: a temporary directory")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    args = parser.parse_args()
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    root = args.data_dir or Path(tempfile.mkdtemp(prefix="overcast-bench-"))
+    port = free_port()
+    env = {
+        "OVERCAST_DATABASE_URL": args.database_url,
+        "OVERCAST_BUS_URL": args.bus_url,
+        "OVERCAST_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "OVERCAST_LOG_LEVEL": "WARNING",
+    }
+    began = time.monotonic()
+    procs = []
+    try:
+        ctl = start(
+            root,
+            "controller",
+            "controller",
+            {**env, "OVERCAST_HOST_NAME": "controller"},
+            ["--workers", str(args.workers), "--port", str(port)],
+        )
+        procs.append(ctl[0])
+        wait_ready(ctl[1], args.workers + 1, ctl[0], 300)
+        per, extra = divmod(args.hosts, args.compute_processes)
+        computes = []
+        for i in range(args.compute_processes):
+            name = f"cn{i + 1}"
+            hosts = per + (1 if i < extra else 0)
+            computes.append(
+                start(
+                    root,
+                    name,
+                    "compute",
+                    {
+                        **env,
+                        "OVERCAST_HOST_NAME": name,
+                        "OVERCAST_COMPUTE__HOST_PREFIX": f"{name}-",
+                        "OVERCAST_COMPUTE__FAKE_HOSTS": str(hosts),
+                    },
+                    [],
+                )
+            )
+            procs.append(computes[-1][0])
+        for proc, log in computes:
+            wait_ready(log, 1, proc, 600)
+        started = time.monotonic() - began
+        clouds = root / "controller" / "clouds.yaml"
+        result: dict[str, object] = {
+            "cloud": {
+                "api_workers": args.workers,
+                "compute_processes": args.compute_processes,
+                "fake_hosts": args.hosts,
+                "bus": "rabbitmq",
+                "database": args.database_url.split(":", 1)[0],
+                "start_s": round(started, 1),
+            }
+        }
+        if command:
+            password = (root / "controller" / "admin-password").read_text().strip()
+            fill = {"{auth_url}": env["OVERCAST_PUBLIC_URL"] + "/v3", "{admin_password}": password}
+            for key, value in fill.items():
+                command = [part.replace(key, value) for part in command]
+            done = subprocess.run(
+                command,
+                env={**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds)},
+                capture_output=True,
+                text=True,
+            )
+            try:
+                result["result"] = json.loads(done.stdout)
+            except ValueError:
+                result["result"] = {"stdout": done.stdout[-2000:], "stderr": done.stderr[-2000:]}
+        print(json.dumps(result, indent=2))
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    main()
