@@ -20,7 +20,7 @@ from tests.helpers.server import FAST_ENV, free_port
 pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
 
 
-def _until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+def _until(check: Callable[[], bool], what: str, timeout: float = 240.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, what
@@ -60,7 +60,7 @@ def test_away_at_start_and_later_then_back(tmp_path: Path) -> None:
                 database.start()
                 _until(lambda: "bus: cannot reach" in _text(node.log), "no bus log line")
                 bus.start()
-                starting.result(timeout=120)
+                starting.result(timeout=300)
                 conn = node.connect()
                 image = conn.image.create_image(
                     name="i", data=b"\0" * 512, disk_format="raw", container_format="bare"
