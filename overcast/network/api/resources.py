@@ -33,17 +33,20 @@ def _kind(path: str) -> Kind:
     return found
 
 
+# Routes answer JSONResponse themselves: FastAPI's encoder would walk every value of a list of
+# thousands of ports again before serialising it (several times json.dumps' cost).
+
+
 @router.get("/{path}")
-async def index(path: str, request: Request) -> dict[str, Any]:
+async def index(path: str, request: Request) -> JSONResponse:
     kind = _kind(path)
     params = list(request.query_params.multi_items())
     q = listing.parse_query(params)
     url = f"{base_url(request)}/v2.0/{kind.path}"
     st, ctx = state(request), current(request)
     await operations.prepare(st, ctx, kind)
-    return await operations.read(
-        state(request), current(request), lambda op: listing.run(op, kind, q, url, params)
-    )
+    body = await operations.read(st, ctx, lambda op: listing.run(op, kind, q, url, params))
+    return JSONResponse(body)
 
 
 @router.post("/{path}", status_code=201)
@@ -58,24 +61,25 @@ async def create(path: str, request: Request) -> JSONResponse:
 
 
 @router.get("/{path}/{ident}")
-async def show(path: str, ident: str, request: Request) -> dict[str, Any]:
+async def show(path: str, ident: str, request: Request) -> JSONResponse:
     kind = _kind(path)
     fields = listing.parse_query(list(request.query_params.multi_items())).fields
     view = await operations.read(
         state(request), current(request), lambda op: operations.show(op, kind, ident, fields)
     )
-    return {kind.name: view}
+    return JSONResponse({kind.name: view})
 
 
 @router.put("/{path}/{ident}")
-async def update(path: str, ident: str, request: Request) -> dict[str, Any]:
+async def update(path: str, ident: str, request: Request) -> JSONResponse:
     kind = _kind(path)
     body = await json_body(request)
     st = state(request)
     if_match = request.headers.get("if-match")
-    return await operations.run(
+    result = await operations.run(
         st, current(request), lambda op: operations.update(op, kind, ident, body, if_match)
     )
+    return JSONResponse(result)
 
 
 @router.delete("/{path}/{ident}", status_code=204)
