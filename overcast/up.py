@@ -31,7 +31,11 @@ def say(message: str) -> None:
 
 
 def run(settings: Settings, user_clouds: bool = False) -> int:
+    from overcast.compute import drivers
+
     first = not (settings.data_dir / "admin-password").exists()
+    compute_driver = drivers.describe(settings)
+    settings.compute.driver = drivers.choose(settings)
     owner = own(settings.data_dir)
     try:
         sock = listen(settings.host, settings.port)
@@ -46,7 +50,7 @@ def run(settings: Settings, user_clouds: bool = False) -> int:
         def ready() -> None:
             path = clouds.write(settings, user_config=user_clouds)
             owner.publish(describe(settings, cloud))
-            print(banner(settings, path, first), flush=True)
+            print(banner(settings, path, first, compute_driver), flush=True)
             if settings.compute.default_image:
                 from overcast.compute.guest import register  # only when it is wanted: memory
 
@@ -170,9 +174,10 @@ def describe(settings: Settings, cloud: app.Cloud) -> dict[str, object]:
     }
 
 
-def banner(settings: Settings, clouds_yaml: Path, first: bool) -> str:
+def banner(settings: Settings, clouds_yaml: Path, first: bool, compute_driver: str = "") -> str:
     lines = [
         f"Overcast is up at {settings.base_url}",
+        *([f"  compute driver: {compute_driver}"] if compute_driver else []),
         f"  export OS_CLIENT_CONFIG_FILE={clouds_yaml}",
         "  openstack --os-cloud overcast token issue        # admin",
         "  openstack --os-cloud overcast-demo server list   # the demo user",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import pytest
 from tests.helpers import databases, rabbit
 from tests.helpers.isolation import Tenant, make_tenant
 from tests.helpers.server import Server
+
+# Tests run on the fake compute driver unless a test asks for real guests.
+os.environ.setdefault("OVERCAST_COMPUTE__DRIVER", "fake")
 
 
 @pytest.fixture(scope="session")

@@ -59,8 +59,27 @@ class ImageSettings(BaseModel):
     api_limit_max: int = Field(1000, ge=1, description="most images one page may hold")
 
 
+class QemuSettings(BaseModel):
+    """The qemu compute driver (`compute.qemu`)."""
+
+    binary: str = "qemu-system-x86_64"
+    accel: str = Field("auto", description="auto (KVM when a probe boots, else TCG), kvm, tcg")
+    cpu_model: str = Field("max", description="guest CPU model under TCG (KVM uses host)")
+    machine_type: str = Field("pc", description="default machine type (hw_machine_type wins)")
+    user: str = Field(
+        "",
+        description="QEMU drops to this user when started as root (suspend then needs the "
+        "guest's files and their parents reachable by that user)",
+    )
+    reboot_timeout: float = Field(10.0, description="seconds a soft reboot may take")
+    start_timeout: float = Field(30.0, description="seconds QEMU may take to answer QMP")
+    force_config_drive: bool = False
+    vnc: bool = True
+    console_log_max: int = Field(1 << 20, description="bytes of console log kept per guest")
+
+
 class ComputeSettings(BaseModel):
-    driver: str = "fake"
+    driver: str = Field("auto", description="fake, qemu, or auto: qemu when the host can")
     fake_hosts: int = Field(1, ge=1, description="fake compute hosts run in this process")
     host_vcpus: int = 16
     host_memory_mb: int = 32768
@@ -109,6 +128,11 @@ class ComputeSettings(BaseModel):
     guest_image_dir: Path | None = Field(
         None, description="where the built guest image is kept (default DATA_DIR/guest)"
     )
+    shutdown_timeout: float = Field(10.0, description="seconds a guest may take to shut down")
+    metadata_secret: str = Field(
+        "", description="shared secret signing X-Instance-ID for proxied metadata requests"
+    )
+    qemu: QemuSettings = QemuSettings()
 
 
 class ObjectStoreSettings(BaseModel):

@@ -78,6 +78,7 @@ RULES: list[RuleDefault] = [
     *_rules("os-attach-interfaces", MEMBER, "create", "delete"),
     *_rules("os-deferred-delete", MEMBER, "restore", "force"),
     *_rules("os-console-output", MEMBER, ""),
+    *_rules("os-server-diagnostics", ADMIN, ""),
     *_rules("os-instance-actions", READER, "list", "show", "events", "events:details"),
     *_rules("os-instance-actions", ADMIN, "events:traceback"),
     *_rules("server-metadata", READER, "index", "show"),

@@ -47,6 +47,8 @@ AGENT_FIELDS = (
     "security_groups",
     "request_spec",
     "deleted",
+    "reservation_id",
+    "launch_index",
 )
 
 

@@ -335,22 +335,30 @@ async def evacuate(
     )
 
 
-async def console_output(
-    st: ComputeState, ctx: RequestContext, uuid: str, length: int | None
-) -> str:
+async def _ask_agent(
+    st: ComputeState, ctx: RequestContext, uuid: str, method: str, **kwargs: Any
+) -> Any:
+    """Ask the instance's host agent something about its guest (a read, no task state)."""
     async with st.db.reader() as session:
         inst = await servers.get(session, ctx, uuid)
     if not inst.host or inst.vm_state in (states.BUILDING, states.SHELVED_OFFLOADED):
         raise errors.Conflict(f"Instance {uuid} is not ready: it is in vm_state {inst.vm_state}.")
     try:
-        text: str = await st.bus.call(
-            conductor.agent(inst.host),
-            "get_console_output",
-            ctx.to_dict(),
-            timeout=30,
-            instance_uuid=uuid,
-            length=length,
-        )
+        return await st.bus.call(
+            conductor.agent(inst.host), method, ctx.to_dict(), timeout=30,
+            instance_uuid=uuid, **kwargs,
+        )  # fmt: skip
     except errors.NotFound as exc:
         raise errors.Conflict(f"Instance {uuid} has no guest on its host.") from exc
+
+
+async def console_output(
+    st: ComputeState, ctx: RequestContext, uuid: str, length: int | None
+) -> str:
+    text: str = await _ask_agent(st, ctx, uuid, "get_console_output", length=length)
     return text
+
+
+async def diagnostics(st: ComputeState, ctx: RequestContext, uuid: str) -> dict[str, Any]:
+    diag: dict[str, Any] = await _ask_agent(st, ctx, uuid, "get_diagnostics")
+    return diag

@@ -1,4 +1,5 @@
-"""The compute driver contract, run over every driver (today: fake; qemu joins the list).
+"""The compute driver contract, run over every driver: fake, and qemu (real QEMU processes
+booting a blank disk: the firmware runs, which is all the contract needs).
 
 Each test states one promise of `overcast.compute.drivers.Driver`."""
 
@@ -12,8 +13,17 @@ import pytest
 from overcast.common import errors
 from overcast.common.config import Settings
 from overcast.compute import drivers, states
+from overcast.compute.drivers.qemu import disks, hostinfo
 
-DRIVERS = ["fake"]
+DRIVERS = [
+    "fake",
+    pytest.param(
+        "qemu",
+        marks=pytest.mark.skipif(
+            not hostinfo.qemu_usable("qemu-system-x86_64"), reason="QEMU cannot run here"
+        ),
+    ),
+]
 
 
 class Recorder:
@@ -27,6 +37,7 @@ class Recorder:
 @pytest.fixture(params=DRIVERS)
 async def driver(request: Any, tmp_path: Path) -> Any:
     d = drivers.load(Settings(data_dir=tmp_path), Recorder(), request.param)
+    d.name = request.param  # type: ignore[attr-defined]
     await d.init_host("host-a")
     yield d
     await d.cleanup_host()
@@ -81,16 +92,23 @@ async def test_optional_actions(driver: drivers.Driver, tmp_path: Path) -> None:
     await driver.destroy(spec.uuid)
 
 
-async def test_failed_spawn_leaves_nothing(driver: drivers.Driver) -> None:
-    spec = _spec(metadata={"fake:fail_spawn": "true"})
+async def test_failed_spawn_leaves_nothing(driver: drivers.Driver, tmp_path: Path) -> None:
+    # The fake is told to fail; qemu gets an image whose qcow2 header names a host file.
+    evil = tmp_path / "evil.qcow2"
+    await disks.qemu_img("create", "-q", "-f", "qcow2", "-F", "raw", "-b", "/etc/passwd", str(evil))
+    spec = _spec(metadata={"fake:fail_spawn": "true"}, image_path=str(evil))
     with pytest.raises(errors.OvercastError):
         await driver.spawn(spec)
     assert spec.uuid not in await driver.list_instances()
+    assert not list((tmp_path / "compute").glob(f"**/{spec.uuid}*"))
 
 
 async def test_guests_survive_a_restart(driver: drivers.Driver, tmp_path: Path) -> None:
     await driver.spawn(_spec())
     await driver.cleanup_host()
-    again = drivers.load(driver.settings, Recorder(), "fake")
+    again = drivers.load(driver.settings, Recorder(), driver.name)  # type: ignore[attr-defined]
     await again.init_host("host-a")
     assert _spec().uuid in await again.list_instances()
+    assert (await again.get_info(_spec().uuid)).power_state == states.RUNNING
+    await again.destroy(_spec().uuid)
+    await again.cleanup_host()

@@ -27,6 +27,7 @@ OPENSTACK = str(Path(sys.executable).parent / "openstack")
 FAST_ENV = {
     "OVERCAST_IDENTITY__PASSWORD_HASH_ROUNDS": "4",
     "OVERCAST_COMPUTE__DEFAULT_IMAGE": "",
+    "OVERCAST_COMPUTE__DRIVER": "fake",
 }
 
 

@@ -39,7 +39,9 @@ class Actions:
             ctx,
             instance_uuid,
             "compute_stop_instance",
-            lambda: self.h.driver.power_off(instance_uuid),
+            lambda: self.h.driver.power_off(
+                instance_uuid, self.h.settings.compute.shutdown_timeout
+            ),
             {"vm_state": states.STOPPED},
             states.POWERING_OFF,
         )
@@ -112,3 +114,6 @@ class Actions:
             lines = text.splitlines(keepends=True)
             text = "".join(lines[-length:]) if length > 0 else ""
         return text
+
+    async def get_diagnostics(self, ctx: dict[str, Any], instance_uuid: str) -> dict[str, Any]:
+        return await self.h.driver.get_diagnostics(instance_uuid)

@@ -68,7 +68,7 @@ class Builds:
                 },
             ):
                 raise _Deleted()
-            await h.driver.spawn(spec_for(instance, image, image_path=image.get("_path")))
+            await h.driver.spawn(spec_for(instance, image))
         except Exception as exc:
             await self._undo(ctx, uuid, network_info, attached)
             if isinstance(exc, _Deleted):

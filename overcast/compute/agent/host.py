@@ -16,8 +16,9 @@ from typing import Any
 from overcast.common import errors, log
 from overcast.common.bus import Bus
 from overcast.common.config import Settings
-from overcast.compute import drivers, states
+from overcast.compute import drivers, metadata, states
 from overcast.compute.agent.events import InstanceEvents
+from overcast.compute.agent.imagecache import ImageCache
 from overcast.compute.conductor import rpc
 from overcast.compute.remote import Remote
 
@@ -39,19 +40,24 @@ class ConductorAPI:
 def spec_for(
     instance: dict[str, Any], image: dict[str, Any] | None = None, **extra: Any
 ) -> drivers.InstanceSpec:
-    """The driver's view of an instance record."""
+    """The driver's view of an instance record (and of the image `Host.fetch_image` got)."""
+    image = image or {}
     return drivers.InstanceSpec(
         uuid=instance["uuid"],
         name=instance["name"],
         hostname=instance.get("hostname") or instance["display_name"],
         flavor=instance["flavor"],
-        image=image or {},
+        image=image,
+        image_path=image.get("_path"),
+        kernel_path=image.get("_kernel_path"),
+        ramdisk_path=image.get("_ramdisk_path"),
         metadata=instance.get("metadata") or {},
         user_data=instance.get("user_data"),
         key_data=instance.get("key_data"),
         config_drive=bool(instance.get("config_drive")),
         network_info=instance.get("network_info") or [],
         block_devices=instance.get("attachments") or [],
+        metadata_files=metadata.files(instance),
         **extra,
     )
 
@@ -80,6 +86,7 @@ class Host:
         self.driver = driver
         self.conductor = ConductorAPI(bus)
         self.events = InstanceEvents()
+        self.images = ImageCache(Path(settings.data_dir) / "compute" / "images" / host)
 
     async def update(
         self,
@@ -137,13 +144,9 @@ class Host:
             ctx, uuid, values, expected, event={"event": event, "host": self.host}
         )
 
-    def image_cache(self) -> Path:
-        path = Path(self.settings.data_dir) / "compute" / "images" / self.host
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
     async def fetch_image(self, ctx: dict[str, Any], image_ref: str | None) -> dict[str, Any]:
-        """The image's record (and its bytes in the host's cache, if the driver needs them)."""
+        """The image's record; with a driver that needs image data, its verified bytes in the
+        host's cache (`_path`) and those of its kernel_id and ramdisk_id images."""
         if not image_ref:
             return {}
         client = self.remote.image(ctx)
@@ -151,10 +154,9 @@ class Host:
         if image.get("status") != "active":
             raise errors.BadRequest(f"Image {image_ref} is not active.")
         if self.driver.capabilities.needs_image_data:
-            path = self.image_cache() / image_ref
-            if not path.exists():
-                tmp = path.with_suffix(".part")
-                await client.download(image_ref, tmp)
-                tmp.replace(path)
-            image["_path"] = str(path)
+            image["_path"] = str(await self.images.fetch(client, image))
+            for key, field in (("kernel_id", "_kernel_path"), ("ramdisk_id", "_ramdisk_path")):
+                if image.get(key):
+                    part = await client.get(image[key])
+                    image[field] = str(await self.images.fetch(client, part))
         return image

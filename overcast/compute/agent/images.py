@@ -83,7 +83,7 @@ class Images:
             image_id = (instance.get("system_metadata") or {}).get("shelved_image_id")
             image = await h.fetch_image(ctx, image_id or instance.get("image_ref"))
             await h.update(ctx, uuid, {"task_state": states.SPAWNING})
-            await h.driver.spawn(spec_for(instance, image, image_path=image.get("_path")))
+            await h.driver.spawn(spec_for(instance, image))
             if image_id:
                 try:
                     await h.remote.image(ctx).delete(image_id)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from overcast.common import errors
 from overcast.compute import networking, states
 from overcast.compute.agent.host import Host, failed_event, spec_for
 
@@ -70,11 +69,7 @@ class Moves:
                 await h.update(ctx, uuid, {"network_info": network_info, "addresses": addresses})
             await h.driver.destroy(uuid)
             await h.update(ctx, uuid, {"task_state": states.REBUILD_SPAWNING})
-            await h.driver.spawn(
-                spec_for(
-                    instance, image, image_path=image.get("_path"), admin_password=admin_password
-                )
-            )
+            await h.driver.spawn(spec_for(instance, image, admin_password=admin_password))
             if preserve_state == states.STOPPED:
                 await h.driver.power_off(uuid)
 
@@ -136,7 +131,7 @@ class Moves:
             instance["flavor"] = instance.get("new_flavor") or instance["flavor"]
             image = await self.h.fetch_image(ctx, instance.get("image_ref"))
             await h.driver.finish_migration(
-                spec_for(instance, image, image_path=image.get("_path")),
+                spec_for(instance, image),
                 power_on=old_state != states.STOPPED,
             )
         except Exception as exc:
@@ -159,6 +154,7 @@ class Moves:
         """Source: forget the old guest (unless the resize stayed on this host)."""
         if migration["source_compute"] != migration["dest_compute"]:
             await self.h.driver.destroy(instance_uuid)
+        await self.h.driver.confirm_migration(instance_uuid)
         await self.h.conductor.call("confirm_resize", ctx, uuid=instance_uuid, migration=migration)
 
     async def revert_resize(
@@ -182,14 +178,9 @@ class Moves:
         instance = await self.h.instance(ctx, uuid)
         old_state = (instance.get("system_metadata") or {}).get("old_vm_state", states.ACTIVE)
         instance["flavor"] = instance.get("old_flavor") or instance["flavor"]
-        try:
-            await h.driver.get_info(uuid)
-        except errors.NotFound:  # same-host resize replaced the guest: build it again
-            await h.driver.finish_migration(spec_for(instance), power_on=True)
-        if old_state == states.STOPPED:
-            await h.driver.power_off(uuid)
-        else:
-            await h.driver.power_on(uuid)
+        await h.driver.finish_revert_migration(
+            spec_for(instance), power_on=old_state != states.STOPPED
+        )
         await h.conductor.call(
             "finish_revert_resize",
             ctx,

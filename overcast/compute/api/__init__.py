@@ -21,6 +21,8 @@ MINE = (
     "ips",
     "external_events",
     "interfaces",
+    "diagnostics",
+    "metadata",
 )
 THEIRS = (
     "keypairs",

@@ -46,9 +46,12 @@ PREFIX = "/compute"
 
 
 def public(method: str, path: str) -> bool:
-    """Version discovery needs no token (`path` is the full path, mount point included)."""
+    """Version discovery and the metadata API (guests, proxied) need no token (`path` is the
+    full path, mount point included)."""
     if path.startswith(PREFIX):
         path = path[len(PREFIX) :]
+    if method == "GET" and (path == "/metadata" or path.startswith("/metadata/")):
+        return True
     return method == "GET" and path.rstrip("/") in ("", "/v2.1", "/v2")
 
 

@@ -1,5 +1,5 @@
 """The compute driver contract (Nova's virt driver, in small): what a hypervisor must do for the
-compute agent. `fake` implements it in memory; `qemu` will run real machines.
+compute agent. `fake` implements it in memory; `qemu` runs real machines.
 
 Drivers import neither HTTP nor database code: the agent hands them typed specs and local paths
 (an image already downloaded, a place to write a snapshot) and they answer with plain values.
@@ -57,6 +57,8 @@ class InstanceSpec:
     flavor: dict[str, Any]
     image: dict[str, Any] = field(default_factory=dict)  # id, properties, disk_format...
     image_path: str | None = None  # the image's bytes, when needs_image_data
+    kernel_path: str | None = None  # the image's kernel_id image, booted directly
+    ramdisk_path: str | None = None  # its ramdisk_id image
     metadata: dict[str, str] = field(default_factory=dict)
     user_data: str | None = None
     key_data: str | None = None
@@ -64,6 +66,8 @@ class InstanceSpec:
     config_drive: bool = False
     network_info: list[dict[str, Any]] = field(default_factory=list)
     block_devices: list[dict[str, Any]] = field(default_factory=list)
+    # The config drive's files (openstack/latest/meta_data.json, ...), made by the agent.
+    metadata_files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,35 @@ class Driver(abc.ABC):
         if not power_on:
             await self.power_off(instance.uuid)
 
+    async def confirm_migration(self, instance_uuid: str) -> None:  # noqa: B027 - optional
+        """Source side of a confirmed resize: forget what was kept for a revert."""
+
+    async def finish_revert_migration(self, instance: InstanceSpec, power_on: bool) -> None:
+        """Source side of a reverted resize: the guest as it was, with its old flavor."""
+        try:
+            await self.get_info(instance.uuid)
+        except errors.NotFound:  # a same-host resize replaced the guest: build it again
+            await self.finish_migration(instance, power_on=True)
+        if power_on:
+            await self.power_on(instance.uuid)
+        else:
+            await self.power_off(instance.uuid)
+
+    async def get_diagnostics(self, instance_uuid: str) -> dict[str, Any]:
+        """Counters of one guest (CPU time, memory, disk and NIC I/O), Nova's diagnostics."""
+        raise errors.NotSupported("diagnostics are not supported by this driver")
+
+    async def attach_volume(
+        self, instance_uuid: str, connection_info: dict[str, Any], volume_id: str
+    ) -> str:
+        """Hot-plug a volume (`connection_info` from the volume service); its device id.
+        Attaching an attached volume succeeds."""
+        raise errors.NotSupported("volume attach is not supported by this driver")
+
+    async def detach_volume(self, instance_uuid: str, volume_id: str) -> None:
+        """Unplug a volume. Detaching a volume that is not attached succeeds."""
+        raise errors.NotSupported("volume detach is not supported by this driver")
+
     async def live_migration(self, instance_uuid: str, dest_host: str) -> None:
         """Source side of a live migration: hand the running guest to `dest_host`."""
         raise errors.NotSupported("live migration is not supported by this driver")
@@ -204,12 +237,40 @@ class Driver(abc.ABC):
         raise errors.NotSupported("interface detach is not supported by this driver")
 
 
-DRIVERS = {"fake": "overcast.compute.drivers.fake:FakeDriver"}
+DRIVERS = {
+    "fake": "overcast.compute.drivers.fake:FakeDriver",
+    "qemu": "overcast.compute.drivers.qemu:QemuDriver",
+}
+
+
+def choose(settings: Settings) -> str:
+    """The configured driver; `auto` is qemu when QEMU can run a guest here, else fake."""
+    name = settings.compute.driver
+    if name != "auto":
+        return name
+    from overcast.compute.drivers.qemu import hostinfo  # only when asked: it probes the host
+
+    return "qemu" if hostinfo.qemu_usable(settings.compute.qemu.binary) else "fake"
+
+
+def describe(settings: Settings) -> str:
+    """What `choose` picks and why, for `overcast up` to say."""
+    name = choose(settings)
+    if name != "qemu":
+        why = "as configured" if settings.compute.driver != "auto" else "QEMU cannot run here"
+        return f"{name} ({why})"
+    from overcast.compute.drivers.qemu import hostinfo
+
+    binary, accel = settings.compute.qemu.binary, settings.compute.qemu.accel
+    if accel == "auto":
+        accel = "kvm" if hostinfo.kvm_works(binary) else "tcg"
+    reason = "KVM works" if accel == "kvm" else "no working KVM: TCG emulation"
+    return f"qemu ({reason}{'' if settings.compute.qemu.accel == 'auto' else ', as configured'})"
 
 
 def load(settings: Settings, callbacks: Callbacks, name: str | None = None) -> Driver:
-    """The driver named `name` (default: settings.compute.driver)."""
-    name = name or settings.compute.driver
+    """The driver named `name` (default: settings.compute.driver, `auto` resolved)."""
+    name = name or choose(settings)
     try:
         module_name, _, cls_name = DRIVERS[name].partition(":")
     except KeyError as exc:

@@ -153,6 +153,24 @@ class FakeDriver(drivers.Driver):
     async def get_console_output(self, instance_uuid: str) -> str:
         return "".join(line + "\n" for line in self._get(instance_uuid).console)
 
+    async def get_diagnostics(self, instance_uuid: str) -> dict[str, Any]:
+        guest = self._get(instance_uuid)
+        return {
+            "state": states.POWER_NAMES.get(guest.power_state, "pending").lower(),
+            "driver": "fake",
+            "hypervisor": "fake",
+            "hypervisor_os": "fake-os",
+            "uptime": 0,
+            "config_drive": False,
+            "num_cpus": 1,
+            "num_nics": 0,
+            "num_disks": 1,
+            "cpu_details": [{"id": 0, "time": 0, "utilisation": None}],
+            "nic_details": [],
+            "disk_details": [],
+            "memory_details": {"maximum": 0, "used": 0},
+        }
+
     async def live_migration(self, instance_uuid: str, dest_host: str) -> None:
         self._get(instance_uuid)
         await self.destroy(instance_uuid)

@@ -1,0 +1,91 @@
+"""QEMU processes: started detached from Overcast (a new session, reparented to init by a
+double fork, so guests outlive `overcast up`), found again by pid file, and ended.
+
+Called by `guests`. A process is recognised by its pid file *and* its command line naming the
+guest, so a recycled pid is never taken for a guest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+from overcast.common import errors
+from overcast.compute.drivers.qemu.files import GuestFiles
+
+# sh backgrounds QEMU and prints its pid, then exits: QEMU's parent becomes init, not us.
+_DETACH = 'exec "$@" >>"$OVERCAST_QEMU_LOG" 2>&1 </dev/null &\necho $!'
+
+
+async def start(argv: list[str], files: GuestFiles) -> int:
+    """Start QEMU detached; its pid. Errors in the command line show up in `files.qemu_log`."""
+    proc = await asyncio.create_subprocess_exec(
+        "sh",
+        "-c",
+        _DETACH,
+        "sh",
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "OVERCAST_QEMU_LOG": str(files.qemu_log)},
+        start_new_session=True,
+    )
+    out, _ = await proc.communicate()
+    try:
+        return int(out.strip())
+    except ValueError as exc:
+        raise errors.OvercastError(f"could not start {argv[0]}") from exc
+
+
+def read_pid(files: GuestFiles) -> int | None:
+    try:
+        return int(files.pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def alive(pid: int | None, uuid: str) -> bool:
+    """The process is there, is not a zombie, and is this guest's QEMU."""
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return uuid.encode() in cmdline and stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def running_pid(files: GuestFiles, uuid: str) -> int | None:
+    pid = read_pid(files)
+    return pid if alive(pid, uuid) else None
+
+
+async def kill(pid: int | None, uuid: str, grace: float = 2.0) -> None:
+    """End the guest's QEMU: SIGTERM, then SIGKILL after `grace` seconds. Gone is fine."""
+    if not alive(pid, uuid):
+        return
+    assert pid is not None
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = asyncio.get_running_loop().time() + wait
+        while asyncio.get_running_loop().time() < deadline:
+            if not alive(pid, uuid):
+                return
+            await asyncio.sleep(0.02)
+    raise errors.OvercastError(f"QEMU process {pid} of {uuid} would not end")
+
+
+def last_error(files: GuestFiles) -> str:
+    """The last line QEMU wrote about a failure, for the instance's fault."""
+    try:
+        lines = files.qemu_log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    failures = [ln for ln in lines if "warning:" not in ln]
+    return (failures or lines or [""])[-1][:255]
