@@ -277,7 +277,7 @@ class QemuDriver(drivers.Driver):
         for flags in (os.O_RDWR, os.O_RDONLY):
             fd = os.open(path, flags | os.O_CLOEXEC)
             try:
-                guest.monitor.client.send_fd_scm(fd)
+                guest.monitor.send_fd(fd)
                 args = {} if fdset is None else {"fdset-id": fdset}
                 fdset = int((await guest.qmp("add-fd", **args))["fdset-id"])
             finally:

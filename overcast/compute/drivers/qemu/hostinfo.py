@@ -47,24 +47,21 @@ def _runs(binary: str, accel: str, cpu: str) -> bool:
         bios.write_bytes(_probe_bios())
         try:
             done = subprocess.run(
-                [binary, "-accel", accel, "-cpu", cpu, "-M", "pc", "-nodefaults",
-                 "-no-user-config", "-display", "none", "-bios", str(bios),
-                 "-device", "isa-debug-exit,iobase=0x501,iosize=1"],
-                capture_output=True,
-                timeout=10,
-            )  # fmt: skip
+                _probe_argv(binary, accel, cpu, bios), capture_output=True, timeout=10
+            )
         except (OSError, subprocess.TimeoutExpired):
             return False
     return done.returncode == _PROBE_EXIT
 
 
-@cache
-def qemu_version(binary: str) -> int:
+def _probe_argv(binary: str, accel: str, cpu: str, bios: Path) -> list[str]:
+    return [binary, "-accel", accel, "-cpu", cpu, "-M", "pc", "-nodefaults", "-no-user-config",
+            "-display", "none", "-bios", str(bios),
+            "-device", "isa-debug-exit,iobase=0x501,iosize=1"]  # fmt: skip
+
+
+def _parse_version(out: str) -> int:
     """Nova's integer form: 7.2.22 -> 7002022."""
-    try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
-    except OSError:
-        return 0
     found = re.search(r"version (\d+)\.(\d+)\.(\d+)", out)
     if not found:
         return 0
@@ -94,6 +91,36 @@ def cpu_model() -> str:
     return "unknown"
 
 
+_PROBED: dict[str, tuple[bool, int]] = {}
+
+
+async def _exit_status(*argv: str, timeout: float = 10.0) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return -1, ""
+    return proc.returncode or 0, out.decode(errors="replace")
+
+
 async def probe(binary: str) -> tuple[bool, int]:
-    """(KVM works, QEMU version), probed off the event loop once per process."""
-    return await asyncio.to_thread(kvm_works, binary), await asyncio.to_thread(qemu_version, binary)
+    """(KVM works, QEMU version), probed with the event loop's own subprocesses, once."""
+    if binary in _PROBED:
+        return _PROBED[binary]
+    kvm = False
+    if os.access("/dev/kvm", os.R_OK | os.W_OK) and shutil.which(binary):
+        with tempfile.TemporaryDirectory(prefix="overcast-probe-") as tmp:
+            bios = Path(tmp) / "probe.bin"
+            bios.write_bytes(_probe_bios())
+            status, _ = await _exit_status(*_probe_argv(binary, "kvm", "host", bios))
+            kvm = status == _PROBE_EXIT
+    _, out = await _exit_status(binary, "--version")
+    _PROBED[binary] = (kvm, _parse_version(out))
+    return _PROBED[binary]

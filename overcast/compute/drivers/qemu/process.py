@@ -15,28 +15,39 @@ from pathlib import Path
 from overcast.common import errors
 from overcast.compute.drivers.qemu.files import GuestFiles
 
-# sh backgrounds QEMU and prints its pid, then exits: QEMU's parent becomes init, not us.
-_DETACH = 'exec "$@" >>"$OVERCAST_QEMU_LOG" 2>&1 </dev/null &\necho $!'
+# sh backgrounds QEMU and writes its pid down, then exits: QEMU's parent becomes init, not us.
+# No pipe joins us to QEMU (one it inherited would keep us waiting for its end).
+_DETACH = 'exec "$@" >>"$OVERCAST_QEMU_LOG" 2>&1 </dev/null &\necho $! >"$OVERCAST_QEMU_PID"'
 
 
 async def start(argv: list[str], files: GuestFiles) -> int:
     """Start QEMU detached; its pid. Errors in the command line show up in `files.qemu_log`."""
+    started = files.dir / "qemu.started"
+    started.unlink(missing_ok=True)
     proc = await asyncio.create_subprocess_exec(
         "sh",
         "-c",
         _DETACH,
         "sh",
         *argv,
-        stdout=asyncio.subprocess.PIPE,
         stdin=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "OVERCAST_QEMU_LOG": str(files.qemu_log)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={
+            **os.environ,
+            "OVERCAST_QEMU_LOG": str(files.qemu_log),
+            "OVERCAST_QEMU_PID": str(started),
+        },  # fmt: skip
         start_new_session=True,
+        close_fds=True,
     )
-    out, _ = await proc.communicate()
+    await proc.wait()
     try:
-        return int(out.strip())
-    except ValueError as exc:
+        return int(started.read_text().strip())
+    except (OSError, ValueError) as exc:
         raise errors.OvercastError(f"could not start {argv[0]}") from exc
+    finally:
+        started.unlink(missing_ok=True)
 
 
 def read_pid(files: GuestFiles) -> int | None:

@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -67,11 +69,23 @@ class Monitor:
         except (QMPError, OSError, EOFError) as exc:
             raise errors.OvercastError(f"QEMU monitor lost during {command}: {exc}") from exc
 
+    def send_fd(self, fd: int) -> None:
+        """Send `fd` over the monitor's socket (SCM_RIGHTS); the next command takes it.
+        Done on a duplicate of the socket, which works under any event loop."""
+        writer = self.client._writer  # the library's own send_fd_scm needs asyncio's sockets
+        if writer is None:
+            raise errors.OvercastError("QEMU monitor is not connected")
+        transport_socket = writer.transport.get_extra_info("socket")
+        with socket.socket(
+            socket.AF_UNIX, socket.SOCK_STREAM, fileno=os.dup(transport_socket.fileno())
+        ) as sock:
+            sock.sendmsg([b" "], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("@i", fd))])
+
     async def pass_fd(self, path: Path, name: str, flags: int = os.O_RDWR) -> None:
         """Open `path` here and hand the descriptor to QEMU under `name` (QMP getfd)."""
         fd = os.open(path, flags | os.O_CLOEXEC, 0o600)
         try:
-            self.client.send_fd_scm(fd)
+            self.send_fd(fd)
             await self.execute("getfd", fdname=name)
         finally:
             os.close(fd)
