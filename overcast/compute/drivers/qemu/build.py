@@ -118,7 +118,8 @@ def nics(spec: drivers.InstanceSpec) -> list[Nic]:
     for index, vif in enumerate(spec.network_info):
         port = str(vif.get("port_id") or vif.get("id") or index)
         tap = vif.get("devname") or f"tap{port[:11]}"
-        out.append(Nic(str(vif.get("mac") or vif.get("address")), model, tap, f"net{index}"))
+        mac = str(vif.get("mac") or vif.get("address"))
+        out.append(Nic(mac, model, tap[:15], f"net{index}", vif.get("bridge")))
     return out
 
 

@@ -20,7 +20,7 @@ from overcast.compute import drivers, states
 from overcast.compute.drivers.qemu import build, disks, hostinfo
 from overcast.compute.drivers.qemu.files import HostFiles
 from overcast.compute.drivers.qemu.guest import Guest
-from overcast.compute.drivers.qemu.launch import Disk
+from overcast.compute.drivers.qemu.launch import Disk, hotplug_ports
 
 LOG = log.get(__name__)
 
@@ -434,6 +434,12 @@ class QemuDriver(drivers.Driver):
                 disk = Disk(uri, fmt, "virtio", node=node, serial=volume_id[:20])
             else:
                 raise errors.NotSupported(f"volume connections of type {kind} are not supported")
+            used = {d.port for d in launch.disks}
+            free = [p for p in hotplug_ports(launch) if p not in used]
+            if hotplug_ports(launch) and not free:
+                raise errors.Conflict(f"Instance {instance_uuid} has no free hot-plug slot.")
+            disk.port = free[0] if free else None
+            where = {"bus": disk.port} if disk.port else {}
             await guest.qmp("blockdev-add", **{"node-name": node, "driver": fmt, "file": file})
             try:
                 await guest.qmp(
@@ -442,6 +448,7 @@ class QemuDriver(drivers.Driver):
                     drive=node,
                     id=f"dev-{node}",
                     serial=volume_id[:20],
+                    **where,
                 )
             except errors.OvercastError:
                 await guest.qmp("blockdev-del", **{"node-name": node})

@@ -14,7 +14,7 @@ from typing import Any
 
 from overcast.common import errors, log
 from overcast.compute import states
-from overcast.compute.drivers.qemu import process
+from overcast.compute.drivers.qemu import process, vifs
 from overcast.compute.drivers.qemu.files import GuestFiles
 from overcast.compute.drivers.qemu.launch import Launch, argv
 from overcast.compute.drivers.qemu.qmp import Monitor
@@ -92,6 +92,7 @@ class Guest:
             reason = process.last_error(self.files) or str(exc)
             raise errors.OvercastError(f"QEMU could not start the guest: {reason}") from exc
         self.monitor = monitor
+        await vifs.plug(launch.nics)
 
     async def attach(self, timeout: float = 5.0) -> bool:
         """Connect to the monitor of a QEMU that is already running; False if none runs."""

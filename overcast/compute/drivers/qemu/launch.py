@@ -27,14 +27,16 @@ class Disk:
     readonly: bool = False
     serial: str | None = None
     node: str = ""  # QMP node/device id, unique per guest
+    port: str | None = None  # the hot-plug root port it was plugged into (q35)
 
 
 @dataclass
 class Nic:
     mac: str
     model: str = "virtio"  # virtio, e1000, rtl8139
-    tap: str | None = None  # a tap made by the network dataplane; none: no backend (link down)
+    tap: str | None = None  # the tap QEMU makes (the port binding's devname)
     id: str = ""
+    bridge: str | None = None  # the dataplane's bridge the tap joins, for bridge bindings
 
 
 @dataclass
@@ -66,6 +68,13 @@ class Launch:
         return cls(**data)
 
 
+HOTPLUG_PORTS = 4  # q35 hot-plugs into PCIe root ports, made free at launch
+
+
+def hotplug_ports(launch: Launch) -> list[str]:
+    return [f"hp{i}" for i in range(HOTPLUG_PORTS)] if "q35" in launch.machine else []
+
+
 _NIC_DEVICES = {"virtio": "virtio-net-pci", "e1000": "e1000", "rtl8139": "rtl8139"}
 
 
@@ -80,7 +89,8 @@ def _disk_args(disk: Disk, index: int, machine: str) -> list[str]:
     if disk.media == "cdrom":
         args += ["-device", f"ide-cd,drive={node},id=dev-{node}"]
     elif disk.bus == "virtio":
-        args += ["-device", f"virtio-blk-pci,drive={node},id=dev-{node}{serial}"]
+        port = f",bus={disk.port}" if disk.port else ""
+        args += ["-device", f"virtio-blk-pci,drive={node},id=dev-{node}{serial}{port}"]
     elif disk.bus == "scsi":
         args += ["-device", f"scsi-hd,drive={node},id=dev-{node},bus=scsi0.0{serial}"]
     else:  # ide or sata: the machine's own controller
@@ -134,16 +144,15 @@ def argv(binary: str, launch: Launch, files: GuestFiles, incoming: bool = False)
         args += ["-vga", "std", "-vnc", f"unix:{files.vnc}"]
     else:
         args += ["-display", "none"]
+    for index, port in enumerate(hotplug_ports(launch)):
+        args += ["-device", f"pcie-root-port,id={port},chassis={index + 1},bus=pcie.0"]
     if any(d.bus == "scsi" for d in launch.disks):
         args += ["-device", "virtio-scsi-pci,id=scsi0"]
     for index, disk in enumerate(launch.disks):
         args += _disk_args(disk, index, launch.machine)
     for index, nic in enumerate(launch.nics):
         nid = nic.id or f"net{index}"
-        if nic.tap:
-            args += ["-netdev", f"tap,id={nid},ifname={nic.tap},script=no,downscript=no"]
-        else:
-            args += ["-netdev", f"user,id={nid},restrict=on"]
+        args += ["-netdev", f"tap,id={nid},ifname={nic.tap},script=no,downscript=no"]
         device = _NIC_DEVICES.get(nic.model, "virtio-net-pci")
         args += ["-device", f"{device},netdev={nid},mac={nic.mac},id=dev-{nid}"]
     if launch.kernel:
