@@ -24,7 +24,12 @@ HEADER_SIGNATURE = "X-Instance-ID-Signature"
 def shared_secret(settings: Settings) -> bytes:
     if settings.compute.metadata_secret:
         return settings.compute.metadata_secret.encode()
-    path = Path(settings.data_dir) / "metadata_secret"
+    return secret_file(Path(settings.data_dir))
+
+
+def secret_file(data_dir: Path) -> bytes:
+    """The secret kept in the data directory, made on first use."""
+    path = data_dir / "metadata_secret"
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
