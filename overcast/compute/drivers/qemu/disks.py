@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import struct
+import tempfile
 import uuid as uuidlib
 from pathlib import Path
 
@@ -31,12 +32,10 @@ async def qemu_img(*args: str) -> str:
 
 async def boot_sector(path: Path, fmt: str) -> bytes:
     """The first 512 bytes of the disk the image holds."""
-    out = path.with_name(f".{path.name}.mbr")
-    try:
+    with tempfile.TemporaryDirectory(prefix="overcast-mbr-") as tmp:  # parallel builds race
+        out = Path(tmp) / "mbr"
         await qemu_img("dd", "-f", fmt, "-O", "raw", "bs=512", "count=1", f"if={path}", f"of={out}")
         return await asyncio.to_thread(out.read_bytes)
-    finally:
-        out.unlink(missing_ok=True)
 
 
 async def check_bootable(path: Path, fmt: str) -> None:
