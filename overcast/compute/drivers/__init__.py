@@ -197,17 +197,6 @@ class Driver(abc.ABC):
         """Counters of one guest (CPU time, memory, disk and NIC I/O), Nova's diagnostics."""
         raise errors.NotSupported("diagnostics are not supported by this driver")
 
-    async def attach_volume(
-        self, instance_uuid: str, connection_info: dict[str, Any], volume_id: str
-    ) -> str:
-        """Hot-plug a volume (`connection_info` from the volume service); its device id.
-        Attaching an attached volume succeeds."""
-        raise errors.NotSupported("volume attach is not supported by this driver")
-
-    async def detach_volume(self, instance_uuid: str, volume_id: str) -> None:
-        """Unplug a volume. Detaching a volume that is not attached succeeds."""
-        raise errors.NotSupported("volume detach is not supported by this driver")
-
     async def live_migration(self, instance_uuid: str, dest_host: str) -> None:
         """Source side of a live migration: hand the running guest to `dest_host`."""
         raise errors.NotSupported("live migration is not supported by this driver")

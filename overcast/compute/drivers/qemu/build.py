@@ -96,31 +96,45 @@ async def extra_disks(spec: drivers.InstanceSpec, files: GuestFiles, bus: str) -
     return out
 
 
-def volume_disks(spec: drivers.InstanceSpec, bus: str) -> list[Disk]:
-    """Attached volumes that are files on this host (`local` connections)."""
-    out: list[Disk] = []
-    for bdm in spec.block_devices:
-        conn = bdm.get("connection_info") or {}
-        data = conn.get("data") or {}
-        if conn.get("driver_volume_type") == "local" and data.get("device_path"):
-            node = f"vol-{str(bdm.get('volume_id'))[:8]}"
-            out.append(
-                Disk(data["device_path"], data.get("format", "raw"), bus, node=node,
-                     serial=str(bdm.get("volume_id"))[:20])
-            )  # fmt: skip
-    return out
+def volume_node(connection_info: dict[str, Any]) -> str:
+    data = connection_info.get("data") or {}
+    return f"vol-{str(data.get('volume_id', 'unknown'))[:8]}"
+
+
+def volume_disk(connection_info: dict[str, Any], device: str | None = None) -> Disk:
+    """A volume as a guest disk: a local file, or an NBD export of the volume service."""
+    kind = connection_info.get("driver_volume_type")
+    data = connection_info.get("data") or {}
+    serial = str(data.get("volume_id", ""))[:20] or None
+    fmt = str(data.get("format") or "raw")
+    if kind == "local" and data.get("device_path"):
+        path = str(data["device_path"])
+    elif kind == "nbd" and data.get("host") and data.get("port"):
+        path, fmt = f"nbd://{data['host']}:{data['port']}/{data.get('name', '')}", "raw"
+    else:
+        raise errors.NotSupported(f"volume connections of type {kind} are not supported")
+    return Disk(path, fmt, "virtio", node=volume_node(connection_info), serial=serial)
+
+
+def volume_disks(spec: drivers.InstanceSpec) -> list[Disk]:
+    """The volumes attached at boot, in their boot order."""
+    bdms = sorted(spec.block_devices, key=lambda b: (b.get("boot_index") is None,
+                                                      b.get("boot_index") or 0))  # fmt: skip
+    return [volume_disk(b["connection_info"], b.get("device_name"))
+            for b in bdms if b.get("connection_info")]  # fmt: skip
+
+
+def nic_for(vif: dict[str, Any], props: dict[str, Any], index: int) -> Nic:
+    model = _choice(props, "hw_vif_model", _VIF_MODELS, "virtio")
+    port = str(vif.get("port_id") or vif.get("id") or index)
+    tap = str(vif.get("devname") or f"tap{port[:11]}")[:15]
+    mac = str(vif.get("mac") or vif.get("address"))
+    return Nic(mac, model, tap, f"net{index}", vif.get("bridge"), port_id=port)
 
 
 def nics(spec: drivers.InstanceSpec) -> list[Nic]:
     props = properties(spec.image)
-    model = _choice(props, "hw_vif_model", _VIF_MODELS, "virtio")
-    out = []
-    for index, vif in enumerate(spec.network_info):
-        port = str(vif.get("port_id") or vif.get("id") or index)
-        tap = vif.get("devname") or f"tap{port[:11]}"
-        mac = str(vif.get("mac") or vif.get("address"))
-        out.append(Nic(mac, model, tap[:15], f"net{index}", vif.get("bridge")))
-    return out
+    return [nic_for(vif, props, i) for i, vif in enumerate(spec.network_info)]
 
 
 async def kernel_files(spec: drivers.InstanceSpec, files: GuestFiles) -> tuple[str, str] | None:
@@ -148,7 +162,7 @@ async def make(
     machine = machine_for(props, settings)
     roots, cdrom = await root_disk(spec, files)
     bus = roots[0].bus
-    all_disks = roots + await extra_disks(spec, files, bus) + volume_disks(spec, bus)
+    all_disks = roots + await extra_disks(spec, files, bus) + volume_disks(spec)
     if spec.config_drive or settings.force_config_drive:
         await configdrive.write(files.config_drive, spec.metadata_files)
         all_disks.append(Disk(str(files.config_drive), "raw", "virtio", readonly=True,

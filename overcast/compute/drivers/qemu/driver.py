@@ -17,10 +17,10 @@ from typing import Any
 from overcast.common import errors, log
 from overcast.common.config import Settings
 from overcast.compute import drivers, states
-from overcast.compute.drivers.qemu import build, disks, hostinfo
+from overcast.compute.drivers.qemu import build, disks, hostinfo, vifs
 from overcast.compute.drivers.qemu.files import HostFiles
 from overcast.compute.drivers.qemu.guest import Guest
-from overcast.compute.drivers.qemu.launch import Disk, hotplug_ports
+from overcast.compute.drivers.qemu.launch import Disk, Launch, hotplug_ports
 
 LOG = log.get(__name__)
 
@@ -409,68 +409,106 @@ class QemuDriver(drivers.Driver):
     # -- attach and detach while running ------------------------------------------------------
 
     async def attach_volume(
-        self, instance_uuid: str, connection_info: dict[str, Any], volume_id: str
-    ) -> str:
+        self, instance_uuid: str, connection_info: dict[str, Any], device: str
+    ) -> None:
+        """Hot-plug the volume over QMP (a virtio disk; on q35 into a free root port)."""
         async with self._acting(instance_uuid) as guest:
             launch = guest.launch
-            node = f"vol-{volume_id[:8]}"
-            if any(d.node == node for d in launch.disks):
-                return node
-            kind = connection_info.get("driver_volume_type")
-            data = connection_info.get("data") or {}
-            fmt = str(data.get("format") or "raw")
-            if kind == "local":
-                path = Path(data["device_path"])
-                fdset = await self._add_fd(guest, path)
-                file: dict[str, Any] = {"driver": "file", "filename": f"/dev/fdset/{fdset}"}
-                disk = Disk(str(path), fmt, "virtio", node=node, serial=volume_id[:20])
-            elif kind == "nbd":
-                file = {
-                    "driver": "nbd",
-                    "server": {"type": "inet", "host": data["host"], "port": str(data["port"])},
-                    "export": data.get("name", ""),
-                }
-                uri = f"nbd://{data['host']}:{data['port']}/{data.get('name', '')}"
-                disk = Disk(uri, fmt, "virtio", node=node, serial=volume_id[:20])
-            else:
-                raise errors.NotSupported(f"volume connections of type {kind} are not supported")
-            used = {d.port for d in launch.disks}
-            free = [p for p in hotplug_ports(launch) if p not in used]
-            if hotplug_ports(launch) and not free:
-                raise errors.Conflict(f"Instance {instance_uuid} has no free hot-plug slot.")
-            disk.port = free[0] if free else None
-            where = {"bus": disk.port} if disk.port else {}
-            await guest.qmp("blockdev-add", **{"node-name": node, "driver": fmt, "file": file})
-            try:
-                await guest.qmp(
-                    "device_add",
-                    driver="virtio-blk-pci",
-                    drive=node,
-                    id=f"dev-{node}",
-                    serial=volume_id[:20],
-                    **where,
-                )
-            except errors.OvercastError:
-                await guest.qmp("blockdev-del", **{"node-name": node})
-                raise
+            disk = build.volume_disk(connection_info, device)
+            if any(d.node == disk.node for d in launch.disks):
+                return
+            if guest.running():
+                await self._plug_disk(guest, launch, disk, connection_info)
             launch.disks.append(disk)
             guest.files.write_config(launch.to_dict())
-            return node
 
-    async def detach_volume(self, instance_uuid: str, volume_id: str) -> None:
+    async def _plug_disk(
+        self, guest: Guest, launch: Launch, disk: Disk, connection_info: dict[str, Any]
+    ) -> None:
+        data = connection_info.get("data") or {}
+        if connection_info.get("driver_volume_type") == "local":
+            fdset = await self._add_fd(guest, Path(data["device_path"]))
+            file: dict[str, Any] = {"driver": "file", "filename": f"/dev/fdset/{fdset}"}
+        else:
+            file = {
+                "driver": "nbd",
+                "server": {"type": "inet", "host": data["host"], "port": str(data["port"])},
+                "export": data.get("name", ""),
+            }
+        used = {d.port for d in launch.disks} | {n.port for n in launch.nics}
+        free = [p for p in hotplug_ports(launch) if p not in used]
+        if hotplug_ports(launch) and not free:
+            raise errors.Conflict(f"Instance {guest.uuid} has no free hot-plug slot.")
+        disk.port = free[0] if free else None
+        where = {"bus": disk.port} if disk.port else {}
+        await guest.qmp("blockdev-add", **{"node-name": disk.node, "driver": disk.format,
+                                           "file": file})  # fmt: skip
+        try:
+            await guest.qmp("device_add", driver="virtio-blk-pci", drive=disk.node,
+                            id=f"dev-{disk.node}", serial=disk.serial or "", **where)  # fmt: skip
+        except errors.OvercastError:
+            await guest.qmp("blockdev-del", **{"node-name": disk.node})
+            raise
+
+    async def _unplug(self, guest: Guest, device_id: str, node: str | None = None) -> None:
+        if not guest.running():
+            return
+        assert guest.monitor is not None
+        gone = guest.monitor.expect("DEVICE_DELETED")
+        with contextlib.suppress(errors.Conflict):
+            await guest.qmp("device_del", id=device_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gone, 30)
+        if node is not None:
+            with contextlib.suppress(errors.Conflict):
+                await guest.qmp("blockdev-del", **{"node-name": node})
+
+    async def detach_volume(self, instance_uuid: str, connection_info: dict[str, Any]) -> None:
+        if not self.files.guest(instance_uuid).config.exists():
+            return  # detaching from a guest that is gone succeeds
         async with self._acting(instance_uuid) as guest:
             launch = guest.launch
-            node = f"vol-{volume_id[:8]}"
+            node = build.volume_node(connection_info)
+            if any(d.node == node for d in launch.disks):
+                await self._unplug(guest, f"dev-{node}", node)
+                launch.disks = [d for d in launch.disks if d.node != node]
+                guest.files.write_config(launch.to_dict())
+
+    async def attach_interface(self, instance_uuid: str, vif: dict[str, Any]) -> None:
+        """Hot-plug one more NIC on the port's tap (QEMU makes it; the tap joins the bridge)."""
+        async with self._acting(instance_uuid) as guest:
+            launch = guest.launch
+            port = str(vif.get("port_id"))
+            if any(n.port_id == port for n in launch.nics):
+                return
+            nic = build.nic_for(vif, build.properties({}), len(launch.nics))
+            nic.id = f"net-{port[:8]}"
             if guest.running():
-                assert guest.monitor is not None
-                gone = guest.monitor.expect("DEVICE_DELETED")
+                used = {d.port for d in launch.disks} | {n.port for n in launch.nics}
+                free = [p for p in hotplug_ports(launch) if p not in used]
+                if hotplug_ports(launch) and not free:
+                    raise errors.Conflict(f"Instance {instance_uuid} has no free hot-plug slot.")
+                nic.port = free[0] if free else None
+                await guest.qmp("netdev_add", type="tap", id=nic.id, ifname=nic.tap,
+                                script="no", downscript="no")  # fmt: skip
+                where = {"bus": nic.port} if nic.port else {}
+                await guest.qmp("device_add", driver="virtio-net-pci", netdev=nic.id,
+                                mac=nic.mac, id=f"dev-{nic.id}", **where)  # fmt: skip
+                await vifs.plug([nic])
+            launch.nics.append(nic)
+            guest.files.write_config(launch.to_dict())
+
+    async def detach_interface(self, instance_uuid: str, port_id: str) -> None:
+        if not self.files.guest(instance_uuid).config.exists():
+            return
+        async with self._acting(instance_uuid) as guest:
+            launch = guest.launch
+            for nic in [n for n in launch.nics if n.port_id == port_id]:
+                await self._unplug(guest, f"dev-{nic.id}")
                 with contextlib.suppress(errors.Conflict):
-                    await guest.qmp("device_del", id=f"dev-{node}")
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(gone, 30)
-                with contextlib.suppress(errors.Conflict):
-                    await guest.qmp("blockdev-del", **{"node-name": node})
-            launch.disks = [d for d in launch.disks if d.node != node]
+                    if guest.running():
+                        await guest.qmp("netdev_del", id=nic.id)
+            launch.nics = [n for n in launch.nics if n.port_id != port_id]
             guest.files.write_config(launch.to_dict())
 
 

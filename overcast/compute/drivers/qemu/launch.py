@@ -37,6 +37,8 @@ class Nic:
     tap: str | None = None  # the tap QEMU makes (the port binding's devname)
     id: str = ""
     bridge: str | None = None  # the dataplane's bridge the tap joins, for bridge bindings
+    port_id: str = ""  # the network service's port
+    port: str | None = None  # the hot-plug root port it was plugged into (q35)
 
 
 @dataclass
@@ -154,7 +156,8 @@ def argv(binary: str, launch: Launch, files: GuestFiles, incoming: bool = False)
         nid = nic.id or f"net{index}"
         args += ["-netdev", f"tap,id={nid},ifname={nic.tap},script=no,downscript=no"]
         device = _NIC_DEVICES.get(nic.model, "virtio-net-pci")
-        args += ["-device", f"{device},netdev={nid},mac={nic.mac},id=dev-{nid}"]
+        bus = f",bus={nic.port}" if nic.port else ""
+        args += ["-device", f"{device},netdev={nid},mac={nic.mac},id=dev-{nid}{bus}"]
     if launch.kernel:
         args += ["-kernel", launch.kernel]
         if launch.ramdisk:
