@@ -75,6 +75,7 @@ class QemuSettings(BaseModel):
     )
     reboot_timeout: float = Field(10.0, description="seconds a soft reboot may take")
     start_timeout: float = Field(30.0, description="seconds QEMU may take to answer QMP")
+    unplug_timeout: float = Field(30.0, description="seconds a guest may take to let a device go")
     # Until the network dataplane proxies the metadata API at 169.254.169.254 to every guest,
     # the config drive is how a guest gets its metadata, so every guest gets one.
     force_config_drive: bool = True

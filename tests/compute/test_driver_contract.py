@@ -36,7 +36,9 @@ class Recorder:
 
 @pytest.fixture(params=DRIVERS)
 async def driver(request: Any, tmp_path: Path) -> Any:
-    d = drivers.load(Settings(data_dir=tmp_path), Recorder(), request.param)
+    settings = Settings(data_dir=tmp_path)
+    settings.compute.qemu.unplug_timeout = 1.0  # a guest with no OS never lets a device go
+    d = drivers.load(settings, Recorder(), request.param)
     d.name = request.param  # type: ignore[attr-defined]
     await d.init_host("host-a")
     yield d
@@ -112,3 +114,25 @@ async def test_guests_survive_a_restart(driver: drivers.Driver, tmp_path: Path) 
     assert (await again.get_info(_spec().uuid)).power_state == states.RUNNING
     await again.destroy(_spec().uuid)
     await again.cleanup_host()
+
+
+async def test_volume_and_interface_hotplug(driver: drivers.Driver, tmp_path: Path) -> None:
+    spec = _spec()
+    await driver.spawn(spec)
+    volume = tmp_path / "volume.qcow2"
+    await disks.qemu_img("create", "-q", "-f", "qcow2", str(volume), "16M")
+    connection = {
+        "driver_volume_type": "local",
+        "data": {"device_path": str(volume), "format": "qcow2", "volume_id": "v0123456789"},
+    }
+    await driver.attach_volume(spec.uuid, connection, "/dev/vdb")
+    await driver.detach_volume(spec.uuid, connection)
+    await driver.detach_volume(spec.uuid, connection)  # not attached: succeeds
+    vif = {"port_id": "p0123456789abc", "mac": "fa:16:3e:00:00:01", "devname": "ovctest0"}
+    await driver.attach_interface(spec.uuid, vif)
+    await driver.attach_interface(spec.uuid, vif)  # attached already: succeeds
+    await driver.detach_interface(spec.uuid, vif["port_id"])
+    await driver.detach_interface(spec.uuid, vif["port_id"])
+    assert (await driver.get_info(spec.uuid)).power_state == states.RUNNING
+    await driver.destroy(spec.uuid)
+    await driver.detach_volume(spec.uuid, connection)  # the guest is gone: succeeds

@@ -458,7 +458,7 @@ class QemuDriver(drivers.Driver):
         with contextlib.suppress(errors.Conflict):
             await guest.qmp("device_del", id=device_id)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(gone, 30)
+                await asyncio.wait_for(gone, self.conf.unplug_timeout)
         if node is not None:
             with contextlib.suppress(errors.Conflict):
                 await guest.qmp("blockdev-del", **{"node-name": node})
