@@ -5,6 +5,7 @@ Each test states one promise of `overcast.compute.drivers.Driver`."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +137,19 @@ async def test_volume_and_interface_hotplug(driver: drivers.Driver, tmp_path: Pa
     assert (await driver.get_info(spec.uuid)).power_state == states.RUNNING
     await driver.destroy(spec.uuid)
     await driver.detach_volume(spec.uuid, connection)  # the guest is gone: succeeds
+
+
+async def test_resize_on_one_host_and_revert(driver: drivers.Driver) -> None:
+    spec = _spec()
+    await driver.spawn(spec)
+    await driver.migrate_disk_and_power_off(spec.uuid, "host-a")
+    bigger = dataclasses.replace(spec, flavor={**spec.flavor, "memory_mb": 96, "root_gb": 2})
+    await driver.finish_migration(bigger, power_on=True)
+    assert (await driver.get_info(spec.uuid)).power_state == states.RUNNING
+    await driver.finish_revert_migration(spec, power_on=True)
+    assert (await driver.get_info(spec.uuid)).power_state == states.RUNNING
+    await driver.migrate_disk_and_power_off(spec.uuid, "host-a")
+    await driver.finish_migration(bigger, power_on=False)
+    await driver.confirm_migration(spec.uuid)
+    assert (await driver.get_info(spec.uuid)).power_state == states.SHUTDOWN
+    await driver.destroy(spec.uuid)

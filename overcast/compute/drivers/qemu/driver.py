@@ -318,7 +318,8 @@ class QemuDriver(drivers.Driver):
                 await guest.quit()
             backup = self._backup(instance_uuid)
             shutil.rmtree(backup, ignore_errors=True)
-            await asyncio.to_thread(shutil.copytree, guest.files.dir, backup, symlinks=True)
+            keep = shutil.ignore_patterns("*.sock", "qemu.pid", "*.part")  # not sockets: files
+            await asyncio.to_thread(shutil.copytree, guest.files.dir, backup, ignore=keep)
             if dest_host != self.host:
                 dest = HostFiles(self.settings.data_dir, dest_host)
                 dest.make()
