@@ -121,7 +121,7 @@ def qemu_cloud(
         "OVERCAST_COMPUTE__QEMU__REBOOT_TIMEOUT": "20",
         "OVERCAST_COMPUTE__SYNC_POWER_STATE_INTERVAL": "5",
     }
-    srv = Server(data_dir, env=env).start()
+    srv = Server(data_dir, env=env).start(timeout=400)
     try:
         yield Cloud(srv)
     finally:
