@@ -117,6 +117,8 @@ async def test_data_survives_snapshot_clone_and_extend(driver: Any) -> None:
     clone = vol(1)
     await driver.create_cloned_volume(clone, volume)
     assert await read_at(driver, clone, 4096, 13) == b"changed-later"
+    await driver.revert_to_snapshot(clone, snap)
+    assert await read_at(driver, clone, 4096, 13) == b"overcast-data"
 
     await driver.extend_volume(volume, 3)
     await driver.extend_volume(VolumeRef(volume.id, 3), 3)  # idempotent

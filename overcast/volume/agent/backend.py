@@ -230,6 +230,11 @@ class Backend:
     async def delete_snapshot(self, ctx: dict[str, Any], snapshot_id: str) -> None:
         await snapshots.delete(self, ctx, snapshot_id)
 
+    async def revert_to_snapshot(
+        self, ctx: dict[str, Any], volume_id: str, snapshot_id: str
+    ) -> None:
+        await snapshots.revert(self, ctx, volume_id, snapshot_id)
+
     async def initialize_connection(
         self, ctx: dict[str, Any], volume_id: str, connector: dict[str, Any]
     ) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """What a back end's agent puts right when it starts, after a crash: nothing stays in a `-ing`
 state. Interrupted creates (volumes, snapshots, backups) end in `error` with a message and
-their partial data removed, their quota returned; interrupted deletes and extends are finished;
+their partial data removed, their quota returned; interrupted deletes, extends and reverts are finished;
 attach, detach, backup and upload states go back to what the volume's attachments say."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ async def recover(backend: Backend) -> None:
     ctx: dict[str, str] = {}
     finish_deletes: list[str] = []
     finish_extends: list[tuple[str, int]] = []
+    finish_reverts: list[tuple[str, str]] = []
     finish_snap_deletes: list[str] = []
     finish_backup_deletes: list[str] = []
     async with backend.db.session() as session:
@@ -48,6 +49,8 @@ async def recover(backend: Backend) -> None:
                 finish_deletes.append(volume.id)
             elif status == "extending":
                 finish_extends.append((volume.id, volume.size))
+            elif status == "reverting":
+                finish_reverts.append((volume.id, str(volume.task.get("revert_to"))))
             elif status in ("attaching", "detaching", "reserved"):
                 volume.status = await _attached_status(session, volume)
             elif status in ("uploading", "backing-up"):
@@ -117,6 +120,8 @@ async def recover(backend: Backend) -> None:
         await backend.delete_volume(ctx, volume_id)
     for volume_id, size in finish_extends:
         await backend.extend_volume(ctx, volume_id, size)
+    for volume_id, snapshot_id in finish_reverts:
+        await backend.revert_to_snapshot(ctx, volume_id, snapshot_id)
     for snapshot_id in finish_snap_deletes:
         await backend.delete_snapshot(ctx, snapshot_id)
     for backup_id in finish_backup_deletes:

@@ -73,3 +73,34 @@ async def delete(backend: Backend, ctx: dict[str, Any], snapshot_id: str) -> Non
         if row is not None:
             row.status, row.deleted, row.deleted_at = "deleted", True, utcnow()
             row.consumes_quota = False
+
+
+async def revert(backend: Backend, ctx: dict[str, Any], volume_id: str, snapshot_id: str) -> None:
+    """The volume back to its latest snapshot (3.40); the volume is `reverting` and the
+    snapshot `restoring` meanwhile. A failure leaves the volume `error` with a message."""
+    async with backend.db.reader() as session:
+        snap = await session.get(Snapshot, snapshot_id)
+        volume = await session.get(Volume, volume_id)
+    if snap is None or volume is None or volume.status != "reverting":
+        return
+    failed = False
+    try:
+        await backend.driver.revert_to_snapshot(refs.volume(volume), refs.snapshot(snap))
+    except Exception as exc:  # noqa: BLE001
+        LOG.warning("revert of %s to %s failed: %s", volume_id, snapshot_id, exc)
+        failed = True
+    async with backend.db.session() as session:
+        row = await session.get(Volume, volume_id)
+        snap_row = await session.get(Snapshot, snapshot_id)
+        if snap_row is not None and snap_row.status == "restoring":
+            snap_row.status = "available"
+        if row is None or row.status != "reverting":
+            return
+        if failed:
+            outcomes.volume_failed(
+                session, row, action=messages.CREATE_FROM_BACKEND, detail=messages.UNKNOWN, ctx=ctx
+            )
+        else:
+            row.status = "available"
+            row.task = {}
+            row.updated_at = utcnow()

@@ -95,3 +95,42 @@ async def extensions(r: Req = Depends(req)) -> Any:
             for name, alias, text in _EXTENSIONS
         ]
     }
+
+
+# The filters each list takes (3.33), as the list routes apply them.
+_FILTERS = {
+    "volume": [
+        "name",
+        "status",
+        "metadata",
+        "bootable",
+        "migration_status",
+        "availability_zone",
+        "size",
+        "volume_type",
+        "created_at",
+        "updated_at",
+    ],
+    "snapshot": ["name", "status", "volume_id", "metadata", "created_at", "updated_at"],
+    "backup": ["name", "status", "volume_id", "created_at", "updated_at"],
+    "attachment": ["volume_id", "status", "instance_id", "attach_status"],
+    "message": ["resource_uuid", "resource_type", "event_id", "request_id", "message_level"],
+    "volume_type": ["is_public", "extra_specs"],
+    "transfer": [],
+}
+
+
+@router.get("/v3/resource_filters")
+async def resource_filters(request: Request, r: Req = Depends(req)) -> Any:
+    if not r.at_least("3.33"):
+        from overcast.common import errors
+
+        raise errors.NotFound("The resource could not be found.")
+    wanted = request.query_params.get("resource")
+    return {
+        "resource_filters": [
+            {"resource": name, "filters": filters}
+            for name, filters in _FILTERS.items()
+            if wanted in (None, name)
+        ]
+    }

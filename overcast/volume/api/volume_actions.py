@@ -239,3 +239,37 @@ async def force_detach(r: Req, session: AsyncSession, volume: Volume, args: Any)
     r.enforce("volume_extension:volume_admin_actions:force_detach", r.target(volume.project_id))
     attachment_id = _args(args, "os-force_detach").get("attachment_id")
     await attachments.detach_all(r.state, r.bus_ctx, session, volume, attachment_id)
+
+
+@action("revert")
+async def revert(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+    """3.40: back to the volume's latest snapshot, which must be available and of its size."""
+    from sqlalchemy import select
+
+    from overcast.volume.models.volumes import Snapshot
+
+    if not r.at_least("3.40"):
+        raise errors.BadRequest("Invalid input received: There is no such action: revert")
+    r.enforce("volume:revert_to_snapshot", r.target(volume.project_id))
+    snapshot_id = schemas.uuid_(
+        _args(args, "revert").get("snapshot_id"), "snapshot_id", nullable=False
+    )
+    volumes.require_status(volume, "available", action="revert")
+    latest = await session.scalar(
+        select(Snapshot)
+        .where(Snapshot.volume_id == volume.id, Snapshot.deleted.is_(False))
+        .order_by(Snapshot.created_at.desc())
+        .limit(1)
+    )
+    if latest is None or latest.id != snapshot_id:
+        raise errors.BadRequest(
+            f"Invalid snapshot: Volume {volume.id} can only be reverted to its latest snapshot."
+        )
+    if latest.status != "available" or latest.volume_size != volume.size:
+        raise errors.BadRequest(
+            f"Invalid snapshot: Snapshot {snapshot_id} must be available and of the volume's size."
+        )
+    latest.status = "restoring"
+    volume.status = "reverting"
+    volume.task = {"revert_to": snapshot_id}
+    later(r, "revert_to_snapshot", volume, snapshot_id=snapshot_id)

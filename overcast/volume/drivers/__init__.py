@@ -128,6 +128,11 @@ class VolumeDriver(abc.ABC):
         """A new volume holding the snapshot's data, grown to `volume.size`."""
 
     @abc.abstractmethod
+    async def revert_to_snapshot(self, volume: VolumeRef, snapshot: SnapshotRef) -> None:
+        """Make the volume hold the snapshot's data again (its size stays `volume.size`).
+        Post: the volume is whole, old or reverted, if interrupted. Idempotent."""
+
+    @abc.abstractmethod
     async def create_cloned_volume(self, volume: VolumeRef, source: VolumeRef) -> str:
         """A new volume holding `source`'s data, grown to `volume.size`."""
 

@@ -137,6 +137,9 @@ class Driver(VolumeDriver):
     async def create_volume_from_snapshot(self, volume: VolumeRef, snapshot: SnapshotRef) -> str:
         return await self._copy(self._existing(snapshot.name), volume.name, volume.size)
 
+    async def revert_to_snapshot(self, volume: VolumeRef, snapshot: SnapshotRef) -> None:
+        await self._copy(self._existing(snapshot.name), volume.name, volume.size)
+
     async def create_cloned_volume(self, volume: VolumeRef, source: VolumeRef) -> str:
         return await self._copy(self._existing(source.name), volume.name, volume.size)
 
