@@ -21,6 +21,7 @@ MODULES = (
     "quotas",
     "hosts",
     "messages",
+    "manage",
     "metadata",
 )
 

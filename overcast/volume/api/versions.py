@@ -11,7 +11,7 @@ from overcast.common.http import bodies
 from overcast.common.http.microversions import APIVersion, VersionRange
 from overcast.volume.api.deps import BASE, Req, base_url, req
 
-MAX = APIVersion(3, 60)
+MAX = APIVersion(3, 71)
 RANGE = VersionRange("volume", BASE, MAX)
 PREFIX = "/volume"
 

@@ -273,3 +273,25 @@ async def revert(r: Req, session: AsyncSession, volume: Volume, args: Any) -> No
     volume.status = "reverting"
     volume.task = {"revert_to": snapshot_id}
     later(r, "revert_to_snapshot", volume, snapshot_id=snapshot_id)
+
+
+@action("os-extend_volume_completion")
+async def extend_completion(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+    """3.71: compute reports how extending an attached volume ended for the guest. Extends
+    here complete on the back end without waiting for compute, so only a volume still
+    `extending` takes it: an error puts the old size back."""
+    if not r.at_least("3.71"):
+        raise errors.BadRequest(
+            "Invalid input received: There is no such action: os-extend_volume_completion"
+        )
+    r.enforce("volume:extend_attached_volume", r.target(volume.project_id))
+    failed = schemas.boolean(
+        _args(args, "os-extend_volume_completion").get("error", False), "error"
+    )
+    volumes.require_status(volume, "extending", action="complete an extend")
+    if failed:
+        volume.size = int(volume.task.get("extend_from") or volume.size)
+        volume.status = "error_extending"
+    else:
+        volume.status = str(volume.task.get("then") or "available")
+    volume.task = {}
