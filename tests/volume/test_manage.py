@@ -21,6 +21,10 @@ def test_manage_then_unmanage(server: Server, admin: Any) -> None:
         check=True,
         capture_output=True,
     )
+    listed = admin.block_storage.get(f"/manageable_volumes?host={host}", microversion="3.8").json()[
+        "manageable-volumes"
+    ]
+    assert {"reference": {"source-name": source}, "size": 2, "safe_to_manage": True} in listed
     volume = admin.block_storage.manage_volume(
         host=host, ref={"source-name": source}, name=name("managed")
     )

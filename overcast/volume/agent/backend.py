@@ -278,6 +278,9 @@ class Backend:
     ) -> None:
         await images.manage(self, ctx, volume_id, reference)
 
+    async def list_manageable(self, ctx: dict[str, Any]) -> list[dict[str, Any]]:
+        return await self.driver.list_manageable()
+
     async def unmanage(self, ctx: dict[str, Any], volume_id: str) -> None:
         async with self.db.reader() as session:
             volume = await session.get(Volume, volume_id)

@@ -65,3 +65,33 @@ async def manage(request: Request, r: Req = Depends(req)) -> Any:
         r.state.bus, pool.backend, "manage_existing", r.bus_ctx, volume_id=volume.id, reference=ref
     )
     return bodies.json_response({"volume": views.volume(r, volume, vtype, [])}, 202)
+
+
+@router.get("/manageable_volumes")
+@router.get("/manageable_volumes/detail")
+async def manageable(request: Request, r: Req = Depends(req)) -> Any:
+    """3.8: what a back end holds that no volume owns (`?host=node@backend[#pool]`)."""
+    if not r.at_least("3.8"):
+        raise errors.NotFound("The resource could not be found.")
+    r.enforce("volume_extension:volume_manage")
+    host = request.query_params.get("host")
+    if not host:
+        raise errors.BadRequest("Invalid input received: host must be given.")
+    async with r.state.db.reader() as session:
+        live = await pools.live(session, r.state.settings.volume.service_down_time)
+    pool = next((p for p in live if host in (p.host, p.backend)), None)
+    if pool is None:
+        raise errors.BadRequest(f"Invalid input received: Service {host} not found or down.")
+    found = await rpc.call_agent(r.state.bus, pool.backend, "list_manageable", r.bus_ctx)
+    detail = request.url.path.endswith("/detail")
+    out = []
+    for item in found:
+        entry: dict[str, Any] = {
+            "reference": {"source-name": item["name"]},
+            "size": item["size"],
+            "safe_to_manage": True,
+        }
+        if detail:
+            entry.update(reason_not_safe=None, cinder_id=None, extra_info=None)
+        out.append(entry)
+    return {"manageable-volumes": out}

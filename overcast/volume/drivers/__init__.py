@@ -171,6 +171,10 @@ class VolumeDriver(abc.ABC):
         """Adopt an existing back-end object as `volume`; (provider location, size in GiB)."""
         raise errors.NotSupported(f"the {self.name} back end cannot manage existing volumes")
 
+    async def list_manageable(self) -> list[dict[str, Any]]:
+        """Objects on the back end that no volume owns: [{"name", "size" (GiB)}]."""
+        raise errors.NotSupported(f"the {self.name} back end cannot list manageable volumes")
+
     async def unmanage(self, volume: VolumeRef) -> None:
         """Forget the volume without deleting its data."""
         raise errors.NotSupported(f"the {self.name} back end cannot unmanage volumes")

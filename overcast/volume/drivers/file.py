@@ -256,6 +256,19 @@ class Driver(VolumeDriver):
         await asyncio.to_thread(os.replace, path, target)
         return str(target), max(1, -(-size // GiB))
 
+    async def list_manageable(self) -> list[dict[str, Any]]:
+        def scan() -> list[dict[str, Any]]:
+            found = []
+            for path in sorted(self.root.iterdir()):
+                if path.name.startswith((".", "volume-", "snapshot-")) or not path.is_file():
+                    continue
+                with contextlib.suppress(OSError):
+                    size = qemu_img.virtual_size(path)
+                    found.append({"name": path.name, "size": max(1, -(-size // GiB))})
+            return found
+
+        return await asyncio.to_thread(scan)
+
     async def unmanage(self, volume: VolumeRef) -> None:
         await self.exports.remove(volume.id)
         path = self._path(volume.name)
