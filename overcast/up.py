@@ -19,11 +19,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
-
-from overcast import app, clouds, runfiles
+from overcast import runfiles
 from overcast.common.config import Settings
+
+if TYPE_CHECKING:
+    from overcast import app
 
 
 def say(message: str) -> None:
@@ -39,6 +41,11 @@ def run(settings: Settings, user_clouds: bool = False) -> int:
     owner = own(settings.data_dir)
     try:
         sock = listen(settings.host, settings.port)
+        # Imported only now, so that a refusal above comes at once (they take seconds).
+        import uvicorn
+
+        from overcast import app, clouds
+
         progress = say if first else None
         if first:
             say(f"first start: creating the cloud in {settings.data_dir}")
@@ -59,7 +66,7 @@ def run(settings: Settings, user_clouds: bool = False) -> int:
                 cloud.health.wait_for(asyncio.get_running_loop().create_task(task))
 
         cloud = app.build(settings, on_ready=[ready], progress=progress)
-        server = _Server(
+        server = _quiet(
             uvicorn.Config(
                 cloud.app,
                 log_level="warning",
@@ -99,19 +106,23 @@ def _quiet_interrupt() -> Iterator[None]:
         raise SystemExit(130) from None
 
 
-class _Server(uvicorn.Server):
+def _quiet(config: Any) -> Any:
     """uvicorn's server, except that a stop by SIGINT or SIGTERM ends in a clean exit instead
     of raising the signal again once shut down (a traceback, and `make: *** Interrupt`)."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        wanted = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in wanted}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            wanted = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in wanted}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
 
 
 def listen(host: str, port: int) -> socket.socket:
