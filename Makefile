@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: up test setup system-packages lint test-databases clean
+.PHONY: up test setup system-packages lint test-databases conformance clean
 
 # exec: overcast replaces the shell, so Ctrl-C stops it cleanly without a make error.
 up: setup
@@ -25,6 +25,17 @@ test-databases: setup
 	    OVERCAST_TEST_DATABASE=$$kind $(BIN)/pytest -n 2 --dist loadgroup -q tests/identity tests/volume tests/network || exit 1; \
 	  else echo "skipping the $$kind run: no server on 127.0.0.1"; fi; \
 	done
+
+# OpenStack's conformance suite (Tempest, pinned) in its own venv, against a fresh cloud; long,
+# so not part of `make test`. Narrow it with CONFORMANCE_ARGS="--service compute --regex R".
+TEMPEST := .conformance/venv
+conformance: setup $(TEMPEST)/.installed
+	$(BIN)/python -m conformance.run --tempest $(TEMPEST) $(CONFORMANCE_ARGS)
+
+$(TEMPEST)/.installed:
+	test -x $(TEMPEST)/bin/python || $(PY) -m venv $(TEMPEST)
+	$(TEMPEST)/bin/pip install -q 'tempest==47.0.0' stestr
+	touch $@
 
 setup: system-packages $(STAMP)
 
@@ -54,10 +65,10 @@ $(STAMP): pyproject.toml | system-packages
 	@echo "==> ready: . $(BIN)/activate puts overcast and openstack on your PATH"
 
 lint: setup
-	$(BIN)/ruff check overcast tests bench
-	$(BIN)/ruff format --check overcast tests bench
+	$(BIN)/ruff check overcast tests bench conformance
+	$(BIN)/ruff format --check overcast tests bench conformance
 	$(BIN)/lint-imports
 	$(BIN)/mypy overcast/common overcast/object_store overcast/network/drivers overcast/compute/guest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .conformance .pytest_cache .mypy_cache .ruff_cache

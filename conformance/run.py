@@ -1,0 +1,105 @@
+"""The `make conformance` driver: a fresh cloud on a free port and a temporary data dir,
+`tempest.conf` from what it advertises, `tempest.api` run service by service (the services in
+its catalog, or those named), and the table of results. Tempest runs from its own venv.
+
+    python -m conformance.run --tempest .conformance/venv [--service compute] [--regex R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from conformance import discover, report, tempest_conf
+from tests.helpers.server import Server
+
+# Two fake compute hosts, so that Tempest's migration tests have somewhere to move to.
+CLOUD_ENV = {"OVERCAST_COMPUTE__FAKE_HOSTS": "2"}
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tempest", type=Path, default=Path(".conformance/venv"))
+    parser.add_argument("--service", action="append", help="identity, image, compute, ...")
+    parser.add_argument("--regex", default="", help="narrow the tests further")
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    return parser.parse_args()
+
+
+def _run_service(bin_dir: Path, work: Path, package: str, args: argparse.Namespace) -> str:
+    regex = rf"^tempest\.api\.{package}\." + (f".*{args.regex}" if args.regex else "")
+    env = {**os.environ, "TEMPEST_CONFIG_DIR": str(work / "etc")}
+    env.pop("OS_CLIENT_CONFIG_FILE", None)
+    with (work / f"{package}.log").open("w") as log:
+        subprocess.run(
+            [
+                str(bin_dir / "tempest"),
+                "run",
+                "--config-file",
+                str(work / "etc" / "tempest.conf"),
+                "--regex",
+                regex,
+                "--concurrency",
+                str(args.concurrency),
+            ],
+            cwd=work,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    stream = subprocess.run(
+        [str(bin_dir / "stestr"), "last", "--subunit"], cwd=work, capture_output=True, check=False
+    ).stdout
+    return subprocess.run(
+        [str(bin_dir / "subunit2csv")], input=stream, capture_output=True, check=False
+    ).stdout.decode(errors="replace")
+
+
+def main() -> int:
+    args = _arguments()
+    bin_dir = args.tempest.resolve() / "bin"
+    work = Path(tempfile.mkdtemp(prefix="overcast-conformance-"))
+    server = Server(work / "cloud", env=CLOUD_ENV).start()
+    try:
+        clouds = yaml.safe_load(server.clouds_yaml.read_text())["clouds"]["overcast"]
+        found = discover.facts(server.connect(), clouds["auth"], clouds["region_name"])
+        (work / "etc").mkdir()
+        conf = tempest_conf.render(found, work)
+        (work / "etc" / "tempest.conf").write_text(conf)
+        wanted = args.service or [
+            discover.TEMPEST_PACKAGES[t] for t in found.catalog if t in discover.TEMPEST_PACKAGES
+        ]
+        outcomes = []
+        for package in dict.fromkeys(wanted):
+            print(f"running tempest.api.{package} ...", flush=True)
+            outcome = report.parse(package, _run_service(bin_dir, work, package, args))
+            outcomes.append(outcome)
+            print(report.table([outcome]).splitlines()[1], flush=True)
+        print()
+        print(report.table(outcomes))
+        if args.json:
+            figures = {
+                o.service: {"passed": o.passed, "failed": o.failed, "skipped": o.skipped}
+                for o in outcomes
+            }
+            args.json.write_text(json.dumps(figures, indent=2))
+        print(f"\nlogs and tempest.conf in {work}" if args.keep else "", flush=True)
+        return 0
+    finally:
+        server.stop()
+        if not args.keep:
+            subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
