@@ -1,7 +1,8 @@
 """The identity service (Keystone v3) as other units use it: a password token and the catalog
 that comes with it (`overcast up` registering the default guest image), and an S3 request's
 signature checked against its EC2 credential (`POST /v3/s3tokens`, for the object store's S3
-API), answered with the token body of the credential's user on its project; and
+API), answered with the token body of the credential's user on its project; whether a
+project exists (compute's quota sets check it, as Nova does); and
 `ServiceToken`, the cached token of a service's credentials (`service_user`,
 `service_project`, `service_password`) that services act on each other with."""
 
@@ -39,6 +40,16 @@ class Token:
 
 class IdentityClient(RestClient):
     service = "identity"
+
+    async def project_exists(self, project_id: str) -> bool | None:
+        """True or False; None when this token may not look (Nova then takes the id on trust)."""
+        try:
+            await self.request("GET", f"/projects/{project_id}")
+        except errors.NotFound:
+            return False
+        except errors.Forbidden:
+            return None
+        return True
 
     async def password_token(
         self, username: str, password: str, project: str, domain: str = "Default"

@@ -139,10 +139,12 @@ def api_app(
     new_request_id: Callable[[], str] = middleware.new_request_id,
     streams: middleware.PublicPath = lambda _m, _p: False,
 ) -> FastAPI:
-    """A FastAPI app in the shape every service shares: errors in its dialect, request ids,
-    a JSON body limit (not on `streams` requests, whose bodies go to a store) and token
-    authentication; request ids from `new_request_id`, echoed in `request_id_headers` too. Its OpenAPI description (`openapi.json`
-    under the service's prefix) is public, so the API can be fuzzed."""
+    """A FastAPI app in the shape every service shares: errors in its dialect, request ids
+    (from `new_request_id`, echoed in `request_id_headers` too), one body limit whatever the
+    content type (not on `streams` requests, whose bodies go to a store), no redirects for a
+    trailing slash (404, as OpenStack answers) and token authentication. Its OpenAPI
+    description (`openapi.json` under the service's prefix) is public and declares every path
+    parameter and request body, so the API can be fuzzed."""
     # Overcast configures no OpenTelemetry: switching FastAPI's native telemetry off spares
     # every request its look-up of the global tracer, meter and logger providers.
     app = FastAPI(
@@ -152,6 +154,7 @@ def api_app(
         redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.router.redirect_slashes = False
     faults.install(app, render)
     app.add_middleware(
         middleware.ApiMiddleware,

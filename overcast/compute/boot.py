@@ -67,7 +67,8 @@ def sanitize_hostname(name: str) -> str:
     return text[:63].rstrip(".-") or "server"
 
 
-def _password() -> str:
+def new_password() -> str:
+    """A password for a server whose caller gave none (boot, rebuild, rescue, evacuate)."""
     return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
 
 
@@ -200,7 +201,7 @@ async def create(
         raise errors.Forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
     hints = dict(req.hints)
     reservation_id = "r-" + secrets.token_hex(4)
-    admin_pass = req.admin_pass or _password()
+    admin_pass = req.admin_pass or new_password()
     async with st.db.session() as session:
         # The quota lock first: on MariaDB the first read fixes the snapshot usage is counted in.
         await quotas.lock_project(session, ctx.project_id or "")

@@ -25,7 +25,8 @@ DEFAULTS = [  # (flavorid, name, vcpus, memory_mb, root_gb) as devstack makes th
     ("4", "m1.large", 4, 8192, 80),
     ("5", "m1.xlarge", 8, 16384, 160),
 ]
-_NAME = re.compile(r"^(?! )[\w .-]{1,255}(?<! )$", re.UNICODE)
+# Nova's flavor names: any printable characters, 1-255, no white space at either end.
+_NAME = re.compile(r"^(?!\s)[^\x00-\x1f]{1,255}(?<!\s)$")
 _ID = re.compile(r"^(?! )[\w.-]{1,255}(?<! )$")
 _SPEC_KEY = re.compile(r"^[\w.:-]{1,255}$")
 
@@ -90,8 +91,8 @@ def list_query(
 
 
 async def create(session: AsyncSession, values: dict[str, Any]) -> Flavor:
-    name = str(values["name"]).strip()
-    if not _NAME.match(name):
+    name = values["name"]
+    if not isinstance(name, str) or not _NAME.match(name) or not name.isprintable():
         raise errors.BadRequest("Invalid input for field/attribute name.")
     flavorid = values.get("id")
     if flavorid in (None, "", "auto"):
@@ -132,7 +133,31 @@ def validate_spec_key(key: str) -> None:
         )
 
 
-def set_specs(flavor: Flavor, specs: dict[str, Any]) -> None:
+# Extra specs whose values Nova checks (from microversion 2.86): the values each may take.
+_SPEC_CHOICES = {
+    "hw:cpu_policy": ("dedicated", "shared", "mixed"),
+    "hw:cpu_thread_policy": ("prefer", "isolate", "require"),
+    "hw:emulator_threads_policy": ("share", "isolate"),
+    "hw:watchdog_action": ("none", "pause", "poweroff", "reset", "disabled"),
+    "hw:mem_encryption": ("true", "false", "True", "False", "1", "0", "yes", "no"),
+    "hw:boot_menu": ("true", "false", "True", "False", "1", "0", "yes", "no"),
+}
+
+
+def _check_spec_value(key: str, value: str) -> None:
+    choices = _SPEC_CHOICES.get(key)
+    if choices is not None and value not in choices:
+        raise errors.BadRequest(
+            f"Validation failed; extra spec {key} does not allow {value!r}: use one of "
+            + ", ".join(choices)
+        )
+    if key == "hw:numa_nodes" and not (value.isdigit() and int(value) >= 1):
+        raise errors.BadRequest(f"Validation failed; extra spec {key} must be an integer >= 1")
+
+
+def set_specs(flavor: Flavor, specs: dict[str, Any], *, validate: bool = False) -> None:
+    """Set extra specs; with `validate` (microversion 2.86 on), known specs' values are
+    checked as Nova checks them."""
     current = {e.key: e for e in flavor.extra}
     for key, value in specs.items():
         validate_spec_key(key)
@@ -142,6 +167,8 @@ def set_specs(flavor: Flavor, specs: dict[str, Any]) -> None:
             or len(str(value)) > 255
         ):
             raise errors.BadRequest(f"Invalid input for field/attribute {key}.")
+        if validate:
+            _check_spec_value(key, str(value))
         if key in current:
             current[key].value = str(value)
         else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from overcast.clients.identity import IdentityClient
 from overcast.clients.image import ImageClient
 from overcast.clients.network import NetworkClient
 from overcast.clients.volume import VolumeClient
@@ -32,6 +33,12 @@ class Remote:
 
     def has(self, service_type: str) -> bool:
         return self._url(service_type, {}) is not None
+
+    def identity(self, ctx: dict[str, Any]) -> IdentityClient:
+        url = self._url("identity", ctx)
+        if url is None:
+            raise errors.ServiceUnavailable("the identity service is not in the catalog")
+        return IdentityClient(url, ctx.get("auth_token"))
 
     def image(self, ctx: dict[str, Any]) -> ImageClient:
         url = self._url("image", ctx)

@@ -5,6 +5,7 @@ and deleting. Called by the servers API and its sub-resources (metadata, tags, a
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import Select, String, cast, exists, not_, or_, select
@@ -20,6 +21,7 @@ from overcast.compute.models.instances import Instance, InstanceTag
 from overcast.compute.state import ComputeState
 
 TRUE = ("1", "t", "true", "on", "y", "yes", "")
+FALSE = ("0", "f", "false", "off", "n", "no")
 
 SORT_KEYS = {
     "access_ip_v4",
@@ -86,8 +88,22 @@ def parse_time(value: str, field: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def _bool(value: str) -> bool:
-    return value.strip().lower() in TRUE
+def parse_bool(value: str, field: str) -> bool:
+    """A boolean filter as Nova reads it (strictly): anything else is a 400."""
+    text = value.strip().lower()
+    if text not in TRUE and text not in FALSE:
+        raise errors.BadRequest(f"Invalid value '{value}' for {field}: not a boolean.")
+    return text in TRUE
+
+
+def _regex(text: str) -> str:
+    """The server list's `name` filter is a regular expression, as in Nova (REGEXP on SQLite and
+    MariaDB, `~` on PostgreSQL); one that does not compile is the caller's error."""
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise errors.BadRequest(f"Invalid regular expression for name: {text}") from exc
+    return text
 
 
 def _tags(value: str) -> list[str]:
@@ -117,7 +133,7 @@ def filtered(
         stmt = stmt.where(inst.project_id == project)
     deleted = params.get("deleted")
     if deleted is not None and ctx.is_admin:
-        stmt = stmt.where(inst.deleted.is_(_bool(deleted)))
+        stmt = stmt.where(inst.deleted.is_(parse_bool(deleted, "deleted")))
     elif "changes-since" not in params:
         stmt = stmt.where(inst.deleted.is_(False))
     if "status" in params:
@@ -131,10 +147,7 @@ def filtered(
         if task_states is not None:
             stmt = stmt.where(inst.task_state.in_(task_states))
     if "name" in params:
-        text = params["name"]
-        pattern = text.lstrip("^").rstrip("$")
-        like = ("" if text.startswith("^") else "%") + pattern + ("" if text.endswith("$") else "%")
-        stmt = stmt.where(inst.display_name.like(like))
+        stmt = stmt.where(inst.display_name.regexp_match(_regex(params["name"])))
     if "image" in params:
         stmt = stmt.where(inst.image_ref == params["image"].rstrip("/").rsplit("/", 1)[-1])
     if "flavor" in params:
@@ -160,7 +173,7 @@ def filtered(
     if "not-tags-any" in params:
         stmt = stmt.where(not_(or_(*(_has_tag(t) for t in _tags(params["not-tags-any"])))))
     if "locked" in params:
-        stmt = stmt.where(inst.locked.is_(_bool(params["locked"])))
+        stmt = stmt.where(inst.locked.is_(parse_bool(params["locked"], "locked")))
     if admin_filters:
         stmt = _admin_filters(stmt, params)
     return stmt
@@ -195,7 +208,10 @@ def _admin_filters(stmt: Select[Any], params: dict[str, str]) -> Select[Any]:
             except ValueError as exc:
                 raise errors.BadRequest(f"Invalid filter field: {key}.") from exc
     if "config_drive" in params:
-        stmt = stmt.where(inst.config_drive == ("True" if _bool(params["config_drive"]) else ""))
+        stmt = stmt.where(
+            inst.config_drive
+            == ("True" if parse_bool(params["config_drive"], "config_drive") else "")
+        )
     for key, moment in (
         ("created_at", inst.created_at),
         ("launched_at", inst.launched_at),

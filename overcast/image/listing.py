@@ -161,8 +161,14 @@ async def run(
     )
     async with st.db.reader() as session:
         if q.marker is not None:
-            marker = await session.get(Image, q.marker)
-            if marker is None or marker.deleted:
+            # An image the caller may not read answers as one that does not exist, so that
+            # no one learns which ids are taken.
+            marker = await session.scalar(
+                select(Image.id).where(
+                    Image.id == q.marker, Image.deleted.is_(False), access.readable(ctx)
+                )
+            )
+            if marker is None:
                 raise errors.BadRequest(f"Invalid marker. Image {q.marker} could not be found.")
         rows = await pagination.page(
             session,

@@ -31,6 +31,16 @@ def _public(method: str, path: str) -> bool:
     return method == "GET" and path.rstrip("/") in (PREFIX, f"{PREFIX}/versions")
 
 
+def _streams(method: str, path: str) -> bool:
+    """Image data (`PUT /v2/images/{id}/file` and `/stage`) flows to its store as it arrives;
+    every other body is held to the JSON limit."""
+    return (
+        method == "PUT"
+        and path.startswith(f"{PREFIX}/v2/images/")
+        and path.endswith(("/file", "/stage"))
+    )
+
+
 class ImageService(Service):
     name = "image"
     catalog_type = "image"
@@ -44,7 +54,11 @@ class ImageService(Service):
     def build(self, runtime: Runtime) -> FastAPI:
         settings = runtime.settings
         app = api_app(
-            runtime, title="Overcast Image (Glance v2)", render=faults.glance, public=_public
+            runtime,
+            title="Overcast Image (Glance v2)",
+            render=faults.glance,
+            public=_public,
+            streams=_streams,
         )
         self.state = ImageState(
             settings=settings,

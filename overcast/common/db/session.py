@@ -1,15 +1,17 @@
 """The async engine and session factory for one database URL.
 
 SQLite runs in WAL mode with a busy timeout so concurrent writers wait instead of failing;
-PostgreSQL and MariaDB are used through their async drivers by URL.
+PostgreSQL and MariaDB are used through their async drivers by URL. A value the database
+cannot hold (an integer beyond 64 bits, a string longer than its column) is the caller's
+error: every session turns it into `errors.BadRequest`, after rolling back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -22,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from overcast.common import log
+from overcast.common import errors, log
 
 LOG = log.get(__name__)
 
@@ -85,25 +87,27 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commits when the block ends, rolls back if it raises."""
-        if not self._serial or _HOLDING.get():
-            async with self._sessions() as session:
-                async with session.begin():
-                    yield session
-            return
-        async with self._write_lock():
-            token = _HOLDING.set(True)
-            try:
+        with _out_of_range():
+            if not self._serial or _HOLDING.get():
                 async with self._sessions() as session:
                     async with session.begin():
                         yield session
-            finally:
-                _HOLDING.reset(token)
+                return
+            async with self._write_lock():
+                token = _HOLDING.set(True)
+                try:
+                    async with self._sessions() as session:
+                        async with session.begin():
+                            yield session
+                finally:
+                    _HOLDING.reset(token)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
         """A session for reads only; nothing it does is committed."""
-        async with self._sessions() as session:
-            yield session
+        with _out_of_range():
+            async with self._sessions() as session:
+                yield session
 
     async def wait_reachable(self) -> None:
         """Return once the database answers; until then retry with back-off, one log line
@@ -143,6 +147,18 @@ def unreachable(exc: BaseException) -> bool:
         | ConnectionError
         | TimeoutError,
     )
+
+
+@contextmanager
+def _out_of_range() -> Iterator[None]:
+    """SQLite refuses integers beyond 64 bits with OverflowError, PostgreSQL and MariaDB with
+    a DataError (out of range, too long for the column): all mean the input was bad."""
+    try:
+        yield
+    except OverflowError as exc:
+        raise errors.BadRequest("A number in the request is out of range.") from exc
+    except exc_module.DataError as exc:
+        raise errors.BadRequest("A value in the request is out of range or too long.") from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

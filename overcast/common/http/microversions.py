@@ -19,7 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from overcast.common import errors
 
-_VERSION = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+# At most five digits a part: a longer version is not a version (400), not one too new (406).
+_VERSION = re.compile(r"^([1-9]\d{0,4})\.([1-9]\d{0,4}|0)$")
 
 
 @dataclass(frozen=True, order=True)
@@ -31,7 +32,8 @@ class APIVersion:
     def parse(cls, text: str) -> APIVersion:
         match = _VERSION.match(text.strip())
         if not match:
-            raise errors.BadRequest(f"Version {text} is not a valid API version string.")
+            shown = text if len(text) <= 32 else text[:32] + "..."
+            raise errors.BadRequest(f"Version {shown} is not a valid API version string.")
         return cls(int(match.group(1)), int(match.group(2)))
 
     def __str__(self) -> str:

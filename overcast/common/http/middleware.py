@@ -1,5 +1,6 @@
-"""The ASGI middleware every service's app wears: request ids, the NUL guard, the body limit
-and authentication, in that order, as one layer (`api_app` in common/service.py installs it).
+"""The ASGI middleware every service's app wears: request ids, the NUL guard, the body limit,
+the JSON depth guard and authentication, in that order, as one layer (`api_app` in
+common/service.py installs it).
 
 One layer rather than four: each ASGI layer costs a coroutine call per request (and a `send`
 wrapper), which on a cached token validation is a tenth of the request. It is plain ASGI (not
@@ -9,6 +10,7 @@ Starlette's BaseHTTPMiddleware) so that streamed uploads and downloads pass thro
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +28,11 @@ PublicPath = Callable[[str, str], bool]
 _DEBUG = 10
 _NUL_IN_URL = "Invalid input: the URL may not contain NUL characters."
 _NO_TOKEN = "The request you have made requires authentication."
+_TOO_DEEP = "Malformed request body: JSON nested more than {} levels deep."
+# No OpenStack request nests anywhere near this; Python's parser gives up near 1,000.
+MAX_JSON_DEPTH = 100
+# JSON strings (skipped whole, so brackets inside them do not count) and brackets.
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 # The version and variant bits of a version 4 UUID (RFC 4122), set on 128 random bits.
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
@@ -38,26 +45,39 @@ def new_request_id() -> str:
     return f"req-{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
-def _scan(scope: Scope) -> tuple[bytes, bytes | None, str]:
-    """The request's content type, declared length and `X-Auth-Token`, found in one pass over
-    its headers; the first of a repeated header wins."""
-    ctype: bytes | None = None
+def _scan(scope: Scope) -> tuple[bytes | None, str]:
+    """The request's declared length and `X-Auth-Token`, found in one pass over its headers;
+    the first of a repeated header wins."""
     length: bytes | None = None
     token: str | None = None
     for key, value in scope.get("headers", ()):
         if key == b"x-auth-token":
             if token is None:
                 token = value.decode("latin-1")
-        elif key == b"content-type":
-            if ctype is None:
-                ctype = value
         elif key == b"content-length" and length is None:
             length = value
-    return ctype or b"", length, token or ""
+    return length, token or ""
 
 
 async def _noop_receive() -> Message:
     return {"type": "http.disconnect"}
+
+
+def too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `body`, read as JSON, nests arrays and objects more than `limit` deep. Counting
+    brackets first makes the common case one C call."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for match in _JSON_TOKENS.finditer(body):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
 class ApiMiddleware:
@@ -67,9 +87,11 @@ class ApiMiddleware:
       `x-openstack-request-id` (and `extra_headers`) on every response, errors included;
     - 400 for a NUL in the path or query: PostgreSQL cannot compare it with text, and no
       OpenStack resource has one in its name;
-    - 413 for a body over `limit` bytes, except data that streams to a store: any
-      `application/octet-stream` body (image data) and every request `streams(method, path)`
-      names (object data, whatever its content type);
+    - 413 for a body over `limit` bytes, whatever its content type claims, except data that
+      streams to a store: the requests `streams(method, path)` names (image and object data),
+      which pass through as they arrive; other bodies are read whole before the route sees
+      them;
+    - 400 for a body nested more than `MAX_JSON_DEPTH` deep, on every path, public ones too;
     - 401 without a valid `X-Auth-Token`, except on `public` paths (version discovery, token
       issue), which pass through without a context; with one, the request context is in
       `scope["state"]["context"]`.
@@ -141,37 +163,51 @@ class ApiMiddleware:
         if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
             await self._error(scope, send, errors.BadRequest(_NUL_IN_URL))
             return
-        ctype, length, token = _scan(scope)
-        if not ctype.startswith(b"application/octet-stream") and not self.streams(
-            scope["method"], scope["path"]
-        ):
-            if length is not None and length.isdigit() and int(length) > self.limit:
-                await self._error(scope, send, self._too_large())
-                return
-            await self._limited(scope, receive, send, token, state)
+        length, token = _scan(scope)
+        if self.streams(scope["method"], scope["path"]):
+            await self._authenticated(scope, receive, send, token, state)
             return
-        await self._authenticated(scope, receive, send, token, state)
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._error(scope, send, self._too_large())
+            return
+        try:
+            body = await self._read(receive)
+        except errors.OvercastError as exc:
+            await self._error(scope, send, exc)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # after the body: the disconnect, when it comes
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self._authenticated(scope, replay, send, token, state)
 
     def _too_large(self) -> errors.PayloadTooLarge:
         return errors.PayloadTooLarge(f"Request body is larger than {self.limit} bytes.")
 
-    async def _limited(
-        self, scope: Scope, receive: Receive, send: Send, token: str, state: dict[str, Any]
-    ) -> None:
+    async def _read(self, receive: Receive) -> bytes:
+        """The whole body, at most `limit` bytes, checked for runaway nesting."""
+        chunks: list[bytes] = []
         seen = 0
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            seen += len(chunk)
             if seen > self.limit:
                 raise self._too_large()
-            return message
-
-        try:
-            await self._authenticated(scope, limited_receive, send, token, state)
-        except errors.PayloadTooLarge as exc:
-            await self._error(scope, send, exc)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if too_deep(body):
+            raise errors.BadRequest(_TOO_DEEP.format(MAX_JSON_DEPTH))
+        return body
 
     async def _authenticated(
         self, scope: Scope, receive: Receive, send: Send, token: str, state: dict[str, Any]

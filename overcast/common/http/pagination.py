@@ -16,6 +16,9 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from overcast.common import errors
 
+# The largest integer a database column (BIGINT) holds.
+MAX_INT = 2**63 - 1
+
 
 def parse_limit(value: str | int | None, maximum: int | None = None) -> int | None:
     if value is None or value == "":
@@ -26,6 +29,8 @@ def parse_limit(value: str | int | None, maximum: int | None = None) -> int | No
         raise errors.BadRequest(f"limit must be an integer, not {value!r}.") from exc
     if limit < 0:
         raise errors.BadRequest("limit must be zero or more.")
+    if limit > MAX_INT:
+        raise errors.BadRequest(f"limit must be at most {MAX_INT}.")
     return min(limit, maximum) if maximum else limit
 
 

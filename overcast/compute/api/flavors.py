@@ -103,6 +103,8 @@ def _number(
         )
     if value == "" and default is not None:
         return default
+    if kind is int and isinstance(value, float):
+        raise errors.BadRequest(f"Invalid input for field/attribute {key}. Value: {value}.")
     try:
         number = kind(value)
     except (TypeError, ValueError) as exc:
@@ -184,7 +186,7 @@ async def add_specs(flavor_id: str, request: Request, r: Req = Depends(req)) -> 
         raise errors.BadRequest("Invalid input for field/attribute extra_specs.")
     async with r.state.db.session() as session:
         flavor = await flavors.get(session, r.ctx, flavor_id)
-        flavors.set_specs(flavor, specs)
+        flavors.set_specs(flavor, specs, validate=r.at_least("2.86"))
     return _json({"extra_specs": specs})
 
 
@@ -208,7 +210,7 @@ async def update_spec(
         raise errors.BadRequest("Request body and URI mismatch")
     async with r.state.db.session() as session:
         flavor = await flavors.get(session, r.ctx, flavor_id)
-        flavors.set_specs(flavor, body)
+        flavors.set_specs(flavor, body, validate=r.at_least("2.86"))
     return _json(body)
 
 

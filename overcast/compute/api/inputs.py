@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from overcast.common import errors
+from overcast.common.http import pagination
 
 
 def invalid(field: str, value: Any, detail: str) -> errors.BadRequest:
@@ -96,7 +97,7 @@ def boolean(value: Any, field: str) -> bool:
 def query_int(value: str | None, field: str, *, minimum: int = 0) -> int | None:
     if value is None or value == "":
         return None
-    return integer(value, field, minimum=minimum)
+    return integer(value, field, minimum=minimum, maximum=pagination.MAX_INT)
 
 
 def isotime(value: dt.datetime | None) -> str | None:

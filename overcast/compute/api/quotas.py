@@ -88,6 +88,8 @@ async def update(project_id: str, request: Request, r: Req = Depends(req)) -> di
         raise errors.BadRequest("Per-user quotas are not supported; set the project's quota.")
     values = _values(r, await json_body(request), "quota_set")
     force = bool(values.pop("force", False))
+    if await r.state.remote.identity(r.ctx.to_dict()).project_exists(project_id) is False:
+        raise errors.BadRequest(f"Project ID {project_id} is not a valid project.")
     async with r.state.db.session() as session:
         await quotas.update_project(session, project_id, values, force=force)
         limits = await quotas.limits(session, project_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 import uuid
 from typing import Any
@@ -55,7 +56,38 @@ def name(value: Any, field: str = "name") -> str:
         raise bad(field, f"Value: {value}. {value!r} is not of type 'string'")
     if not 1 <= len(value) <= 255 or value != value.strip() and not value.strip():
         raise bad(field, f"Value: {value}. {value!r} is too short or too long")
+    if not value.isprintable():
+        raise bad(field, f"Value: {value!r}. Names hold printable characters only")
     return value
+
+
+def password(value: Any, field: str = "adminPass") -> str | None:
+    """An optional `adminPass`: a string when given."""
+    if value is not None and not isinstance(value, str):
+        raise bad(field, f"Value: {value}. {value!r} is not of type 'string'")
+    return value
+
+
+def zone(value: Any, field: str = "availability_zone") -> str | None:
+    """An optional availability zone name: a string when given."""
+    if value is not None and not isinstance(value, str):
+        raise bad(field, f"Value: {value}. {value!r} is not of type 'string'")
+    return value
+
+
+def access_ip(value: Any, version: int) -> str | None:
+    """`accessIPv4`/`accessIPv6`: an address of that family, kept in its canonical form
+    (RFC 5952 for IPv6), or nothing for an empty value."""
+    field = f"accessIPv{version}"
+    if value is None or value == "":
+        return None
+    try:
+        address = ipaddress.ip_address(value) if isinstance(value, str) else None
+    except ValueError:
+        address = None
+    if address is None or address.version != version:
+        raise bad(field, f"Value: {value}. {value!r} is not a 'ipv{version}'")
+    return str(address)
 
 
 def is_uuid(value: Any) -> bool:
@@ -88,11 +120,11 @@ def tags(value: Any) -> list[str]:
 
 def _count(body: dict[str, Any], key: str) -> int:
     value = body.get(key, 1)
-    try:
-        number = int(value)
-    except (TypeError, ValueError) as exc:
-        raise bad(key, f"Value: {value}. {value!r} is not of type 'integer', 'string'") from exc
-    if number < 1 or isinstance(value, bool):
+    whole = isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+    if not whole or isinstance(value, bool):
+        raise bad(key, f"Value: {value}. {value!r} is not of type 'integer', 'string'")
+    number = int(value)
+    if number < 1:
         raise bad(key, f"Value: {value}. {value} is less than the minimum of 1")
     return number
 
@@ -212,18 +244,18 @@ def boot_request(r: Req, body: dict[str, Any]) -> BootRequest:
         flavor_ref=str(server["flavorRef"]),
         image_ref=image_ref,
         networks=_networks(r, server.get("networks")),
-        admin_pass=server.get("adminPass"),
+        admin_pass=password(server.get("adminPass")),
         metadata=metadata(server.get("metadata") or {}),
         key_name=server.get("key_name"),
         user_data=user_data,
-        availability_zone=server.get("availability_zone"),
+        availability_zone=zone(server.get("availability_zone")),
         bdms=_bdms(server),
         min_count=min_count,
         max_count=max_count,
         security_groups=[str(g["name"]) for g in groups],
         config_drive=config_drive in (True, "True", "true", "1", 1),
-        access_ip_v4=server.get("accessIPv4"),
-        access_ip_v6=server.get("accessIPv6"),
+        access_ip_v4=access_ip(server.get("accessIPv4"), 4),
+        access_ip_v6=access_ip(server.get("accessIPv6"), 6),
         disk_config=server.get("OS-DCF:diskConfig") or "MANUAL",
         description=description,
         tags=tags(server.get("tags") or []),

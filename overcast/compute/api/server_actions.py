@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from overcast.common import errors
-from overcast.compute import security_groups, server_images, servers
+from overcast.compute import boot, security_groups, server_images, servers
 from overcast.compute import server_actions as acts
 from overcast.compute.api import schemas
 from overcast.compute.api.deps import Req, json_body, req
@@ -105,8 +105,9 @@ async def _rescue(r: Req, uuid: str, args: Any) -> Response:
     _enforce(r, "os_compute_api:os-rescue")
     a = _args(args)
     image_ref = a.get("rescue_image_ref")
+    password = schemas.password(a.get("adminPass")) or boot.new_password()
     await acts.rescue(r.state, r.ctx, uuid, image_ref)
-    return _json({"adminPass": a.get("adminPass") or "rescue-password"})
+    return _json({"adminPass": password})
 
 
 @action("lock")
@@ -115,6 +116,8 @@ async def _lock(r: Req, uuid: str, args: Any) -> Response:
     reason = _args(args).get("locked_reason")
     if reason is not None and not r.at_least("2.73"):
         raise errors.BadRequest("Additional properties are not allowed ('locked_reason')")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 255):
+        raise schemas.bad("locked_reason", "must be a string of at most 255 characters")
     await acts.lock(r.state, r.ctx, uuid, reason)
     return _accepted()
 
@@ -210,11 +213,11 @@ async def _evacuate(r: Req, uuid: str, args: Any) -> Response:
         raise errors.BadRequest("Additional properties are not allowed ('onSharedStorage')")
     if "force" in a and (not r.at_least("2.29") or r.at_least("2.68")):
         raise errors.BadRequest("Additional properties are not allowed ('force' was unexpected)")
-    password = a.get("adminPass")
+    password = schemas.password(a.get("adminPass")) or boot.new_password()
     await acts.evacuate(r.state, r.ctx, uuid, a.get("host"), r.at_least("2.95"), password)
     if r.at_least("2.14"):
         return Response(status_code=200)
-    return _json({"adminPass": password or "evacuated"})
+    return _json({"adminPass": password})
 
 
 @action("addSecurityGroup", "removeSecurityGroup")
@@ -259,13 +262,13 @@ async def _rebuild(r: Req, uuid: str, args: Any) -> Response:
         changes["user_data"] = a["user_data"]
     if "hostname" in a and r.at_least("2.90"):
         changes["hostname"] = a["hostname"]
-    for key, column in (("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6")):
-        if key in a:
-            changes[column] = a[key] or None
+    for version, column in ((4, "access_ip_v4"), (6, "access_ip_v6")):
+        if f"accessIPv{version}" in a:
+            changes[column] = schemas.access_ip(a[f"accessIPv{version}"], version)
     if "key_name" in a and r.at_least("2.54"):
         changes.update(await _key(r, a["key_name"]))
-    password = a.get("adminPass") or "rebuild-password"
-    await server_images.rebuild(r.state, r.ctx, uuid, image_ref, changes, a.get("adminPass"))
+    password = schemas.password(a.get("adminPass")) or boot.new_password()
+    await server_images.rebuild(r.state, r.ctx, uuid, image_ref, changes, password)
     body = await show_body(r, uuid)
     body["adminPass"] = password
     return _json({"server": body}, 202)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 
 from overcast.common import errors
+from overcast.common.http import headers
 from overcast.compute import servers
 from overcast.compute.api import schemas
 from overcast.compute.api.deps import Req, json_body, req
@@ -77,7 +78,7 @@ async def update(server_id: str, tag: str, r: Req = Depends(req)) -> Response:
             raise errors.BadRequest(f"The number of tags exceeded the per-server limit {MAX_TAGS}")
         inst.tags.append(InstanceTag(tag=tag))
     location = r.url(f"/servers/{server_id}/tags/{tag}")
-    return Response(status_code=201, headers={"Location": location})
+    return Response(status_code=201, headers={"Location": headers.location(location)})
 
 
 @router.delete("/servers/{server_id}/tags/{tag}", status_code=204)

@@ -95,6 +95,9 @@ def _params(r: Req, request: Request) -> tuple[dict[str, str], list[tuple[str, s
                 f"allowed ('{key}' was unexpected)"
             )
         params[key] = value
+    for direction in sort_dirs:
+        if direction.lower() not in ("asc", "desc"):
+            raise errors.BadRequest(f"Invalid sort_dir: {direction}")
     sort = []
     for i, key in enumerate(sort_keys):
         if key not in servers.SORT_KEYS:
@@ -108,7 +111,9 @@ async def _list(r: Req, request: Request, detail: bool) -> Response:
     rule = "detail" if detail else "index"
     r.enforce(f"os_compute_api:servers:{rule}")
     params, sort = _params(r, request)
-    all_tenants = "all_tenants" in params and servers._bool(params["all_tenants"])
+    all_tenants = "all_tenants" in params and servers.parse_bool(
+        params["all_tenants"], "all_tenants"
+    )
     if all_tenants:
         r.enforce(f"os_compute_api:servers:{rule}:get_all_tenants")
     admin_filters = r.ctx.is_admin or r.at_least("2.83")
@@ -120,7 +125,9 @@ async def _list(r: Req, request: Request, detail: bool) -> Response:
         strict_status=r.at_least("2.38"),
     )
     maximum = r.state.settings.compute.max_list_limit
-    limit = pagination.parse_limit(params.get("limit"), maximum) or maximum
+    limit = pagination.parse_limit(params.get("limit"), maximum)
+    if limit is None:
+        limit = maximum
     async with r.state.db.reader() as session:
         from overcast.compute.models.instances import Instance
 
@@ -251,9 +258,9 @@ async def update(server_id: str, request: Request, r: Req = Depends(req)) -> Res
         if "hostname" in body:
             inst.hostname = str(body["hostname"])
         if "accessIPv4" in body:
-            inst.access_ip_v4 = body["accessIPv4"] or None
+            inst.access_ip_v4 = schemas.access_ip(body["accessIPv4"], 4)
         if "accessIPv6" in body:
-            inst.access_ip_v6 = body["accessIPv6"] or None
+            inst.access_ip_v6 = schemas.access_ip(body["accessIPv6"], 6)
         if "OS-DCF:diskConfig" in body:
             inst.system_metadata = {
                 **inst.system_metadata,

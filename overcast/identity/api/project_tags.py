@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from overcast.common import errors
 from overcast.common.context import RequestContext
-from overcast.common.http import auth
+from overcast.common.http import auth, headers
 from overcast.identity import lookup, models, projects, state
 from overcast.identity.api import links, schemas, targets
 
@@ -76,7 +76,7 @@ async def add(
         project = await lookup.get(session, models.Project, project_id)
         ident.enforce("identity:create_project_tag", ctx, targets.of("project", project))
         await projects.add_tag(session, project, tag)
-    return Response(status_code=201, headers={"Location": str(request.url)})
+    return Response(status_code=201, headers={"Location": headers.location(str(request.url))})
 
 
 @router.delete("/{tag}", status_code=204)
