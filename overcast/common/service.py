@@ -21,7 +21,7 @@ from overcast.common.bus import Bus
 from overcast.common.config import Settings
 from overcast.common.db import migrate
 from overcast.common.db.session import Database
-from overcast.common.http import faults, middleware
+from overcast.common.http import faults, middleware, openapi
 from overcast.common.http.auth import TokenValidator
 
 
@@ -155,6 +155,7 @@ def api_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.router.redirect_slashes = False
+    openapi.install(app)
     faults.install(app, render)
     app.add_middleware(
         middleware.ApiMiddleware,

@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from overcast.common import errors
 from overcast.common.context import RequestContext
 from overcast.common.http import auth, bodies
 from overcast.common.http.microversions import APIVersion
@@ -83,3 +84,11 @@ async def req(request: Request) -> Req:
 async def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object; 400 in Nova's words when it is missing or malformed."""
     return await bodies.json_object(request)
+
+
+async def action_body(request: Request) -> tuple[str, Any]:
+    """The one action an `/action` body names, and its arguments."""
+    body = await json_body(request)
+    if len(body) != 1:
+        raise errors.BadRequest("There is either no action or more than one in the request.")
+    name, args = next(iter(body.items()))    return name, args

@@ -12,7 +12,7 @@ from overcast.common import errors
 from overcast.common.http import pagination
 from overcast.compute import flavors
 from overcast.compute.api import views
-from overcast.compute.api.deps import Req, json_body, req
+from overcast.compute.api.deps import Req, action_body, json_body, req
 from overcast.compute.api.servers import _json
 from overcast.compute.models.flavors import Flavor
 
@@ -245,8 +245,7 @@ async def access(flavor_id: str, r: Req = Depends(req)) -> Response:
 
 @router.post("/flavors/{flavor_id}/action")
 async def action(flavor_id: str, request: Request, r: Req = Depends(req)) -> Response:
-    body = await json_body(request)
-    name, args = next(iter(body.items()))
+    name, args = await action_body(request)
     if (
         name not in ("addTenantAccess", "removeTenantAccess")
         or not isinstance(args, dict)

@@ -12,7 +12,7 @@ from overcast.common import errors
 from overcast.compute import boot, security_groups, server_images, servers
 from overcast.compute import server_actions as acts
 from overcast.compute.api import schemas
-from overcast.compute.api.deps import Req, json_body, req
+from overcast.compute.api.deps import Req, action_body, req
 from overcast.compute.api.servers import _json, show_body
 
 router = APIRouter(prefix="/v2.1")
@@ -36,10 +36,7 @@ def _args(body: Any) -> dict[str, Any]:
 
 @router.post("/servers/{server_id}/action")
 async def server_action(server_id: str, request: Request, r: Req = Depends(req)) -> Response:
-    body = await json_body(request)
-    if len(body) != 1:
-        raise errors.BadRequest("There is either no action or more than one in the request.")
-    name, args = next(iter(body.items()))
+    name, args = await action_body(request)
     handler = _HANDLERS.get(name)
     if handler is None:
         raise errors.BadRequest(f"There is no such action: {name}")
