@@ -1,5 +1,6 @@
-"""The image service (Glance v2) as compute uses it: read an image, download its data, and
-create, upload and delete the images that snapshots and shelving make."""
+"""The image service (Glance v2) as compute uses it: read and list images, download their data,
+create, upload and delete the images that snapshots and shelving make, and change properties
+(for compute's `/images` proxy)."""
 
 from __future__ import annotations
 
@@ -114,10 +115,19 @@ class ImageClient(RestClient):
             headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
         )
 
-    async def update(self, image_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """Replace (or add) the given properties with a JSON patch."""
+    async def list(self, **params: Any) -> list[dict[str, Any]]:
+        """One page of the images this token sees (Glance's filters, `limit`, `marker`)."""
+        response = await self.request("GET", "/v2/images", params=params)
+        images: list[dict[str, Any]] = response.json()["images"]
+        return images
+
+    async def update(
+        self, image_id: str, changes: dict[str, Any], removed: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """Replace (or add) the given properties, and remove `removed`, in one JSON patch."""
         self._forget(image_id)
         patch = [{"op": "add", "path": f"/{key}", "value": value} for key, value in changes.items()]
+        patch += [{"op": "remove", "path": f"/{key}"} for key in removed]
         response = await self.request(
             "PATCH",
             f"/v2/images/{image_id}",

@@ -66,6 +66,7 @@ RULES: list[RuleDefault] = [
     *_rules("os-lock-server", MEMBER, "lock", "unlock"),
     *_rules("os-lock-server", ADMIN, "unlock:unlock_override"),
     *_rules("os-rescue", MEMBER, ""),
+    *_rules("os-create-backup", MEMBER, ""),
     *_rules("os-unrescue", MEMBER, ""),
     *_rules("os-shelve", MEMBER, "shelve", "unshelve"),
     *_rules("os-shelve", ADMIN, "shelve_offload", "unshelve_to_host"),

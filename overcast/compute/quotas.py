@@ -18,7 +18,7 @@ from overcast.common import errors
 from overcast.common.db import locks
 from overcast.compute.models.instances import Instance
 from overcast.compute.models.keypairs import KeyPair
-from overcast.compute.models.quotas import ProjectLock, Quota, QuotaClass
+from overcast.compute.models.quotas import ProjectLock, Quota, QuotaClass, UserQuota
 from overcast.compute.models.server_groups import ServerGroup
 
 UNLIMITED = -1
@@ -53,25 +53,41 @@ async def defaults(session: AsyncSession) -> dict[str, int]:
     return await class_limits(session, "default")
 
 
-async def limits(session: AsyncSession, project_id: str) -> dict[str, int]:
-    """The hard limits of `project_id`: defaults with the project's overrides applied."""
+async def limits(
+    session: AsyncSession, project_id: str, user_id: str | None = None
+) -> dict[str, int]:
+    """The hard limits of `project_id` (defaults with the project's overrides applied), and
+    with `user_id`, that user's own limits over them."""
     values = await defaults(session)
     rows = await session.execute(select(Quota).where(Quota.project_id == project_id))
     values.update({r.resource: r.hard_limit for r in rows.scalars() if r.resource in values})
+    if user_id is not None:
+        values.update(await _user_limits(session, project_id, user_id))
     return values
 
 
+async def _user_limits(session: AsyncSession, project_id: str, user_id: str) -> dict[str, int]:
+    rows = await session.execute(
+        select(UserQuota).where(UserQuota.project_id == project_id, UserQuota.user_id == user_id)
+    )
+    return {r.resource: r.hard_limit for r in rows.scalars()}
+
+
 async def usage(
-    session: AsyncSession, project_id: str, user_id: str | None = None
+    session: AsyncSession, project_id: str, user_id: str | None = None, *, of_user: bool = False
 ) -> dict[str, int]:
-    """What `project_id` uses now; key pairs belong to users, so they count only for `user_id`.
-    Cores and RAM are summed from the instances' counted sizes (see `Instance.vcpus`)."""
+    """What `project_id` uses now (with `of_user`, what `user_id`'s servers in it use); key
+    pairs belong to users, so they count only for `user_id`. Cores and RAM are summed from the
+    instances' counted sizes (see `Instance.vcpus`)."""
+    where = [Instance.project_id == project_id, Instance.deleted.is_(False)]
+    if of_user:
+        where.append(Instance.user_id == user_id)
     live = await session.execute(
         select(
             func.count(Instance.id),
             func.coalesce(func.sum(Instance.vcpus), 0),
             func.coalesce(func.sum(Instance.memory_mb), 0),
-        ).where(Instance.project_id == project_id, Instance.deleted.is_(False))
+        ).where(*where)
     )
     instances, cores, ram = (int(v) for v in live.one())
     groups = await session.scalar(
@@ -112,9 +128,12 @@ async def reserve(
     await lock_project(session, project_id)
     hard = await limits(session, project_id)
     used = await usage(session, project_id, user_id)
-    overs = [
-        r for r in wanted if hard.get(r, UNLIMITED) >= 0 and used.get(r, 0) + wanted[r] > hard[r]
-    ]
+    overs = _over(wanted, hard, used)
+    own = await _user_limits(session, project_id, user_id)
+    if own and not overs:
+        hard = {**hard, **own}
+        used = await usage(session, project_id, user_id, of_user=True)
+        overs = _over(wanted, own, used)
     if overs:
         raise QuotaExceeded(
             "Quota exceeded for {o}: Requested {r}, but already used {u} of {a} {o}".format(
@@ -124,6 +143,12 @@ async def reserve(
                 a=", ".join(str(hard[x]) for x in overs),
             )
         )
+
+
+def _over(wanted: dict[str, int], hard: Mapping[str, int], used: Mapping[str, int]) -> list[str]:
+    return [
+        r for r in wanted if hard.get(r, UNLIMITED) >= 0 and used.get(r, 0) + wanted[r] > hard[r]
+    ]
 
 
 async def check_limit(session: AsyncSession, project_id: str, resource: str, value: int) -> int:
@@ -167,10 +192,54 @@ async def update_project(
     await session.flush()
 
 
-async def reset_project(session: AsyncSession, project_id: str) -> None:
-    """Drop every override of `project_id`: it is back on the defaults."""
-    rows = await session.execute(select(Quota).where(Quota.project_id == project_id))
-    for row in rows.scalars():
+async def update_user(
+    session: AsyncSession,
+    project_id: str,
+    user_id: str,
+    values: Mapping[str, int],
+    *,
+    force: bool = False,
+) -> None:
+    """Set `user_id`'s limits in `project_id`: never above the project's (400), nor, unless
+    `force`, below what the user's servers use."""
+    project = await limits(session, project_id)
+    used = await usage(session, project_id, user_id, of_user=True)
+    for resource, limit in values.items():
+        ceiling = project.get(resource, UNLIMITED)
+        if ceiling != UNLIMITED and (limit == UNLIMITED or limit > ceiling):
+            raise errors.BadRequest(
+                f"Quota limit {limit} for {resource} must be less than or equal to the "
+                f"project's {ceiling}."
+            )
+        if not force and limit != UNLIMITED and limit < used.get(resource, 0):
+            raise errors.BadRequest(
+                f"Quota limit {limit} for {resource} must be greater than or equal to "
+                f"already used and reserved {used.get(resource, 0)}."
+            )
+    for resource, limit in values.items():
+        row = await session.get(UserQuota, (project_id, user_id, resource))
+        if row is None:
+            session.add(
+                UserQuota(
+                    project_id=project_id, user_id=user_id, resource=resource, hard_limit=limit
+                )
+            )
+        else:
+            row.hard_limit = limit
+    await session.flush()
+
+
+async def reset_project(session: AsyncSession, project_id: str, user_id: str | None = None) -> None:
+    """Drop every override of `project_id` (or only `user_id`'s in it): back on the defaults."""
+    stmt: Any = select(UserQuota).where(UserQuota.project_id == project_id)
+    if user_id is not None:
+        stmt = stmt.where(UserQuota.user_id == user_id)
+    else:
+        for row in (
+            await session.execute(select(Quota).where(Quota.project_id == project_id))
+        ).scalars():
+            await session.delete(row)
+    for row in (await session.execute(stmt)).scalars():
         await session.delete(row)
 
 

@@ -105,8 +105,17 @@ async def _snapshot_image(
 
 
 async def create_image(
-    st: ComputeState, ctx: RequestContext, uuid: str, name: str, metadata: dict[str, str]
-) -> str:
+    st: ComputeState,
+    ctx: RequestContext,
+    uuid: str,
+    name: str,
+    metadata: dict[str, str],
+    *,
+    backup: tuple[str, int] | None = None,
+) -> str | None:
+    """Snapshot the server into a new image; with `backup` (its type and rotation), a backup
+    image, after which only the newest `rotation` backups of that type are kept (none are
+    made with rotation 0: the old ones are only removed). The new image's id."""
     async with st.db.reader() as session:
         inst = await servers.get(session, ctx, uuid)
     if not inst.image_ref:
@@ -116,7 +125,12 @@ async def create_image(
         raise errors.Conflict(
             f"Cannot 'createImage' instance {uuid} while it is in vm_state {inst.vm_state}"
         )
-    image = await _snapshot_image(st, ctx, inst, name, metadata, "snapshot")
+    if backup is not None:
+        metadata = {**metadata, "backup_type": backup[0]}
+        if backup[1] == 0:
+            await _rotate(st, ctx, uuid, backup[0], 0)
+            return None
+    image = await _snapshot_image(st, ctx, inst, name, metadata, "backup" if backup else "snapshot")
     try:
         inst = await begin(
             st,
@@ -132,7 +146,22 @@ async def create_image(
         await st.remote.image(ctx.to_dict()).delete(image["id"])
         raise
     await to_agent(st, ctx, inst, "snapshot_instance", image_id=image["id"])
+    if backup is not None:
+        await _rotate(st, ctx, uuid, backup[0], backup[1])
     return str(image["id"])
+
+
+async def _rotate(st: ComputeState, ctx: RequestContext, uuid: str, kind: str, keep: int) -> None:
+    """Delete the server's backups of type `kind` beyond the newest `keep`."""
+    client = st.remote.image(ctx.to_dict())
+    found = await client.list(
+        instance_uuid=uuid, image_type="backup", backup_type=kind, sort="created_at:desc"
+    )
+    for image in found[keep:]:
+        try:
+            await client.delete(image["id"])
+        except errors.NotFound:
+            pass
 
 
 async def shelve(st: ComputeState, ctx: RequestContext, uuid: str) -> None:

@@ -1,6 +1,7 @@
-"""First start: the Default domain, the admin/service/demo projects, the admin > member > reader
-roles, the admin and demo users, RegionOne and the catalog. Every step is idempotent, so a
-second start on the same data dir only refreshes the catalog URLs.
+"""First start: the Default domain, the admin/service/demo projects, the admin > manager >
+member > reader roles and `service`, the admin and demo users, RegionOne and the catalog.
+Every step is idempotent, so a second start on the same data dir only refreshes the catalog
+URLs.
 """
 
 from __future__ import annotations
@@ -75,11 +76,12 @@ async def run(
             tags=[],
         )
     role = {}
-    for name in ("admin", "member", "reader"):
+    for name in ("admin", "manager", "member", "reader", "service"):
         role[name] = await _ensure(
             session, models.Role, {"name": name, "domain_id": models.GLOBAL}, options={}, extra={}
         )
-    for prior, implied in (("admin", "member"), ("member", "reader")):
+    # As Keystone's bootstrap: admin > manager > member > reader; `service` stands alone.
+    for prior, implied in (("admin", "manager"), ("manager", "member"), ("member", "reader")):
         await _ensure(
             session,
             models.ImpliedRole,

@@ -35,6 +35,11 @@ THEIRS = (
     "hypervisors",
     "services",
     "volume_attachments",
+    "hosts",
+    "extensions",
+    "migrations",
+    "images",
+    "usage_audit",
 )
 
 

@@ -55,18 +55,19 @@ def _project_target(project_id: str, request: Request) -> dict[str, Any]:
 @router.get("/v2.1/os-quota-sets/{project_id}")
 async def show(project_id: str, request: Request, r: Req = Depends(req)) -> dict[str, Any]:
     r.enforce(RULE + "show", _project_target(project_id, request))
+    user_id = request.query_params.get("user_id") or None
     async with r.state.db.reader() as session:
-        limits = await quotas.limits(session, project_id)
+        limits = await quotas.limits(session, project_id, user_id)
     return {"quota_set": {"id": project_id, **{k: limits[k] for k in shown(r)}}}
 
 
 @router.get("/v2.1/os-quota-sets/{project_id}/detail")
 async def detail(project_id: str, request: Request, r: Req = Depends(req)) -> dict[str, Any]:
     r.enforce(RULE + "detail", _project_target(project_id, request))
-    user_id = request.query_params.get("user_id")
+    user_id = request.query_params.get("user_id") or None
     async with r.state.db.reader() as session:
-        limits = await quotas.limits(session, project_id)
-        used = await quotas.usage(session, project_id, user_id)
+        limits = await quotas.limits(session, project_id, user_id)
+        used = await quotas.usage(session, project_id, user_id, of_user=user_id is not None)
     body: dict[str, Any] = {
         k: {"limit": limits[k], "in_use": used.get(k, 0), "reserved": 0} for k in shown(r)
     }
@@ -84,23 +85,26 @@ async def defaults(project_id: str, r: Req = Depends(req)) -> dict[str, Any]:
 @router.put("/v2.1/os-quota-sets/{project_id}")
 async def update(project_id: str, request: Request, r: Req = Depends(req)) -> dict[str, Any]:
     r.enforce(RULE + "update", {"project_id": project_id})
-    if request.query_params.get("user_id"):
-        raise errors.BadRequest("Per-user quotas are not supported; set the project's quota.")
+    user_id = request.query_params.get("user_id") or None
     values = _values(r, await json_body(request), "quota_set")
     force = bool(values.pop("force", False))
     if await r.state.remote.identity(r.ctx.to_dict()).project_exists(project_id) is False:
         raise errors.BadRequest(f"Project ID {project_id} is not a valid project.")
     async with r.state.db.session() as session:
-        await quotas.update_project(session, project_id, values, force=force)
-        limits = await quotas.limits(session, project_id)
+        if user_id is None:
+            await quotas.update_project(session, project_id, values, force=force)
+        else:
+            await quotas.update_user(session, project_id, user_id, values, force=force)
+        limits = await quotas.limits(session, project_id, user_id)
     return {"quota_set": {k: limits[k] for k in shown(r)}}
 
 
 @router.delete("/v2.1/os-quota-sets/{project_id}")
-async def revert(project_id: str, r: Req = Depends(req)) -> Response:
+async def revert(project_id: str, request: Request, r: Req = Depends(req)) -> Response:
     r.enforce(RULE + "delete", {"project_id": project_id})
+    user_id = request.query_params.get("user_id") or None
     async with r.state.db.session() as session:
-        await quotas.reset_project(session, project_id)
+        await quotas.reset_project(session, project_id, user_id)
     return Response(status_code=202)
 
 

@@ -9,11 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from overcast.common import errors
+from overcast.common.http import pagination
 from overcast.compute import boot, security_groups, server_images, servers
 from overcast.compute import server_actions as acts
-from overcast.compute.api import schemas
+from overcast.compute.api import inputs, schemas
 from overcast.compute.api.deps import Req, action_body, req
-from overcast.compute.api.servers import _json, show_body
+from overcast.compute.api.servers import _json, changed_body
 
 router = APIRouter(prefix="/v2.1")
 
@@ -266,7 +267,7 @@ async def _rebuild(r: Req, uuid: str, args: Any) -> Response:
         changes.update(await _key(r, a["key_name"]))
     password = schemas.password(a.get("adminPass")) or boot.new_password()
     await server_images.rebuild(r.state, r.ctx, uuid, image_ref, changes, password)
-    body = await show_body(r, uuid)
+    body = await changed_body(r, uuid, rebuild=True)
     body["adminPass"] = password
     return _json({"server": body}, 202)
 
@@ -288,9 +289,40 @@ async def _create_image(r: Req, uuid: str, args: Any) -> Response:
     name = schemas.name(a.get("name"))
     metadata = schemas.metadata(a.get("metadata") or {})
     image_id = await server_images.create_image(r.state, r.ctx, uuid, name, metadata)
+    return _image_created(r, image_id)
+
+
+def _image_created(r: Req, image_id: str | None) -> Response:
+    if image_id is None:
+        return _accepted()
     if r.at_least("2.45"):
         return _json({"image_id": image_id}, 202)
     return Response(status_code=202, headers={"Location": r.bookmark(f"/images/{image_id}")})
+
+
+@action("createBackup")
+async def _create_backup(r: Req, uuid: str, args: Any) -> Response:
+    _enforce(r, "os_compute_api:os-create-backup")
+    if not isinstance(args, dict):
+        raise errors.BadRequest("Invalid input for field/attribute createBackup.")
+    unknown = sorted(set(args) - {"name", "backup_type", "rotation", "metadata"})
+    if unknown:
+        raise errors.BadRequest(f"Additional properties are not allowed ({unknown[0]!r})")
+    for key in ("name", "backup_type", "rotation"):
+        if key not in args:
+            raise errors.BadRequest(
+                f"Invalid input for field/attribute createBackup. '{key}' is a required property"
+            )
+    name = schemas.name(args["name"])
+    kind = args["backup_type"]
+    if not isinstance(kind, str) or not kind:
+        raise schemas.bad("backup_type", f"Value: {kind}. is not a string")
+    rotation = inputs.integer(args["rotation"], "rotation", minimum=0, maximum=pagination.MAX_INT)
+    metadata = schemas.metadata(args.get("metadata") or {})
+    image_id = await server_images.create_image(
+        r.state, r.ctx, uuid, name, metadata, backup=(kind, rotation)
+    )
+    return _image_created(r, image_id)
 
 
 @action("shelve")

@@ -165,15 +165,47 @@ async def detail(request: Request, r: Req = Depends(req)) -> Response:
     return await _list(r, request, detail=True)
 
 
-async def show_body(r: Req, uuid: str) -> dict[str, Any]:
-    """The full view of one server (as show, update and rebuild answer)."""
+async def _shown(r: Req, uuid: str) -> tuple[Any, dict[str, Any]]:
     async with r.state.db.reader() as session:
         inst = await servers.get(session, r.ctx, uuid)
         status = None
         if r.at_least("2.16") and r.allowed("os_compute_api:servers:show:host_status"):
             status = await servers.host_status(session, r.state.settings.compute.service_down_time)
         groups = await _groups(session, uuid) if r.at_least("2.71") else None
-    return ServerView(r, status, groups).detail(inst, show=True)
+    return inst, ServerView(r, status, groups).detail(inst, show=True)
+
+
+async def show_body(r: Req, uuid: str) -> dict[str, Any]:
+    """The full view of one server, as show answers."""
+    return (await _shown(r, uuid))[1]
+
+
+# What Nova's update and rebuild answers leave out below 2.75 (their "basic" view).
+_EXTENDED_PREFIXES = ("OS-EXT-", "OS-SRV-USG:", "os-extended-volumes:")
+_EXTENDED_KEYS = {
+    "config_drive",
+    "key_name",
+    "security_groups",
+    "host_status",
+    "server_groups",
+    "pinned_availability_zone",
+}
+
+
+async def changed_body(r: Req, uuid: str, *, rebuild: bool = False) -> dict[str, Any]:
+    """The view update and rebuild answer: the basic view below 2.75 (with `key_name` from
+    2.54 for rebuild), the full one from 2.75; rebuild adds `user_data` from 2.57."""
+    inst, body = await _shown(r, uuid)
+    if not r.at_least("2.75"):
+        keep = {"key_name"} if rebuild and r.at_least("2.54") else set()
+        body = {
+            k: v
+            for k, v in body.items()
+            if k in keep or not (k.startswith(_EXTENDED_PREFIXES) or k in _EXTENDED_KEYS)
+        }
+    if rebuild and r.at_least("2.57"):
+        body["user_data"] = inst.user_data
+    return body
 
 
 async def _groups(session: Any, uuid: str) -> dict[str, list[str]]:
@@ -266,7 +298,7 @@ async def update(server_id: str, request: Request, r: Req = Depends(req)) -> Res
                 **inst.system_metadata,
                 "disk_config": body["OS-DCF:diskConfig"],
             }
-    return _json({"server": await show_body(r, server_id)})
+    return _json({"server": await changed_body(r, server_id)})
 
 
 @router.delete("/servers/{server_id}", status_code=204)

@@ -55,19 +55,29 @@ def public(method: str, path: str) -> bool:
     return method == "GET" and path.rstrip("/") in ("", "/v2.1", "/v2")
 
 
-@router.get("/")
-async def root(request: Request) -> dict[str, Any]:
-    v21 = _v21(_base(request))
-    v20 = {
-        **v21,
+def _v20(base: str) -> dict[str, Any]:
+    """The legacy v2.0 API: the same routes without microversions (2.1 behaviour)."""
+    return {
+        **_v21(base),
         "id": "v2.0",
         "status": "SUPPORTED",
         "version": "",
         "min_version": "",
         "updated": "2011-01-21T11:33:21Z",
-        "links": [{"rel": "self", "href": f"{_base(request)}/v2/"}],
+        "links": [{"rel": "self", "href": f"{base}/v2/"}],
     }
-    return {"versions": [v20, v21]}
+
+
+@router.get("/")
+async def root(request: Request) -> dict[str, Any]:
+    base = _base(request)
+    return {"versions": [_v20(base), _v21(base)]}
+
+
+@router.get("/v2")
+@router.get("/v2/")
+async def legacy(request: Request) -> dict[str, Any]:
+    return {"version": _v20(_base(request))}
 
 
 @router.get("/v2.1")

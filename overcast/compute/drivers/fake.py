@@ -104,7 +104,16 @@ class FakeDriver(drivers.Driver):
                 for b in instance.block_devices
             },
         )
-        self._log(instance.uuid, f"{instance.hostname} login: booted on {self.host}")
+        # A boot log as a small guest writes one, so console readers see several lines.
+        vcpus, ram = instance.flavor.get("vcpus", 1), instance.flavor.get("memory_mb", 0)
+        for line in (
+            f"[    0.000000] Linux version fake (overcast) on {self.host}",
+            f"[    0.000000] Memory: {ram} MiB, {vcpus} CPUs",
+            "[    0.420000] Run /sbin/init as init process",
+            f"Starting {instance.hostname}: network, sshd ... OK",
+            f"{instance.hostname} login: booted on {self.host}",
+        ):
+            self._log(instance.uuid, line)
 
     async def destroy(self, instance_uuid: str, destroy_disks: bool = True) -> None:
         if self._guests.pop(instance_uuid, None) is not None:
