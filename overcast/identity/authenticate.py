@@ -127,7 +127,8 @@ class Authenticator:
             )
         return Identity(
             user=view.user,
-            methods=data.methods,
+            # As Keystone: a token made from a token was also made by the `token` method.
+            methods=tuple(dict.fromkeys((*data.methods, "token"))),
             expires_at=data.expires_at,
             audit_chain=data.audit_chain_id,
         )

@@ -87,7 +87,20 @@ async def _check_refs(session: AsyncSession, values: dict[str, Any]) -> None:
         raise errors.BadRequest(f"Could not find region {region_id} for the endpoint.")
 
 
-async def create_endpoint(session: AsyncSession, values: dict[str, Any]) -> models.Endpoint:
+async def _legacy_region(session: AsyncSession, values: dict[str, Any]) -> None:
+    region_id = values.get("region_id")
+    if region_id and await session.get(models.Region, region_id) is None:
+        session.add(models.Region(id=region_id, description="", parent_region_id=None, extra={}))
+        await session.flush()
+
+
+async def create_endpoint(
+    session: AsyncSession, values: dict[str, Any], *, legacy_region: bool = False
+) -> models.Endpoint:
+    """Create an endpoint. Named by the old `region` field (`legacy_region`), a region that
+    does not exist is created with it, as Keystone still does for old clients."""
+    if legacy_region:
+        await _legacy_region(session, values)
     await _check_refs(session, values)
     endpoint = models.Endpoint(id=new_id(), **values)
     session.add(endpoint)
@@ -100,9 +113,14 @@ async def update(
     row: models.Service | models.Endpoint,
     changes: dict[str, Any],
     extra: dict[str, Any],
+    *,
+    legacy_region: bool = False,
 ) -> None:
-    """Apply a PATCH: known columns from `changes`, the rest merged into `extra`."""
+    """Apply a PATCH: known columns from `changes`, the rest merged into `extra` (an endpoint
+    moved by the old `region` field creates its region, as on create)."""
     if isinstance(row, models.Endpoint):
+        if legacy_region:
+            await _legacy_region(session, changes)
         await _check_refs(session, changes)
     for key, value in changes.items():
         setattr(row, key, value)

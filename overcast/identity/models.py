@@ -191,3 +191,46 @@ class RevocationEvent(Base):
     application_credential_id: Mapped[str | None] = mapped_column(String(64))
     issued_before: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Policy(Base):
+    """A policy blob stored for services that fetch their policy from Keystone (`/v3/policies`)."""
+
+    __tablename__ = "identity_policy"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(255))
+    blob: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Consumer(Base):
+    """An OAuth1 consumer (`/v3/OS-OAUTH1/consumers`); its secret is shown once, on create."""
+
+    __tablename__ = "identity_consumer"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    description: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(64))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class EndpointGroup(Base):
+    """A set of endpoints by attributes (`filters`: interface, service_id, region_id)."""
+
+    __tablename__ = "identity_endpoint_group"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DomainConfig(Base):
+    """One option of a domain's own configuration (groups `identity` and `ldap`)."""
+
+    __tablename__ = "identity_domain_config"
+    domain_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_domain.id", ondelete="CASCADE"), primary_key=True
+    )
+    group: Mapped[str] = mapped_column(String(255), primary_key=True)
+    option: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)

@@ -15,6 +15,28 @@ DEFAULTS = [
     RuleDefault("identity:revoke_token", ADMIN_OR_TOKEN_OWNER),
     RuleDefault("service_role", "role:service"),
     # catalog: anyone may read regions; services and endpoints are for admins and system readers
+    *(
+        RuleDefault(
+            f"identity:{verb}", ADMIN_OR_SYSTEM_READER if verb[:3] in ("get", "lis") else ADMIN
+        )
+        for noun, plural in (
+            ("policy", "policies"),
+            ("consumer", "consumers"),
+            ("endpoint_group", "endpoint_groups"),
+        )
+        for verb in (
+            f"create_{noun}",
+            f"get_{noun}",
+            f"list_{plural}",
+            f"update_{noun}",
+            f"delete_{noun}",
+        )
+    ),
+    *(
+        RuleDefault(f"identity:{verb}_domain_config", ADMIN)
+        for verb in ("create", "get", "update", "delete")
+    ),
+    RuleDefault("identity:get_domain_config_default", ADMIN_OR_SYSTEM_READER),
     RuleDefault("identity:get_region", ""),
     RuleDefault("identity:list_regions", ""),
     *(RuleDefault(f"identity:{verb}_region", ADMIN) for verb in ("create", "update", "delete")),

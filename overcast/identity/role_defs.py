@@ -95,8 +95,12 @@ async def imply(session: AsyncSession, prior_id: str, implied_id: str) -> tuple[
     """Make `prior` imply `implied` (idempotent); refuses loops and prohibited roles."""
     prior = await lookup.get(session, models.Role, prior_id)
     implied = await lookup.get(session, models.Role, implied_id)
-    if implied.domain_id != models.GLOBAL:
-        raise errors.BadRequest(f"{implied_id} cannot be an implied role.")
+    if implied.domain_id != models.GLOBAL and prior.domain_id == models.GLOBAL:
+        # A domain's roles may imply any role (their own domain's, another's, global ones);
+        # a global role may not imply a role that exists in one domain only.
+        raise errors.Forbidden(
+            f"Global role {prior_id} cannot imply the domain-specific role {implied_id}."
+        )
     if implied.name in PROHIBITED_IMPLIED:
         raise errors.Forbidden(f"{implied.name} role cannot be an implied role.")
     if prior_id == implied_id or await _reaches(session, implied_id, prior_id):

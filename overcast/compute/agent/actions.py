@@ -111,8 +111,9 @@ class Actions:
     ) -> str:
         text: str = await self.h.driver.get_console_output(instance_uuid)
         if length is not None:
-            lines = text.splitlines(keepends=True)
-            text = "".join(lines[-length:]) if length > 0 else ""
+            # Nova's tail: the last `length` pieces between newlines (a final newline leaves
+            # an empty last piece, which counts).
+            text = "\n".join(text.split("\n")[-length:]) if length > 0 else ""
         return text
 
     async def get_diagnostics(self, ctx: dict[str, Any], instance_uuid: str) -> dict[str, Any]:

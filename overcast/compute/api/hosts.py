@@ -28,7 +28,7 @@ async def index(request: Request, r: Req = Depends(req)) -> dict[str, Any]:
     r.enforce(RULE + "list", {})
     async with r.state.db.reader() as session:
         found = await hosts.list_hosts(
-            session, r.state.settings.compute, request.query_params.get("zone")
+            session, r.state.settings.compute, request.query_params.get("zone") or None
         )
     return {"hosts": found}
 

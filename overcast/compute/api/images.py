@@ -148,7 +148,7 @@ async def update_metadata(image_id: str, request: Request, r: Req = Depends(req)
 async def replace_metadata(image_id: str, request: Request, r: Req = Depends(req)) -> Any:
     changes = await _metadata_body(request, "metadata")
     current = properties(await _client(r).get(image_id))
-    removed = tuple(k for k in current if k not in changes and not k.startswith("os_"))
+    removed = tuple(k for k in current if k not in changes)
     return {"metadata": await _set(r, image_id, changes, removed)}
 
 

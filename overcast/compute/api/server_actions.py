@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from overcast.common import errors
 from overcast.common.http import pagination
-from overcast.compute import boot, security_groups, server_images, servers
+from overcast.compute import boot, hosts, security_groups, server_images, servers
 from overcast.compute import server_actions as acts
 from overcast.compute.api import inputs, schemas
 from overcast.compute.api.deps import Req, action_body, req
@@ -182,6 +182,7 @@ async def _migrate(r: Req, uuid: str, args: Any) -> Response:
     host = _args(args).get("host")
     if host is not None and not r.at_least("2.56"):
         raise errors.BadRequest("Additional properties are not allowed ('host' was unexpected)")
+    await _check_target(r, uuid, host)
     await acts.migrate(r.state, r.ctx, uuid, host)
     return _accepted()
 
@@ -199,8 +200,26 @@ async def _live(r: Req, uuid: str, args: Any) -> Response:
         raise errors.BadRequest("block_migration 'auto' needs microversion 2.25")
     if "force" in a and (not r.at_least("2.30") or r.at_least("2.68")):
         raise errors.BadRequest("Additional properties are not allowed ('force' was unexpected)")
+    await _check_target(r, uuid, a.get("host"))
     await acts.live_migrate(r.state, r.ctx, uuid, a.get("host"))
     return _accepted()
+
+
+async def _check_target(r: Req, uuid: str, host: Any) -> None:
+    """A move to a named host: the host must run compute and not be the server's own (400,
+    as Nova answers before anything moves)."""
+    if host is None:
+        return
+    if not isinstance(host, str) or not host:
+        raise schemas.bad("host", f"Value: {host}. is not a valid host name")
+    async with r.state.db.reader() as session:
+        inst = await servers.get(session, r.ctx, uuid)
+        try:
+            await hosts.compute_service(session, host)
+        except errors.NotFound as exc:
+            raise errors.BadRequest(exc.message) from exc
+    if inst.host == host:
+        raise errors.BadRequest(f"Unable to migrate instance ({uuid}) to current host ({host}).")
 
 
 @action("evacuate")

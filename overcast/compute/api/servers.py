@@ -204,6 +204,7 @@ async def changed_body(r: Req, uuid: str, *, rebuild: bool = False) -> dict[str,
             if k in keep or not (k.startswith(_EXTENDED_PREFIXES) or k in _EXTENDED_KEYS)
         }
     if rebuild and r.at_least("2.57"):
+        body.pop("OS-EXT-SRV-ATTR:user_data", None)
         body["user_data"] = inst.user_data
     return body
 

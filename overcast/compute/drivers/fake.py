@@ -166,7 +166,8 @@ class FakeDriver(drivers.Driver):
         guest = self._get(instance_uuid)
         return {
             "state": states.POWER_NAMES.get(guest.power_state, "pending").lower(),
-            "driver": "fake",
+            # Nova's API names a few drivers only; its own fake driver says libvirt too.
+            "driver": "libvirt",
             "hypervisor": "fake",
             "hypervisor_os": "fake-os",
             "uptime": 0,

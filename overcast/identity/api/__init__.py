@@ -7,11 +7,13 @@ from overcast.identity.api import (
     assignments,
     auth_scopes,
     credentials,
+    domain_configs,
     domains,
     endpoints,
     groups,
     project_tags,
     projects,
+    records,
     regions,
     role_assignments,
     roles,
@@ -31,7 +33,9 @@ ROUTERS = [
     endpoints.router,
     application_credentials.router,
     credentials.router,
-    # domains, projects, users, groups, roles and assignments
+    # domains (their configuration first: /v3/domains/config/...), projects, users, groups,
+    # roles and assignments
+    domain_configs.router,
     domains.router,
     projects.router,
     project_tags.router,
@@ -40,4 +44,6 @@ ROUTERS = [
     roles.router,
     assignments.router,
     role_assignments.router,
+    # policies, OAuth1 consumers, endpoint groups
+    *records.ROUTERS,
 ]

@@ -84,7 +84,9 @@ async def create(request: Request, ctx: RequestContext = Depends(auth.context)) 
     values = {"enabled": True, "region_id": None, **_changes(body)}
     async with ident.db.session() as session:
         endpoint = await endpoints.create_endpoint(
-            session, {**values, "extra": dict(body.model_extra or {})}
+            session,
+            {**values, "extra": dict(body.model_extra or {})},
+            legacy_region="region_id" not in body.model_fields_set,
         )
     await catalog.announce(ident.bus)
     return {"endpoint": view(request, endpoint)}
@@ -125,7 +127,13 @@ async def update(
     body = (await links.parse(request, PatchBody)).endpoint
     async with ident.db.session() as session:
         endpoint = await endpoints.get_endpoint(session, endpoint_id)
-        await endpoints.update(session, endpoint, _changes(body), dict(body.model_extra or {}))
+        await endpoints.update(
+            session,
+            endpoint,
+            _changes(body),
+            dict(body.model_extra or {}),
+            legacy_region="region_id" not in body.model_fields_set,
+        )
     await catalog.announce(ident.bus)
     return {"endpoint": view(request, endpoint)}
 

@@ -81,7 +81,11 @@ def not_null(*names: str) -> Any:
 
 async def parse(request: Request, model: type[Model]) -> Model:
     """Read and validate the body against `model`; every failure is a 400 that names a field."""
-    payload = await read_json(request)
+    return validated(model, await read_json(request))
+
+
+def validated(model: type[Model], payload: Any) -> Model:
+    """`payload` validated against `model`; every failure is a 400 that names a field."""
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
