@@ -16,6 +16,11 @@ _VISIBLE = (
 )
 
 DEFAULTS = [
+    RuleDefault("get_metadef_namespaces", "role:admin or role:reader"),
+    RuleDefault("get_metadef_namespace", "role:admin or role:reader"),
+    RuleDefault("add_metadef_namespace", "role:admin"),
+    RuleDefault("modify_metadef_namespace", "role:admin", "Change a namespace or its parts."),
+    RuleDefault("delete_metadef_namespace", "role:admin"),
     RuleDefault("add_image", _OWNER_MEMBER, "Create an image."),
     RuleDefault("get_images", "role:admin or (role:reader and project_id:%(project_id)s)"),
     RuleDefault("get_image", f"role:admin or (role:reader and ({_VISIBLE}))"),

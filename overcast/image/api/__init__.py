@@ -36,10 +36,11 @@ def media_type(request: Request) -> str:
 
 
 def _routers() -> list[Any]:
-    from overcast.image.api import data, images, info, members, schemas, versions
+    from overcast.image.api import data, images, info, members, metadefs, schemas, versions
 
     return [
         versions.router,
+        metadefs.router,
         images.router,
         data.router,
         members.router,
