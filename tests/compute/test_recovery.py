@@ -56,3 +56,39 @@ def test_kill_during_builds_then_restart(start_server: Callable[..., Server]) ->
     for created in slow:
         admin.compute.delete_server(created.id)
     admin.compute.delete_server(running.id)
+
+
+def test_kill_during_resize_rolls_back(start_server: Callable[..., Server]) -> None:
+    """kill -9 while a resize's destination is spawning: on restart the server is back on its
+    source host with its old flavor, quota usage counts that flavor only, the migration is in
+    error and no action event is left in progress."""
+    env = {"OVERCAST_COMPUTE__FAKE_HOSTS": "2"}
+    srv = start_server(env=env)
+    admin = srv.connect("overcast")
+    image = admin.image.create_image(
+        name="img", data=b"\0" * 1024, disk_format="raw", container_format="bare"
+    )
+    server = admin.compute.wait_for_server(boot(admin, image), wait=20, interval=0.05)
+    source = server.compute_host
+    admin.compute.set_server_metadata(server, **{"fake:spawn_delay": "60"})
+    admin.compute.resize_server(server, "2")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # until the destination is spawning the new guest
+        if admin.compute.get_server(server.id).task_state == "resize_finish":
+            break
+        time.sleep(0.05)
+    srv.kill()
+
+    srv = start_server(env=env, data_dir=srv.data_dir)
+    admin = srv.connect("overcast")
+    after = admin.compute.get_server(server.id)
+    assert after.task_state is None and after.compute_host == source
+    assert after.flavor["original_name"] == "m1.tiny"
+    usage = admin.compute.get(f"/os-quota-sets/{after.project_id}/detail").json()["quota_set"]
+    assert usage["cores"]["in_use"] == after.flavor["vcpus"]
+    assert usage["ram"]["in_use"] == after.flavor["ram"]
+    assert [m.status for m in admin.compute.migrations(instance_uuid=server.id)] == ["error"]
+    for action in admin.compute.server_actions(server.id):
+        shown = admin.compute.get_server_action(action.request_id, server.id)
+        assert all(e["finish_time"] for e in shown.events), shown.events
+    admin.compute.delete_server(server.id)
