@@ -70,6 +70,7 @@ async def start(
             if name in present:
                 raise errors.BadRequest(f"Image is already present at store '{name}'")
         if names:
+            await _progress(st, image_id, importing=names, failed=[])
             st.spawn(_copy(st, image_id, names))
         return
     if image.status != "uploading" or image.busy_host is not None:
@@ -80,6 +81,7 @@ async def start(
             "in progress"
         )
     must = body.get("all_stores_must_succeed", True)
+    await _progress(st, image_id, importing=names, failed=[])
     st.spawn(_direct(st, image, names, must))
 
 
@@ -103,10 +105,12 @@ async def _direct(st: ImageState, image: models.Image, names: list[str], must: b
         await st.stores.staging.delete(staged)
     except (errors.OvercastError, OSError, SQLAlchemyError) as exc:
         LOG.warning("import failed", extra={"fields": {"image": image.id, "error": str(exc)}})
+        await _progress(st, image.id, importing=[], failed=names)
         await data.release(st, image.id, "importing", "queued")
         await st.stores.staging.delete(staged)
         await _uncharge(st, image.id)
         return
+    await _progress(st, image.id, done=names[0])
     extra = names[1:]
     if extra:
         await _copy(st, image.id, extra, must)
@@ -123,7 +127,7 @@ async def _uncharge(st: ImageState, image_id: str) -> None:
 
 async def _copy(st: ImageState, image_id: str, names: list[str], must: bool = False) -> None:
     """Copy an active image's data into each store of `names` (failures are logged)."""
-    for name in names:
+    for i, name in enumerate(names):
         try:
             await _copy_one(st, image_id, st.stores.get(name))
         except (errors.OvercastError, OSError, SQLAlchemyError) as exc:
@@ -132,7 +136,49 @@ async def _copy(st: ImageState, image_id: str, names: list[str], must: bool = Fa
                 extra={"fields": {"image": image_id, "store": name, "error": str(exc)}},
             )
             if must:
+                await _progress(st, image_id, done=None, failed_now=names[i:])
                 return
+            await _progress(st, image_id, done=None, failed_now=[name])
+            continue
+        await _progress(st, image_id, done=name)
+
+
+IMPORTING = "os_glance_importing_to_stores"
+FAILED = "os_glance_failed_import"
+
+
+async def _progress(
+    st: ImageState,
+    image_id: str,
+    *,
+    importing: list[str] | None = None,
+    failed: list[str] | None = None,
+    done: str | None = None,
+    failed_now: tuple[str, ...] | list[str] = (),
+) -> None:
+    """Glance's import progress on the image: the stores still being imported to, and those
+    that failed; a client waits until the first is empty. Set whole (`importing`, `failed`) or
+    moved along (`done` leaves the list, `failed_now` moves to the failed ones)."""
+    async with st.db.session() as session:
+        row = await session.get(models.Image, image_id, populate_existing=True)
+        if row is None or row.deleted:
+            return
+        props = {p.name: p for p in row.properties}
+
+        def read(name: str) -> list[str]:
+            found = props.get(name)
+            return [v for v in (found.value or "").split(",") if v] if found else []
+
+        now_importing = importing if importing is not None else read(IMPORTING)
+        now_failed = failed if failed is not None else read(FAILED)
+        gone = {done, *failed_now}
+        now_importing = [n for n in now_importing if n not in gone]
+        now_failed = list(dict.fromkeys([*now_failed, *failed_now]))
+        for name, values in ((IMPORTING, now_importing), (FAILED, now_failed)):
+            if name in props:
+                props[name].value = ",".join(values)
+            else:
+                row.properties.append(models.ImageProperty(name=name, value=",".join(values)))
 
 
 async def _copy_one(st: ImageState, image_id: str, store: drivers.Store) -> None:

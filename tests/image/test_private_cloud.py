@@ -128,6 +128,9 @@ def test_several_stores(cloud_admin: openstack.connection.Connection) -> None:
     while conn.image.get_image(image.id).properties["stores"] != "cheap,fast":
         assert time.monotonic() < deadline
         time.sleep(0.1)
+    done = raw.call(conn, "GET", f"/images/{image.id}").json()
+    # the copy reports its end as Glance does: no store left importing, none failed
+    assert done["os_glance_importing_to_stores"] == "" and done["os_glance_failed_import"] == ""
     conn.image.delete_image(image, store="cheap", ignore_missing=False)
     assert conn.image.get_image(image.id).properties["stores"] == "fast"
     last = raw.call(conn, "DELETE", f"/stores/fast/{image.id}")
