@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from overcast.clients.image import ImageClient, properties
 from overcast.common import errors
 from overcast.compute import servers
+from overcast.compute.api import schemas
 from overcast.compute.api.deps import Req, json_body, req
 from overcast.compute.api.views import links
 
@@ -31,9 +32,12 @@ _PROGRESS = {"queued": 25, "saving": 50, "uploading": 50, "importing": 50, "acti
 MAX_METADATA = 128
 
 
-def _client(r: Req) -> ImageClient:
+def _client(r: Req, image_id: str | None = None) -> ImageClient:
+    """The image service's client for this request; an id that is no UUID names no image."""
     if r.at_least("2.36"):
         raise errors.NotFound("The resource could not be found.")
+    if image_id is not None and not schemas.is_uuid(image_id):
+        raise errors.NotFound(f"Image {image_id} could not be found.")
     return r.state.remote.image(r.ctx.to_dict())
 
 
@@ -104,7 +108,7 @@ async def detail(request: Request, r: Req = Depends(req)) -> dict[str, Any]:
 
 @router.get("/{image_id}")
 async def show(image_id: str, r: Req = Depends(req)) -> dict[str, Any]:
-    image = await _client(r).get(image_id)
+    image = await _client(r, image_id).get(image_id)
     if image.get("status") in ("deleted", "pending_delete"):
         raise errors.NotFound(f"Image {image_id} could not be found.")
     return {"image": _view(r, image, detail=True)}
@@ -112,7 +116,7 @@ async def show(image_id: str, r: Req = Depends(req)) -> dict[str, Any]:
 
 @router.delete("/{image_id}", status_code=204)
 async def delete(image_id: str, r: Req = Depends(req)) -> Response:
-    await _client(r).delete(image_id)
+    await _client(r, image_id).delete(image_id)
     return Response(status_code=204)
 
 
@@ -126,7 +130,7 @@ async def _metadata_body(request: Request, key: str) -> dict[str, str]:
 async def _set(
     r: Req, image_id: str, changes: dict[str, str], removed: tuple[str, ...] = ()
 ) -> dict[str, Any]:
-    client = _client(r)
+    client = _client(r, image_id)
     current = properties(await client.get(image_id))
     if len(set(current) - set(removed) | set(changes)) > MAX_METADATA:
         raise errors.Forbidden(f"Quota exceeded: at most {MAX_METADATA} metadata items.")
@@ -135,7 +139,7 @@ async def _set(
 
 @router.get("/{image_id}/metadata")
 async def show_metadata(image_id: str, r: Req = Depends(req)) -> dict[str, Any]:
-    return {"metadata": properties(await _client(r).get(image_id))}
+    return {"metadata": properties(await _client(r, image_id).get(image_id))}
 
 
 @router.post("/{image_id}/metadata")
@@ -147,14 +151,14 @@ async def update_metadata(image_id: str, request: Request, r: Req = Depends(req)
 @router.put("/{image_id}/metadata")
 async def replace_metadata(image_id: str, request: Request, r: Req = Depends(req)) -> Any:
     changes = await _metadata_body(request, "metadata")
-    current = properties(await _client(r).get(image_id))
+    current = properties(await _client(r, image_id).get(image_id))
     removed = tuple(k for k in current if k not in changes)
     return {"metadata": await _set(r, image_id, changes, removed)}
 
 
 @router.get("/{image_id}/metadata/{key}")
 async def show_item(image_id: str, key: str, r: Req = Depends(req)) -> dict[str, Any]:
-    meta = properties(await _client(r).get(image_id))
+    meta = properties(await _client(r, image_id).get(image_id))
     if key not in meta:
         raise errors.NotFound(f"Image {image_id} has no metadata item {key}.")
     return {"meta": {key: meta[key]}}
@@ -171,7 +175,7 @@ async def set_item(image_id: str, key: str, request: Request, r: Req = Depends(r
 
 @router.delete("/{image_id}/metadata/{key}", status_code=204)
 async def delete_item(image_id: str, key: str, r: Req = Depends(req)) -> Response:
-    meta = properties(await _client(r).get(image_id))
+    meta = properties(await _client(r, image_id).get(image_id))
     if key not in meta:
         raise errors.NotFound(f"Image {image_id} has no metadata item {key}.")
     await _set(r, image_id, {}, (key,))
