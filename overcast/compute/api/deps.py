@@ -91,4 +91,5 @@ async def action_body(request: Request) -> tuple[str, Any]:
     body = await json_body(request)
     if len(body) != 1:
         raise errors.BadRequest("There is either no action or more than one in the request.")
-    name, args = next(iter(body.items()))    return name, args
+    name, args = next(iter(body.items()))
+    return name, args
