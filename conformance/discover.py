@@ -50,6 +50,7 @@ class Facts:
     import_methods: list[str] = field(default_factory=list)
     identity_features: dict[str, bool] = field(default_factory=dict)
     networks: dict[str, str] = field(default_factory=dict)  # "shared"/"external" -> name
+    volume_versions: tuple[str, str] = ("3.0", "3.0")
 
 
 def _json(conn: openstack.connection.Connection, service: str, path: str, **kw: Any) -> Any:
@@ -95,6 +96,13 @@ def _identity(conn: openstack.connection.Connection, facts: Facts) -> None:
         facts.identity_features[feature] = response.status_code < 400
 
 
+def _volume(conn: openstack.connection.Connection, facts: Facts) -> None:
+    data = conn.block_storage.get_endpoint_data()
+    low, high = data.min_microversion, data.max_microversion
+    if low and high:
+        facts.volume_versions = (f"{low[0]}.{low[1]}", f"{high[0]}.{high[1]}")
+
+
 def _networks(conn: openstack.connection.Connection, facts: Facts) -> None:
     for net in conn.network.networks():
         if net.is_router_external and "external" not in facts.networks:
@@ -138,4 +146,6 @@ def facts(conn: openstack.connection.Connection, auth: dict[str, str], region: s
         ensure_images(conn, found)
     if "network" in found.catalog:
         _networks(conn, found)
+    if "block-storage" in found.catalog or "volumev3" in found.catalog:
+        _volume(conn, found)
     return found

@@ -90,6 +90,10 @@ def render(facts: Facts, log_dir: Path) -> str:
         _image(conf, facts)
     if has("network"):
         _network(conf, facts)
+    if has("block-storage") or has("volumev3"):
+        _volume(conf, facts)
+    if has("object-store"):
+        conf["object-storage"] = {"region": facts.region, "operator_role": "member"}
     out = io.StringIO()
     conf.write(out)
     return out.getvalue()
@@ -155,3 +159,23 @@ def _network(conf: configparser.ConfigParser, facts: Facts) -> None:
         ),
     }
     conf["network-feature-enabled"] = {"api_extensions": "all"}
+
+
+def _volume(conf: configparser.ConfigParser, facts: Facts) -> None:
+    low, high = facts.volume_versions
+    conf["volume"] = {
+        "region": facts.region,
+        "catalog_type": "block-storage" if "block-storage" in facts.catalog else "volumev3",
+        "min_microversion": low,
+        "max_microversion": high,
+        "build_timeout": "60",
+        "backup_driver": "file",
+    }
+    conf["volume-feature-enabled"] = {
+        "backup": "true",
+        "snapshot": "true",
+        "clone": "true",
+        "manage_volume": "false",
+        "manage_snapshot": "false",
+        "extend_attached_volume": "false",
+    }

@@ -17,6 +17,8 @@ from tests.helpers.server import Server
 DEEP_ARRAY = b"[" * 1000 + b"]" * 1000
 DEEP_OBJECT = b'{"a":' * 1000 + b"1" + b"}" * 1000
 BIG = 2**63
+# Services whose request bodies are data, streamed to a store, never parsed as JSON.
+STREAMED = {"object-store"}
 
 
 def _catalog(conn: openstack.connection.Connection) -> dict[str, str]:
@@ -38,7 +40,9 @@ def test_deep_json_is_a_400_on_every_service(
     assert _post(server.url + "/v3/auth/tokens", None, body).status_code == 400
     for service, url in _catalog(admin).items():
         response = _post(url.rstrip("/") + "/anything", admin.auth_token, body)
-        assert response.status_code == 400, (service, response.status_code, response.text)
+        assert response.status_code < 500, (service, response.status_code, response.text)
+        if service not in STREAMED:
+            assert response.status_code == 400, (service, response.status_code, response.text)
 
 
 def test_moderate_nesting_still_reaches_the_route(admin: openstack.connection.Connection) -> None:

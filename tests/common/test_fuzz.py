@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from overcast import services
@@ -22,9 +23,9 @@ from tests.helpers.server import Server
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "st")
 SEED = os.environ.get("OVERCAST_FUZZ_SEED", "1")
-EXAMPLES = os.environ.get("OVERCAST_FUZZ_EXAMPLES", "3")
-# The bound on one service's run (on 2 shared cores, a service takes well under a minute).
-TIMEOUT = 240
+EXAMPLES = os.environ.get("OVERCAST_FUZZ_EXAMPLES", "2")
+# The bound on one service's run: about a minute on 2 cores, three when they are shared.
+TIMEOUT = 420
 
 REGISTERED = [(s.name, s.prefix) for s in services.all_services()]
 
@@ -40,6 +41,8 @@ def fuzzed_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.mark.parametrize(("name", "prefix"), REGISTERED, ids=[n for n, _ in REGISTERED])
 def test_no_fuzzed_input_makes_a_5xx(fuzzed_cloud: Server, name: str, prefix: str) -> None:
     base = fuzzed_cloud.url + prefix
+    if not httpx.get(f"{base}/openapi.json", timeout=30).json().get("paths"):
+        pytest.skip(f"{name} publishes no operations in its OpenAPI description to fuzz")
     token = fuzzed_cloud.connect().auth_token
     result = subprocess.run(
         [
