@@ -13,7 +13,7 @@ from overcast.common.http import pagination
 from overcast.compute import boot, hosts, security_groups, server_images, servers
 from overcast.compute import server_actions as acts
 from overcast.compute.api import inputs, schemas
-from overcast.compute.api.deps import Req, action_body, req
+from overcast.compute.api.deps import Req, action_body, json_body, req
 from overcast.compute.api.servers import _json, changed_body
 
 router = APIRouter(prefix="/v2.1")
