@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--bus-url", required=True)
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
-    parser.add_argument("--compute-processes", type=int, default=2)
+    parser.add_argument("--compute-processes", type=int, default=2, help="0: none (API benches)")
     parser.add_argument("--hosts", type=int, default=100, help="fake hosts over all of them")
     parser.add_argument("--data-dir", type=Path, help="default: a temporary directory")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
@@ -73,7 +73,6 @@ def main() -> None:
         "OVERCAST_DATABASE_URL": args.database_url,
         "OVERCAST_BUS_URL": args.bus_url,
         "OVERCAST_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "OVERCAST_LOG_LEVEL": "WARNING",
     }
     began = time.monotonic()
     procs = []
@@ -87,7 +86,7 @@ def main() -> None:
         )
         procs.append(ctl[0])
         wait_ready(ctl[1], args.workers + 1, ctl[0], 300)
-        per, extra = divmod(args.hosts, args.compute_processes)
+        per, extra = divmod(args.hosts, max(1, args.compute_processes))
         computes = []
         for i in range(args.compute_processes):
             name = f"cn{i + 1}"
