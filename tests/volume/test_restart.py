@@ -25,7 +25,8 @@ def _busy(conn: Any) -> list[str]:
 
 
 def test_kill_during_work_then_restart(start_server: Any, tmp_path: Path) -> None:
-    srv: Server = start_server(data_dir=tmp_path / "cloud")
+    quota = {"OVERCAST_VOLUME__QUOTA_VOLUMES": "100", "OVERCAST_VOLUME__QUOTA_SNAPSHOTS": "100"}
+    srv: Server = start_server(env=quota, data_dir=tmp_path / "cloud")
     conn = srv.connect()
     base = [conn.block_storage.create_volume(size=1, name=f"base{i}") for i in range(3)]
     for volume in base:
@@ -53,8 +54,13 @@ def test_kill_during_work_then_restart(start_server: Any, tmp_path: Path) -> Non
         concurrent.futures.wait(futures)
 
     assert seen, "the kill came when nothing was in progress"
-    srv = start_server(data_dir=tmp_path / "cloud")
+    srv = start_server(env=quota, data_dir=tmp_path / "cloud")
     conn = srv.connect()
+    # Creates the scheduler had not placed are placed again at start and finish in moments;
+    # everything else was ended or finished by the reconciliation. Nothing may stay busy.
+    deadline = time.monotonic() + 30
+    while _busy(conn) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert _busy(conn) == []
     volumes = list(conn.block_storage.volumes())
     snapshots = list(conn.block_storage.snapshots())
