@@ -92,15 +92,24 @@ class RestClient:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
+        # A kept-alive connection the server closed as it was reused fails before anything was
+        # sent; an idempotent request is sent once more on a new one.
+        attempts = 2 if method in ("GET", "HEAD", "PUT", "DELETE") and content is None else 1
         try:
-            response = await pool().request(
-                method,
-                self.endpoint + path,
-                json=json_body,
-                content=content,
-                params=params,
-                headers=self._headers(headers),
-            )
+            for attempt in range(attempts):
+                try:
+                    response = await pool().request(
+                        method,
+                        self.endpoint + path,
+                        json=json_body,
+                        content=content,
+                        params=params,
+                        headers=self._headers(headers),
+                    )
+                    break
+                except httpx.RemoteProtocolError:
+                    if attempt == attempts - 1:
+                        raise
         except httpx.TimeoutException as exc:
             raise errors.Timeout(f"{self.service} did not answer: {exc}") from exc
         except httpx.HTTPError as exc:
