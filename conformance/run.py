@@ -83,6 +83,10 @@ def main() -> int:
         for package in dict.fromkeys(wanted):
             print(f"running tempest.api.{package} ...", flush=True)
             outcome = report.parse(package, _run_service(bin_dir, work, package, args))
+            if not outcome.passed + len(outcome.failed) + outcome.skipped:
+                # Nothing ran: Tempest refused the configuration or could not load its tests.
+                log_tail = (work / f"{package}.log").read_text(errors="replace")[-3000:]
+                print(f"no test of tempest.api.{package} ran:\n{log_tail}", flush=True)
             outcomes.append(outcome)
             print(report.table([outcome]).splitlines()[1], flush=True)
         print()

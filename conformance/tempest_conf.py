@@ -169,7 +169,7 @@ def _volume(conf: configparser.ConfigParser, facts: Facts) -> None:
         "min_microversion": low,
         "max_microversion": high,
         "build_timeout": "60",
-        "backup_driver": "file",
+        "backup_driver": "posix",  # Cinder's name for backups kept as files
     }
     conf["volume-feature-enabled"] = {
         "backup": "true",
