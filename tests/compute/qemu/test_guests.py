@@ -38,7 +38,8 @@ def guests(qemu_cloud: Cloud) -> dict[str, Any]:
 
 
 def _instance_dir(cloud: Cloud, server: Any) -> Path:
-    return cloud.srv.data_dir / "compute" / "qemu" / "compute1" / "instances" / server.id
+    (host,) = (cloud.srv.data_dir / "compute" / "qemu").iterdir()  # one compute host
+    return host / "instances" / server.id
 
 
 def _running(files: Path, uuid: str) -> bool:
@@ -168,7 +169,7 @@ def test_a_bad_image_fails_the_build_cleanly(qemu_cloud: Cloud) -> None:
         )
     server = qemu_cloud.boot("doomed", image_id=image.id)
     failed = qemu_cloud.wait_status(server, "ERROR")
-    assert "not bootable" in failed.fault["message"]
+    assert "not bootable" in failed.fault["details"]  # the message is the retry summary
     assert not [d for d in os.listdir(_instance_dir(qemu_cloud, server).parent)
                 if d.startswith(server.id)]  # fmt: skip
     conn.compute.delete_server(server)
