@@ -69,8 +69,9 @@ async def start(
         for name in names:
             if name in present:
                 raise errors.BadRequest(f"Image is already present at store '{name}'")
+        # Reported even when every store already holds the data: the copy is then done.
+        await _progress(st, image_id, importing=names, failed=[])
         if names:
-            await _progress(st, image_id, importing=names, failed=[])
             st.spawn(_copy(st, image_id, names))
         return
     if image.status != "uploading" or image.busy_host is not None:
