@@ -85,7 +85,8 @@ def main() -> None:
             ["--workers", str(args.workers), "--port", str(port)],
         )
         procs.append(ctl[0])
-        wait_ready(ctl[1], args.workers + 1, ctl[0], 300)
+        # `serve` runs api workers plus one process for the rest, or one process for all.
+        wait_ready(ctl[1], args.workers + 1 if args.workers > 1 else 1, ctl[0], 300)
         per, extra = divmod(args.hosts, max(1, args.compute_processes))
         computes = []
         for i in range(args.compute_processes):
