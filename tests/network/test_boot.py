@@ -165,3 +165,27 @@ def test_server_network_actions(
     demo.network.delete_ip(fip)
     cli("server", "delete", "--wait", sid)
     assert not list(demo.network.ports(device_id=sid))
+
+
+def test_rebuild_below_2_75_shows_basic_addresses(
+    demo: openstack.connection.Connection, image: Any
+) -> None:
+    """Below 2.75 the rebuild answer is Nova's basic view: an address is `addr` and `version`
+    only; from 2.75 it carries the MAC and type as `server show` does."""
+    from tests.compute.nova_http import call
+
+    vm = demo.compute.create_server(name="rb", image_id=image.id, flavor_id="1", networks="auto")
+    vm = demo.compute.wait_for_server(vm, interval=0.2, wait=60)
+    body = {"rebuild": {"imageRef": image.id}}
+    old = call(demo, "POST", f"/servers/{vm.id}/action", "2.74", body)
+    assert old.status_code == 202, old.text
+    [address] = old.json()["server"]["addresses"]["private"]
+    assert set(address) == {"addr", "version"}
+    demo.compute.wait_for_server(demo.compute.get_server(vm.id), interval=0.2, wait=60)
+    new = call(demo, "POST", f"/servers/{vm.id}/action", "2.75", body)
+    assert new.status_code == 202, new.text
+    [address] = new.json()["server"]["addresses"]["private"]
+    assert {"OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"} <= set(address)
+    demo.compute.wait_for_server(demo.compute.get_server(vm.id), interval=0.2, wait=60)
+    demo.compute.delete_server(vm)
+    _gone(demo, vm.id)

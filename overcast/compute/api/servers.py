@@ -14,6 +14,7 @@ from overcast.compute import boot, servers
 from overcast.compute.api import schemas
 from overcast.compute.api.deps import Req, json_body, req
 from overcast.compute.api.views import ServerView
+from overcast.compute.models.server_groups import ServerGroupMember
 
 router = APIRouter(prefix="/v2.1")
 
@@ -203,6 +204,11 @@ async def changed_body(r: Req, uuid: str, *, rebuild: bool = False) -> dict[str,
             for k, v in body.items()
             if k in keep or not (k.startswith(_EXTENDED_PREFIXES) or k in _EXTENDED_KEYS)
         }
+        # The basic view's addresses carry only the address and its version.
+        body["addresses"] = {
+            net: [{"addr": a["addr"], "version": a["version"]} for a in addrs]
+            for net, addrs in body.get("addresses", {}).items()
+        }
     if rebuild and r.at_least("2.57"):
         body.pop("OS-EXT-SRV-ATTR:user_data", None)
         body["user_data"] = inst.user_data
@@ -210,10 +216,6 @@ async def changed_body(r: Req, uuid: str, *, rebuild: bool = False) -> dict[str,
 
 
 async def _groups(session: Any, uuid: str) -> dict[str, list[str]]:
-    try:
-        from overcast.compute.models.server_groups import ServerGroupMember
-    except ImportError:  # pragma: no cover - the groups module is another engineer's
-        return {}
     rows = await session.execute(
         select(ServerGroupMember.group_uuid).where(ServerGroupMember.instance_uuid == uuid)
     )
