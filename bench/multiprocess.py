@@ -87,6 +87,9 @@ def main() -> None:
         procs.append(ctl[0])
         # `serve` runs api workers plus one process for the rest, or one process for all.
         wait_ready(ctl[1], args.workers + 1 if args.workers > 1 else 1, ctl[0], 300)
+        # Compute nodes act with the service credentials the controller bootstrapped.
+        password = (root / "controller" / "admin-password").read_text().strip()
+        env["OVERCAST_SERVICE_PASSWORD"] = password
         per, extra = divmod(args.hosts, max(1, args.compute_processes))
         computes = []
         for i in range(args.compute_processes):
@@ -122,7 +125,6 @@ def main() -> None:
             }
         }
         if command:
-            password = (root / "controller" / "admin-password").read_text().strip()
             fill = {"{auth_url}": env["OVERCAST_PUBLIC_URL"] + "/v3", "{admin_password}": password}
             for key, value in fill.items():
                 command = [part.replace(key, value) for part in command]

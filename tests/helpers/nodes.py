@@ -99,6 +99,10 @@ class Cloud:
         self, name: str, roles: str, workers: int = 1, fake_hosts: int = 1, **env: str
     ) -> Node:
         processes = workers + 1 if workers > 1 and roles not in ("api",) else 1
+        # Nodes after the first act with the service credentials the first one bootstrapped.
+        first = self.nodes[0].data_dir / "admin-password" if self.nodes else None
+        if first is not None and first.exists():
+            env = {"OVERCAST_SERVICE_PASSWORD": first.read_text().strip(), **env}
         node = Node(
             self.root / name,
             roles,
