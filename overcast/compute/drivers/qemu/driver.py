@@ -527,7 +527,7 @@ def _tail(path: Path, limit: int) -> str:
             data = f.read()
     except FileNotFoundError:
         return ""
-    return data.decode(errors="replace").replace("\r\n", "\n")
+    return data.decode(errors="replace").replace("\r\n", "\n").replace("\r", "")
 
 
 def _proc_stats(pid: int) -> tuple[int, int, int]:
