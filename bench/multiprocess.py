@@ -5,7 +5,7 @@
         --compute-processes 4 --hosts 1000 -- python bench/compute.py --cloud overcast
 
 One `overcast serve --role controller --workers W` and P `overcast serve --role compute`
-processes sharing `--hosts` fake compute hosts between them; the command after `--` runs with
+processes sharing `--hosts` fake compute hosts (the fake driver) between them; the command after `--` runs with
 OS_CLIENT_CONFIG_FILE pointing at the cloud's clouds.yaml (clouds `overcast`, `overcast-demo`),
 and `{auth_url}` / `{admin_password}` in it replaced by the cloud's.
 Prints one JSON object: the cloud's shape, its start-up time and the command's JSON output.
@@ -73,6 +73,7 @@ def main() -> None:
         "OVERCAST_DATABASE_URL": args.database_url,
         "OVERCAST_BUS_URL": args.bus_url,
         "OVERCAST_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "OVERCAST_COMPUTE__DRIVER": "fake",
     }
     began = time.monotonic()
     procs = []
