@@ -174,7 +174,11 @@ def test_rebuild_below_2_75_shows_basic_addresses(
     only; from 2.75 it carries the MAC and type as `server show` does."""
     from tests.compute.nova_http import call
 
-    vm = demo.compute.create_server(name="rb", image_id=image.id, flavor_id="1", networks="auto")
+    # The network named, not "auto": other tests may give demo more networks meanwhile.
+    private = demo.network.find_network("private")
+    vm = demo.compute.create_server(
+        name="rb", image_id=image.id, flavor_id="1", networks=[{"uuid": private.id}]
+    )
     vm = demo.compute.wait_for_server(vm, interval=0.2, wait=60)
     body = {"rebuild": {"imageRef": image.id}}
     old = call(demo, "POST", f"/servers/{vm.id}/action", "2.74", body)
