@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import concurrent.futures as cf
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import openstack
+import stats
 from quotas import room_for
 
 from overcast.compute.guest import plainboot
@@ -41,21 +41,8 @@ from overcast.compute.guest import plainboot
 MICROVERSION = "2.47"
 
 
-def _pct(values: list[float], pct: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))], 3)
-
-
 def _summary(values: list[float], wanted: int) -> dict[str, Any]:
-    return {
-        "n": len(values),
-        "missing": wanted - len(values),
-        "p50_s": _pct(values, 50),
-        "p99_s": _pct(values, 99),
-        "mean_s": round(statistics.fmean(values), 3) if values else None,
-    }
+    return {**stats.summary(values, "s", 3), "missing": wanted - len(values)}
 
 
 class CloudBoots:

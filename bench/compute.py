@@ -22,32 +22,16 @@ import argparse
 import concurrent.futures as cf
 import datetime as dt
 import json
-import statistics
 import sys
 import time
 import uuid
 from typing import Any
 
 import openstack
+import stats
 from quotas import room_for
 
 MICROVERSION = "2.47"
-
-
-def _pct(values: list[float], pct: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))], 2)
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    return {
-        "n": len(values),
-        "p50_ms": _pct(values, 50),
-        "p99_ms": _pct(values, 99),
-        "mean_ms": round(statistics.fmean(values), 2) if values else 0.0,
-    }
 
 
 class Bench:
@@ -92,7 +76,7 @@ class Bench:
             if status == "ERROR":
                 raise RuntimeError(f"server {sid} went to ERROR")
             latencies.append((time.perf_counter() - started) * 1000)
-        return _summary(latencies)
+        return stats.summary(latencies)
 
     def concurrent(self, count: int) -> dict[str, Any]:
         started = time.perf_counter()
@@ -122,7 +106,7 @@ class Bench:
         deleted = self._delete(ids)
         latencies = [(done[s] - begun[s]) * 1000 for s in done]
         return {
-            **_summary(latencies),
+            **stats.summary(latencies),
             "all_active_s": round(total, 3),
             "errors": errors,
             "requests_s": round(posted - started, 3),
@@ -174,7 +158,7 @@ class Bench:
                 t0 = time.perf_counter()
                 found = len(self._list())
                 runs.append((time.perf_counter() - t0) * 1000)
-            out[str(size)] = {"servers": found, **_summary(runs)}
+            out[str(size)] = {"servers": found, **stats.summary(runs)}
         return out
 
     def scheduler(self, ids: list[str]) -> dict[str, Any]:
@@ -191,7 +175,7 @@ class Bench:
                         finish = dt.datetime.fromisoformat(event["finish_time"])
                         durations.append((finish - start).total_seconds() * 1000)
         hypervisors = len(list(self.compute.hypervisors())) if self._admin() else None
-        return {"hosts": hypervisors, **_summary(durations)}
+        return {"hosts": hypervisors, **stats.summary(durations)}
 
     def _admin(self) -> bool:
         try:

@@ -22,22 +22,7 @@ import uuid
 from typing import Any
 
 import openstack
-
-
-def _pct(values: list[float], pct: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))], 2)
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    return {
-        "n": len(values),
-        "p50_ms": _pct(values, 50),
-        "p99_ms": _pct(values, 99),
-        "mean_ms": round(statistics.fmean(values), 2) if values else 0.0,
-    }
+import stats
 
 
 class Bench:
@@ -64,7 +49,9 @@ class Bench:
         unlimited = {k: -1 for k in ("network", "subnet", "port", "router", "security_group")}
         try:
             self.call("PUT", f"/quotas/{project}", {"quota": unlimited})
-        except RuntimeError as exc:
+            if self.args.boots and "boot_with_port" in self.args.phases.split(","):
+                self.conn.set_compute_quotas(project, instances=-1, cores=-1, ram=-1)
+        except (RuntimeError, openstack.exceptions.SDKException) as exc:
             print(f"could not raise quotas: {exc}", file=sys.stderr)
 
     def network(self, cidr: str) -> tuple[str, str]:
@@ -114,7 +101,7 @@ class Bench:
         for port_id in ports:
             ms, _ = self.timed("DELETE", f"/ports/{port_id}", ok=204)
             times["port_delete"].append(ms)
-        out: dict[str, Any] = {k: _summary(v) for k, v in times.items()}
+        out: dict[str, Any] = {k: stats.summary(v) for k, v in times.items()}
         for key, values in times.items():
             out[key]["sequential_per_s"] = (
                 round(1000 / statistics.fmean(values), 1) if values else 0
@@ -148,7 +135,7 @@ class Bench:
             "duplicates": len(addresses) - len(set(addresses)),
             "errors": len(errors),
             "first_errors": errors[:3],
-            "latency": _summary(latencies),
+            "latency": stats.summary(latencies),
         }
 
     def listing(self) -> dict[str, Any]:
@@ -165,7 +152,7 @@ class Bench:
             found = self.call("GET", f"/ports?network_id={net_id}")["ports"]
             runs.append((time.perf_counter() - started) * 1000)
             assert len(found) == self.args.list_size, len(found)
-        return {"ports": self.args.list_size, "list_ms": _summary(runs)}
+        return {"ports": self.args.list_size, "list_ms": stats.summary(runs)}
 
     def boots(self) -> dict[str, Any]:
         if not self.args.boots:

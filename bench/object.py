@@ -1,10 +1,12 @@
-"""Object storage benchmark against any Swift endpoint (through clouds.yaml).
+"""Object storage benchmark against any Swift endpoint (through clouds.yaml, or Swift's own
+v1 auth, e.g. a Swift all-in-one with tempauth to compare with).
 
-    python bench/object.py --cloud NAME [--small N] [--concurrency 10] [--large-mb 64]
-                           [--large-count 3] [--server-pid PID]
+    python bench/object.py (--cloud NAME | --auth URL --user ACCOUNT:USER --key KEY)
+                           [--small N] [--concurrency 10] [--large-mb 64]
+                           [--large-count 3] [--server-pid PID ...]
 
-Uses python-swiftclient (the client Swift's users have), authenticated with the cloud's
-Keystone session. Small objects: N PUTs of 4 KiB at `--concurrency` in parallel threads, then
+Uses python-swiftclient (the client Swift's users have), authenticated once with the cloud's
+Keystone session (or the v1 auth URL), every client reusing the token. Small objects: N PUTs of 4 KiB at `--concurrency` in parallel threads, then
 N GETs, then N DELETEs, each timed as a rate. Large objects: `--large-count` PUTs of
 `--large-mb` MiB each (streamed from memory) and as many GETs, as MB/s. With `--server-pid`
 it also reports the server's CPU seconds per phase. Prints one JSON object.
@@ -28,19 +30,26 @@ import swiftclient
 MIB = 1 << 20
 
 
-def connect(cloud: str) -> Callable[[], swiftclient.Connection]:
-    conn = openstack.connect(cloud=cloud)
-    url = conn.session.get_endpoint(service_type="object-store", interface="public")
-    token = conn.session.get_token()
+def connect(
+    cloud: str | None, auth: str | None = None, user: str = "", key: str = ""
+) -> Callable[[], swiftclient.Connection]:
+    if cloud is not None:
+        conn = openstack.connect(cloud=cloud)
+        url = conn.session.get_endpoint(service_type="object-store", interface="public")
+        token = conn.session.get_token()
+    else:
+        url, token = swiftclient.Connection(authurl=auth, user=user, key=key).get_auth()
     return lambda: swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=0)
 
 
-def cpu(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu(pids: list[int] | None) -> float:
+    """CPU seconds of the server's processes (and their threads) so far."""
+    total = 0.0
+    for pid in pids or []:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def rate(
@@ -49,7 +58,7 @@ def rate(
     workers: int,
     make: Callable[[], Any],
     op: Callable[[Any, int], None],
-    pid: int | None,
+    pid: list[int] | None,
 ) -> dict[str, Any]:
     clients = [make() for _ in range(workers)]
     per = [list(range(i, count, workers)) for i in range(workers)]
@@ -75,20 +84,24 @@ def rate(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cloud", required=True)
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--cloud", help="a clouds.yaml entry (Keystone)")
+    who.add_argument("--auth", help="a v1 auth URL (Swift's tempauth)")
+    parser.add_argument("--user", default="", help="with --auth: ACCOUNT:USER")
+    parser.add_argument("--key", default="", help="with --auth: the user's key")
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--large-mb", type=int, default=64)
     parser.add_argument("--large-count", type=int, default=3)
-    parser.add_argument("--server-pid", type=int)
+    parser.add_argument("--server-pid", type=int, nargs="+", help="the server's processes")
     args = parser.parse_args()
-    make = connect(args.cloud)
+    make = connect(args.cloud, args.auth, args.user, args.key)
     container = f"bench-{uuid.uuid4().hex[:8]}"
     admin = make()
     admin.put_container(container)
     data = os.urandom(4096)
     out: dict[str, Any] = {
-        "cloud": args.cloud,
+        "cloud": args.cloud or args.auth,
         "small_bytes": 4096,
         "concurrency": args.concurrency,
     }

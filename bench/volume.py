@@ -1,14 +1,15 @@
 """Block storage benchmark against any OpenStack endpoint (openstacksdk for auth and discovery,
 plain REST calls for the measured requests).
 
-    python bench/volume.py --cloud NAME [--single 20 --concurrent 100 --attach 10
+    python bench/volume.py --cloud NAME [--single 20 --concurrent 100 --attach 10 --extend 5
         --image IMG --flavor FLAVOR --data-gib 1 --skip-data]
 
 Phases:
 - single: create one 1 GiB volume at a time; create -> available latency (polled every 5 ms).
 - concurrent: N creates at once; time until all are available, errors, per-volume p50/p99.
 - attach: boot one server (networks none), then attach and detach a volume N times through
-  compute's os-volume_attachments; each call -> volume in-use (or available) latency.
+  compute's os-volume_attachments; each call -> volume in-use (or available) latency; then
+  attach it once more and grow it --extend times while attached (os-extend -> in-use).
 - data: a volume full of random data (from a raw image of --data-gib GiB), then snapshot,
   full backup and restore into a new volume, each timed to available and given in MB/s.
 Prints one JSON object and deletes what it made. Needs quota for ~150 volumes (an admin
@@ -21,7 +22,6 @@ import argparse
 import concurrent.futures as cf
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -30,25 +30,10 @@ from collections.abc import Callable
 from typing import Any
 
 import openstack
+import stats
 
 VOLUME_VERSION = "3.44"
 COMPUTE_VERSION = "2.47"
-
-
-def _pct(values: list[float], pct: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))], 2)
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    return {
-        "n": len(values),
-        "p50_ms": _pct(values, 50),
-        "p99_ms": _pct(values, 99),
-        "mean_ms": round(statistics.fmean(values), 2) if values else 0.0,
-    }
 
 
 class Bench:
@@ -99,7 +84,7 @@ class Bench:
             volume_id = self.create()
             self.wait("volumes", volume_id, "available")
             times.append((time.perf_counter() - start) * 1000)
-        return _summary(times)
+        return stats.summary(times)
 
     def concurrent(self) -> dict[str, Any]:
         """N creates at once; one poller lists the batch (as a dashboard would) rather than
@@ -144,7 +129,7 @@ class Bench:
             "total_s": round(total, 2),
             "errors": len(errors),
             "first_errors": errors[:3],
-            **_summary(times),
+            **stats.summary(times),
         }
 
     def attach(self) -> dict[str, Any]:
@@ -161,14 +146,7 @@ class Bench:
         try:
             for _ in range(self.args.attach):
                 start = time.perf_counter()
-                response = compute.post(
-                    f"/servers/{server.id}/os-volume_attachments",
-                    json={"volumeAttachment": {"volumeId": volume_id}},
-                    microversion=COMPUTE_VERSION,
-                )
-                if response.status_code >= 400:
-                    raise RuntimeError(f"attach: {response.status_code} {response.text[:300]}")
-                self.wait("volumes", volume_id, "in-use")
+                self.attach_one(server.id, volume_id)
                 attach_ms.append((time.perf_counter() - start) * 1000)
                 start = time.perf_counter()
                 response = compute.delete(
@@ -179,10 +157,35 @@ class Bench:
                     raise RuntimeError(f"detach: {response.status_code} {response.text[:300]}")
                 self.wait("volumes", volume_id, "available")
                 detach_ms.append((time.perf_counter() - start) * 1000)
+            extend_ms = self.extend_attached(server.id, volume_id) if self.args.extend else []
         finally:
             compute.delete_server(server)
             compute.wait_for_delete(server, interval=0.05, wait=300)
-        return {"attach": _summary(attach_ms), "detach": _summary(detach_ms)}
+        found = {"attach": stats.summary(attach_ms), "detach": stats.summary(detach_ms)}
+        return {**found, "extend_attached": stats.summary(extend_ms)} if extend_ms else found
+
+    def attach_one(self, server_id: str, volume_id: str) -> None:
+        """Attach through compute's os-volume_attachments; back once the volume is in use."""
+        response = self.conn.compute.post(
+            f"/servers/{server_id}/os-volume_attachments",
+            json={"volumeAttachment": {"volumeId": volume_id}},
+            microversion=COMPUTE_VERSION,
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"attach: {response.status_code} {response.text[:300]}")
+        self.wait("volumes", volume_id, "in-use")
+
+    def extend_attached(self, server_id: str, volume_id: str) -> list[float]:
+        """Attach once, then grow the volume by 1 GiB N times (3.42: while attached); each
+        os-extend -> in-use at the new size latency (ms)."""
+        self.attach_one(server_id, volume_id)
+        times = []
+        for size in range(2, self.args.extend + 2):
+            start = time.perf_counter()
+            self._req("POST", f"/volumes/{volume_id}/action", {"os-extend": {"new_size": size}})
+            self.wait("volumes", volume_id, "in-use")
+            times.append((time.perf_counter() - start) * 1000)
+        return times
 
     def data(self) -> dict[str, Any]:
         gib = self.args.data_gib
@@ -270,6 +273,7 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=20)
     parser.add_argument("--concurrent", type=int, default=100)
     parser.add_argument("--attach", type=int, default=10)
+    parser.add_argument("--extend", type=int, default=5, help="extends of an attached volume")
     parser.add_argument("--image", default="cirros")
     parser.add_argument("--flavor", default="m1.tiny")
     parser.add_argument("--data-gib", type=int, default=1)
@@ -281,7 +285,8 @@ def main() -> None:
     result: dict[str, Any] = {"cloud": args.cloud}
     try:
         result["create_single"] = bench.single()
-        result["create_concurrent"] = bench.concurrent()
+        if args.concurrent:
+            result["create_concurrent"] = bench.concurrent()
         bench.cleanup()
         bench.volumes.clear()
         if not args.skip_attach:

@@ -51,6 +51,8 @@ class Facts:
     identity_features: dict[str, bool] = field(default_factory=dict)
     networks: dict[str, str] = field(default_factory=dict)  # "shared"/"external" -> name
     volume_versions: tuple[str, str] = ("3.0", "3.0")
+    # What the first back-end pool reports (Tempest makes types that ask for these).
+    volume_backend: dict[str, str] = field(default_factory=dict)
 
 
 def _json(conn: openstack.connection.Connection, service: str, path: str, **kw: Any) -> Any:
@@ -101,6 +103,12 @@ def _volume(conn: openstack.connection.Connection, facts: Facts) -> None:
     low, high = data.min_microversion, data.max_microversion
     if low and high:
         facts.volume_versions = (f"{low[0]}.{low[1]}", f"{high[0]}.{high[1]}")
+    for pool in conn.block_storage.backend_pools():
+        caps = pool.capabilities or {}
+        facts.volume_backend = {
+            k: str(caps[k]) for k in ("vendor_name", "storage_protocol") if caps.get(k)
+        }
+        break
 
 
 def _networks(conn: openstack.connection.Connection, facts: Facts) -> None:
@@ -119,9 +127,12 @@ def tiny_qcow2() -> bytes:
         return path.read_bytes()
 
 
-def ensure_images(conn: openstack.connection.Connection, facts: Facts) -> None:
-    """Two public images, as Tempest's `image_ref` and `image_ref_alt`."""
-    data = tiny_qcow2()
+def ensure_images(
+    conn: openstack.connection.Connection, facts: Facts, disk: bytes | None = None
+) -> None:
+    """Two public images, as Tempest's `image_ref` and `image_ref_alt`: the qcow2 `disk`
+    (a bootable one for a real hypervisor), or a blank one."""
+    data = disk or tiny_qcow2()
     for name in ("conformance-image", "conformance-image-alt"):
         found = conn.image.find_image(name)
         if found is None:
@@ -136,14 +147,19 @@ def ensure_images(conn: openstack.connection.Connection, facts: Facts) -> None:
         facts.images.append(found.id)
 
 
-def facts(conn: openstack.connection.Connection, auth: dict[str, str], region: str) -> Facts:
+def facts(
+    conn: openstack.connection.Connection,
+    auth: dict[str, str],
+    region: str,
+    disk: bytes | None = None,
+) -> Facts:
     found = Facts(auth_url=auth["auth_url"], region=region, admin=auth, catalog=_catalog(conn))
     _identity(conn, found)
     if "compute" in found.catalog:
         _compute(conn, found)
     if "image" in found.catalog:
         _image(conn, found)
-        ensure_images(conn, found)
+        ensure_images(conn, found, disk)
     if "network" in found.catalog:
         _networks(conn, found)
     if "block-storage" in found.catalog or "volumev3" in found.catalog:

@@ -3,16 +3,20 @@
 its catalog, or those named), and the table of results. Tempest runs from its own venv.
 
     python -m conformance.run --tempest .conformance/venv [--service compute] [--regex R]
+                              [--driver qemu]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import http.server
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import yaml
@@ -22,6 +26,9 @@ from tests.helpers.server import Server
 
 # Two fake compute hosts, so that Tempest's migration tests have somewhere to move to.
 CLOUD_ENV = {"OVERCAST_COMPUTE__FAKE_HOSTS": "2"}
+# Real guests (`--driver qemu`, for the tests that need one, such as noVNC's): the guest
+# image, built once where the test suite keeps it, is Tempest's image.
+GUEST_DIR = Path(os.environ.get("OVERCAST_TEST_GUEST_DIR", "/var/tmp/overcast-test-guest"))
 
 
 def _arguments() -> argparse.Namespace:
@@ -30,6 +37,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--service", action="append", help="identity, image, compute, ...")
     parser.add_argument("--regex", default="", help="narrow the tests further")
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument(
+        "--driver", choices=("fake", "qemu"), default="fake", help="the compute driver"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args()
@@ -65,16 +75,43 @@ def _run_service(bin_dir: Path, work: Path, package: str, args: argparse.Namespa
     ).stdout.decode(errors="replace")
 
 
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _serve(root: Path) -> http.server.ThreadingHTTPServer:
+    """An HTTP server on loopback for `root`'s files: the image web-download and import tasks
+    fetch (Tempest's `http_image`), so that no test needs the internet."""
+    handler = functools.partial(_Quiet, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
 def main() -> int:
     args = _arguments()
     bin_dir = args.tempest.resolve() / "bin"
     work = Path(tempfile.mkdtemp(prefix="overcast-conformance-"))
-    server = Server(work / "cloud", env=CLOUD_ENV).start()
+    disk = None
+    env = dict(CLOUD_ENV)
+    if args.driver == "qemu":
+        from overcast.compute.guest import build
+
+        disk = build.ensure(GUEST_DIR).path.read_bytes()
+        env["OVERCAST_COMPUTE__DRIVER"] = "qemu"
+    (work / "www").mkdir()
+    (work / "www" / "cirros.qcow2").write_bytes(disk or discover.tiny_qcow2())
+    httpd = _serve(work / "www")
+    http_image = f"http://127.0.0.1:{httpd.server_port}/cirros.qcow2"
+    # The image service may fetch from that server's port (Glance allows 80 and 443 only).
+    env["OVERCAST_IMAGE__IMPORT_ALLOWED_PORTS"] = json.dumps([80, 443, httpd.server_port])
+    server = Server(work / "cloud", env=env).start()
     try:
         clouds = yaml.safe_load(server.clouds_yaml.read_text())["clouds"]["overcast"]
-        found = discover.facts(server.connect(), clouds["auth"], clouds["region_name"])
+        found = discover.facts(server.connect(), clouds["auth"], clouds["region_name"], disk)
         (work / "etc").mkdir()
-        conf = tempest_conf.render(found, work)
+        conf = tempest_conf.render(found, work, http_image)
         (work / "etc" / "tempest.conf").write_text(conf)
         wanted = args.service or [
             discover.TEMPEST_PACKAGES[t] for t in found.catalog if t in discover.TEMPEST_PACKAGES
@@ -101,6 +138,7 @@ def main() -> int:
         return 0
     finally:
         server.stop()
+        httpd.shutdown()
         if not args.keep:
             subprocess.run(["rm", "-rf", str(work)], check=False)
 

@@ -25,7 +25,9 @@ from overcast.common.bus.local import LocalBus
 from overcast.common.config import Settings
 from overcast.common.db import locks
 from overcast.common.db.session import Database
+from overcast.common.http.inprocess import InProcess
 from overcast.common.service import ROLES, Runtime, Service, Unit
+from overcast.common.trace import recorder, store
 
 LOG = log.get(__name__)
 
@@ -37,6 +39,12 @@ class Cloud:
     services: list[Service]
     health: health.Health
     lifespan: Callable[[object], AbstractAsyncContextManager[None]]  # start..stop, no HTTP
+
+
+def event_loop(settings: Settings) -> str:
+    """The event loop uvicorn runs: uvloop is faster, but it cannot carry netlink sockets,
+    which the linuxbridge dataplane's pyroute2 calls make in this process."""
+    return "asyncio" if settings.network.driver == "linuxbridge" else "auto"
 
 
 def build(
@@ -51,8 +59,14 @@ def build(
     `roles`. `on_ready` runs once everything has started; `progress` hears what a (first)
     start is doing, for people watching it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pool = settings.database
+    if "api" not in roles:
+        pool = pool.model_copy(update={"pool_timeout": pool.worker_pool_timeout})
     runtime = Runtime(
-        settings=settings, db=Database(settings.db_url), bus=bus.connect(settings), roles=roles
+        settings=settings,
+        db=Database(settings.db_url, pool),
+        bus=bus.connect(settings),
+        roles=roles,
     )
     if progress is not None:
         runtime.progress = progress
@@ -75,8 +89,10 @@ def build(
     async def lifespan(_app: object) -> AsyncIterator[None]:
         await runtime.db.wait_reachable()
         await runtime.bus.start()
+        await store.upgrade(runtime.db)
         for service in registry:
             await service.upgrade(runtime)
+        tracing = await recorder.start(settings, runtime.db.serialised())
         if serving:
             # API processes starting together (workers, nodes) seed and bootstrap in turn.
             async with locks.held(runtime.db, "overcast-api-start"):
@@ -107,11 +123,14 @@ def build(
             if serving:
                 for service in reversed(registry):
                     await service.stop()
+            await tracing.stop()
             await runtime.bus.close()
             await runtime.db.close()
 
     apps_by_prefix = [(health.PATH, probe), *((s.prefix, a) for s, a in mounts)]
     root = PrefixDispatcher(apps_by_prefix, Starlette(lifespan=lifespan))
+    if serving:
+        runtime.in_process = InProcess(settings.base_url, [s.prefix for s, _ in mounts], root)
     return Cloud(app=root, runtime=runtime, services=registry, health=probe, lifespan=lifespan)
 
 
@@ -168,9 +187,12 @@ def _release_startup_memory() -> None:
 
 async def upgrade_all(settings: Settings) -> None:
     """Apply every service's migrations, in registry order."""
-    runtime = Runtime(settings=settings, db=Database(settings.db_url), bus=LocalBus())
+    runtime = Runtime(
+        settings=settings, db=Database(settings.db_url, settings.database), bus=LocalBus()
+    )
     try:
         await runtime.db.wait_reachable()
+        await store.upgrade(runtime.db)
         for service in services.all_services():
             await service.upgrade(runtime)
     finally:

@@ -1,5 +1,5 @@
 """The `overcast` command: up | start | status | wait | stop | clouds | image build | keys rotate |
-db upgrade | db revision | ring."""
+db upgrade | db revision | ring | trace."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from overcast import cli_manage, serve, systemd
+from overcast import cli_manage, cli_trace, serve, systemd
 from overcast.common import config, log
 
 
@@ -61,9 +61,14 @@ def cmd_image_build(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from overcast.identity import credential_keys
     from overcast.identity.keys import KeyRepository
 
     settings = _settings(args)
+    if args.credentials:
+        primary, count = asyncio.run(credential_keys.rotate(settings))
+        print(f"rotated: credential primary key is now {primary}; {count} credentials re-encrypted")
+        return 0
     repo = KeyRepository(settings.data_dir / "fernet-keys", settings.identity.max_active_keys)
     primary = repo.rotate()
     print(f"rotated: primary key is now {primary}")
@@ -126,10 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_parser(sub, _common, _settings)
     systemd.add_parser(sub, _common, _settings)
 
-    keys = sub.add_parser("keys", help="token key repository").add_subparsers(
+    keys = sub.add_parser("keys", help="token and credential key repositories").add_subparsers(
         dest="keys", required=True
     )
     rotate = keys.add_parser("rotate", help="promote the staged key, stage a new one")
+    rotate.add_argument(
+        "--credentials",
+        action="store_true",
+        help="the credential keys instead of the token keys (re-encrypts every credential)",
+    )
     _common(rotate)
     rotate.set_defaults(func=cmd_keys_rotate)
 
@@ -159,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     from overcast.object_store.ring import commands as ring_commands
 
     ring_commands.add_parser(sub, _common).set_defaults(func=cmd_ring)
+    cli_trace.add_parser(sub)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -1,4 +1,5 @@
-"""The command line of `overcast start | status | wait | stop | clouds` and of `up --detach`;
+"""The command line of `overcast start | status | wait | stop | down | clouds` and of
+`up --detach`;
 `overcast.cli` hands its sub-parsers here, `overcast.control` does the work."""
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def register(
     common: Callable[[argparse.ArgumentParser], None],
     settings: Settings,
 ) -> None:
-    """Add start, status, wait, stop and clouds to the `overcast` command."""
+    """Add start, status, wait, stop, down and clouds to the `overcast` command."""
     cmd = sub.add_parser("start", help="run the cloud in the background; return once it answers")
     common(cmd)
     up_options(cmd)
@@ -78,6 +79,23 @@ def register(
         return control.stop(s.data_dir, a.timeout or 2 * s.shutdown_timeout + 15)
 
     cmd.set_defaults(func=stop)
+
+    cmd = sub.add_parser(
+        "down", help="stop the cloud, then remove its network dataplane (namespaces, dnsmasq)"
+    )
+    common(cmd)
+
+    def down(a: argparse.Namespace) -> int:
+        s = settings(a)
+        stopped = control.stop(s.data_dir, 2 * s.shutdown_timeout + 15)
+        if stopped:
+            return stopped
+        from overcast.network import drivers  # only now: it probes the host
+
+        print(f"overcast: {drivers.remove_dataplane(s)}")
+        return 0
+
+    cmd.set_defaults(func=down)
 
     cmd = sub.add_parser("clouds", help="print the clouds.yaml (or openrc) of the data dir")
     common(cmd)

@@ -82,6 +82,12 @@ def run(args: argparse.Namespace, settings: config.Settings) -> int:
             f"({settings.db_url}): SQLite takes one writing process. Set database_url to "
             "PostgreSQL or MariaDB, or run one process (--workers 1)."
         )
+    if roles & {"compute", "network"}:  # the agents' hosts follow the compute driver
+        from overcast.compute import drivers  # only on such a node: it probes the host
+        from overcast.network import drivers as network_drivers
+
+        LOG.info("overcast serve: compute driver %s", drivers.resolve(settings))
+        LOG.info("overcast serve: network driver %s", network_drivers.resolve(settings))
     app.upgrade_in_child(settings)
     listener = bind(settings.host, settings.port) if "api" in roles else None
     if len(processes) == 1:
@@ -123,6 +129,7 @@ def run_process(
                 log_level="warning",
                 access_log=False,
                 lifespan="on",
+                loop=app.event_loop(settings),
                 timeout_graceful_shutdown=5,
             )
         )
@@ -132,8 +139,15 @@ def run_process(
     async def headless() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal(_signum: int, _frame: object) -> None:
+            loop.call_soon_threadsafe(stop.set)
+
+        # Not `loop.add_signal_handler`: its wakeup fd is inherited by the children libraries
+        # fork (pyroute2's, for a socket in a namespace), and the SIGTERM such a child gets on
+        # its way out would be read here as this process's, which then stopped.
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            signal.signal(sig, on_signal)
         async with cloud.lifespan(None):
             await stop.wait()
 

@@ -26,4 +26,7 @@ def all_services() -> list[Service]:
     from overcast.network.service import NetworkService
 
     found.append(NetworkService())
+    from overcast.dashboard.service import DashboardService
+
+    found.append(DashboardService())
     return found

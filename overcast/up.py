@@ -34,10 +34,11 @@ def say(message: str) -> None:
 
 def run(settings: Settings, user_clouds: bool = False) -> int:
     from overcast.compute import drivers
+    from overcast.network import drivers as network_drivers
 
     first = not (settings.data_dir / "admin-password").exists()
-    compute_driver = drivers.describe(settings)
-    settings.compute.driver = drivers.choose(settings)
+    compute_driver = drivers.resolve(settings)
+    network_driver = network_drivers.resolve(settings)
     owner = own(settings.data_dir)
     try:
         sock = listen(settings.host, settings.port)
@@ -57,7 +58,7 @@ def run(settings: Settings, user_clouds: bool = False) -> int:
         def ready() -> None:
             path = clouds.write(settings, user_config=user_clouds)
             owner.publish(describe(settings, cloud))
-            print(banner(settings, path, first, compute_driver), flush=True)
+            print(banner(settings, path, first, compute_driver, network_driver), flush=True)
             if settings.compute.default_image:
                 from overcast.compute.guest import register  # only when it is wanted: memory
 
@@ -72,6 +73,7 @@ def run(settings: Settings, user_clouds: bool = False) -> int:
                 log_level="warning",
                 access_log=False,
                 lifespan="on",
+                loop=app.event_loop(settings),
                 timeout_graceful_shutdown=int(settings.shutdown_timeout),
             )
         )
@@ -185,10 +187,17 @@ def describe(settings: Settings, cloud: app.Cloud) -> dict[str, object]:
     }
 
 
-def banner(settings: Settings, clouds_yaml: Path, first: bool, compute_driver: str = "") -> str:
+def banner(
+    settings: Settings,
+    clouds_yaml: Path,
+    first: bool,
+    compute_driver: str = "",
+    network_driver: str = "",
+) -> str:
     lines = [
         f"Overcast is up at {settings.base_url}",
         *([f"  compute driver: {compute_driver}"] if compute_driver else []),
+        *([f"  network driver: {network_driver}"] if network_driver else []),
         f"  export OS_CLIENT_CONFIG_FILE={clouds_yaml}",
         "  openstack --os-cloud overcast token issue        # admin",
         "  openstack --os-cloud overcast-demo server list   # the demo user",

@@ -12,10 +12,19 @@ import pytest
 
 from tests.helpers import databases, rabbit
 from tests.helpers.isolation import Tenant, make_tenant
-from tests.helpers.server import Server
+from tests.helpers.server import Server, reap
 
 # Tests run on the fake compute driver unless a test asks for real guests.
 os.environ.setdefault("OVERCAST_COMPUTE__DRIVER", "fake")
+
+# The fixtures that boot real QEMU guests: their tests carry the `guests` mark.
+REAL_GUESTS = {"dataplane_cloud", "qemu_cloud"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_GUESTS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.guests)
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         srv.start()
         yield srv
         srv.stop()
+        reap(srv.data_dir)
 
 
 @pytest.fixture
@@ -61,6 +71,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         yield start
         for srv in started:
             srv.stop()
+            reap(srv.data_dir)
+        reap(tmp_path)  # what the test put beside them (e.g. volume back ends' exports)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """The HTTP plumbing every client shares: one pooled httpx client per event loop, the token
-header, and the mapping of HTTP error statuses to Overcast's errors (the one boundary where
+header, the signed trace headers of the current span (common/trace), and the mapping of HTTP error statuses to Overcast's errors (the one boundary where
 foreign errors become ours)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from overcast.common import errors
+from overcast.common.trace import propagate
 
 _POOLS: dict[int, httpx.AsyncClient] = {}
 _BY_STATUS: dict[int, type[errors.OvercastError]] = {
@@ -71,13 +72,25 @@ class RestClient:
 
     service = "service"
 
-    def __init__(self, endpoint: str, token: str | None, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        endpoint: str,
+        token: str | None,
+        headers: dict[str, str] | None = None,
+        http: httpx.AsyncClient | None = None,
+    ):
         self.endpoint = endpoint.rstrip("/")
         self.token = token
         self.headers = dict(headers or {})
+        self.http = http  # None: the loop's shared pool
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = {"Accept": "application/json", **self.headers, **(extra or {})}
+        headers = {
+            "Accept": "application/json",
+            **self.headers,
+            **(extra or {}),
+            **propagate.outgoing(),
+        }
         if self.token:
             headers["X-Auth-Token"] = self.token
         return headers
@@ -98,7 +111,7 @@ class RestClient:
         try:
             for attempt in range(attempts):
                 try:
-                    response = await pool().request(
+                    response = await (self.http or pool()).request(
                         method,
                         self.endpoint + path,
                         json=json_body,
@@ -117,20 +130,33 @@ class RestClient:
         self.raise_for_status(response)
         return response
 
+    async def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        """A request with a JSON body (or none) whose JSON answer is returned ({} when it
+        has none): for the proxy APIs, which pass resources through nearly as they are."""
+        response = await self.request(method, path, json_body=body, params=params or None)
+        if response.status_code == 204 or not response.content:
+            return {}
+        return response.json()
+
     def raise_for_status(self, response: httpx.Response) -> None:
         if response.status_code < 400:
             return
         cls = _BY_STATUS.get(response.status_code, errors.RemoteError)
         raise cls(f"{self.service}: {_message(response)}")
 
-    async def stream(self, path: str) -> AsyncIterator[bytes]:
-        """GET `path` and yield its body in chunks."""
+    async def stream(
+        self, path: str, chunk_size: int | None = 1 << 20, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[bytes]:
+        """GET `path` and yield its body in chunks of `chunk_size` (None: as they arrive,
+        for event streams)."""
         try:
-            async with pool().stream("GET", self.endpoint + path, headers=self._headers()) as resp:
+            async with pool().stream(
+                "GET", self.endpoint + path, headers=self._headers(headers)
+            ) as resp:
                 if resp.status_code >= 400:
                     await resp.aread()
                     self.raise_for_status(resp)
-                async for chunk in resp.aiter_bytes(1 << 20):
+                async for chunk in resp.aiter_bytes(chunk_size):
                     yield chunk
         except httpx.HTTPError as exc:
             raise errors.ServiceUnavailable(f"{self.service} is unreachable: {exc}") from exc

@@ -29,6 +29,20 @@ class VolumeClient(RestClient):
         volume: dict[str, Any] = response.json()["volume"]
         return volume
 
+    async def create_snapshot(
+        self, volume_id: str, name: str, force: bool = True
+    ) -> dict[str, Any]:
+        """A snapshot of the volume; `force` takes one of an attached volume."""
+        body = {"snapshot": {"volume_id": volume_id, "name": name, "force": force}}
+        response = await self.request("POST", "/snapshots", json_body=body)
+        snapshot: dict[str, Any] = response.json()["snapshot"]
+        return snapshot
+
+    async def get_snapshot(self, snapshot_id: str) -> dict[str, Any]:
+        response = await self.request("GET", f"/snapshots/{snapshot_id}")
+        snapshot: dict[str, Any] = response.json()["snapshot"]
+        return snapshot
+
     async def delete_volume(self, volume_id: str) -> None:
         await self.request("DELETE", f"/volumes/{volume_id}")
 
@@ -62,3 +76,29 @@ class VolumeClient(RestClient):
 
     async def delete_attachment(self, attachment_id: str) -> None:
         await self.request("DELETE", f"/attachments/{attachment_id}")
+
+    async def _action(
+        self, volume_id: str, body: dict[str, Any], version: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"OpenStack-API-Version": f"volume {version}"} if version else None
+        response = await self.request(
+            "POST", f"/volumes/{volume_id}/action", json_body=body, headers=headers
+        )
+        answer: dict[str, Any] = response.json() if response.content else {}
+        return answer
+
+    async def begin_detaching(self, volume_id: str) -> None:
+        await self._action(volume_id, {"os-begin_detaching": {}})
+
+    async def roll_detaching(self, volume_id: str) -> None:
+        await self._action(volume_id, {"os-roll_detaching": {}})
+
+    async def migrate_volume_completion(self, volume_id: str, new_id: str, error: bool) -> str:
+        """Tell the volume service how a swap from `volume_id` to `new_id` ended; the id the
+        server's disk keeps (`save_volume_id`)."""
+        body = {"os-migrate_volume_completion": {"new_volume": new_id, "error": error}}
+        return str((await self._action(volume_id, body))["save_volume_id"])
+
+    async def extend_volume_completion(self, volume_id: str, error: bool) -> None:
+        """3.71: tell the volume service how growing an attached volume ended in the guest."""
+        await self._action(volume_id, {"os-extend_volume_completion": {"error": error}}, "3.71")

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +57,15 @@ class ImageSettings(BaseModel):
     container_formats: list[str] = "ami ari aki bare ovf ova docker compressed".split()
     limit_param_default: int = Field(25, ge=1, description="images per page when none asked")
     api_limit_max: int = Field(1000, ge=1, description="most images one page may hold")
+    # Which URLs web-download imports and import tasks may fetch (Glance's import filtering):
+    # an empty list allows all; a listed allowed-list wins over its disallowed-list.
+    import_allowed_schemes: list[str] = ["http", "https"]
+    import_allowed_hosts: list[str] = []
+    import_disallowed_hosts: list[str] = []
+    import_allowed_ports: list[int] = [80, 443]
+    import_disallowed_ports: list[int] = []
+    import_fetch_timeout: float = Field(60.0, gt=0, description="seconds a fetch may stall")
+    task_time_to_live: int = Field(48, ge=1, description="hours a finished task is kept")
 
 
 class QemuSettings(BaseModel):
@@ -69,17 +78,33 @@ class QemuSettings(BaseModel):
     )
     machine_type: str = Field("q35", description="default machine type (hw_machine_type wins)")
     user: str = Field(
-        "",
-        description="QEMU drops to this user when started as root (suspend then needs the "
-        "guest's files and their parents reachable by that user)",
+        "overcast-qemu",
+        description="the system user QEMU drops to when Overcast runs as root (created when "
+        "missing); empty: QEMU keeps Overcast's user",
     )
     reboot_timeout: float = Field(10.0, description="seconds a soft reboot may take")
     start_timeout: float = Field(30.0, description="seconds QEMU may take to answer QMP")
     unplug_timeout: float = Field(30.0, description="seconds a guest may take to let a device go")
-    # Until the network dataplane proxies the metadata API at 169.254.169.254 to every guest,
-    # the config drive is how a guest gets its metadata, so every guest gets one.
-    force_config_drive: bool = True
+    migration_timeout: float = Field(
+        600.0, description="seconds each step of a live migration's copy may take"
+    )
+    swap_timeout: float = Field(
+        3600.0, description="seconds a volume swap's copy may go without progress to report"
+    )
+    # Where the network dataplane serves no metadata API at 169.254.169.254 (the noop driver),
+    # the config drive is how a guest gets its metadata, so every guest gets one; with the
+    # linuxbridge driver the guest asks the metadata proxy. None: decided by network.driver
+    # (once `overcast up` has resolved `auto`).
+    force_config_drive: bool | None = None
     vnc: bool = True
+    vnc_listen: str = Field(
+        "auto",
+        description="where guests' VNC servers and serial consoles listen: an address (TCP, VNC "
+        "from port 5900, serial from 10000) that console proxies on other nodes reach, as Nova's "
+        "[vnc] server_listen; `unix`: sockets "
+        "only this node's proxy reaches; auto: unix on the in-process bus (one node), my_ip "
+        "with a broker (the API's proxy may be on another node)",
+    )
     console_log_max: int = Field(1 << 20, description="bytes of console log kept per guest")
 
 
@@ -115,10 +140,22 @@ class ComputeSettings(BaseModel):
     soft_affinity_weight_multiplier: float = 10.0
     soft_anti_affinity_weight_multiplier: float = 10.0
     host_subset_size: int = Field(1, ge=1, description="pick randomly among the N best hosts")
+    host_state_ttl: float = Field(
+        1.0,
+        ge=0,
+        description="seconds a scheduler reuses the host states it loaded, its own claims "
+        "counted in (0: load them for every request)",
+    )
     service_down_time: float = Field(60.0, description="seconds without a report: host is down")
     default_availability_zone: str = "nova"
     host_prefix: str = Field("compute", description="fake hosts are <prefix>1..<prefix>N")
     build_timeout: float = Field(600.0, description="a build in BUILD longer than this fails")
+    lost_build_grace: float = Field(
+        30.0,
+        gt=0,
+        description="seconds after a conductor starts on a broker when builds from before it "
+        "that no conductor took are failed as lost (their message died with a process)",
+    )
     max_list_limit: int = Field(1000, description="most servers one list page returns")
     allow_resize_to_same_host: bool = True
     vif_plugging_timeout: float = Field(
@@ -137,6 +174,9 @@ class ComputeSettings(BaseModel):
     metadata_secret: str = Field(
         "", description="shared secret signing X-Instance-ID for proxied metadata requests"
     )
+    console_token_ttl: int = Field(
+        600, ge=1, description="seconds a remote console URL may be opened (Nova's token_ttl)"
+    )
     qemu: QemuSettings = QemuSettings()
 
 
@@ -150,10 +190,51 @@ class ObjectStoreSettings(BaseModel):
     replicator_interval: float = Field(30.0, description="seconds between replication passes")
     auditor_files_per_second: float = Field(20.0, description="objects audited per second")
     auditor_bytes_per_second: float = Field(10e6, description="bytes audited per second")
+    auditor_interval: float = Field(
+        30.0, description="seconds from an audit pass's start to the next"
+    )
     updater_interval: float = Field(5.0, description="seconds between async pending sweeps")
     expirer_interval: float = Field(30.0, description="seconds between expirer passes")
     reclaim_age: float = Field(7 * 86400.0, description="seconds a tombstone is kept")
     s3_domain: str = Field("", description="virtual-hosted S3 buckets: <bucket>.<s3_domain>")
+    server_url: str = Field(
+        "",
+        description="this node's object server as the ring names it (http://ADDRESS:PORT): "
+        "the object role serves the node's devices there to other nodes",
+    )
+    conn_timeout: float = Field(1.0, gt=0, description="seconds to connect to an object server")
+    node_timeout: float = Field(10.0, gt=0, description="seconds an object server may take")
+    error_suppression_limit: int = Field(
+        10, ge=1, description="failures in a row after which an object server is skipped"
+    )
+    error_suppression_interval: float = Field(
+        60.0, ge=0, description="seconds an object server that kept failing is skipped"
+    )
+
+
+class DatabaseSettings(BaseModel):
+    """The connection pool of each process on PostgreSQL or MariaDB (SQLite has none).
+
+    Every process (each API worker, each agent) keeps its own pool, and the server's
+    `max_connections` (100 on PostgreSQL) is shared by all of them: a process holds at most
+    `pool_size + max_overflow` connections. One asyncio process rarely needs more than a few,
+    since a session is held only while its statements run.
+    """
+
+    pool_size: int = Field(3, ge=1, description="connections each process keeps open")
+    max_overflow: int = Field(
+        2, ge=0, description="extra connections a process may open under load, closed after"
+    )
+    pool_timeout: float = Field(
+        10.0, gt=0, description="seconds a request waits for a free connection before 503"
+    )
+    worker_pool_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="the same in a process without the API (conductor, scheduler, agents): only "
+        "bus handlers wait there, whose callers wait as long (a burst of boots queues them)",
+    )
+    pool_recycle: int = Field(3600, description="seconds before a connection is reopened")
 
 
 class BusSettings(BaseModel):
@@ -195,6 +276,7 @@ class VolumeSettings(BaseModel):
     )
     default_availability_zone: str = "nova"
     default_volume_type: str = "__DEFAULT__"
+    default_group_type: str | None = None
     scheduler_max_attempts: int = Field(3, ge=1)
     capacity_weight_multiplier: float = 1.0
     allocated_capacity_weight_multiplier: float = -1.0
@@ -214,8 +296,29 @@ class VolumeSettings(BaseModel):
     max_list_limit: int = 1000
 
 
+class LinuxBridgeSettings(BaseModel):
+    namespace: str = Field("ocdp", description="the dataplane namespace (bridges, taps, VXLAN)")
+    local_ip: str | None = Field(
+        None,
+        description="VXLAN tunnel address: this host's own (its VXLAN devices' UDP socket is "
+        "then in the host's namespace, the devices in the dataplane's) or one on an interface "
+        "the operator put in the dataplane namespace; none: no remote hosts",
+    )
+    physical_interface_mappings: dict[str, str] = Field(
+        default_factory=dict,
+        description="physnet: interface in the namespace (put there by the operator, e.g. a "
+        "veth to a bridge of the host's) that flat networks of the physnet are bridged to; "
+        "none: their bridges have no uplink",
+    )
+
+
 class NetworkSettings(BaseModel):
-    driver: str = Field("noop", description="dataplane driver: noop (IPAM and bindings only)")
+    driver: str = Field(
+        "auto",
+        description="dataplane driver: noop (IPAM and bindings only), linuxbridge, or auto: "
+        "linuxbridge when the host can run it (as root), else noop",
+    )
+    linuxbridge: LinuxBridgeSettings = LinuxBridgeSettings()
     base_mac: str = Field("fa:16:3e:00:00:00", description="MACs keep its first three octets")
     global_physnet_mtu: int = Field(1500, ge=68)
     # VXLAN and GRE headers take 50 and 42 bytes of the physical MTU; VLAN and flat none.
@@ -230,6 +333,12 @@ class NetworkSettings(BaseModel):
     report_interval: float = Field(30.0, description="agents report and resync this often, s")
     agent_hosts: list[str] = Field(
         default_factory=list, description="hosts whose agents run here; default: compute's"
+    )
+    dhcp_agent: bool = Field(
+        True, description="this node's agents serve DHCP (off on compute nodes: network nodes do)"
+    )
+    l3_agent: bool = Field(
+        True, description="this node's agents run routers (off on compute nodes, as dhcp_agent)"
     )
     max_fixed_ips_per_port: int = 5
     max_allocation_attempts: int = Field(20, ge=1, description="IPAM retries on a lost race")
@@ -250,6 +359,26 @@ class NetworkSettings(BaseModel):
     bootstrap: bool = Field(True, description="create public, private and router1 on start")
     public_cidr: str = Field("203.0.113.0/24", description="the bootstrap external subnet")
     private_cidr: str = Field("10.0.0.0/26", description="the demo project's private subnet")
+    metadata_url: str = Field(
+        "",
+        description="compute's metadata API the proxy forwards to; default BASE_URL/compute/metadata",
+    )
+
+
+class TraceSettings(BaseModel):
+    """Tracing (see common/trace): workflows (boots, moves, volume creates, image uploads) are
+    traced when `enabled`; any request is when it carries a signed X-Trace-Info header."""
+
+    enabled: bool = Field(True, description="trace every workflow (off: only signed requests)")
+    keep_per_resource: int = Field(10, ge=1, description="traces kept per resource, oldest dropped")
+    max_spans: int = Field(2000, ge=10, description="spans kept per trace")
+    flush_interval: float = Field(0.05, gt=0, description="seconds between writes of spans")
+    hmac_keys: list[str] = Field(
+        default_factory=list, description="keys a client may sign X-Trace-Info with"
+    )
+    otlp_url: str = Field(
+        "", description="OTLP/HTTP traces URL (e.g. http://jaeger:4318/v1/traces)"
+    )
 
 
 class Settings(BaseSettings):
@@ -294,10 +423,19 @@ class Settings(BaseSettings):
     image: ImageSettings = ImageSettings()
     compute: ComputeSettings = ComputeSettings()
     object_store: ObjectStoreSettings = ObjectStoreSettings()
+    database: DatabaseSettings = DatabaseSettings()
     bus: BusSettings = BusSettings()
     network: NetworkSettings = NetworkSettings()
 
     volume: VolumeSettings = VolumeSettings()
+    trace: TraceSettings = TraceSettings()
+
+    @model_validator(mode="after")
+    def _config_drive(self) -> Settings:
+        qemu = self.compute.qemu
+        if qemu.force_config_drive is None and self.network.driver != "auto":
+            qemu.force_config_drive = self.network.driver == "noop"
+        return self
 
     @property
     def base_url(self) -> str:

@@ -23,6 +23,7 @@ from overcast.common.db import migrate
 from overcast.common.db.session import Database
 from overcast.common.http import faults, middleware, openapi
 from overcast.common.http.auth import TokenValidator
+from overcast.common.http.inprocess import InProcess
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class Runtime:
     # other services' bootstraps make their default resources for them.
     projects: dict[str, str] = field(default_factory=dict)
     roles: frozenset[str] = frozenset(ROLES)  # what this process runs
+    # The REST APIs this process serves, reachable in memory (set when the app is built).
+    in_process: InProcess | None = None
 
     def token_validator(self) -> TokenValidator:
         if self.validator is None:

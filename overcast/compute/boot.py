@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.clients.image import properties
-from overcast.common import errors, log
+from overcast.common import errors, log, trace
 from overcast.common.context import RequestContext
 from overcast.common.db.base import new_uuid
-from overcast.compute import flavors, host_services, quotas, records, states
+from overcast.compute import flavors, host_services, image_bdms, quotas, records, states
 from overcast.compute.conductor import writes
 from overcast.compute.conductor.rpc import TOPIC as CONDUCTOR
 from overcast.compute.models import hosts, instances
@@ -164,11 +164,18 @@ async def _count(
     return count
 
 
-async def create(
-    st: ComputeState, ctx: RequestContext, req: BootRequest
-) -> tuple[list[instances.Instance], str, str]:
-    """Record the instances of a boot request and start building them.
-    Returns (instances, reservation_id, admin password)."""
+@dataclass
+class _Checked:
+    image_ref: str
+    is_bfv: bool
+    flavor: dict[str, Any]
+    zone: str | None
+    destination: dict[str, Any]
+    image: dict[str, Any]
+
+
+async def _check(st: ComputeState, ctx: RequestContext, req: BootRequest) -> _Checked:
+    """The request checked against flavors, zones, hosts and images (4xx otherwise)."""
     boot_volume = _boot_volume(req.bdms)
     image_ref = req.image_ref or ""
     if not image_ref and boot_volume is None:
@@ -193,12 +200,36 @@ async def create(
     image: dict[str, Any] = {}
     if image_ref and not (is_bfv and not req.image_ref):
         image = await _image(st, ctx, image_ref)
+        mapped = image_bdms.from_image(image)
+        if mapped:  # a volume-backed server's snapshot: it boots from volumes made for it
+            req.bdms = image_bdms.merge(mapped, req.bdms)
+            _check_services(st, req)
+            boot_volume = _boot_volume(req.bdms)
+            is_bfv = boot_volume is not None
+            if is_bfv:
+                image_ref = ""
         _check_image_fits(image, flavor, is_bfv)
+    await image_bdms.check_snapshots(st.remote, ctx.to_dict(), req.bdms)
     if is_bfv and boot_volume and boot_volume.get("source_type") == "image":
         image = await _image(st, ctx, str(boot_volume.get("uuid")))
         image_ref = ""
     if not is_bfv and not flavor["root_gb"] and not ctx.is_admin:
         raise errors.Forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
+    await _check_groups(st, ctx, req.security_groups)
+    if boot_volume and boot_volume.get("source_type") == "volume":
+        await _check_bootable(st, ctx, str(boot_volume.get("uuid") or ""))
+    return _Checked(image_ref, is_bfv, flavor, zone, destination, image)
+
+
+async def create(
+    st: ComputeState, ctx: RequestContext, req: BootRequest
+) -> tuple[list[instances.Instance], str, str]:
+    """Record the instances of a boot request and start building them.
+    Returns (instances, reservation_id, admin password)."""
+    with trace.span("request validated"):
+        checked = await _check(st, ctx, req)
+    image_ref, is_bfv, flavor = checked.image_ref, checked.is_bfv, checked.flavor
+    zone, destination, image = checked.zone, checked.destination, checked.image
     hints = dict(req.hints)
     reservation_id = "r-" + secrets.token_hex(4)
     admin_pass = req.admin_pass or new_password()
@@ -218,7 +249,9 @@ async def create(
             from overcast.compute import server_groups
 
             group = await server_groups.instance_group(session, str(hints["group"]), ctx.project_id)
-        count = await _count(session, ctx, req, flavor)
+        with trace.span("quota reserved"):
+            count = await _count(session, ctx, req, flavor)
+        written = trace.span("record written", instances=count)
         uuids = [new_uuid() for _ in range(count)]
         spec = {
             "instance_uuids": uuids,
@@ -291,6 +324,7 @@ async def create(
             from overcast.compute import server_groups
 
             await server_groups.add_members(session, group["uuid"], ctx.project_id or "", uuids)
+    written.end()
     try:
         await st.bus.cast(CONDUCTOR, "schedule_and_build_instances", ctx.to_dict(), spec=spec)
     except errors.ServiceUnavailable as exc:
@@ -300,6 +334,33 @@ async def create(
                 await writes.to_error(session, inst.uuid, records.fault(exc, 503))
         raise
     return created, reservation_id, admin_pass
+
+
+async def _check_bootable(st: ComputeState, ctx: RequestContext, volume_id: str) -> None:
+    """The volume a server boots from must be the caller's and bootable (400, as Nova)."""
+    client = st.remote.volume(ctx.to_dict())
+    if client is None:
+        return
+    try:
+        volume = await client.get_volume(volume_id)
+    except errors.NotFound as exc:
+        raise errors.BadRequest(
+            f"Block Device Mapping is Invalid: volume {volume_id} not found."
+        ) from exc
+    if str(volume.get("bootable")).lower() != "true":
+        raise errors.BadRequest(f"Block Device {volume_id} is not bootable.")
+
+
+async def _check_groups(st: ComputeState, ctx: RequestContext, names: list[str]) -> None:
+    """Every security group named must be the project's (400 otherwise, before anything is
+    recorded, as Nova checks them with the network service)."""
+    wanted = [n for n in names if n != "default"]
+    client = st.remote.network(ctx.to_dict()) if wanted else None
+    if client is None:
+        return
+    for name in wanted:
+        if await client.get_security_group(name, ctx.project_id or "") is None:
+            raise errors.BadRequest(f"Unable to find security_group with name or id '{name}'")
 
 
 def _check_services(st: ComputeState, req: BootRequest) -> None:

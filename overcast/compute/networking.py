@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from overcast.clients.network import NetworkClient
-from overcast.common import errors
+from overcast.common import errors, trace
 from overcast.compute.remote import Remote
 
 PLUGGED = "network-vif-plugged"
@@ -79,7 +79,6 @@ async def _groups(client: NetworkClient, instance: dict[str, Any]) -> list[str]:
 def _vif(
     port: dict[str, Any], network: dict[str, Any], preexisting: bool, tag: Any
 ) -> dict[str, Any]:
-    details = port.get("binding:vif_details") or {}
     return {
         "port_id": port["id"],
         "network_id": port["network_id"],
@@ -88,11 +87,20 @@ def _vif(
         "fixed_ips": port.get("fixed_ips", []),
         "preexisting": preexisting,
         "tag": tag,
+        **_binding(port),
+        "mtu": network.get("mtu"),
+    }
+
+
+def _binding(port: dict[str, Any]) -> dict[str, Any]:
+    """What a port's binding tells the driver: how to plug it, and where (the VIF details of
+    the host it is bound to name its bridge and dataplane namespace)."""
+    details = port.get("binding:vif_details") or {}
+    return {
         "vif_type": port.get("binding:vif_type"),
         "vif_details": details,
         "devname": details.get("devname") or f"tap{port['id'][:11]}",
         "bridge": details.get("bridge_name"),
-        "mtu": network.get("mtu"),
     }
 
 
@@ -158,7 +166,8 @@ async def allocate(
         if keys:
             assert events is not None
             try:
-                await events.wait(keys, timeout)
+                with trace.span("vif-plugged event", ports=len(keys)):
+                    await events.wait(keys, timeout)
             except errors.Timeout:
                 if fatal:
                     raise
@@ -177,13 +186,17 @@ async def allocate(
 
 async def rebind(
     remote: Remote, ctx: dict[str, Any], network_info: list[dict[str, Any]], host: str
-) -> None:
-    """Bind an instance's ports to another host (evacuation)."""
+) -> list[dict[str, Any]]:
+    """Bind an instance's ports to another host (evacuation, cold migration and its revert):
+    its network info with the new bindings (another host's agent has its own dataplane)."""
     admin = await remote.network_as_service(ctx)
     if admin is None:
-        return
+        return network_info
+    info = []
     for vif in network_info:
-        await admin.update_port(vif["port_id"], **{"binding:host_id": host})
+        port = await admin.update_port(vif["port_id"], **{"binding:host_id": host})
+        info.append({**vif, **_binding(port)})
+    return info
 
 
 async def deallocate(

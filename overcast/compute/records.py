@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from overcast.common import trace
 from overcast.common.db.base import utcnow
 from overcast.compute.models import actions, instances
 
@@ -87,7 +88,8 @@ def fault(exc: BaseException | str, code: int = 500, details: str | None = None)
 async def start_action(
     session: AsyncSession, ctx: dict[str, Any], instance_uuid: str, action: str
 ) -> actions.InstanceAction:
-    """Record that `ctx`'s request began `action` on the instance."""
+    """Record that `ctx`'s request began `action` on the instance (and trace the request)."""
+    trace.link("server", instance_uuid, action, ctx.get("request_id"), ctx.get("project_id"))
     row = actions.InstanceAction(
         action=action,
         instance_uuid=instance_uuid,

@@ -50,15 +50,20 @@ class Remote:
         url = self._url("network", ctx)
         return None if url is None else NetworkClient(url, ctx.get("auth_token"))
 
+    async def _as_service(self, ctx: dict[str, Any]) -> str | None:
+        """Compute's service token; without service credentials, the caller's token."""
+        return await self._service_token() if self._service_token else ctx.get("auth_token")
+
     async def network_as_service(self, ctx: dict[str, Any]) -> NetworkClient | None:
         """The network service with compute's service credentials, for what only a service
-        may do (bind a port to a host), as Nova's admin client does; without service
-        credentials, the caller's token."""
+        may do (bind a port to a host), as Nova's admin client does."""
         url = self._url("network", ctx)
-        if url is None:
-            return None
-        token = await self._service_token() if self._service_token else ctx.get("auth_token")
-        return NetworkClient(url, token)
+        return None if url is None else NetworkClient(url, await self._as_service(ctx))
+
+    async def image_as_service(self, ctx: dict[str, Any]) -> ImageClient:
+        """The image service with compute's service credentials: for the clean-up after a
+        restart, which acts for no user."""
+        return ImageClient(self.image(ctx).endpoint, await self._as_service(ctx))
 
     def volume(self, ctx: dict[str, Any]) -> VolumeClient | None:
         url = self._url("volumev3", ctx) or self._url("block-storage", ctx)

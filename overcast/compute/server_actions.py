@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from overcast.common import errors
+from overcast.common import errors, trace
 from overcast.common.context import RequestContext
 from overcast.compute import conductor, flavors, quotas, records, servers, states
 from overcast.compute.models.instances import Instance, Migration
@@ -180,17 +180,30 @@ async def reset_state(st: ComputeState, ctx: RequestContext, uuid: str, state: s
         await records.start_action(session, ctx.to_dict(), uuid, "resetState")
 
 
-async def resize(st: ComputeState, ctx: RequestContext, uuid: str, flavor_ref: str) -> None:
+async def resize(
+    st: ComputeState,
+    ctx: RequestContext,
+    uuid: str,
+    flavor_ref: str,
+    sysmeta: dict[str, Any] | None = None,
+) -> None:
+    """Start a resize; `sysmeta` (the disk config asked with it) is recorded with its start."""
     async with st.db.reader() as session:
-        new = (await flavors.get_for_boot(session, ctx, flavor_ref)).snapshot()
-        project_id = (await servers.get(session, ctx, uuid)).project_id
+        with trace.span("request validated", flavor=flavor_ref):
+            new = (await flavors.get_for_boot(session, ctx, flavor_ref)).snapshot()
+            project_id = (await servers.get(session, ctx, uuid)).project_id
     async with st.db.session() as session:
-        await start_resize(session, ctx, uuid, project_id, new)
+        await start_resize(session, ctx, uuid, project_id, new, sysmeta or {})
     await st.bus.cast(conductor.TOPIC, "migrate_server", ctx.to_dict(), uuid=uuid, new_flavor=new)
 
 
 async def start_resize(
-    session: AsyncSession, ctx: RequestContext, uuid: str, project_id: str, new: dict[str, Any]
+    session: AsyncSession,
+    ctx: RequestContext,
+    uuid: str,
+    project_id: str,
+    new: dict[str, Any],
+    sysmeta: dict[str, Any] | None = None,
 ) -> None:
     """In one transaction: take the project's quota lock, check the flavor change against the
     quota, start the action and record `new_flavor`, which the quota counts from then on; a
@@ -205,7 +218,13 @@ async def start_resize(
         "resize",
         (states.ACTIVE, states.STOPPED),
         new_task=states.RESIZE_PREP,
-        values={"system_metadata": {**inst.system_metadata, "old_vm_state": inst.vm_state}},
+        values={
+            "system_metadata": {
+                **inst.system_metadata,
+                **(sysmeta or {}),
+                "old_vm_state": inst.vm_state,
+            }
+        },
     )
     old = inst.flavor
     if new["id"] == old.get("id"):
@@ -216,7 +235,8 @@ async def start_resize(
         "cores": new["vcpus"] - int(old.get("vcpus", 0)),
         "ram": new["memory_mb"] - int(old.get("memory_mb", 0)),
     }
-    await quotas.reserve(session, inst.project_id, inst.user_id, deltas)
+    with trace.span("quota reserved", **deltas):
+        await quotas.reserve(session, inst.project_id, inst.user_id, deltas)
     inst.new_flavor = new
 
 
@@ -307,13 +327,16 @@ async def evacuate(
     stopped: bool,
     admin_password: str | None,
 ) -> None:
-    async with st.db.reader() as session:
-        inst = await servers.get(session, ctx, uuid)
-        status = await servers.host_status(session, st.settings.compute.service_down_time)
-    if inst.host and status.get(inst.host) != "DOWN":
-        raise errors.BadRequest(f"Compute service of {inst.host} is still in use.")
-    if host is not None and host == inst.host:
-        raise errors.BadRequest("The target host can't be the same one.")
+    with trace.span("request validated", host=host):
+        async with st.db.reader() as session:
+            inst = await servers.get(session, ctx, uuid)
+            status = await servers.host_status(
+                session, st.settings.compute.service_down_time, [inst.host]
+            )
+        if inst.host and status.get(inst.host) != "DOWN":
+            raise errors.BadRequest(f"Compute service of {inst.host} is still in use.")
+        if host is not None and host == inst.host:
+            raise errors.BadRequest("The target host can't be the same one.")
     preserve = states.STOPPED if stopped or inst.vm_state == states.STOPPED else states.ACTIVE
     await begin(
         st,
@@ -335,7 +358,7 @@ async def evacuate(
     )
 
 
-async def _ask_agent(
+async def ask_agent(
     st: ComputeState, ctx: RequestContext, uuid: str, method: str, **kwargs: Any
 ) -> Any:
     """Ask the instance's host agent something about its guest (a read, no task state)."""
@@ -355,10 +378,10 @@ async def _ask_agent(
 async def console_output(
     st: ComputeState, ctx: RequestContext, uuid: str, length: int | None
 ) -> str:
-    text: str = await _ask_agent(st, ctx, uuid, "get_console_output", length=length)
+    text: str = await ask_agent(st, ctx, uuid, "get_console_output", length=length)
     return text
 
 
 async def diagnostics(st: ComputeState, ctx: RequestContext, uuid: str) -> dict[str, Any]:
-    diag: dict[str, Any] = await _ask_agent(st, ctx, uuid, "get_diagnostics")
+    diag: dict[str, Any] = await ask_agent(st, ctx, uuid, "get_diagnostics")
     return diag

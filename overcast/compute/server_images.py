@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from overcast.clients.image import properties
-from overcast.common import errors
+from overcast.common import errors, trace
 from overcast.common.context import RequestContext
-from overcast.compute import conductor, servers, states
+from overcast.compute import conductor, servers, states, volume_snapshots
 from overcast.compute.models.instances import Instance
 from overcast.compute.server_actions import begin, to_agent
 from overcast.compute.state import ComputeState
@@ -116,28 +116,36 @@ async def create_image(
     """Snapshot the server into a new image; with `backup` (its type and rotation), a backup
     image, after which only the newest `rotation` backups of that type are kept (none are
     made with rotation 0: the old ones are only removed). The new image's id."""
-    async with st.db.reader() as session:
-        inst = await servers.get(session, ctx, uuid)
-    if not inst.image_ref:
-        raise errors.BadRequest("Snapshots of volume-backed servers are not supported here.")
+    action = "createImage" if backup is None else "createBackup"
     allowed = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED)
-    if inst.vm_state not in allowed or inst.task_state is not None:
-        raise errors.Conflict(
-            f"Cannot 'createImage' instance {uuid} while it is in vm_state {inst.vm_state}"
-        )
+    with trace.span("request validated"):
+        async with st.db.reader() as session:
+            inst = await servers.get(session, ctx, uuid)
+        if inst.vm_state not in allowed or inst.task_state is not None:
+            raise errors.Conflict(
+                f"Cannot '{action}' instance {uuid} while it is in vm_state {inst.vm_state}"
+            )
+    if not inst.image_ref and backup is None:
+        return str((await volume_snapshots.snapshot(st, ctx, inst, name, metadata))["id"])
+    if not inst.image_ref:
+        raise errors.BadRequest("Backups of volume-backed servers are not supported.")
     if backup is not None:
         metadata = {**metadata, "backup_type": backup[0]}
         if backup[1] == 0:
             await _rotate(st, ctx, uuid, backup[0], 0)
             return None
-    image = await _snapshot_image(st, ctx, inst, name, metadata, "backup" if backup else "snapshot")
+    with trace.span("image record made"):
+        image = await _snapshot_image(
+            st, ctx, inst, name, metadata, "backup" if backup else "snapshot"
+        )
+        trace.note(image=image["id"])
     try:
         inst = await begin(
             st,
             ctx,
             uuid,
-            "createImage",
-            "createImage",
+            action,
+            action,
             allowed,
             new_task=states.IMAGE_SNAPSHOT,
             lock_ok=True,
@@ -147,7 +155,8 @@ async def create_image(
         raise
     await to_agent(st, ctx, inst, "snapshot_instance", image_id=image["id"])
     if backup is not None:
-        await _rotate(st, ctx, uuid, backup[0], backup[1])
+        with trace.span("older backups rotated", backup_type=backup[0], rotation=backup[1]):
+            await _rotate(st, ctx, uuid, backup[0], backup[1])
     return str(image["id"])
 
 
@@ -162,6 +171,7 @@ async def _rotate(st: ComputeState, ctx: RequestContext, uuid: str, kind: str, k
             await client.delete(image["id"])
         except errors.NotFound:
             pass
+    trace.note(deleted=len(found[keep:]))
 
 
 async def shelve(st: ComputeState, ctx: RequestContext, uuid: str) -> None:

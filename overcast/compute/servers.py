@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Select, String, cast, exists, not_, or_, select
@@ -15,7 +16,7 @@ from sqlalchemy.orm import defer
 from overcast.common import errors
 from overcast.common.context import RequestContext
 from overcast.common.db.base import utcnow
-from overcast.compute import conductor, records, states
+from overcast.compute import conductor, records, states, teardown
 from overcast.compute.models import hosts
 from overcast.compute.models.instances import Instance, InstanceTag
 from overcast.compute.state import ComputeState
@@ -222,19 +223,30 @@ def _admin_filters(stmt: Select[Any], params: dict[str, str]) -> Select[Any]:
     return stmt
 
 
-async def host_status(session: AsyncSession, down_after: float) -> dict[str, str]:
-    """Each compute host's status as 2.16's `host_status` shows it."""
+async def host_status(
+    session: AsyncSession, down_after: float, names: Iterable[str | None]
+) -> dict[str, str]:
+    """The status of each of these compute hosts as 2.16's `host_status` shows it (one query
+    for the hosts asked about: a cloud may have thousands)."""
+    wanted = sorted({n for n in names if n})
+    if not wanted:
+        return {}
     now = utcnow()
     out = {}
     svc = hosts.Service
-    for row in (await session.execute(select(svc).where(svc.binary == "nova-compute"))).scalars():
-        up = row.last_seen_up is not None and (now - row.last_seen_up).total_seconds() <= down_after
-        if row.forced_down or not up:
-            out[row.host] = "DOWN"
-        elif row.disabled:
-            out[row.host] = "MAINTENANCE"
+    rows = await session.execute(
+        select(svc.host, svc.last_seen_up, svc.forced_down, svc.disabled).where(
+            svc.binary == "nova-compute", svc.host.in_(wanted)
+        )
+    )
+    for host, seen, forced_down, disabled in rows.all():
+        up = seen is not None and (now - seen).total_seconds() <= down_after
+        if forced_down or not up:
+            out[host] = "DOWN"
+        elif disabled:
+            out[host] = "MAINTENANCE"
         else:
-            out[row.host] = "UP"
+            out[host] = "UP"
     return out
 
 
@@ -245,19 +257,24 @@ def check_not_locked(inst: Instance, ctx: RequestContext) -> None:
 
 
 async def delete(st: ComputeState, ctx: RequestContext, uuid: str, action: str = "delete") -> None:
-    """Delete a server: on its host through the agent, or here when it has no live host."""
+    """Delete a server: on its host through the agent, or here when it has no live host (its
+    ports, volumes and shelved image released from here too, outside the transaction)."""
     async with st.db.session() as session:
         inst = await get(session, ctx, uuid)
         check_not_locked(inst, ctx)
         await records.start_action(session, ctx.to_dict(), uuid, action)
         host = inst.host
-        down = await host_status(session, st.settings.compute.service_down_time)
+        down = await host_status(session, st.settings.compute.service_down_time, [host])
         local = host is None or down.get(host) == "DOWN"
-        if local:
+        if not local:
+            await conductor.update_instance(session, uuid, {"task_state": states.DELETING})
+        held = (inst.network_info or [], inst.attachments or [], inst.system_metadata or {})
+    if local:
+        await teardown.release(st.remote, ctx.to_dict(), *held)
+        async with st.db.session() as session:
             await conductor.destroy_record(session, uuid)
             await records.event_finish(session, ctx.to_dict(), uuid, "api_local_delete")
-            return
-        await conductor.update_instance(session, uuid, {"task_state": states.DELETING})
+        return
     try:
         await st.bus.cast(
             conductor.agent(host or ""), "terminate_instance", ctx.to_dict(), instance_uuid=uuid

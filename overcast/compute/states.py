@@ -54,6 +54,12 @@ REBUILDING = "rebuilding"
 REBUILD_BLOCK_DEVICE_MAPPING = "rebuild_block_device_mapping"
 REBUILD_SPAWNING = "rebuild_spawning"
 MIGRATING = "migrating"
+
+# Migration records: the statuses of a move still under way (a resize waiting for its
+# confirmation is `finished`), and the task states of a resize whose step runs on the
+# destination (the other steps run on the source).
+MOVE_IN_FLIGHT = ("pre-migrating", "migrating", "post-migrating", "preparing", "running", "queued")
+DESTINATION_STEPS = (RESIZE_MIGRATED, RESIZE_FINISH)
 DELETING = "deleting"
 SHELVING = "shelving"
 SHELVING_IMAGE_PENDING_UPLOAD = "shelving_image_pending_upload"

@@ -11,16 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from sqlalchemy import select
 
 from overcast.common import log
 from overcast.common.bus import Bus
 from overcast.common.config import Settings
+from overcast.common.db import session
 from overcast.common.db.base import utcnow
 from overcast.common.db.session import Database
 from overcast.compute import conductor
 from overcast.compute.agent import ComputeHost
+from overcast.compute.agent.host import ConductorAPI
+from overcast.compute.agent.manager import persist, report_hosts, sync_power_states
 from overcast.compute.conductor import recovery
 from overcast.compute.models import hosts
 from overcast.compute.remote import Remote
@@ -44,14 +48,18 @@ class Periodic:
     def __init__(self) -> None:
         self._tasks: list[asyncio.Task[None]] = []
 
-    def every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+    def every(self, seconds: float, job: Callable[[], Awaitable[None]], once: bool = False) -> None:
+        """Run `job` every `seconds` (only once, after `seconds`, with `once`)."""
+
         async def loop() -> None:
             while True:
                 await asyncio.sleep(seconds)
                 try:
                     await job()
-                except Exception:
-                    LOG.exception("compute periodic task failed")
+                except Exception as exc:
+                    session.report_failed_pass(LOG, "compute periodic task failed", exc)
+                if once:
+                    return
 
         self._tasks.append(asyncio.get_running_loop().create_task(loop()))
 
@@ -113,7 +121,14 @@ class ConductorUnit:
             conductor.TOPIC, conductor.Conductor(self.settings, self.db, self.bus), server=me
         )
         await heartbeat(self.db, me, "nova-conductor")
-        await recovery.recover_cloud(self.db)
+        await recovery.recover_cloud(self.db, me, self.bus.keeps_messages)
+        if self.bus.keeps_messages:
+            started = utcnow()
+            self.periodic.every(
+                compute.lost_build_grace,
+                lambda: recovery.fail_lost_builds(self.db, started),
+                once=True,
+            )
         self.periodic.every(
             compute.report_interval, lambda: heartbeat(self.db, me, "nova-conductor")
         )
@@ -129,6 +144,8 @@ class ComputeUnit:
     def __init__(self, settings: Settings, bus: Bus, remote: Remote) -> None:
         self.settings, self.bus, self.remote = settings, bus, remote
         self.hosts: dict[str, ComputeHost] = {}
+        self.conductor = ConductorAPI(bus)
+        self.periodic = Periodic()
 
     async def start(self) -> None:
         names = host_names(self.settings)
@@ -137,11 +154,22 @@ class ComputeUnit:
                 ComputeHost(self.settings, self.bus, n, self.remote)
                 for n in names[start : start + 50]
             ]
+            await asyncio.gather(*(h.prepare() for h in batch))
+            await persist("the hosts' first report", partial(report_hosts, self.conductor, batch))
             await asyncio.gather(*(h.start() for h in batch))
             self.hosts.update({h.host: h for h in batch})
         LOG.info("compute started with %d hosts", len(self.hosts))
+        self.periodic.every(
+            self.settings.compute.report_interval,
+            lambda: report_hosts(self.conductor, list(self.hosts.values())),
+        )
+        self.periodic.every(
+            self.settings.compute.sync_power_state_interval,
+            lambda: sync_power_states(self.conductor, list(self.hosts.values())),
+        )
 
     async def stop(self) -> None:
+        await self.periodic.stop()
         await asyncio.gather(*(h.stop() for h in self.hosts.values()))
 
 

@@ -2,7 +2,8 @@
 
 `attach_all` creates the volumes the mapping asks for (from an image, a snapshot, or blank),
 attaches every volume to the instance and returns what the driver needs; `detach_all` undoes
-it, deleting the volumes marked `delete_on_termination`.
+it, deleting the volumes marked `delete_on_termination` (a volume the volume service will not
+delete, one with snapshots say, is left behind and logged, as Nova does).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from overcast.common import errors
+from overcast.common import errors, log
 from overcast.compute.remote import Remote
+
+LOG = log.get(__name__)
 
 _WAIT = 120.0
 
@@ -33,6 +36,39 @@ def connector(host: str, device: str | None = None) -> dict[str, Any]:
 def device_name(index: int) -> str:
     """`/dev/vda`, `/dev/vdb`, ... for the `index`-th disk of a server."""
     return f"/dev/vd{chr(ord('a') + index)}"
+
+
+def next_device(attachments: list[dict[str, Any]], image_root: bool) -> str:
+    """The first free device name of a server with these volumes (`/dev/vda` is taken by an
+    image-backed server's root disk)."""
+    used = {a.get("device_name") for a in attachments}
+    if image_root:
+        used.add(device_name(0))
+    index = 0
+    while device_name(index) in used:
+        index += 1
+    return device_name(index)
+
+
+async def connect_pending(
+    remote: Remote, ctx: dict[str, Any], host: str, instance: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The server's volumes with those attached while it was shelved-offloaded (reserved with
+    no host, so without connection info or device) connected to `host`."""
+    attached = list(instance.get("attachments") or [])
+    client = remote.volume(ctx)
+    for i, item in enumerate(attached):
+        if item.get("connection_info") or client is None:
+            continue
+        device = item.get("device_name") or next_device(attached, bool(instance.get("image_ref")))
+        found = await client.update_attachment(item["attachment_id"], connector(host, device))
+        await client.complete_attachment(item["attachment_id"])
+        attached[i] = {
+            **item,
+            "device_name": device,
+            "connection_info": found.get("connection_info") or {},
+        }
+    return attached
 
 
 def uses_volumes(bdms: list[dict[str, Any]]) -> bool:
@@ -109,3 +145,8 @@ async def detach_all(remote: Remote, ctx: dict[str, Any], attached: list[dict[st
                 await client.delete_volume(item["volume_id"])
         except errors.NotFound:
             continue
+        except (errors.BadRequest, errors.Conflict) as exc:
+            LOG.warning(
+                "volume left behind",
+                extra={"fields": {"volume": item["volume_id"], "error": str(exc)}},
+            )

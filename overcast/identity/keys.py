@@ -56,6 +56,10 @@ class KeyRepository:
         ordered = [indexes[-1], *reversed(indexes[:-1])]
         return MultiFernet([Fernet((self.directory / str(i)).read_bytes()) for i in ordered])
 
+    def primary(self) -> bytes:
+        """The key that encrypts."""
+        return (self.directory / str(self._indexes()[-1])).read_bytes()
+
     def signature(self) -> tuple[tuple[int, float], ...]:
         """Changes whenever the keys on disk change, so callers know when to reload."""
         return tuple((i, (self.directory / str(i)).stat().st_mtime) for i in self._indexes())

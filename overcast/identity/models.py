@@ -165,14 +165,16 @@ class ApplicationCredential(Base):
 class Credential(Base):
     """`/v3/credentials`: a blob of a type (ec2, cert, totp...) owned by a user, perhaps for one
     project. EC2 credentials have id sha256(access) and the blob {"access", "secret"}; their
-    secret is kept (the signature of an S3 request is checked with it)."""
+    secret is kept (the signature of an S3 request is checked with it). Blobs are stored
+    encrypted (`credential_keys`), with the hash of the key that encrypted them."""
 
     __tablename__ = "identity_credential"
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("identity_user.id", ondelete="CASCADE"))
     project_id: Mapped[str | None] = mapped_column(String(64), index=True)
     type: Mapped[str] = mapped_column(String(255))
-    blob: Mapped[str] = mapped_column(Text)
+    encrypted_blob: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(String(64))
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

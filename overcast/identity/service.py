@@ -8,12 +8,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from overcast.common.db import migrate
 from overcast.common.db.base import utcnow
 from overcast.common.http import faults
 from overcast.common.http.auth import CachingValidator
 from overcast.common.http.policy import Policy
 from overcast.common.service import Runtime, Service, api_app
-from overcast.identity import bootstrap, passwords, policies, revocation
+from overcast.identity import bootstrap, credential_keys, passwords, policies, revocation
 from overcast.identity.api import ROUTERS
 from overcast.identity.authenticate import Authenticator
 from overcast.identity.keys import KeyRepository
@@ -45,6 +46,12 @@ def key_repository(runtime: Runtime) -> KeyRepository:
     return KeyRepository(settings.data_dir / "fernet-keys", settings.identity.max_active_keys)
 
 
+def credential_cipher(runtime: Runtime) -> credential_keys.CredentialCipher:
+    repo = credential_keys.repository(runtime.settings)
+    repo.ensure()
+    return credential_keys.CredentialCipher(repo)
+
+
 class IdentityService(Service):
     name = "identity"
     catalog_type = "identity"
@@ -54,6 +61,12 @@ class IdentityService(Service):
 
     def endpoint_url(self, base_url: str) -> str:
         return base_url + "/v3"
+
+    async def upgrade(self, runtime: Runtime) -> None:
+        """The migrations, handed the credential keys (existing blobs are encrypted then)."""
+        assert self.migrations is not None
+        attributes = {"credential_cipher": credential_cipher(runtime)}
+        await migrate.upgrade(runtime.db, self.name, self.migrations, attributes)
 
     def build(self, runtime: Runtime) -> FastAPI:
         settings = runtime.settings
@@ -76,6 +89,7 @@ class IdentityService(Service):
             policy=Policy("identity", policies.DEFAULTS, settings.policy_dir),
             formatter=formatter,
             authenticator=Authenticator(settings.identity, formatter),
+            credential_cipher=credential_cipher(runtime),
         )
         for router in ROUTERS:
             app.include_router(router)
@@ -95,3 +109,5 @@ class IdentityService(Service):
             # Events older than the longest token life can match no live token any more.
             lifetime = dt.timedelta(seconds=settings.identity.token_expiration)
             await revocation.prune(session, utcnow() - lifetime - dt.timedelta(minutes=5))
+            # Keys copied or rotated by hand: what an older key encrypted moves to the primary.
+            await credential_keys.reencrypt(session, credential_cipher(runtime))

@@ -14,6 +14,7 @@ from overcast.common.db.session import Database
 from overcast.common.http.policy import Policy
 from overcast.identity.authenticate import Authenticator
 from overcast.identity.catalog import Catalog
+from overcast.identity.credential_keys import CredentialCipher
 from overcast.identity.token_cache import TokenCache
 from overcast.identity.tokens import TokenFormatter
 
@@ -26,6 +27,7 @@ class IdentityState:
     policy: Policy
     formatter: TokenFormatter
     authenticator: Authenticator
+    credential_cipher: CredentialCipher  # credential blobs are encrypted at rest
     catalog: Catalog = field(init=False)  # the token catalog, cached; see catalog.Catalog
     tokens: TokenCache = field(init=False)  # validated tokens' answers; see token_cache
 

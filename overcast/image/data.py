@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable
 
 from sqlalchemy import update
 
-from overcast.common import errors, log
+from overcast.common import errors, log, trace
 from overcast.common.context import RequestContext
 from overcast.common.db.base import utcnow
 from overcast.image import formats, images, models, pipeline, quota
@@ -51,12 +51,18 @@ async def release(st: ImageState, image_id: str, before: str, after: str) -> Non
 
 
 async def prepare(
-    st: ImageState, ctx: RequestContext, image_id: str, size_hint: int | None, target: str
+    st: ImageState,
+    ctx: RequestContext,
+    image_id: str,
+    size_hint: int | None,
+    target: str,
+    rule: str = "upload_image",
 ) -> tuple[models.Image, int | None]:
-    """Check that data may be written to the image now; returns it and the byte limit."""
+    """Check that data may be written to the image now (`rule` allowing), and claim it for
+    `target`; returns it and the byte limit."""
     async with st.db.reader() as session:
         image = await images.load(session, st, ctx, image_id)
-        await images.authorize(session, st, ctx, image, "upload_image")
+        await images.authorize(session, st, ctx, image, rule)
         if not image.disk_format or not image.container_format:
             raise errors.BadRequest(
                 "Properties container_format, disk_format must be set prior to saving data."
@@ -95,15 +101,18 @@ async def upload(
 ) -> None:
     store = st.stores.get(store_name)
     image, limit = await prepare(st, ctx, image_id, size_hint, "saving")
+    trace.link("image", image_id, "upload", ctx.request_id, ctx.project_id)
     writer = None
     try:
-        writer = await store.writer(image_id)
-        digest = pipeline.Digest(st.settings.image.hashing_algorithm)
-        await pipeline.pump(source, writer, digest, limit)
-        _check_size(size_hint, digest.size)
-        found = digest.inspector.verdict()
-        formats.check(image.disk_format, image.container_format, found)
-        stored = await writer.commit()
+        with trace.span("data stored", store=store.name) as step:
+            writer = await store.writer(image_id)
+            digest = pipeline.Digest(st.settings.image.hashing_algorithm)
+            await pipeline.pump(source, writer, digest, limit)
+            step.note(bytes=digest.size)
+            _check_size(size_hint, digest.size)
+            found = digest.inspector.verdict()
+            formats.check(image.disk_format, image.container_format, found)
+            stored = await writer.commit()
     except OSError as exc:  # the store itself failed: the image cannot be trusted any more
         if writer is not None:
             await asyncio.shield(_quietly(writer.abort()))
@@ -118,7 +127,9 @@ async def upload(
             await asyncio.shield(writer.abort())
         await release(st, image_id, "saving", "queued")
         raise
-    await finish(st, image_id, "saving", store.name, stored.url, digest, found.virtual_size)
+    with trace.span("checksums recorded", algorithm=digest.algorithm):
+        await finish(st, image_id, "saving", store.name, stored.url, digest, found.virtual_size)
+    trace.event("active")
 
 
 async def finish(

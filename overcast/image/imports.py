@@ -2,11 +2,16 @@
 
 `glance-direct` moves staged data into the chosen stores, hashing and verifying it on the way
 (uploading -> importing -> active; back to `queued` on failure, staged data dropped).
+`web-download` first fetches a URL (through the import filter of `fetch`) into the staging
+area (queued -> importing), then goes on as glance-direct.
 `copy-image` copies an active image's data into more stores (admin only).
+Each import is recorded as an `api_image_import` task that ends in success or failure.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from overcast.common import errors, log
 from overcast.common.context import RequestContext
 from overcast.common.db.base import utcnow
-from overcast.image import data, drivers, formats, images, models, pipeline, quota
+from overcast.image import data, drivers, fetch, formats, images, models, pipeline, quota, tasks
 from overcast.image.state import ImageState
 
 LOG = log.get(__name__)
@@ -51,6 +56,9 @@ async def start(
         raise errors.BadRequest("Import request requires a 'name' field.")
     if method not in st.import_methods:
         raise errors.BadRequest(f"Unknown import method name '{method}'.")
+    uri = None
+    if method == "web-download":
+        uri = await fetch.check(st.settings.image, body["method"].get("uri"), "web-download")
     names = _stores(st, body, store_header)
     async with st.db.reader() as session:
         image = await images.load(session, st, ctx, image_id)
@@ -60,33 +68,95 @@ async def start(
         raise errors.Conflict("'container_format' needs to be set before import")
     if not image.disk_format:
         raise errors.Conflict("'disk_format' needs to be set before import")
-    if method == "copy-image":
-        if image.status != "active":
-            raise errors.Conflict("Only images with status active can be targeted for copying")
-        present = {loc.store for loc in image.locations}
-        if body.get("all_stores"):
-            names = [n for n in names if n not in present]
-        for name in names:
-            if name in present:
-                raise errors.BadRequest(f"Image is already present at store '{name}'")
-        # Reported even when every store already holds the data: the copy is then done.
-        await _progress(st, image_id, importing=names, failed=[])
-        if names:
-            st.spawn(_copy(st, image_id, names))
-        return
-    if image.status != "uploading" or image.busy_host is not None:
-        raise errors.Conflict("Image needs to be staged before 'glance-direct' method can be used")
-    if not await data.claim(st, image_id, "uploading", "importing"):
-        raise errors.Conflict(
-            f"New operation on image '{image_id}' is not permitted as prior operation is still "
-            "in progress"
-        )
     must = body.get("all_stores_must_succeed", True)
-    await _progress(st, image_id, importing=names, failed=[])
-    st.spawn(_direct(st, image, names, must))
+    if method == "copy-image":
+        work = await _start_copy(st, image, names, body)
+    elif uri is not None:
+        if image.status != "queued":
+            raise errors.Conflict(
+                "Image needs to be in 'queued' state to use 'web-download' method"
+            )
+        _image, limit = await data.prepare(st, ctx, image_id, None, "importing", "import_image")
+        work = _web(st, image, uri, names, must, limit)
+    else:
+        if image.status != "uploading" or image.busy_host is not None:
+            raise errors.Conflict(
+                "Image needs to be staged before 'glance-direct' method can be used"
+            )
+        if not await data.claim(st, image_id, "uploading", "importing"):
+            raise errors.Conflict(
+                f"New operation on image '{image_id}' is not permitted as prior operation is "
+                "still in progress"
+            )
+        work = _direct(st, image, names, must)
+    task_input = {"image_id": image_id, "import_req": body, "backend": names}
+    task_id = await tasks.record(st, ctx, "api_image_import", task_input, image_id)
+    if method != "copy-image":
+        await _progress(st, image_id, importing=names, failed=[])
+    st.spawn(_tracked(st, task_id, work))
 
 
-async def _direct(st: ImageState, image: models.Image, names: list[str], must: bool) -> None:
+async def _start_copy(
+    st: ImageState, image: models.Image, names: list[str], body: dict[str, Any]
+) -> Coroutine[Any, Any, str | None]:
+    """Check a copy-image request; the copy to run (nothing to do when every store has it)."""
+    if image.status != "active":
+        raise errors.Conflict("Only images with status active can be targeted for copying")
+    present = {loc.store for loc in image.locations}
+    if body.get("all_stores"):
+        names = [n for n in names if n not in present]
+    for name in names:
+        if name in present:
+            raise errors.BadRequest(f"Image is already present at store '{name}'")
+    # Reported even when every store already holds the data: the copy is then done.
+    await _progress(st, image.id, importing=names, failed=[])
+    return _copy(st, image.id, names)
+
+
+async def _tracked(st: ImageState, task_id: str, work: Coroutine[Any, Any, str | None]) -> None:
+    """Run an import's `work` as the task `task_id`: its error, if any, fails the task."""
+    await tasks.begin(st, task_id)
+    await tasks.end(st, task_id, await work)
+
+
+async def _web(
+    st: ImageState, image: models.Image, uri: str, names: list[str], must: bool, limit: int | None
+) -> str | None:
+    """Fetch `uri` into the staging area (charged to the owner as staged data is), then
+    import it as glance-direct does."""
+    writer = await st.stores.staging.writer(image.id)
+    try:
+        size = await pipeline.pump(fetch.stream(st.settings.image, uri), writer, None, limit)
+        await writer.commit()
+        async with st.db.session() as session:
+            row = await session.get(models.Image, image.id, populate_existing=True)
+            if row is None or row.deleted or row.status != "importing":
+                raise errors.Gone(f"Image {image.id} was deleted during its download.")
+            if row.owner:
+                await quota.charge(session, row.owner, st.limits, nbytes=size)
+            row.charged_bytes = size
+    except (errors.OvercastError, OSError, SQLAlchemyError) as exc:
+        await writer.abort()
+        return await _failed(st, image.id, names, exc)
+    except BaseException:
+        await asyncio.shield(writer.abort())
+        raise
+    return await _direct(st, image, names, must)
+
+
+async def _failed(st: ImageState, image_id: str, names: list[str], exc: Exception) -> str:
+    """After a failed import: the image is queued again, its staged data dropped and freed."""
+    LOG.warning("import failed", extra={"fields": {"image": image_id, "error": str(exc)}})
+    await _progress(st, image_id, importing=[], failed=names)
+    await data.release(st, image_id, "importing", "queued")
+    await st.stores.staging.delete(images.staging_url(st, image_id))
+    await _uncharge(st, image_id)
+    return str(exc)
+
+
+async def _direct(st: ImageState, image: models.Image, names: list[str], must: bool) -> str | None:
+    """Move the staged data into the first store, then copy it to the others; the error that
+    ended the import, if one did."""
     staged = images.staging_url(st, image.id)
     try:
         first = st.stores.get(names[0])
@@ -105,16 +175,9 @@ async def _direct(st: ImageState, image: models.Image, names: list[str], must: b
         )
         await st.stores.staging.delete(staged)
     except (errors.OvercastError, OSError, SQLAlchemyError) as exc:
-        LOG.warning("import failed", extra={"fields": {"image": image.id, "error": str(exc)}})
-        await _progress(st, image.id, importing=[], failed=names)
-        await data.release(st, image.id, "importing", "queued")
-        await st.stores.staging.delete(staged)
-        await _uncharge(st, image.id)
-        return
+        return await _failed(st, image.id, names, exc)
     await _progress(st, image.id, done=names[0])
-    extra = names[1:]
-    if extra:
-        await _copy(st, image.id, extra, must)
+    return await _copy(st, image.id, names[1:], must)
 
 
 async def _uncharge(st: ImageState, image_id: str) -> None:
@@ -126,8 +189,9 @@ async def _uncharge(st: ImageState, image_id: str) -> None:
             row.charged_bytes = 0
 
 
-async def _copy(st: ImageState, image_id: str, names: list[str], must: bool = False) -> None:
-    """Copy an active image's data into each store of `names` (failures are logged)."""
+async def _copy(st: ImageState, image_id: str, names: list[str], must: bool = False) -> str | None:
+    """Copy an active image's data into each store of `names`. A failure is logged and the
+    copy goes on, unless `must`: then the rest is given up and the failure returned."""
     for i, name in enumerate(names):
         try:
             await _copy_one(st, image_id, st.stores.get(name))
@@ -138,10 +202,11 @@ async def _copy(st: ImageState, image_id: str, names: list[str], must: bool = Fa
             )
             if must:
                 await _progress(st, image_id, done=None, failed_now=names[i:])
-                return
+                return f"Copy to store {name} failed: {exc}"
             await _progress(st, image_id, done=None, failed_now=[name])
             continue
         await _progress(st, image_id, done=name)
+    return None
 
 
 IMPORTING = "os_glance_importing_to_stores"

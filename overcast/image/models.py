@@ -1,5 +1,5 @@
-"""The image service's tables: images, their properties, tags, members, data locations and the
-per-project usage that quotas are enforced against.
+"""The image service's tables: images, their properties, tags, members, data locations, the
+per-project usage that quotas are enforced against, and tasks (imports as Glance records them).
 
 Images are soft-deleted as Glance does (`deleted`, status `deleted`), so an id is never reused.
 """
@@ -134,3 +134,28 @@ class MetadefNamespace(Base):
     resource_types: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImageTask(Base):
+    """An asynchronous operation (Glance's tasks): an image import, from the import API or from
+    POST /v2/tasks. Kept until `expires_at` (set when it ends), then soft-deleted."""
+
+    __tablename__ = "image_task"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    owner: Mapped[str] = mapped_column(String(255), index=True)
+    input: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(Text, default="")
+    image_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    # The host running it, so that a restarted host fails what it was running.
+    host: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, index=True)

@@ -31,6 +31,8 @@ DEFAULTS = [
     RuleDefault("deactivate", _OWNER_MEMBER),
     RuleDefault("reactivate", _OWNER_MEMBER),
     RuleDefault("upload_image", _OWNER_MEMBER, "Upload or stage image data."),
+    RuleDefault("get_image_trace", "role:admin or (role:reader and project_id:%(project_id)s)"),
+    RuleDefault("get_image_trace:hosts", "role:admin"),
     RuleDefault("download_image", f"role:admin or (role:member and ({_VISIBLE}))"),
     RuleDefault("import_image", _OWNER_MEMBER),
     RuleDefault("copy_image", "role:admin", "Copy an active image into more stores."),
@@ -47,5 +49,6 @@ DEFAULTS = [
     ),
     RuleDefault("modify_member", "role:admin or (role:member and project_id:%(member_id)s)"),
     RuleDefault("stores_info_detail", "role:admin"),
+    RuleDefault("tasks_api_access", "role:admin", "Create, list and show tasks (/v2/tasks)."),
     RuleDefault("get_usage", "role:admin or role:reader"),
 ]

@@ -182,6 +182,46 @@ def member() -> dict[str, Any]:
     }
 
 
+def task() -> dict[str, Any]:
+    nullable_object = ["null", "object"]
+    return {
+        "name": "task",
+        "properties": {
+            "id": _s("string", "An identifier for the task", pattern=UUID_PATTERN),
+            "type": _s(
+                "string",
+                "The type of task represented by this content",
+                enum=["import", "api_image_import", "location_import"],
+            ),
+            "status": _s(
+                "string",
+                "The current status of this task",
+                enum=["pending", "processing", "success", "failure"],
+            ),
+            "input": _s(nullable_object, "The parameters required by task, JSON blob"),
+            "result": _s(nullable_object, "The result of current task, JSON blob"),
+            "owner": _s("string", "An identifier for the owner of this task"),
+            "message": _s(
+                "string",
+                "Human-readable informative message only included when appropriate "
+                "(usually on failure)",
+            ),
+            "image_id": _s("string", "Image associated with the task"),
+            "request_id": _s("string", "Request ID of the request that created the task"),
+            "user_id": _s("string", "User associated with the task"),
+            "expires_at": _s(
+                ["null", "string"], "Datetime when this resource would be subject to removal"
+            ),
+            "created_at": _s("string", "Datetime when this resource was created"),
+            "updated_at": _s("string", "Datetime when this resource was updated"),
+            "self": {"type": "string"},
+            "schema": {"type": "string"},
+        },
+        "required": ["type", "input"],
+        "links": [{"rel": "self", "href": "{self}"}, {"rel": "describedby", "href": "{schema}"}],
+    }
+
+
 def all_schemas(cfg: ImageSettings) -> dict[str, dict[str, Any]]:
     """Path under /v2/schemas/ -> schema document."""
     img = image(cfg)
@@ -194,4 +234,6 @@ def all_schemas(cfg: ImageSettings) -> dict[str, dict[str, Any]]:
         "images": collection("images", img),
         "member": mem,
         "members": members,
+        "task": task(),
+        "tasks": collection("tasks", task()),
     }

@@ -2,7 +2,7 @@
 
 On start it reconciles what a crash may have left: uploads this host was receiving go back to
 `queued`, imports it was running go back to `uploading` (the staged data is still there), and
-the stores drop their half-written files.
+the stores drop their half-written files, and the tasks it was running fail.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from overcast.common import log
 from overcast.common.http import faults
 from overcast.common.http.policy import Policy
 from overcast.common.service import Runtime, Service, api_app
-from overcast.image import images, models, policies, quota
+from overcast.image import images, models, policies, quota, tasks
 from overcast.image.api import ROUTERS
 from overcast.image.state import ImageState
 from overcast.image.stores import Stores
@@ -110,3 +110,4 @@ async def recover(st: ImageState) -> None:
                 "recovered image", extra={"fields": {"image": image.id, "status": image.status}}
             )
             image.busy_host = None
+    await tasks.recover(st)

@@ -32,7 +32,7 @@ class ImageState:
 
     @property
     def import_methods(self) -> list[str]:
-        return ["glance-direct", "copy-image"]
+        return ["glance-direct", "web-download", "copy-image"]
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run `coro` in the background, keeping a reference until it ends."""

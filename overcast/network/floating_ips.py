@@ -121,6 +121,7 @@ class FloatingIPs(Kind):
         await op.session.flush()
         if values.get("port_id"):
             await associate(op, row, values["port_id"], values.get("fixed_ip_address"))
+            op.routers_changed()
         return row
 
     async def update(self, op: Op, row: FloatingIP, values: dict[str, Any]) -> FloatingIP:
@@ -133,6 +134,7 @@ class FloatingIPs(Kind):
         for key in ("description", "qos_policy_id"):
             if key in values:
                 setattr(row, key, values[key])
+        op.routers_changed()
         return row
 
     async def delete(self, op: Op, row: FloatingIP) -> None:
@@ -142,6 +144,7 @@ class FloatingIPs(Kind):
         await op.session.delete(row)
         await op.session.flush()
         await op.session.execute(delete(Port).where(Port.id == row.floating_port_id))
+        op.routers_changed()
 
 
 async def _router_for(op: Op, row: FloatingIP, port: Port, fixed: str) -> str:
@@ -297,6 +300,7 @@ async def add_forwarding(op: Op, fip: FloatingIP, body: Any) -> dict[str, Any]:
     )
     op.session.add(pf)
     standard.bump(fip)
+    op.routers_changed()
     await op.session.flush()
     return forward_view(pf)
 
@@ -310,6 +314,7 @@ async def update_forwarding(
     for key, value in values.items():
         setattr(pf, key, value)
     standard.bump(fip)
+    op.routers_changed()
     return forward_view(pf)
 
 
@@ -344,3 +349,4 @@ async def delete_forwarding(op: Op, fip: FloatingIP, pf_id: str) -> None:
     ):
         fip.router_id = None
     standard.bump(fip)
+    op.routers_changed()

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from overcast.common.db.inserts import insert_new
 from overcast.network import faults
 from overcast.network.models import IPAllocation, Subnet
 
@@ -190,21 +191,20 @@ def _at(ranges: list[Range], index: int) -> int:
 async def allocate(session: AsyncSession, subnet: Subnet, port_id: str) -> str | None:
     """Hold a free address of `subnet` for `port_id`; None when its pools are exhausted.
 
-    A few random addresses are looked up by key first (one indexed read each, whatever the
-    subnet's size); only a subnet so full that they are all taken is read whole."""
+    A few random addresses are tried first, each one insert that yields to a held key
+    (whatever the subnet's size); only a subnet so full that they are all taken is read
+    whole."""
     ranges = ranges_of(subnet.allocation_pools)
     total = sum(b - a + 1 for a, b in ranges)
-    value: int | None = None
+    await session.flush()  # the port first: the address refers to it
     for _ in range(_PROBES if total > 4 * _PROBES else 0):
-        candidate = _at(ranges, _RNG.randrange(total))
-        found = await session.get(
-            IPAllocation, (subnet.network_id, str(ipaddress.ip_address(candidate)))
-        )
-        if found is None:
-            value = candidate
-            break
-    if value is None:
-        value = pick(ranges, await taken(session, subnet.id), _RNG)
+        address = str(ipaddress.ip_address(_at(ranges, _RNG.randrange(total))))
+        held = {"subnet_id": subnet.id, "port_id": port_id}
+        if await insert_new(
+            session, IPAllocation, {"network_id": subnet.network_id, "ip_address": address, **held}
+        ):
+            return address
+    value = pick(ranges, await taken(session, subnet.id), _RNG)
     if value is None:
         return None
     address = str(ipaddress.ip_address(value))

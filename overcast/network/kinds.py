@@ -32,9 +32,28 @@ class Op:
     session: AsyncSession
     # What to do once the transaction has committed (tell the agents).
     after: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    l3_changed: bool = False  # the L3 agents are told once, after commit
+    # Rows read once per request (a network a port is made on: its policy target, then the
+    # port), keyed by (table, id); the caller's visibility is the same throughout.
+    memo: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # What this request wrote for the rows it created (tags, fixed IPs, security groups), so
+    # that their views need not read it back.
+    made: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def later(self, action: Callable[[], Awaitable[None]]) -> None:
         self.after.append(action)
+
+    def routers_changed(self) -> None:
+        """A router, floating IP or port forwarding changed: after commit, every L3 agent
+        re-reads its routers at once (Neutron's `routers_updated`), not at its next pass."""
+        if self.l3_changed:
+            return
+        self.l3_changed = True
+
+        async def fanout() -> None:
+            await self.st.bus.fanout("network-agent", "routers_changed", {})
+
+        self.later(fanout)
 
     @property
     def admin(self) -> bool:

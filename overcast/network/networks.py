@@ -43,6 +43,9 @@ def network_visible(ctx: RequestContext) -> ColumnElement[bool] | None:
 
 async def network_for(op: Op, network_id: str) -> Network:
     """A network the caller may see (and so use), or NetworkNotFound."""
+    known = op.memo.get(("network", network_id))
+    if known is not None:
+        return known  # type: ignore[no-any-return]
     stmt = select(Network).where(Network.id == network_id)
     clause = network_visible(op.ctx)
     if clause is not None:
@@ -50,6 +53,7 @@ async def network_for(op: Op, network_id: str) -> Network:
     found = (await op.session.execute(stmt)).scalar_one_or_none()
     if found is None:
         raise faults.not_found("network", network_id)
+    op.memo[("network", network_id)] = found
     return found
 
 

@@ -108,6 +108,7 @@ async def create_one(op: Op, kind: Kind, given: dict[str, Any]) -> tuple[Any, di
     await op.session.flush()
     if tags:
         await standard.set_tags(op.session, row.id, tags)
+    op.made.setdefault(row.id, {})["tags"] = sorted(set(tags or ()))
     view = (await kind.views(op, [row]))[0]
     return row, listing.shape(op, kind, view, [])
 

@@ -14,7 +14,15 @@ from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 from overcast.common import errors, log
 from overcast.common.context import RequestContext
 from overcast.network import attributes as a
-from overcast.network import bindings, faults, fixed_ips, networks, quotas, standard
+from overcast.network import (
+    bindings,
+    faults,
+    fixed_ips,
+    networks,
+    quotas,
+    security_groups,
+    standard,
+)
 from overcast.network.kinds import Kind, Op, network_owner
 from overcast.network.models import (
     FloatingIP,
@@ -24,7 +32,6 @@ from overcast.network.models import (
     PortSecurityGroup,
     SecurityGroup,
 )
-from overcast.network.security_groups import ensure_default
 
 _fixed_ip = a.dict_of({}, {"subnet_id": a.uuid_, "ip_address": a.ip_address})
 _pair = a.dict_of({"ip_address": a.prefix_or_address}, {"mac_address": a.mac})
@@ -154,14 +161,18 @@ class Ports(Kind):
         }
 
     async def views(self, op: Op, rows: Sequence[Port]) -> list[dict[str, Any]]:
-        ids = [r.id for r in rows]
+        made = {r.id: op.made[r.id] for r in rows if "fixed_ips" in op.made.get(r.id, {})}
+        ids = [r.id for r in rows if r.id not in made]
         tags = await standard.tags_of(op.session, ids)
         ips: dict[str, list[dict[str, str]]] = {}
+        groups: dict[str, list[str]] = {}
+        for port_id, known in made.items():
+            tags[port_id], ips[port_id] = known["tags"], known["fixed_ips"]
+            groups[port_id] = known["security_groups"]
         for alloc in await fixed_ips.allocations(op, ids):
             ips.setdefault(alloc.port_id, []).append(
                 {"subnet_id": alloc.subnet_id, "ip_address": alloc.ip_address}
             )
-        groups: dict[str, list[str]] = {}
         for start in range(0, len(ids), 500):
             found = await op.session.execute(
                 select(PortSecurityGroup).where(
@@ -170,6 +181,8 @@ class Ports(Kind):
             )
             for link in found.scalars():
                 groups.setdefault(link.port_id, []).append(link.security_group_id)
+        if len(rows) == 1:  # a delete needs them again, unchanged
+            op.memo[("port_groups", rows[0].id)] = groups.get(rows[0].id, [])
         return [view(r, tags.get(r.id), ips.get(r.id, []), groups.get(r.id, [])) for r in rows]
 
     async def create(self, op: Op, values: dict[str, Any]) -> Port:
@@ -208,11 +221,16 @@ class Ports(Kind):
         )
         op.session.add(row)
         await op.session.flush()
-        await fixed_ips.assign(op, row, net, values.get("fixed_ips"))
-        await _set_groups(op, row, values.get("security_groups"), created=True)
+        held = await fixed_ips.assign(op, row, net, values.get("fixed_ips"))
+        groups = await _set_groups(op, row, values.get("security_groups"), created=True)
         _check_pairs(row)
         await bindings.bind(op.session, row, settings.agent_down_time)
-        _tell_agent(op, row.host, row.id)
+        _tell_agent(op, row.host, row.id, row.network_id)
+        await security_groups.members_changed(op, groups)
+        op.made[row.id] = {
+            "fixed_ips": [{"subnet_id": s, "ip_address": ip} for s, ip in held],
+            "security_groups": groups,
+        }
         return row
 
     async def update(self, op: Op, row: Port, values: dict[str, Any]) -> Port:
@@ -225,6 +243,9 @@ class Ports(Kind):
                     f"Port {row.id} is bound: its MAC address cannot change.", "PortBound"
                 )
             await _check_mac(op, net.id, values["mac_address"])
+        members = {"fixed_ips", "security_groups", "port_security_enabled", "allowed_address_pairs"}
+        members &= set(values)
+        before = await _groups_of(op, row.id) if members else []
         if "fixed_ips" in values:
             await fixed_ips.change(op, row, net, values["fixed_ips"])
         simple = (
@@ -257,9 +278,11 @@ class Ports(Kind):
         if {"binding:host_id", "binding:vnic_type", "binding:profile"} & set(values):
             await bindings.bind(op.session, row, op.st.settings.network.agent_down_time)
             row.status = "DOWN"
-        _tell_agent(op, row.host, row.id)
+        _tell_agent(op, row.host, row.id, row.network_id)
         if old_host != row.host:
-            _tell_agent(op, old_host, row.id)
+            _tell_agent(op, old_host, row.id, row.network_id)
+        if members:
+            await security_groups.members_changed(op, before + await _groups_of(op, row.id))
         return row
 
     async def delete(self, op: Op, row: Port) -> None:
@@ -278,12 +301,26 @@ class Ports(Kind):
             fip.port_id = fip.fixed_ip_address = fip.router_id = None
             fip.status = "DOWN"
             standard.bump(fip)
-        _tell_agent(op, row.host, row.id)
+            op.routers_changed()
+        _tell_agent(op, row.host, row.id, row.network_id)
+        viewed = op.memo.get(("port_groups", row.id))  # by the delete's own view
+        await security_groups.members_changed(
+            op, viewed if viewed is not None else await _groups_of(op, row.id)
+        )
         await op.session.delete(row)
 
 
-def _tell_agent(op: Op, host: str, port_id: str) -> None:
-    """After commit, ask `host`'s agent to wire (or unwire) the port now."""
+async def _groups_of(op: Op, port_id: str) -> list[str]:
+    await op.session.flush()
+    found = await op.session.scalars(
+        select(PortSecurityGroup.security_group_id).where(PortSecurityGroup.port_id == port_id)
+    )
+    return list(found)
+
+
+def _tell_agent(op: Op, host: str, port_id: str, network_id: str) -> None:
+    """After commit, ask `host`'s agent to wire (or unwire) the port now, and tell the other
+    agents (DHCP host entries, VXLAN flooding entries: `ports_moved`)."""
     if not host:
         return
     bus = op.st.bus
@@ -296,6 +333,7 @@ def _tell_agent(op: Op, host: str, port_id: str) -> None:
                 "no network agent on the port's host",
                 extra={"fields": {"host": host, "port": port_id}},
             )
+        await bus.fanout("network-agent", "ports_moved", {}, network_id=network_id, host=host)
 
     op.later(cast)
 
@@ -319,7 +357,10 @@ def _check_pairs(row: Port) -> None:
         )
 
 
-async def _set_groups(op: Op, row: Port, wanted: list[str] | None, *, created: bool) -> None:
+async def _set_groups(op: Op, row: Port, wanted: list[str] | None, *, created: bool) -> list[str]:
+    """Bind the port to `wanted` (None: as it is on update, its project's default group on
+    create). Returns the groups set, which on create are all the port has."""
+    checked = False
     if wanted is None:
         if not created:
             if not row.port_security_enabled:
@@ -333,18 +374,21 @@ async def _set_groups(op: Op, row: Port, wanted: list[str] | None, *, created: b
                         "Port has security group associated. Cannot disable port security or ip address until security group is removed.",
                         "PortSecurityPortHasSecurityGroup",
                     )
-            return
+            return []
         if not row.port_security_enabled or row.device_owner.startswith("network:"):
-            return
+            return []
         wanted = [
-            await ensure_default(op.session, op.st.settings.network.default_quotas, row.project_id)
+            await security_groups.ensure_default(
+                op.session, op.st.settings.network.default_quotas, row.project_id
+            )
         ]
+        checked = True  # the project's own default group exists: no look-up
     if wanted and not row.port_security_enabled:
         raise faults.bad(
             "Port security must be enabled and port must have an IP address in order to use security groups.",
             "PortSecurityAndIPRequiredForSecurityGroups",
         )
-    for group_id in wanted:
+    for group_id in [] if checked else wanted:
         stmt = select(SecurityGroup.id).where(SecurityGroup.id == group_id)
         if not op.admin:
             stmt = stmt.where(SecurityGroup.project_id == row.project_id)
@@ -356,6 +400,7 @@ async def _set_groups(op: Op, row: Port, wanted: list[str] | None, *, created: b
         )
     for group_id in wanted:
         op.session.add(PortSecurityGroup(port_id=row.id, security_group_id=group_id))
+    return wanted
 
 
 def view(

@@ -97,6 +97,7 @@ class Routers(Kind):
         await op.session.flush()
         if values.get("external_gateway_info"):
             await set_gateway(op, row, values["external_gateway_info"])
+        op.routers_changed()
         return row
 
     async def update(self, op: Op, row: Router, values: dict[str, Any]) -> Router:
@@ -115,6 +116,7 @@ class Routers(Kind):
         for key in ("name", "description", "admin_state_up", "ha", "distributed"):
             if key in values:
                 setattr(row, key, values[key])
+        op.routers_changed()
         return row
 
     async def delete(self, op: Op, row: Router) -> None:
@@ -127,6 +129,7 @@ class Routers(Kind):
             raise faults.conflict(f"Router {row.id} still has ports", "RouterInUse")
         await clear_gateway(op, row)
         await op.session.delete(row)
+        op.routers_changed()
 
 
 def view(row: Router, tags: list[str] | None, gw_ips: list[dict[str, str]]) -> dict[str, Any]:
@@ -273,6 +276,7 @@ async def add_interface(op: Op, row: Router, body: dict[str, Any]) -> dict[str, 
         )
         subnets = [subnet]
     standard.bump(row)
+    op.routers_changed()
     return _interface_info(row, port, subnets)
 
 
@@ -325,6 +329,7 @@ async def remove_interface(op: Op, row: Router, body: dict[str, Any]) -> dict[st
     info = _interface_info(row, port, subnets)
     await op.session.delete(port)
     standard.bump(row)
+    op.routers_changed()
     return info
 
 

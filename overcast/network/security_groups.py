@@ -4,15 +4,16 @@ Neutron's default rules (ingress from the same group and all egress, for IPv4 an
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from overcast.common import errors, log
 from overcast.common.context import RequestContext
 from overcast.network import attributes as a
-from overcast.network import faults, quotas, standard
+from overcast.network import faults, protocols, quotas, standard
 from overcast.network.kinds import Kind, Op
 from overcast.network.models import (
     DefaultSecurityGroup,
@@ -21,34 +22,10 @@ from overcast.network.models import (
     SecurityGroupRule,
 )
 
-PROTOCOLS = {
-    "ah": 51,
-    "dccp": 33,
-    "egp": 8,
-    "esp": 50,
-    "gre": 47,
-    "hopopt": 0,
-    "icmp": 1,
-    "igmp": 2,
-    "ipip": 4,
-    "ipv6-encap": 41,
-    "ipv6-frag": 44,
-    "ipv6-icmp": 58,
-    "icmpv6": 58,
-    "ipv6-nonxt": 59,
-    "ipv6-opts": 60,
-    "ipv6-route": 43,
-    "ospf": 89,
-    "pgm": 113,
-    "rsvp": 46,
-    "sctp": 132,
-    "tcp": 6,
-    "udp": 17,
-    "udplite": 136,
-    "vrrp": 112,
-}
-_PORTED = {6, 17, 33, 132, 136}
-_ICMP = {1, 58}
+LOG = log.get(__name__)
+PROTOCOLS = protocols.NUMBERS
+_PORTED = protocols.PORTED
+_ICMP = {protocols.ICMP4, protocols.ICMP6}
 
 
 def protocol(value: Any) -> str | None:
@@ -325,13 +302,45 @@ class SecurityGroupRules(Kind):
         op.session.add(row)
         standard.bump(group)
         await op.session.flush()
+        tell_agents(op, [group.id])
         return row
 
     async def delete(self, op: Op, row: SecurityGroupRule) -> None:
         group = await op.session.get(SecurityGroup, row.security_group_id)
         if group is not None:
             standard.bump(group)
+        tell_agents(op, [row.security_group_id])
         await op.session.delete(row)
+
+
+def tell_agents(op: Op, group_ids: Iterable[str]) -> None:
+    """After commit, tell every network agent that these groups changed (rules or members),
+    so that the hosts filtering with them apply the change now, not on their next pass."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return
+    bus = op.st.bus
+
+    async def fanout() -> None:
+        try:
+            await bus.fanout("network-agent", "security_groups_changed", {}, group_ids=ids)
+        except errors.ServiceUnavailable:
+            LOG.info("no network agent to tell of security groups", extra={"fields": {"ids": ids}})
+
+    op.later(fanout)
+
+
+async def members_changed(op: Op, group_ids: Iterable[str]) -> None:
+    """A port joined or left these groups (or its addresses changed): the hosts need to know
+    only if some rule names one of them as its remote group."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return
+    named = await op.session.scalar(
+        select(SecurityGroupRule.id).where(SecurityGroupRule.remote_group_id.in_(ids)).limit(1)
+    )
+    if named is not None:
+        tell_agents(op, ids)
 
 
 def _as_values(rule: SecurityGroupRule) -> dict[str, Any]:

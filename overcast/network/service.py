@@ -78,7 +78,7 @@ class NetworkService(Service):
         def agents() -> list[NetworkAgent]:
             notifier = NovaNotifier(runtime.settings, runtime.endpoint)
             return [
-                NetworkAgent(runtime.settings, state.db, runtime.bus, host, notifier)
+                NetworkAgent(runtime.settings, state.db, runtime.bus, host, notifier, state)
                 for host in agent_hosts(runtime.settings)
             ]
 

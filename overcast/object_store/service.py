@@ -2,14 +2,13 @@
 `swift`, URL `.../object-store/v1/AUTH_<project_id>`. `GET /object-store/info` is Swift's
 `/info`.
 
-On first start it makes the default ring of three directory devices in three zones; on every
-start it opens the ring and starts the daemons: the updater (async pendings), the replicator,
-the auditor and the expirer.
+On first start it makes the default ring of three directory devices in three zones; every
+process opens the ring. The daemons (updater, replicator, auditor, expirer) are the "object"
+role's unit (`units.ObjectUnit`), so they run once per node, not in every API worker.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from pathlib import Path
@@ -18,15 +17,17 @@ from fastapi import FastAPI
 
 from overcast.common import log
 from overcast.common.http import faults
-from overcast.common.service import Runtime, Service, api_app
-from overcast.object_store import api, daemons, layout
+from overcast.common.service import Runtime, Service, Unit, api_app
+from overcast.object_store import api, layout
 from overcast.object_store.containers import Containers
+from overcast.object_store.drivers import http
 from overcast.object_store.drivers.local import LocalServer
 from overcast.object_store.proxy.objects import ObjectReplicas
 from overcast.object_store.proxy.placement import Placement
 from overcast.object_store.ring.ring import Ring
 from overcast.object_store.s3 import api as s3api
 from overcast.object_store.state import ObjectStoreState
+from overcast.object_store.units import ObjectUnit
 from overcast.object_store.updates import ListingWriter
 
 LOG = log.get(__name__)
@@ -47,7 +48,6 @@ class ObjectStoreService(Service):
 
     def __init__(self) -> None:
         self.state: ObjectStoreState | None = None
-        self.tasks: list[asyncio.Task[None]] = []
 
     def endpoint_url(self, base_url: str) -> str:
         return f"{base_url}{PREFIX}/v1/AUTH_%(project_id)s"
@@ -68,7 +68,21 @@ class ObjectStoreService(Service):
         where = layout.ensure(settings)
         salt = where.salt()
         ring = Ring(where.ring, b"", salt)
-        placement = Placement(ring, {"local": LocalServer(where.devices)})
+        cfg = settings.object_store
+        key = http.node_key(salt)
+        placement = Placement(
+            ring,
+            LocalServer(where.devices),
+            lambda url: http.HttpServer(
+                url,
+                key,
+                cfg.conn_timeout,
+                cfg.node_timeout,
+                cfg.error_suppression_limit,
+                cfg.error_suppression_interval,
+            ),
+            frozenset({"local", cfg.server_url} - {""}),
+        )
         db = runtime.db.serialised()
         containers = Containers(db)
         self.state = ObjectStoreState(
@@ -87,16 +101,11 @@ class ObjectStoreService(Service):
         s3api.install(app)
         return app
 
-    async def start(self, runtime: Runtime) -> None:
+    def units(self, runtime: Runtime) -> dict[str, Unit]:
+        """The "object" role: this node's devices looked after (`units.ObjectUnit`)."""
         assert self.state is not None
-        for server in self.state.placement.servers.values():
-            await server.recover()
-        self.tasks = daemons.start(self.state)
+        return {"object": ObjectUnit(self.state)}
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.state is not None:
-            for server in self.state.placement.servers.values():
-                await server.close()
+            await self.state.placement.close()

@@ -8,14 +8,16 @@ as an async pending and the updater (`updater.py`) makes it later, as Swift's do
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
 
 from overcast.common import errors, log
+from overcast.common.db.inserts import insert_ignoring
 from overcast.common.db.session import Database
 from overcast.object_store import models
 from overcast.object_store.drivers import DeviceUnavailable, Pending
@@ -85,116 +87,123 @@ Usage = dict[tuple[str, str], tuple[int, int]]  # (account, container) → (obje
 
 
 async def apply(db: Database, updates: list[Pending]) -> Usage:
-    """Make `updates` in one transaction; what they changed in each container's usage. Updates for containers that no longer exist are
-        dropped (as Swift's container server refuses them). An expiry row outlives a later change
-    of the object: the expirer checks the object's own `X-Delete-At` before it deletes."""
+    """Make `updates` in one transaction; what they changed in each container's usage.
+    Updates for containers that no longer exist are dropped (as Swift's container server
+    refuses them). An expiry row outlives a later change of the object: the expirer checks the
+    object's own `X-Delete-At` before it deletes."""
+    return await db.run_sync(functools.partial(_apply, updates))
+
+
+def _apply(updates: list[Pending], conn: Connection) -> Usage:
+    """`apply` on a synchronous connection, in Core statements built once (the ORM's
+    per-statement work, and aiosqlite's hand-overs per statement, were most of the event
+    loop's time under PUTs)."""
     usage: Usage = {}
     by_container: dict[tuple[str, str], list[Pending]] = defaultdict(list)
     for p in updates:
         by_container[(p.account, p.container)].append(p)
-    async with db.session() as session:
-        keys = list(by_container)
-        # (account, name) pairs spelled out: a tuple IN would skip the names' bind expression
-        wanted = or_(
-            *(and_(models.Container.account == a, models.Container.name == n) for a, n in keys)
-        )
-        rows = await session.execute(
-            select(models.Container.id, models.Container.account, models.Container.name).where(
-                wanted
-            )
-        )
-        ids = {(a, n): i for i, a, n in rows}
-        for key, group in by_container.items():
-            cid = ids.get(key)
-            if cid is None:
-                continue
-            newest: dict[str, Pending] = {}
-            for p in group:
-                if p.name not in newest or p.timestamp > newest[p.name].timestamp:
-                    newest[p.name] = p
-            Obj = models.Object
-            found = await session.execute(
-                select(Obj.name, Obj.ts, Obj.size, Obj.deleted).where(
-                    Obj.container_id == cid, Obj.name.in_(list(newest))
-                )
-            )
-            existing = {row.name: row for row in found}
-            count = size = 0
-            inserts: list[dict[str, Any]] = []
-            changes: list[dict[str, Any]] = []
-            retyped: list[dict[str, Any]] = []
-            expiring_add = []
-            for name, p in newest.items():
-                row = existing.get(name)
-                if p.extra.get("meta_only"):  # a POST: content type and expiry only
-                    if row is None or row.deleted or row.ts > p.timestamp:
-                        continue
-                    if p.content_type:
-                        retyped.append({"b_name": name, "b_type": p.content_type})
-                elif row is not None and row.ts >= p.timestamp:
+    ids: dict[tuple[str, str], int] = {}
+    for account in {a for a, _ in by_container}:
+        names = [n for a, n in by_container if a == account]
+        for cid, name in conn.execute(_CONTAINER_IDS, {"account": account, "names": names}):
+            ids[(account, name)] = cid
+    for key, group in by_container.items():
+        cid = ids.get(key)
+        if cid is None:
+            continue
+        newest: dict[str, Pending] = {}
+        for p in group:
+            if p.name not in newest or p.timestamp > newest[p.name].timestamp:
+                newest[p.name] = p
+        found = conn.execute(_EXISTING, {"cid": cid, "names": list(newest)})
+        existing = {row.name: row for row in found}
+        count = size = 0
+        inserts: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
+        retyped: list[dict[str, Any]] = []
+        expiring: list[dict[str, Any]] = []
+        for name, p in newest.items():
+            row = existing.get(name)
+            if p.extra.get("meta_only"):  # a POST: content type and expiry only
+                if row is None or row.deleted or row.ts > p.timestamp:
                     continue
+                if p.content_type:
+                    retyped.append({"b_cid": cid, "b_name": name, "b_type": p.content_type})
+            elif row is not None and row.ts >= p.timestamp:
+                continue
+            else:
+                count, size = _count(row, p, count, size)
+                values = {
+                    "ts": p.timestamp,
+                    "size": p.size,
+                    "content_type": p.content_type,
+                    "etag": p.etag,
+                    "deleted": p.deleted,
+                }
+                if row is None:
+                    inserts.append({"container_id": cid, "name": name, **values})
                 else:
-                    count, size = _count(row, p, count, size)
-                    values = {
-                        "ts": p.timestamp,
-                        "size": p.size,
-                        "content_type": p.content_type,
-                        "etag": p.etag,
-                        "deleted": p.deleted,
+                    changes.append(
+                        {"b_cid": cid, "b_name": name, **{f"b_{k}": v for k, v in values.items()}}
+                    )
+            delete_at = p.extra.get("delete_at")
+            if delete_at and not p.deleted:
+                expiring.append(
+                    {
+                        "account": key[0],
+                        "container": key[1],
+                        "name": name,
+                        "delete_at": int(delete_at),
                     }
-                    if row is None:
-                        inserts.append({"container_id": cid, "name": name, **values})
-                    else:
-                        changes.append({"b_name": name, **{f"b_{k}": v for k, v in values.items()}})
-                delete_at = p.extra.get("delete_at")
-                if delete_at and not p.deleted:
-                    expiring_add.append(
-                        {
-                            "account": key[0],
-                            "container": key[1],
-                            "name": name,
-                            "delete_at": int(delete_at),
-                        }
-                    )
-            # Core statements on the table: no ORM bulk-by-primary-key semantics
-            table = cast(Table, Obj.__table__)
-            where = and_(
-                table.c.container_id == cid,
-                table.c.name == bindparam("b_name", type_=table.c.name.type),
-            )
-            if changes:
-                await session.execute(
-                    update(table)
-                    .where(where)
-                    .values(
-                        ts=bindparam("b_ts"),
-                        size=bindparam("b_size"),
-                        content_type=bindparam("b_content_type"),
-                        etag=bindparam("b_etag"),
-                        deleted=bindparam("b_deleted"),
-                    ),
-                    changes,
                 )
-            if retyped:
-                await session.execute(
-                    update(table).where(where).values(content_type=bindparam("b_type")),
-                    retyped,
-                )
-            if inserts:
-                await session.execute(insert(models.Object), inserts)
-            for expiry in expiring_add:
-                await session.merge(models.Expiring(**expiry))
-            if count or size:
-                usage[key] = (count, size)
-                await session.execute(
-                    update(models.Container)
-                    .where(models.Container.id == cid)
-                    .values(
-                        object_count=models.Container.object_count + count,
-                        bytes_used=models.Container.bytes_used + size,
-                    )
-                )
+        if changes:
+            conn.execute(_CHANGE, changes)
+        if retyped:
+            conn.execute(_RETYPE, retyped)
+        if inserts:
+            conn.execute(insert(_OBJECTS), inserts)
+        if expiring:
+            conn.execute(insert_ignoring(conn.dialect.name, models.Expiring), expiring)
+        if count or size:
+            usage[key] = (count, size)
+            conn.execute(_USAGE, {"cid": cid, "count": count, "size": size})
     return usage
+
+
+_OBJECTS = cast(Table, models.Object.__table__)
+_CONTAINERS = cast(Table, models.Container.__table__)
+_CONTAINER_IDS = select(_CONTAINERS.c.id, _CONTAINERS.c.name).where(
+    _CONTAINERS.c.account == bindparam("account"),
+    _CONTAINERS.c.name.in_(bindparam("names", expanding=True)),
+)
+_EXISTING = select(_OBJECTS.c.name, _OBJECTS.c.ts, _OBJECTS.c.size, _OBJECTS.c.deleted).where(
+    _OBJECTS.c.container_id == bindparam("cid"),
+    _OBJECTS.c.name.in_(bindparam("names", expanding=True)),
+)
+_ONE = and_(
+    _OBJECTS.c.container_id == bindparam("b_cid"),
+    _OBJECTS.c.name == bindparam("b_name", type_=_OBJECTS.c.name.type),
+)
+_CHANGE = (
+    update(_OBJECTS)
+    .where(_ONE)
+    .values(
+        ts=bindparam("b_ts"),
+        size=bindparam("b_size"),
+        content_type=bindparam("b_content_type"),
+        etag=bindparam("b_etag"),
+        deleted=bindparam("b_deleted"),
+    )
+)
+_RETYPE = update(_OBJECTS).where(_ONE).values(content_type=bindparam("b_type"))
+_USAGE = (
+    update(_CONTAINERS)
+    .where(_CONTAINERS.c.id == bindparam("cid"))
+    .values(
+        object_count=_CONTAINERS.c.object_count + bindparam("count"),
+        bytes_used=_CONTAINERS.c.bytes_used + bindparam("size"),
+    )
+)
 
 
 def _count(row: Any, p: Pending, count: int, size: int) -> tuple[int, int]:

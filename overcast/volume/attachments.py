@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors
 from overcast.common.db.base import new_uuid, utcnow
-from overcast.volume import rpc
+from overcast.volume import lookup, rpc
 from overcast.volume.models.volumes import Attachment, Volume
 from overcast.volume.state import VolumeState
 
@@ -27,10 +27,7 @@ def not_found(attachment_id: str) -> errors.NotFound:
 async def get(
     session: AsyncSession, attachment_id: str, project_id: str, admin: bool
 ) -> Attachment:
-    found = await session.get(Attachment, attachment_id)
-    if found is None or found.deleted or (not admin and found.project_id != project_id):
-        raise not_found(attachment_id)
-    return found
+    return await lookup.owned(session, Attachment, attachment_id, project_id, admin, not_found)
 
 
 async def live(session: AsyncSession, volume_id: str) -> list[Attachment]:
@@ -146,16 +143,16 @@ async def remove(
         row = await session.get(Attachment, attachment_id)
         if row is None or row.deleted:
             return
-        await _drop(session, row)
+        await drop(session, row)
 
 
 async def drop_all(session: AsyncSession, volume: Volume) -> None:
     """Forget every attachment of `volume` (an admin's reset to `detached`)."""
     for attachment in await live(session, volume.id):
-        await _drop(session, attachment)
+        await drop(session, attachment)
 
 
-async def _drop(session: AsyncSession, attachment: Attachment) -> None:
+async def drop(session: AsyncSession, attachment: Attachment) -> None:
     attachment.deleted = True
     attachment.attach_status = "detached"
     attachment.detach_time = utcnow()
@@ -195,4 +192,6 @@ async def detach_all(
                 volume_id=volume.id,
                 connector=attachment.connector,
             )
-        await _drop(session, attachment)
+        await drop(session, attachment)
+    if volume.attach_status == "detached" and not await live(session, volume.id):
+        volume.status = "available"  # a forced detach ends the volume's error state, as in Cinder

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors
 from overcast.common.db.base import utcnow
-from overcast.volume import quotas
+from overcast.volume import lookup, quotas
 from overcast.volume.models.backups import Backup
 from overcast.volume.models.volumes import Snapshot, Volume
 from overcast.volume.state import VolumeState
@@ -25,10 +25,7 @@ def not_found(backup_id: str) -> errors.NotFound:
 
 
 async def get(session: AsyncSession, backup_id: str, project_id: str, admin: bool) -> Backup:
-    found = await session.get(Backup, backup_id)
-    if found is None or found.deleted or (not admin and found.project_id != project_id):
-        raise not_found(backup_id)
-    return found
+    return await lookup.owned(session, Backup, backup_id, project_id, admin, not_found)
 
 
 async def has_dependents(session: AsyncSession, backup_id: str) -> bool:

@@ -4,6 +4,7 @@ sorting with `sort=key:dir` and `limit`/`marker` paging (or `offset`)."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
@@ -60,8 +61,8 @@ def apply(
         partial = key.endswith("~") and like
         if exact == "metadata":
             try:
-                meta = json.loads(value) if value.startswith("{") else dict([value.split("=", 1)])
-            except (ValueError, TypeError) as exc:
+                meta = _mapping(value)
+            except (ValueError, TypeError, SyntaxError) as exc:
                 raise errors.BadRequest(
                     f"Invalid input received: invalid metadata filter {value!r}"
                 ) from exc
@@ -90,6 +91,19 @@ def apply(
     return stmt, meta
 
 
+def _mapping(value: str) -> dict[str, str]:
+    """A metadata filter: JSON, a Python-style dict (as Cinder's clients send it), or k=v."""
+    if not value.startswith("{"):
+        return dict([value.split("=", 1)])
+    try:
+        found = json.loads(value)
+    except ValueError:
+        found = ast.literal_eval(value)
+    if not isinstance(found, dict):
+        raise ValueError("not a mapping")
+    return {str(k): str(v) for k, v in found.items()}
+
+
 def metadata_matches(row_meta: Mapping[str, Any] | None, wanted: Mapping[str, str] | None) -> bool:
     if not wanted:
         return True
@@ -110,6 +124,8 @@ async def page(
     """One page of rows; with metadata filters the page is cut after filtering."""
     marker = params.get("marker")
     offset = params.get("offset")
+    if marker and await session.get(model, marker) is None:
+        raise errors.NotFound(f"Marker {marker} could not be found.")
     if meta:
         rows = await pagination.page(session, stmt, model, limit=None, marker=marker, sort=sort)
         rows = [r for r in rows if metadata_matches(getattr(r, meta_attr), meta)]

@@ -26,6 +26,7 @@ ACTIONS = {
     "014": "delete backup",
     "015": "restore backup",
     "016": "reimage volume",
+    "017": "migrate volume",
 }
 DETAILS = {
     "001": "An unknown error occurred.",
@@ -57,6 +58,7 @@ BACKUP_CREATE = "013"
 BACKUP_DELETE = "014"
 BACKUP_RESTORE = "015"
 REIMAGE = "016"
+MIGRATE = "017"
 
 UNKNOWN = "001"
 NO_BACKEND = "003"

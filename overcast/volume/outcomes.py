@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from overcast.common import trace
 from overcast.common.db.base import utcnow
 from overcast.volume import messages
 from overcast.volume.models.backups import Backup
@@ -30,6 +31,8 @@ def volume_failed(
     volume.status = status
     volume.task = {}
     volume.updated_at = utcnow()
+    text = f"{messages.ACTIONS.get(action, 'unknown')}: {messages.DETAILS.get(detail, '')}"
+    trace.event(status, error=text)
     message(session, volume.project_id, "VOLUME", volume.id, action, detail, ctx, ttl)
 
 
@@ -64,6 +67,17 @@ def backup_failed(
     backup.task = {}
     backup.updated_at = utcnow()
     message(session, backup.project_id, "BACKUP", backup.id, action, detail, ctx)
+
+
+def migration_failed(session: AsyncSession, volume: Volume, ctx: dict[str, Any] | None) -> None:
+    """A migration ended without moving `volume`: back to the status it had, with a message."""
+    volume.migration_status = "error"
+    volume.status = str((volume.task or {}).get("then") or "available")
+    volume.task = {}
+    volume.updated_at = utcnow()
+    message(
+        session, volume.project_id, "VOLUME", volume.id, messages.MIGRATE, messages.UNKNOWN, ctx
+    )
 
 
 def message(

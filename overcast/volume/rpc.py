@@ -23,6 +23,14 @@ async def schedule_create(bus: Bus, ctx: dict[str, Any], volume_id: str) -> None
     await bus.cast(SCHEDULER, "create_volume", ctx, volume_id=volume_id)
 
 
+async def schedule_migration(bus: Bus, ctx: dict[str, Any], volume_id: str) -> None:
+    await bus.cast(SCHEDULER, "migrate_volume", ctx, volume_id=volume_id)
+
+
+async def schedule_group(bus: Bus, ctx: dict[str, Any], group_id: str) -> None:
+    await bus.cast(SCHEDULER, "create_group", ctx, group_id=group_id)
+
+
 async def cast_agent(
     bus: Bus, backend: str, method: str, ctx: dict[str, Any], **kwargs: Any
 ) -> None:

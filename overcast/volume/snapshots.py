@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors
 from overcast.common.db.base import utcnow
-from overcast.volume import quotas
+from overcast.volume import lookup, quotas
 from overcast.volume.models.volumes import Snapshot, Volume
 from overcast.volume.state import VolumeState
 
@@ -20,10 +20,7 @@ def not_found(snapshot_id: str) -> errors.NotFound:
 
 
 async def get(session: AsyncSession, snapshot_id: str, project_id: str, admin: bool) -> Snapshot:
-    found = await session.get(Snapshot, snapshot_id)
-    if found is None or found.deleted or (not admin and found.project_id != project_id):
-        raise not_found(snapshot_id)
-    return found
+    return await lookup.owned(session, Snapshot, snapshot_id, project_id, admin, not_found)
 
 
 async def create(
@@ -52,6 +49,7 @@ async def create(
         state.settings.volume,
         ctx["project_id"],
         {"snapshots": 1, "gigabytes": volume.size},
+        quotas.per_type("snapshots", [(volume.volume_type_id, volume.size)]),
     )
     snap = Snapshot(
         volume_id=volume.id,
@@ -77,6 +75,11 @@ async def start_delete(session: AsyncSession, snap: Snapshot, force: bool = Fals
         raise errors.BadRequest(
             f"Invalid snapshot: Snapshot {snap.id} status must be available or error, but"
             f" current status is: {snap.status}."
+        )
+    if snap.group_snapshot_id and not force:
+        raise errors.BadRequest(
+            f"Invalid snapshot: Snapshot {snap.id} is part of group snapshot"
+            f" {snap.group_snapshot_id}; delete the group snapshot instead."
         )
     children = await session.scalar(
         select(Volume.id).where(

@@ -115,6 +115,13 @@ async def accept(
             "gigabytes": volume.size + sum(s.volume_size for s in snaps),
             "snapshots": len(snaps),
         },
+        {
+            volume.volume_type_id: {
+                "volumes": 1,
+                "snapshots": len(snaps),
+                "gigabytes": volume.size + sum(s.volume_size for s in snaps),
+            }
+        },
     )
     volume.project_id = target
     volume.user_id = ctx["user_id"]

@@ -25,6 +25,7 @@ from overcast.volume.agent import reconcile
 from overcast.volume.agent.backend import Backend
 from overcast.volume.drivers import backup as backup_drivers
 from overcast.volume.drivers import load as load_driver
+from overcast.volume.models.groups import Group
 from overcast.volume.models.hosts import Message, Service
 from overcast.volume.models.volumes import Volume
 from overcast.volume.scheduler.manager import Scheduler
@@ -165,6 +166,15 @@ class Units:
             pending = list(rows.scalars())
         for volume_id in pending:
             await rpc.schedule_create(self.bus, {}, volume_id)
+        async with self.db.reader() as session:
+            rows = await session.execute(
+                select(Group.id).where(
+                    Group.status == "creating", Group.host.is_(None), Group.deleted.is_(False)
+                )
+            )
+            groups = list(rows.scalars())
+        for group_id in groups:
+            await rpc.schedule_group(self.bus, {}, group_id)
 
     async def _expire_messages(self) -> None:
         async with self.db.session() as session:

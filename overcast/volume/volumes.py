@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from overcast.common import errors
+from overcast.common import errors, trace
 from overcast.common.db.base import utcnow
-from overcast.volume import quotas, rpc
+from overcast.volume import groups, lookup, quotas, rpc
 from overcast.volume import types as vtypes
 from overcast.volume.models.backups import Backup
 from overcast.volume.models.types import VolumeType
@@ -34,10 +34,7 @@ def not_found(volume_id: str) -> errors.NotFound:
 
 async def get(session: AsyncSession, volume_id: str, project_id: str | None, admin: bool) -> Volume:
     """The volume `volume_id` if the caller may see it (its project's, or any for admins)."""
-    found = await session.get(Volume, volume_id)
-    if found is None or found.deleted or (not admin and found.project_id != project_id):
-        raise not_found(volume_id)
-    return found
+    return await lookup.owned(session, Volume, volume_id, project_id, admin, not_found)
 
 
 def require_status(volume: Volume, *allowed: str, action: str = "") -> None:
@@ -63,6 +60,7 @@ class CreateSpec:
     backup_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     multiattach: bool = False
+    group_id: str | None = None
 
 
 async def zones(state: VolumeState, session: AsyncSession) -> set[str]:
@@ -84,6 +82,8 @@ async def create(state: VolumeState, ctx: dict[str, Any], spec: CreateSpec, admi
     """Validate, reserve, record, commit and cast (see the module docstring)."""
     project_id, user_id = ctx["project_id"], ctx["user_id"]
     settings = state.settings.volume
+    # Ended by hand: a refusal raises before the trace is linked, so it is never recorded.
+    validated = trace.span("request validated")
     image: dict[str, Any] | None = None
     if spec.image_id is not None:
         image = await _image(state, ctx, spec.image_id)
@@ -93,6 +93,7 @@ async def create(state: VolumeState, ctx: dict[str, Any], spec: CreateSpec, admi
         size = spec.size
         zone = spec.availability_zone
         source_type: VolumeType | None = None
+        inherited: Volume | None = None  # a clone's or a snapshot's volume: its boot data
         if spec.snapshot_id is not None:
             snap = await session.get(Snapshot, spec.snapshot_id)
             if snap is None or snap.deleted or (not admin and snap.project_id != project_id):
@@ -110,6 +111,7 @@ async def create(state: VolumeState, ctx: dict[str, Any], spec: CreateSpec, admi
                 )
             origin = await session.get(Volume, snap.volume_id)
             zone = _same_zone(zone, origin)
+            inherited = origin
             source_type = await session.get(VolumeType, snap.volume_type_id or "")
         if spec.source_volid is not None:
             origin = await get(session, spec.source_volid, project_id, admin)
@@ -123,6 +125,7 @@ async def create(state: VolumeState, ctx: dict[str, Any], spec: CreateSpec, admi
                     "Invalid input received: Clones currently must be >= original volume size."
                 )
             zone = _same_zone(zone, origin)
+            inherited = origin
             source_type = await session.get(VolumeType, origin.volume_type_id)
         if spec.backup_id is not None:
             backup = await session.get(Backup, spec.backup_id)
@@ -154,7 +157,15 @@ async def create(state: VolumeState, ctx: dict[str, Any], spec: CreateSpec, admi
             vtype = source_type
         else:
             vtype = await vtypes.default(session, project_id, settings.default_volume_type)
+        if spec.group_id is not None:
+            group = await groups.get(session, spec.group_id, project_id, admin)
+            groups.check_volume_joins(group, vtype.id)
+            zone = zone or group.availability_zone
         zone = zone or settings.default_availability_zone
+        if spec.group_id is not None and zone != group.availability_zone:
+            raise errors.BadRequest(
+                "Invalid input received: Availability zone must be the same as the group's."
+            )
         if zone not in await zones(state, session):
             raise errors.BadRequest(
                 f"Invalid input received: Availability zone '{zone}' is invalid."
@@ -162,6 +173,7 @@ async def create(state: VolumeState, ctx: dict[str, Any], spec: CreateSpec, admi
         limits = await quotas.limits(session, settings, project_id)
         quotas.check_size(limits, size)
         multiattach = spec.multiattach or _is_true(vtype.extra_specs.get("multiattach"))
+    validated.end()
     volume = Volume(
         project_id=project_id,
         user_id=user_id,
@@ -177,15 +189,31 @@ async def create(state: VolumeState, ctx: dict[str, Any], spec: CreateSpec, admi
         source_volid=spec.source_volid,
         image_id=spec.image_id,
         backup_id=spec.backup_id,
-        bootable=bool(image is not None),
-        image_metadata=_image_metadata(image) if image is not None else {},
+        group_id=spec.group_id,
+        bootable=bool(image is not None) or bool(inherited and inherited.bootable),
+        image_metadata=_image_metadata(image)
+        if image is not None
+        else dict(inherited.image_metadata or {})
+        if inherited is not None
+        else {},
         attempted=[],
         task={},
         created_at=utcnow(),
     )
     async with state.db.session() as session:
-        await quotas.reserve(session, settings, project_id, {"volumes": 1, "gigabytes": size})
-        session.add(volume)
+        with trace.span("quota reserved", gigabytes=size):
+            await quotas.reserve(
+                session,
+                settings,
+                project_id,
+                {"volumes": 1, "gigabytes": size},
+                quotas.per_type("volumes", [(vtype.id, size)]),
+                hard=limits,
+            )
+        with trace.span("record written"):
+            session.add(volume)
+            await session.flush()
+        trace.link("volume", volume.id, "create", ctx.get("request_id"), project_id)
     try:
         await rpc.schedule_create(state.bus, ctx, volume.id)
     except errors.OvercastError:
@@ -243,7 +271,8 @@ async def start_delete(
     with `cascade` its snapshots, `deleting`; it stops counting against quota at once.
     True when an agent must delete it from its back end (cast after the commit); a volume that
     never reached a back end is gone at once."""
-    if volume.attach_status == "attached" or volume.status in ("in-use", "attaching"):
+    busy = volume.status in ("in-use", "attaching")
+    if volume.attach_status == "attached" or (busy and not force):
         raise errors.BadRequest(
             f"Invalid volume: Volume {volume.id} is attached; detach it before deleting it."
         )

@@ -57,3 +57,21 @@ def test_atomic_write(tmp_path: Path) -> None:
     assert target.read_bytes() == b"two"
     assert target.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in target.parent.iterdir()] == ["secret"]
+
+
+def test_a_failed_pass_is_one_line_while_the_database_is_away(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from sqlalchemy import exc as sa_exc
+
+    from overcast.common.db import session
+
+    logger = logging.getLogger("overcast.test.passes")
+    away = sa_exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("refused"))
+    with caplog.at_level(logging.WARNING, logger="overcast.test.passes"):
+        session.report_failed_pass(logger, "report failed", away)
+        session.report_failed_pass(logger, "report failed", ValueError("a bug"))
+    first, second = caplog.records
+    assert first.levelno == logging.WARNING and first.exc_info is None
+    assert "the next pass retries" in first.getMessage()
+    assert second.levelno == logging.ERROR and second.exc_info is not None

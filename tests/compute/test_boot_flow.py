@@ -50,9 +50,9 @@ async def test_boot_becomes_active_with_events(cloud: Cloud) -> None:
     async with cloud.db.reader() as session:
         action = (await session.execute(select(actions.InstanceAction))).scalar_one()
         names = [e.event for e in action.events]
-        assert names == [
-            "scheduler_select_destinations",
+        assert names == [  # the conductor's event spans the scheduling, as in Nova
             "conductor_schedule_and_build_instances",
+            "scheduler_select_destinations",
             "compute__do_build_and_run_instance",
         ]
         assert all(e.result == "Success" and e.finish_time for e in action.events)

@@ -5,7 +5,10 @@ Each test states one promise of `overcast.compute.drivers.Driver`."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +140,58 @@ async def test_volume_and_interface_hotplug(driver: drivers.Driver, tmp_path: Pa
     assert (await driver.get_info(spec.uuid)).power_state == states.RUNNING
     await driver.destroy(spec.uuid)
     await driver.detach_volume(spec.uuid, connection)  # the guest is gone: succeeds
+
+
+async def test_swap_volume_moves_the_data(driver: drivers.Driver, tmp_path: Path) -> None:
+    """The new volume holds the old one's bytes; the guest keeps its device and can let the
+    new volume go; the old one is free (qemu-img may open it for writing)."""
+    spec = _spec()
+    await driver.spawn(spec)
+    old, new = tmp_path / "old.qcow2", tmp_path / "new.raw"
+    await disks.qemu_img("create", "-q", "-f", "qcow2", str(old), "16M")
+    await disks.qemu_img("create", "-q", "-f", "raw", str(new), "16M")
+    await _qemu_io(old, "qcow2", "write -P 0x5c 1M 64k")
+    before = {
+        "driver_volume_type": "local",
+        "data": {"device_path": str(old), "format": "qcow2", "volume_id": "v0123456789"},
+    }
+    after = {
+        "driver_volume_type": "local",
+        "data": {"device_path": str(new), "format": "raw", "volume_id": "w0123456789"},
+    }
+    await driver.attach_volume(spec.uuid, before, "/dev/vdb")
+    await driver.swap_volume(spec.uuid, before, after, "/dev/vdb")
+    assert "Pattern verification failed" not in await _qemu_io(new, "raw", "read -P 0x5c 1M 64k")
+    await _qemu_io(old, "qcow2", "write -P 0x11 0 4k")  # nothing holds the old volume
+    old.unlink()
+    assert not _holders(old)  # not even an open descriptor: its blocks are free
+    await driver.power_off(spec.uuid)
+    with pytest.raises(errors.Conflict):  # a guest that does not run copies nothing
+        await driver.swap_volume(spec.uuid, after, before, "/dev/vdb")
+    await driver.detach_volume(spec.uuid, after)
+    await driver.destroy(spec.uuid)
+
+
+def _holders(path: Path) -> list[str]:
+    """Open descriptors of any process on `path` (deleted or not)."""
+    found = []
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target in (str(path), f"{path} (deleted)"):
+            found.append(str(fd))
+    return found
+
+
+async def _qemu_io(path: Path, fmt: str, command: str) -> str:
+    """Run one qemu-io command on the image (read-only when it reads: beside a running guest)."""
+    shared = ["-r", "-U"] if command.startswith("read") else []
+    args = ["qemu-io", *shared, "-f", fmt, "-c", command, str(path)]
+    done = await asyncio.to_thread(subprocess.run, args, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 async def test_resize_on_one_host_and_revert(driver: drivers.Driver) -> None:

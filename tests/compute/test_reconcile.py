@@ -53,7 +53,7 @@ async def test_orphan_claims_are_dropped_at_start(tmp_path: Path) -> None:
             node = await session.scalar(select(hosts.ComputeNode))
             assert node is not None
             node.vcpus_used = 4
-        await recovery.recover_cloud(cloud.db)
+        await recovery.recover_cloud(cloud.db, "controller", keeps_messages=False)
         async with cloud.db.reader() as session:
             assert not await session.scalar(select(func.count()).select_from(hosts.Allocation))
             assert await session.scalar(select(hosts.ComputeNode.vcpus_used)) == 0

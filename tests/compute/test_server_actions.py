@@ -60,6 +60,47 @@ def test_rebuild_shelve_unshelve(admin: Any, vm: Any, cirros: Any) -> None:
     assert admin.image.find_image(f"{vm.name}-shelved") is None
 
 
+def test_deleting_a_shelved_offloaded_server_releases_all(demo: Any, cirros: Any) -> None:
+    """A shelved-offloaded server has no host: the API itself gives back its port and its
+    shelve snapshot when it is deleted, so that its subnet can go (Nova's local delete)."""
+    net = demo.network.create_network(name="shelved-net")
+    subnet = demo.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.6.0.0/24")
+    server = boot(demo, cirros, networks=[{"uuid": net.id}])
+    wait_for(demo, server.id, "ACTIVE")
+    (port,) = demo.network.ports(device_id=server.id)
+    demo.compute.shelve_server(server)
+    wait_for(demo, server.id, "SHELVED_OFFLOADED")
+    image = demo.image.find_image(f"{server.name}-shelved")
+    assert image is not None and image.status == "active"
+    demo.compute.delete_server(server)
+    demo.compute.wait_for_delete(server, interval=0.05, wait=20)
+    assert demo.network.find_port(port.id) is None
+    assert demo.image.find_image(image.id) is None
+    demo.network.delete_subnet(subnet)
+    demo.network.delete_network(net)
+
+
+def test_servers_deleted_while_building_give_their_ports_back(demo: Any, cirros: Any) -> None:
+    """A delete that comes while the build waits for its ports' vif-plugged events ends that
+    wait, and the build gives the ports back (not only after the plugging timeout)."""
+    import time
+
+    net = demo.network.create_network(name="building-net")
+    subnet = demo.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.5.0.0/24")
+    made = [boot(demo, cirros, networks=[{"uuid": net.id}]) for _ in range(4)]
+    for i, server in enumerate(made):
+        time.sleep(0.05 * i)  # each delete at another point of its build
+        demo.compute.delete_server(server)
+    for server in made:
+        demo.compute.wait_for_delete(server, interval=0.05, wait=20)
+    deadline = time.monotonic() + 10
+    while list(demo.network.ports(network_id=net.id, device_owner="compute:nova")):
+        assert time.monotonic() < deadline, "ports of deleted servers were left"
+        time.sleep(0.1)
+    demo.network.delete_subnet(subnet)
+    demo.network.delete_network(net)
+
+
 def test_resize_revert_migrate_live_migrate(admin: Any, vm: Any) -> None:
     c = admin.compute
     source = vm.compute_host

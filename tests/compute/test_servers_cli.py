@@ -50,8 +50,8 @@ def test_cli_server_lifecycle(server: Server, admin: Any, cirros: Any) -> None:
     detail = server.cli_json("server", "event", "show", name, create_req)
     steps = [e["event"] for e in detail["events"]]
     assert steps == [
-        "scheduler_select_destinations",
         "conductor_schedule_and_build_instances",
+        "scheduler_select_destinations",
         "compute__do_build_and_run_instance",
     ]
 

@@ -4,6 +4,13 @@
 host prefix); it is ready when each of its processes has logged "overcast is ready". `Cloud`
 holds a fresh database and virtual host and the settings every node shares, and starts nodes
 in it. `unavailable()` says why such a cloud cannot run here.
+
+Given a `fabric.Fabric`, each node is a host of its own: a network namespace with its own
+address (`my_ip`, and the VXLAN tunnel address of its network agent, whose dataplane
+namespace is the host's) on the test's bridge. RabbitMQ and PostgreSQL are forwarded into every host
+at 127.0.0.1, and so is the first node's API (over the bridge, from the host's own address), so
+one set of URLs serves every node; the first node's API is forwarded out to the root
+namespace's loopback for the test's clients.
 """
 
 from __future__ import annotations
@@ -15,8 +22,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.helpers import databases, rabbit
-from tests.helpers.server import FAST_ENV, Server, free_port
+from overcast.network.drivers.linuxbridge import names, routers
+from tests.helpers import databases, fabric, rabbit
+from tests.helpers.server import FAST_ENV, Server, free_port, reap
+
+
+def made_namespaces(data_dir: Path, dataplane: str) -> list[str]:
+    """The DHCP and router namespaces a cloud's network agent recorded making under
+    `data_dir` (its dataplane namespace `dataplane` not among them)."""
+    dhcp = data_dir / "network" / "dhcp"
+    made = [names.dhcp_namespace(d.name) for d in dhcp.iterdir()] if dhcp.exists() else []
+    l3 = routers.Made(data_dir / "network" / "l3" / f"{dataplane}.routers")
+    return sorted([*made, *l3.load()])
 
 
 def unavailable() -> str | None:
@@ -68,7 +85,9 @@ class Node(Server):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"node exited: {self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"node exited ({self.process.returncode}): {self.log.read_text()[-3000:]}"
+                )
             if self.log.read_text().count("overcast is ready") >= seen + self.processes:
                 return self
             time.sleep(0.2)
@@ -76,12 +95,23 @@ class Node(Server):
         self.process.wait()
         raise RuntimeError(f"node did not start: {self.log.read_text()[-3000:]}")
 
+    def run(self, *argv: str) -> str:
+        """`argv`'s output, run in this node's network and mount namespaces (where the
+        namespaces the node made are)."""
+        assert self.process is not None
+        pid = str(self.process.pid)
+        done = subprocess.run(
+            ["nsenter", "-t", pid, "-m", "-n", *argv], capture_output=True, text=True, check=True
+        )
+        return done.stdout
+
 
 class Cloud:
     """Nodes sharing one fresh PostgreSQL database and one fresh RabbitMQ virtual host."""
 
-    def __init__(self, root: Path, **settings: str) -> None:
+    def __init__(self, root: Path, hosts: fabric.Fabric | None = None, **settings: str) -> None:
         self.root = root
+        self.hosts = hosts
         self.port = free_port()
         self.nodes: list[Node] = []
         self._stack = contextlib.ExitStack()
@@ -103,6 +133,17 @@ class Cloud:
         first = self.nodes[0].data_dir / "admin-password" if self.nodes else None
         if first is not None and first.exists():
             env = {"OVERCAST_SERVICE_PASSWORD": first.read_text().strip(), **env}
+        prefix = []
+        if self.hosts is not None:
+            host = self._host(name)
+            prefix = ["ip", "netns", "exec", host.namespace]
+            env = {
+                "OVERCAST_MY_IP": host.address,
+                "OVERCAST_HOST": "0.0.0.0",
+                "OVERCAST_NETWORK__LINUXBRIDGE__LOCAL_IP": host.address,
+                "OVERCAST_NETWORK__LINUXBRIDGE__NAMESPACE": host.dataplane,
+                **env,
+            }
         node = Node(
             self.root / name,
             roles,
@@ -116,19 +157,37 @@ class Cloud:
             self.port,
             workers=workers,
             processes=processes,
+            prefix=prefix,
         )
         self.nodes.append(node)
         return node
 
+    def _host(self, name: str) -> fabric.Host:
+        assert self.hosts is not None
+        host = self.hosts.host(name)
+        for port in (rabbit.PORT, databases.PORTS["postgresql"]):
+            self.hosts.forward(host.namespace, port, None, ("127.0.0.1", port))
+        if len(self.hosts.hosts) == 1:  # the API's node: its API out to the tests
+            self.hosts.forward(None, self.port, host.namespace, ("127.0.0.1", self.port))
+        else:  # the API's node is reached over the bridge
+            api = self.hosts.hosts[0]
+            self.hosts.forward(host.namespace, self.port, host.namespace, (api.address, self.port))
+        return host
+
     def close(self) -> None:
         for node in reversed(self.nodes):
             node.stop()
+        for node in self.nodes:  # guests and dnsmasq outlive a node on purpose; not the test
+            reap(node.data_dir)
+            dataplane = node.env.get("OVERCAST_NETWORK__LINUXBRIDGE__NAMESPACE", "ocdp")
+            for name in made_namespaces(node.data_dir, dataplane):
+                subprocess.run(["ip", "netns", "del", name], capture_output=True)
         self._stack.close()
 
 
 @contextlib.contextmanager
-def cloud(root: Path, **settings: str) -> Iterator[Cloud]:
-    made = Cloud(root, **settings)
+def cloud(root: Path, hosts: fabric.Fabric | None = None, **settings: str) -> Iterator[Cloud]:
+    made = Cloud(root, hosts, **settings)
     try:
         yield made
     finally:

@@ -6,6 +6,7 @@ command (`cli`, `cli_json`), configured through the clouds.yaml the server write
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ FAST_ENV = {
     "OVERCAST_IDENTITY__PASSWORD_HASH_ROUNDS": "4",
     "OVERCAST_COMPUTE__DEFAULT_IMAGE": "",
     "OVERCAST_COMPUTE__DRIVER": "fake",
+    "OVERCAST_NETWORK__DRIVER": "noop",
 }
 
 
@@ -35,6 +37,36 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def reap(data_dir: Path, timeout: float = 5.0) -> list[int]:
+    """End every process a cloud left running on `data_dir` (guests, volume exports, dnsmasq
+    outlive Overcast on purpose, as they would a restart): for a test's end, not a restart."""
+    mine = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(data_dir).encode() + b"/" in cmdline:
+            mine.append(int(entry.name))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in mine:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while any(map(_running, mine)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return mine
+
+
+def _running(pid: int) -> bool:
+    try:  # a zombie has ended: only its parent's wait is missing
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class Server:

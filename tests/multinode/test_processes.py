@@ -1,8 +1,9 @@
 """A cloud of several processes on one machine, on RabbitMQ and PostgreSQL: a controller
 (`serve --role controller --workers 2`) and two compute nodes (`serve --role compute`, fake
-driver). Servers land on both nodes and move between them; a revocation holds in every API
-worker at once; a RabbitMQ restart in the middle of boots loses none; a stopped node goes down
-and its server is evacuated."""
+driver), each node a host of its own (a network namespace on the test's bridge, see
+`tests.helpers.fabric`). Servers land on both nodes and move between them; a revocation holds
+in every API worker at once; a RabbitMQ restart in the middle of boots loses none; a stopped
+node goes down and its server is evacuated."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 
 from tests.compute.conftest import wait_for
 from tests.helpers import nodes, rabbit
+from tests.multinode.conftest import boot, host_of, hosted_cloud, tiny_image
 
 pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
 
@@ -25,10 +27,7 @@ DOWN_AFTER = 20.0  # compute.service_down_time: longer than a RabbitMQ restart
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.Cloud]:
-    reason = nodes.unavailable()
-    if reason:
-        pytest.skip(reason)
-    with nodes.cloud(
+    with hosted_cloud(
         tmp_path_factory.mktemp("multi"),
         OVERCAST_COMPUTE__SERVICE_DOWN_TIME=str(DOWN_AFTER),
         OVERCAST_COMPUTE__REPORT_INTERVAL="1",
@@ -51,24 +50,7 @@ def admin(controller: nodes.Node) -> openstack.connection.Connection:
 
 @pytest.fixture(scope="module")
 def image(admin: openstack.connection.Connection) -> Any:
-    return admin.image.create_image(
-        name="tiny",
-        data=b"\0" * 4096,
-        disk_format="raw",
-        container_format="bare",
-        visibility="public",
-    )
-
-
-def _boot(admin: openstack.connection.Connection, image: Any, name: str, **extra: Any) -> Any:
-    flavor = admin.compute.find_flavor("m1.tiny")
-    return admin.compute.create_server(
-        name=name, image_id=image.id, flavor_id=flavor.id, networks="none", **extra
-    )
-
-
-def _host(admin: openstack.connection.Connection, server_id: str) -> str:
-    return str(admin.compute.get_server(server_id).compute_host)
+    return tiny_image(admin)
 
 
 def test_every_process_is_a_service_and_servers_land_on_both_nodes(
@@ -81,8 +63,11 @@ def test_every_process_is_a_service_and_servers_land_on_both_nodes(
         ("nova-compute", "nodea-1"): "up",
         ("nova-compute", "nodeb-1"): "up",
     }
-    booted = [_boot(admin, image, f"spread-{i}") for i in range(4)]
-    hosts = {_host(admin, wait_for(admin, s.id, "ACTIVE").id) for s in booted}
+    # Each node is its own host, at its own address.
+    addresses = {h.name: h.host_ip for h in admin.compute.hypervisors(details=True)}
+    assert addresses == {"nodea-1": "10.231.0.2", "nodeb-1": "10.231.0.3"}
+    booted = [boot(admin, image, f"spread-{i}") for i in range(4)]
+    hosts = {host_of(admin, wait_for(admin, s.id, "ACTIVE").id) for s in booted}
     assert hosts == {"nodea-1", "nodeb-1"}
     for server in booted:
         admin.compute.delete_server(server.id)
@@ -109,14 +94,14 @@ def test_a_revoked_token_fails_at_once_in_every_api_worker(controller: nodes.Nod
 def test_cold_and_live_migration_between_nodes(
     controller: nodes.Node, admin: openstack.connection.Connection, image: Any
 ) -> None:
-    server = wait_for(admin, _boot(admin, image, "mover").id, "ACTIVE")
-    source = _host(admin, server.id)
+    server = wait_for(admin, boot(admin, image, "mover").id, "ACTIVE")
+    source = host_of(admin, server.id)
     other = {"nodea-1": "nodeb-1", "nodeb-1": "nodea-1"}[source]
     controller.cli("server", "migrate", "--wait", server.id)
     wait_for(admin, server.id, "VERIFY_RESIZE")
     controller.cli("server", "resize", "confirm", server.id)
     wait_for(admin, server.id, "ACTIVE")
-    assert _host(admin, server.id) == other
+    assert host_of(admin, server.id) == other
     controller.cli(
         "--os-compute-api-version",
         "2.56",
@@ -129,20 +114,20 @@ def test_cold_and_live_migration_between_nodes(
         server.id,
     )
     wait_for(admin, server.id, "ACTIVE")
-    assert _host(admin, server.id) == source
+    assert host_of(admin, server.id) == source
     admin.compute.delete_server(server.id)
 
 
 def test_restarting_rabbitmq_in_the_middle_of_boots_loses_none(
     admin: openstack.connection.Connection, image: Any
 ) -> None:
-    booted = [_boot(admin, image, f"through-restart-{i}") for i in range(4)]
+    booted = [boot(admin, image, f"through-restart-{i}") for i in range(4)]
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         restarting = pool.submit(rabbit.restart, 1.0)
         time.sleep(0.5)
-        booted += [_boot(admin, image, f"through-restart-{i}") for i in range(4, 8)]
+        booted += [boot(admin, image, f"through-restart-{i}") for i in range(4, 8)]
         restarting.result()
-    booted += [_boot(admin, image, f"through-restart-{i}") for i in range(8, 10)]
+    booted += [boot(admin, image, f"through-restart-{i}") for i in range(8, 10)]
     for server in booted:
         assert wait_for(admin, server.id, "ACTIVE", timeout=90).status == "ACTIVE"
     for server in booted:
@@ -155,8 +140,8 @@ def test_a_stopped_node_goes_down_and_its_server_is_evacuated(
     nodeb = cloud.nodes[2]
     on_b = None
     for i in range(6):  # the weighers spread servers, so one lands on nodeb-1 soon
-        server = wait_for(admin, _boot(admin, image, f"evac-{i}").id, "ACTIVE")
-        if _host(admin, server.id) == "nodeb-1":
+        server = wait_for(admin, boot(admin, image, f"evac-{i}").id, "ACTIVE")
+        if host_of(admin, server.id) == "nodeb-1":
             on_b = server
             break
     assert on_b is not None, "no server landed on nodeb-1"
@@ -167,7 +152,7 @@ def test_a_stopped_node_goes_down_and_its_server_is_evacuated(
         time.sleep(0.5)
     admin.compute.evacuate_server(on_b, host="nodea-1")
     moved = wait_for(admin, on_b.id, "SHUTOFF", "ACTIVE")  # SHUTOFF from microversion 2.95
-    assert _host(admin, moved.id) == "nodea-1"
+    assert host_of(admin, moved.id) == "nodea-1"
     nodeb.start()
     deadline = time.monotonic() + 30
     while next(s.state for s in admin.compute.services() if s.host == "nodeb-1") != "up":

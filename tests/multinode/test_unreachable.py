@@ -73,6 +73,7 @@ def test_away_at_start_and_later_then_back(tmp_path: Path) -> None:
                 assert time.monotonic() - began < 30
                 database.start()
                 assert node.connect().identity.get_token()
+                links = _text(node.log).count("bus: connected to")
                 bus.stop()
                 flavor = conn.compute.find_flavor("m1.tiny")
                 with pytest.raises(openstack.exceptions.HttpException) as caught:
@@ -83,6 +84,11 @@ def test_away_at_start_and_later_then_back(tmp_path: Path) -> None:
                 (failed,) = list(conn.compute.servers(name="s"))
                 assert failed.status == "ERROR"
                 bus.start()
+                # Each of the node's bus links reconnects after its back-off.
+                _until(
+                    lambda: _text(node.log).count("bus: connected to") >= 2 * links,
+                    "the node never reconnected to the bus",
+                )
                 server = conn.compute.create_server(
                     name="t", image_id=image.id, flavor_id=flavor.id, networks="none"
                 )

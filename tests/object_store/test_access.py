@@ -112,6 +112,24 @@ def test_reader_role_does_not_own(tenant_swift, server) -> None:  # type: ignore
     assert status_of(lambda: reader.put_container("nope")) == 403
 
 
+def test_reseller_admin_reaches_every_account(tenant_swift, admin) -> None:  # type: ignore[no-untyped-def]
+    if admin.identity.find_role("ResellerAdmin") is None:
+        admin.identity.create_role(name="ResellerAdmin")
+    _owner, owner = tenant_swift()
+    owner.put_container("mine")
+    owner.put_object("mine", "o", b"owned")
+    _reseller, reseller = tenant_swift(role="ResellerAdmin")
+    as_reseller = other_account(owner, reseller)
+    assert as_reseller.get_object("mine", "o")[1] == b"owned"
+    as_reseller.put_object("mine", "from-reseller", b"r")
+    # an account quota is the reseller's to set, not the owner's
+    assert status_of(lambda: owner.post_account({"X-Account-Meta-Quota-Bytes": "1"})) == 403
+    as_reseller.post_account({"X-Account-Meta-Quota-Bytes": "100"})
+    assert status_of(lambda: owner.put_object("mine", "big", b"x" * 200)) == 413
+    _other, other = tenant_swift()
+    assert status_of(lambda: other_account(owner, other).get_object("mine", "o")) == 403
+
+
 def test_temp_urls(server, swift: swiftclient.Connection, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from swiftclient.utils import generate_temp_url
 

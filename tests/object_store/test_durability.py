@@ -29,6 +29,7 @@ FAST = {
     "OVERCAST_OBJECT_STORE__REPLICATOR_INTERVAL": "0.5",
     "OVERCAST_OBJECT_STORE__UPDATER_INTERVAL": "0.5",
     "OVERCAST_OBJECT_STORE__AUDITOR_FILES_PER_SECOND": "500",
+    "OVERCAST_OBJECT_STORE__AUDITOR_INTERVAL": "0.5",
     "OVERCAST_OBJECT_STORE__PART_POWER": "4",
     "OVERCAST_OBJECT_STORE__EXPIRER_INTERVAL": "0.5",
 }
@@ -52,12 +53,18 @@ def devices(cloud: Server) -> Path:
 
 
 def replicas(cloud: Server, data: bytes) -> list[Path]:
-    """The data files on every device whose content starts with `data`."""
-    found = []
-    for path in devices(cloud).glob("*/objects/*/*/*/*.data"):
-        if path.read_bytes().startswith(data):
-            found.append(path)
-    return found
+    """The data files on every device whose content starts with `data` (the daemons keep
+    removing emptied directories and files while the walk runs: a walk that meets one gone
+    is taken again)."""
+    while True:
+        try:
+            return [
+                path
+                for path in devices(cloud).glob("*/objects/*/*/*/*.data")
+                if path.read_bytes().startswith(data)
+            ]
+        except FileNotFoundError:
+            continue
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -3,6 +3,7 @@ movement on change, min_part_hours, and reloading when the file changes."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections import Counter
 from pathlib import Path
@@ -10,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from overcast.common import errors
+from overcast.common.config import Settings
+from overcast.object_store.drivers import diskfile
+from overcast.object_store.ring import commands
 from overcast.object_store.ring.builder import RingBuilder
 from overcast.object_store.ring.ring import Ring
 
@@ -97,3 +101,19 @@ def test_ring_lookup_and_reload(tmp_path: Path) -> None:
     ring._checked = 0
     assert len(ring.devices()) == 4
     assert len(list(ring.handoffs(part))) == 1
+
+
+def test_init_device_on_an_object_node(tmp_path: Path) -> None:
+    """`overcast ring init-device` puts a directory in service without making a ring (an object
+    node's ring is copied to it); names that are not plain directory names are refused."""
+    settings = Settings(data_dir=tmp_path)
+    args = argparse.Namespace(ring="init-device", device="d7")
+    assert "in service" in commands.run(settings, args)
+    assert commands.run(settings, args)  # again: nothing changes
+    device = tmp_path / "object-store" / "devices" / "d7"
+    assert (device / diskfile.MARKER).exists() and (device / "objects").is_dir()
+    assert not (tmp_path / "object-store" / "object.builder").exists()
+    for bad in ("../escape", ".hidden", "a/b", ""):
+        with pytest.raises(errors.BadRequest):
+            commands.run(settings, argparse.Namespace(ring="init-device", device=bad))
+    assert not (tmp_path / "object-store" / "escape").exists()

@@ -1,14 +1,19 @@
-"""The S3 API through boto3, with EC2 credentials made by `openstack ec2 credentials create`:
-buckets, objects, listings, copies, ranges, multipart uploads, batch deletes, presigned URLs,
-virtual-hosted buckets, and the errors S3 gives (bad signatures, unknown keys, missing
-buckets and keys, bad multipart completions, other projects' buckets)."""
+"""The S3 API through boto3 and the AWS CLI, with EC2 credentials made by `openstack ec2
+credentials create`: buckets, objects, listings, copies, ranges, multipart uploads (and their
+listings), batch deletes, presigned URLs, virtual-hosted buckets, and the errors S3 gives (bad
+signatures, unknown keys, missing buckets and keys, bad multipart completions, other
+projects' buckets)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,6 +24,8 @@ from botocore.exceptions import ClientError
 
 from tests.helpers.isolation import Tenant
 from tests.helpers.server import Server
+
+AWS = str(Path(sys.executable).parent / "aws")
 
 
 def s3_client(server: Server, access: str, secret: str, **config: Any) -> Any:
@@ -76,6 +83,38 @@ def test_ec2_credentials_through_the_cli(server: Server, ec2: dict[str, str]) ->
     server.cli("credential", "delete", made["id"])
     bad = server.cli("credential", "create", "--type", "ec2", "admin", "not json", check=False)
     assert bad.returncode != 0
+
+
+def test_an_ec2_credential_whose_access_changed(server: Server, admin: Any) -> None:
+    """As Keystone, an EC2 credential's blob may get another access and secret (not another
+    scope); its id stays the old access's hash, so neither access signs S3 requests then."""
+    made = server.cli_json("ec2", "credentials", "create")
+    cred_id = hashlib.sha256(made["access"].encode()).hexdigest()
+    assert s3_client(server, made["access"], made["secret"]).list_buckets()["Buckets"] is not None
+    new = {"access": uuid.uuid4().hex, "secret": uuid.uuid4().hex, "trust_id": None}
+    updated = admin.identity.update_credential(cred_id, blob=json.dumps(new))
+    assert json.loads(updated.blob) == new and updated.id == cred_id
+    for access, secret in (
+        (made["access"], made["secret"]),
+        (made["access"], new["secret"]),
+        (new["access"], new["secret"]),
+    ):
+        assert code_of(s3_client(server, access, secret).list_buckets) in (
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+        )
+    for blob, text in (
+        (json.dumps({**new, "trust_id": uuid.uuid4().hex}), "trust_id can not be updated"),
+        ("not json", "not JSON"),
+        (json.dumps({"secret": "s"}), "needs 'access'"),
+    ):
+        response = admin.identity.patch(
+            f"/credentials/{cred_id}", json={"credential": {"blob": blob}}, raise_exc=False
+        )
+        assert response.status_code == 400 and text in response.text, response.text
+    assert json.loads(admin.identity.get_credential(cred_id).blob) == new
+    admin.identity.delete_credential(cred_id)
 
 
 def test_other_users_cannot_read_my_credentials(
@@ -251,6 +290,138 @@ def test_multipart_upload(s3: Any, bucket: str) -> None:
     )
     s3.delete_object(Bucket=bucket, Key="big")
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_list_multipart_uploads(s3: Any, bucket: str) -> None:
+    keys = ["a/1", "a/2", "b", "b", "c/d/e", "top"]
+    ids = [s3.create_multipart_upload(Bucket=bucket, Key=k)["UploadId"] for k in keys]
+    s3.upload_part(Bucket=bucket, Key="b", UploadId=ids[2], PartNumber=1, Body=b"part")
+    listed = s3.list_multipart_uploads(Bucket=bucket)
+    assert [(u["Key"], u["UploadId"]) for u in listed["Uploads"]] == list(
+        zip(keys, ids, strict=True)
+    )
+    assert listed["IsTruncated"] is False and "CommonPrefixes" not in listed
+    assert listed["Uploads"][2]["Initiated"] <= listed["Uploads"][3]["Initiated"]
+
+    grouped = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/")
+    assert [u["Key"] for u in grouped["Uploads"]] == ["b", "b", "top"]
+    assert [p["Prefix"] for p in grouped["CommonPrefixes"]] == ["a/", "c/"]
+    nested = s3.list_multipart_uploads(Bucket=bucket, Prefix="c/", Delimiter="/")
+    assert [p["Prefix"] for p in nested["CommonPrefixes"]] == ["c/d/"]
+    assert "Uploads" not in nested
+    assert [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket, Prefix="a/")["Uploads"]] == [
+        "a/1",
+        "a/2",
+    ]
+
+    # paging: key-marker alone skips the key; with upload-id-marker, that key's later uploads
+    page = s3.list_multipart_uploads(Bucket=bucket, MaxUploads=3)
+    assert [u["Key"] for u in page["Uploads"]] == ["a/1", "a/2", "b"]
+    assert page["IsTruncated"] is True and page["MaxUploads"] == 3
+    assert (page["NextKeyMarker"], page["NextUploadIdMarker"]) == ("b", ids[2])
+    rest = s3.list_multipart_uploads(
+        Bucket=bucket, KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"]
+    )
+    assert [u["UploadId"] for u in rest["Uploads"]] == ids[3:]
+    after_b = s3.list_multipart_uploads(Bucket=bucket, KeyMarker="b")
+    assert [u["Key"] for u in after_b["Uploads"]] == ["c/d/e", "top"]
+    paginator = s3.get_paginator("list_multipart_uploads")
+    every = [
+        u["UploadId"]
+        for pg in paginator.paginate(Bucket=bucket, MaxUploads=2)
+        for u in pg.get("Uploads", [])
+    ]
+    assert every == ids
+
+    # a completed or aborted upload is no longer listed; parts are never listed as uploads
+    s3.abort_multipart_upload(Bucket=bucket, Key="top", UploadId=ids[5])
+    assert "top" not in [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket)["Uploads"]]
+    assert code_of(lambda: s3.list_multipart_uploads(Bucket=bucket, MaxUploads=-1)) == (
+        "InvalidArgument"
+    )
+    assert code_of(lambda: s3.list_multipart_uploads(Bucket="bk-missing-bucket")) == (
+        "NoSuchBucket"
+    )
+    for key, upload in zip(keys[:5], ids[:5], strict=True):
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+
+
+def test_list_parts_pages(s3: Any, bucket: str) -> None:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+    for number in (1, 2, 3, 7):
+        s3.upload_part(Bucket=bucket, Key="k", UploadId=upload, PartNumber=number, Body=b"p")
+    first = s3.list_parts(Bucket=bucket, Key="k", UploadId=upload, MaxParts=2)
+    assert [p["PartNumber"] for p in first["Parts"]] == [1, 2]
+    assert first["IsTruncated"] is True and first["NextPartNumberMarker"] == 2
+    rest = s3.list_parts(
+        Bucket=bucket, Key="k", UploadId=upload, PartNumberMarker=first["NextPartNumberMarker"]
+    )
+    assert [p["PartNumber"] for p in rest["Parts"]] == [3, 7] and rest["IsTruncated"] is False
+    paged = s3.get_paginator("list_parts").paginate(
+        Bucket=bucket, Key="k", UploadId=upload, MaxParts=1
+    )
+    assert [p["PartNumber"] for pg in paged for p in pg["Parts"]] == [1, 2, 3, 7]
+    assert (
+        code_of(lambda: s3.list_parts(Bucket=bucket, Key="k", UploadId=upload, MaxParts=-1))
+        == "InvalidArgument"
+    )
+    s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=upload)
+
+
+def test_aws_cli(server: Server, ec2: dict[str, str], tmp_path: Path) -> None:
+    """The AWS CLI's s3 and s3api commands, a multipart upload among them (over 8 MiB)."""
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": ec2["access"],
+        "AWS_SECRET_ACCESS_KEY": ec2["secret"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+
+    def aws(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = [AWS, "--endpoint-url", server.url + "/object-store/s3", *args]
+        return subprocess.run(
+            cmd, env=env, capture_output=True, text=True, check=check, timeout=120
+        )
+
+    bucket = f"cli-{uuid.uuid4().hex[:8]}"
+    big = os.urandom(9 * 1024 * 1024 + 5)
+    (tmp_path / "big.bin").write_bytes(big)
+    (tmp_path / "small.txt").write_text("small one")
+    aws("s3", "mb", f"s3://{bucket}")
+    aws("s3", "cp", str(tmp_path / "big.bin"), f"s3://{bucket}/data/big.bin")
+    aws("s3", "cp", str(tmp_path / "small.txt"), f"s3://{bucket}/small.txt")
+    listed = aws("s3", "ls", "--recursive", f"s3://{bucket}").stdout
+    assert "data/big.bin" in listed and "small.txt" in listed
+    aws("s3", "cp", f"s3://{bucket}/data/big.bin", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == big
+    head = json.loads(
+        aws("s3api", "head-object", "--bucket", bucket, "--key", "data/big.bin").stdout
+    )
+    assert head["ContentLength"] == len(big) and head["ETag"].endswith('-2"')  # multipart
+    made = json.loads(
+        aws("s3api", "create-multipart-upload", "--bucket", bucket, "--key", "open").stdout
+    )
+    uploads = json.loads(aws("s3api", "list-multipart-uploads", "--bucket", bucket).stdout)
+    assert [u["UploadId"] for u in uploads["Uploads"]] == [made["UploadId"]]
+    aws(
+        "s3api",
+        "abort-multipart-upload",
+        "--bucket",
+        bucket,
+        "--key",
+        "open",
+        "--upload-id",
+        made["UploadId"],
+    )
+    env["AWS_SECRET_ACCESS_KEY"] = "wrong"
+    refused = aws("s3", "ls", f"s3://{bucket}", check=False)
+    assert refused.returncode != 0 and "SignatureDoesNotMatch" in refused.stderr
+    env["AWS_SECRET_ACCESS_KEY"] = ec2["secret"]
+    aws("s3", "rb", "--force", f"s3://{bucket}")
+    assert bucket not in aws("s3", "ls").stdout
 
 
 def test_signatures_and_presigned_urls(

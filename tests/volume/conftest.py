@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openstack
 import pytest
+
+from tests.helpers.server import Server
 
 
 def wait_volume(
@@ -71,3 +77,53 @@ def volume_image(admin: openstack.connection.Connection) -> Any:
             visibility="public",
             allow_duplicates=True,
         )
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A cloud of its own with two `file` back ends: `fast` (qcow2) and `slow` (raw), their
+    directories under `srv.tiers`."""
+    from tests.helpers import databases
+
+    root = tmp_path_factory.mktemp("tiers")
+    backends = {
+        "fast": {"volume_backend_name": "fast", "path": str(root / "fast")},
+        "slow": {"volume_backend_name": "slow", "path": str(root / "slow"), "volume_format": "raw"},
+    }
+    with databases.selected() as db_env:
+        srv = Server(
+            root / "data", env={**db_env, "OVERCAST_VOLUME__BACKENDS": json.dumps(backends)}
+        )
+        srv.start()
+        srv.tiers = root  # type: ignore[attr-defined]
+        yield srv
+        srv.stop()
+
+
+def write(path: Path, fmt: str, pattern: str) -> None:
+    """What a guest writes: 64 KiB of `pattern` at 1 MiB into the volume's file."""
+    subprocess.run(
+        ["qemu-io", "-f", fmt, "-c", f"write -P {pattern} 1M 64k", str(path)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def holds(path: Path, fmt: str, pattern: str) -> bool:
+    found = subprocess.run(
+        ["qemu-io", "-r", "-U", "-f", fmt, "-c", f"read -P {pattern} 1M 64k", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    return found.returncode == 0 and "Pattern verification failed" not in found.stdout
+
+
+def wait_migrated(conn: Any, volume_id: str, timeout: float = 60.0) -> Any:
+    """The volume once its migration ended (`success` or `error`) and it left `retyping`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = conn.block_storage.get_volume(volume_id)
+        if found.migration_status in ("success", "error") and found.status != "retyping":
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"volume {volume_id} still migrating")

@@ -125,7 +125,7 @@ def test_volume_from_image_and_back(
     server.cli("volume", "delete", v)
 
 
-def test_transfer_between_projects(server: Server, admin: Any, tenant_factory: Any) -> None:
+def test_transfer_between_projects_sdk(server: Server, admin: Any, tenant_factory: Any) -> None:
     giver, taker = tenant_factory(), tenant_factory()
     volume = giver.conn.block_storage.create_volume(size=1, name=name("t"))
     wait_volume(giver.conn, volume.id, "available")
@@ -143,3 +143,65 @@ def test_transfer_between_projects(server: Server, admin: Any, tenant_factory: A
     assert moved.status == "available"
     assert giver.conn.block_storage.find_volume(volume.id, ignore_missing=True) is None
     taker.conn.block_storage.delete_volume(volume.id)
+
+
+def test_transfer_between_projects_cli(server: Server, tenant_factory: Any, demo: Any) -> None:
+    """`volume transfer request create` in demo's project, `accept` in another's with the key."""
+    other = tenant_factory()
+    as_other = (
+        "--os-username",
+        other.user_name,
+        "--os-password",
+        other.password,
+        "--os-project-name",
+        other.project_name,
+    )
+    v = name("vt")
+    vid = server.cli_json("volume", "create", "--size", "1", v, cloud="overcast-demo")["id"]
+    wait_volume(demo, vid, "available")
+    request = server.cli_json(
+        "volume", "transfer", "request", "create", "--name", name("t"), v, cloud="overcast-demo"
+    )
+    assert request["volume_id"] == vid and request["auth_key"]
+    assert server.cli_json("volume", "show", vid, cloud="overcast-demo")["status"] == (
+        "awaiting-transfer"
+    )
+    listed = server.cli_json("volume", "transfer", "request", "list", cloud="overcast-demo")
+    assert request["id"] in [t["ID"] for t in listed]
+    # The other project does not see the volume, and a wrong key moves nothing.
+    assert server.cli(*as_other, "volume", "show", vid, check=False).returncode != 0
+    wrong = server.cli(
+        *as_other,
+        "volume",
+        "transfer",
+        "request",
+        "accept",
+        "--auth-key",
+        "0" * 16,
+        request["id"],
+        check=False,
+    )
+    assert wrong.returncode != 0
+    assert server.cli_json("volume", "show", vid, cloud="overcast-demo")["status"] == (
+        "awaiting-transfer"
+    )
+    accepted = server.cli_json(
+        *as_other,
+        "volume",
+        "transfer",
+        "request",
+        "accept",
+        "--auth-key",
+        request["auth_key"],
+        request["id"],
+    )
+    assert accepted["volume_id"] == vid
+    moved = server.cli_json(*as_other, "volume", "show", vid)
+    assert moved["status"] == "available" and moved["name"] == v
+    # Gone from demo's project; the accepted request is gone too.
+    assert server.cli("volume", "show", vid, cloud="overcast-demo", check=False).returncode != 0
+    assert request["id"] not in [
+        t["ID"]
+        for t in server.cli_json("volume", "transfer", "request", "list", cloud="overcast-demo")
+    ]
+    server.cli(*as_other, "volume", "delete", vid)

@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import uuid
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ DRIVERS = {
     "file-qcow2": {"driver": "file", "volume_format": "qcow2"},
     "file-raw": {"driver": "file", "volume_format": "raw"},
 }
+# Whether the driver itself grows a volume that a hypervisor holds open (False: the holder
+# must, as QEMU grows a qcow2 image it has open).
+GROWS_HELD = {"file-qcow2": False, "file-raw": True}
 
 
 class Callbacks:
@@ -42,6 +46,7 @@ class Callbacks:
 async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
     settings = VolumeBackendSettings(**DRIVERS[request.param], path=tmp_path / "pool")
     found = drivers.load("pool1", settings, Callbacks(tmp_path))
+    found.test_id = request.param
     await found.setup()
     yield found
     await found.close()
@@ -120,8 +125,8 @@ async def test_data_survives_snapshot_clone_and_extend(driver: Any) -> None:
     await driver.revert_to_snapshot(clone, snap)
     assert await read_at(driver, clone, 4096, 13) == b"overcast-data"
 
-    await driver.extend_volume(volume, 3)
-    await driver.extend_volume(VolumeRef(volume.id, 3), 3)  # idempotent
+    assert await driver.extend_volume(volume, 3) is True
+    assert await driver.extend_volume(VolumeRef(volume.id, 3), 3) is True  # idempotent
     async with driver.open_raw(VolumeRef(volume.id, 3)) as raw:
         assert await size_of(raw) == 3 * GiB
     assert await read_at(driver, VolumeRef(volume.id, 3), 4096, 13) == b"changed-later"
@@ -177,6 +182,51 @@ async def test_local_and_nbd_connections(driver: Any) -> None:
     assert await read_at(driver, volume, 8192, 2) == b"AA"
     probe = await sh("qemu-img", "info", url, check=False)
     assert probe.returncode != 0  # the export is gone with its last connector
+
+
+async def test_extend_of_a_volume_held_open(driver: Any, tmp_path: Path) -> None:
+    """Held by its own NBD export, a volume grows through it. Held by another QEMU (a guest's
+    on this node: its image lock says so), it grows at once or the driver says its holder
+    must grow it, and then nothing changed."""
+    volume = vol(1)
+    await driver.create_volume(volume)
+    await write_pattern(driver, volume, 4096, b"kept")
+    remote = {"host": "node2", "initiator": "overcast:node2"}
+    data = (await driver.initialize_connection(volume, remote))["data"]
+    url = f"nbd://{data['host']}:{data['port']}/{data['name']}"
+    reader = await asyncio.create_subprocess_exec(
+        "qemu-io", "-r", "-f", "raw", url, stdin=PIPE, stdout=PIPE
+    )  # fmt: skip
+    try:  # a client is connected: its size cannot change under it
+        assert reader.stdout is not None and await reader.stdout.read(8) == b"qemu-io>"
+        assert await driver.extend_volume(volume, 2) is False
+    finally:
+        await reader.communicate(b"quit\n")
+    assert (await sh("qemu-img", "info", url)).returncode == 0  # exported still
+    assert await driver.extend_volume(volume, 2) is True
+    await driver.terminate_connection(volume, remote)
+    async with driver.open_raw(VolumeRef(volume.id, 2)) as raw:
+        assert await size_of(raw) == 2 * GiB
+
+    local = await driver.initialize_connection(volume, {"host": "node1"})
+    data = local["data"]
+    holder = await asyncio.create_subprocess_exec(
+        "qemu-storage-daemon", "--blockdev",
+        f"driver=file,node-name=f,filename={data['device_path']}",
+        "--blockdev", f"driver={data['format']},node-name=d,file=f",
+        "--chardev", "stdio,id=m", "--monitor", "chardev=m", stdin=PIPE, stdout=PIPE,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and b"QMP" in await holder.stdout.readline()
+        grown = await driver.extend_volume(VolumeRef(volume.id, 2), 3)
+    finally:
+        holder.terminate()
+        await holder.wait()
+    assert grown is GROWS_HELD[driver.test_id]
+    async with driver.open_raw(VolumeRef(volume.id, 3)) as raw:
+        assert await size_of(raw) == (3 if grown else 2) * GiB
+    assert await read_at(driver, volume, 4096, 4) == b"kept"
+    assert await driver.extend_volume(VolumeRef(volume.id, 2), 3) is True  # let go: it grows
 
 
 async def test_stats_describe_the_pool(driver: Any) -> None:

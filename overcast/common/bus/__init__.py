@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 
 class Bus(Protocol):
+    # Whether a message outlives the process that sent it and waits for a server that is down
+    # (a broker's durable queues): recovery after a crash must leave such messages to arrive.
+    keeps_messages: bool
+
     async def call(
         self, target: str, method: str, ctx: dict[str, Any], timeout: float = 60.0, **kwargs: Any
     ) -> Any:

@@ -44,6 +44,8 @@ def exchange_of(topic: str) -> str:
 
 
 class AmqpBus:
+    keeps_messages = True  # durable queues hold casts until a server takes them
+
     def __init__(self, url: str, settings: BusSettings, name: str = "overcast") -> None:
         self.settings = settings
         self.me = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
@@ -212,11 +214,12 @@ class AmqpBus:
     ) -> None:
         """Run a request on `targets` (one, or every local listener of a fanout); reply."""
         try:
-            method, ctx, args = envelope.open_request(message.body)
+            method, ctx, args, trace = envelope.open_request(message.body)
             if not targets:
                 raise errors.ServiceUnavailable(f"no server on topic {topic!r} here")
             results = await asyncio.gather(
-                *(endpoints.invoke(t, method, ctx, args) for t in targets), return_exceptions=True
+                *(endpoints.invoke(t, method, ctx, args, trace, topic) for t in targets),
+                return_exceptions=True,
             )
             for failure in results:
                 if isinstance(failure, envelope.Refused):

@@ -11,6 +11,7 @@ import inspect
 from typing import Any
 
 from overcast.common.bus import envelope
+from overcast.common.trace import propagate
 
 _SIGNATURES: dict[Any, inspect.Signature] = {}  # by function: bound methods differ per call
 
@@ -39,8 +40,16 @@ class Endpoint:
         return sorted(self._methods)
 
 
-async def invoke(endpoint: object, method: str, ctx: dict[str, Any], args: dict[str, Any]) -> Any:
-    """Run one bus message on `endpoint`, the same way for every transport.
+async def invoke(
+    endpoint: object,
+    method: str,
+    ctx: dict[str, Any],
+    args: dict[str, Any],
+    trace: Any = None,
+    topic: str = "",
+) -> Any:
+    """Run one bus message on `endpoint`, the same way for every transport: in an `rpc` span
+    continuing the sender's trace (`trace`, the envelope's field), if it sent one.
 
     A private, unknown or non-coroutine method, or arguments the method does not take (a newer
     peer's extra field, an older peer's missing one), is refused (`envelope.Refused`, a BadRequest) before the
@@ -57,4 +66,6 @@ async def invoke(endpoint: object, method: str, ctx: dict[str, Any], args: dict[
         signature.bind(ctx, **args)
     except TypeError as exc:
         raise envelope.Refused(f"RPC method {method!r} refused its arguments: {exc}") from exc
-    return await target(ctx, **args)
+    service = topic.split(".")[0].split("-")[0] or "bus"
+    with propagate.handled(trace, method, service, target=topic):
+        return await target(ctx, **args)

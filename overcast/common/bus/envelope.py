@@ -1,6 +1,7 @@
 """The versioned envelope every message on a networked bus travels in, and how errors travel.
 
-A request is `{"v": "1.0", "method": ..., "ctx": {...}, "args": {...}}`; a reply is
+A request is `{"v": "1.0", "method": ..., "ctx": {...}, "args": {...}}`, with `"trace":
+{"base_id", "parent_id"}` when the sender's trace is recorded (common/trace); a reply is
 `{"v": "1.0", "result": ...}` or `{"v": "1.0", "error": {"type": ..., "message": ...}}`.
 A peer of the same major version is understood whatever its minor version (fields it does not
 know are ignored); another major version is refused with `Refused`, which the transport logs
@@ -13,6 +14,7 @@ import json
 from typing import Any
 
 from overcast.common import errors
+from overcast.common.trace import propagate
 
 MAJOR, MINOR = 1, 0
 VERSION = f"{MAJOR}.{MINOR}"
@@ -23,7 +25,11 @@ class Refused(errors.BadRequest):
 
 
 def request(method: str, ctx: dict[str, Any], args: dict[str, Any]) -> bytes:
-    return dumps({"v": VERSION, "method": method, "ctx": ctx, "args": args})
+    body = {"v": VERSION, "method": method, "ctx": ctx, "args": args}
+    trace = propagate.bus_field()
+    if trace is not None:
+        body["trace"] = trace
+    return dumps(body)
 
 
 def result(value: Any) -> bytes:
@@ -76,13 +82,13 @@ def loads(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def open_request(raw: bytes) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(method, ctx, args) of a request envelope; `Refused` if it is not one."""
+def open_request(raw: bytes) -> tuple[str, dict[str, Any], dict[str, Any], Any]:
+    """(method, ctx, args, trace) of a request envelope; `Refused` if it is not one."""
     body = loads(raw)
     method, ctx, args = body.get("method"), body.get("ctx"), body.get("args")
     if not isinstance(method, str) or not isinstance(ctx, dict) or not isinstance(args, dict):
         raise Refused("a request needs a method name, a context object and an args object")
-    return method, ctx, args
+    return method, ctx, args, body.get("trace")
 
 
 def open_reply(raw: bytes) -> Any:

@@ -14,11 +14,14 @@ from typing import Any
 
 from overcast.common import errors, log
 from overcast.common.bus import endpoints, envelope
+from overcast.common.trace import propagate
 
 LOG = log.get(__name__)
 
 
 class LocalBus:
+    keeps_messages = False  # a crash takes every message in flight with it
+
     def __init__(self) -> None:
         self._servers: dict[str, dict[str, object]] = defaultdict(dict)
         self._round_robin: dict[str, itertools.count[int]] = defaultdict(itertools.count)
@@ -40,10 +43,20 @@ class LocalBus:
         names = sorted(servers)
         return servers[names[next(self._round_robin[topic]) % len(names)]]
 
-    async def _invoke(self, endpoint: object, method: str, ctx: dict[str, Any], kwargs: Any) -> Any:
+    async def _invoke(
+        self,
+        endpoint: object,
+        method: str,
+        ctx: dict[str, Any],
+        kwargs: Any,
+        target: str,
+        trace: dict[str, str] | None,
+    ) -> Any:
         payload = json.loads(json.dumps({"ctx": ctx, "args": kwargs}))
         try:
-            result = await endpoints.invoke(endpoint, method, payload["ctx"], payload["args"])
+            result = await endpoints.invoke(
+                endpoint, method, payload["ctx"], payload["args"], trace, target
+            )
         except Exception as exc:
             # Errors travel as a network transport carries them: by class name and message.
             raise envelope.rebuild(envelope.describe(exc)) from exc
@@ -54,7 +67,10 @@ class LocalBus:
     ) -> Any:
         endpoint = self._pick(target)
         try:
-            return await asyncio.wait_for(self._invoke(endpoint, method, ctx, kwargs), timeout)
+            return await asyncio.wait_for(
+                self._invoke(endpoint, method, ctx, kwargs, target, propagate.bus_field()),
+                timeout,
+            )
         except TimeoutError as exc:
             raise errors.Timeout(f"RPC {target}.{method} timed out after {timeout}s") from exc
 
@@ -66,8 +82,10 @@ class LocalBus:
         # In one process delivery is immediate: every listener has run when fanout returns,
         # which is what lets a revocation take effect at once.
         endpoints = list(self._servers.get(topic, {}).values())
+        trace = propagate.bus_field()
         results = await asyncio.gather(
-            *(self._invoke(e, method, ctx, kwargs) for e in endpoints), return_exceptions=True
+            *(self._invoke(e, method, ctx, kwargs, topic, trace) for e in endpoints),
+            return_exceptions=True,
         )
         for result in results:
             if isinstance(result, BaseException):
@@ -76,7 +94,8 @@ class LocalBus:
     def _spawn(
         self, endpoint: object, target: str, method: str, ctx: dict[str, Any], kwargs: Any
     ) -> None:
-        task = asyncio.create_task(self._invoke(endpoint, method, ctx, kwargs))
+        job = self._invoke(endpoint, method, ctx, kwargs, target, propagate.bus_field())
+        task = asyncio.create_task(job)
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._finished(t, target, method))
 

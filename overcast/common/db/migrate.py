@@ -67,8 +67,11 @@ async def applied(db: Database, service: str) -> set[str]:
         return set()
 
 
-async def upgrade(db: Database, service: str, migrations: Path) -> None:
-    """Bring `service`'s tables to the newest revision."""
+async def upgrade(
+    db: Database, service: str, migrations: Path, attributes: dict[str, Any] | None = None
+) -> None:
+    """Bring `service`'s tables to the newest revision. `attributes` reach the revisions as
+    `context.config.attributes` (what a data migration needs beside the database: keys)."""
     heads = script_heads(migrations)
     if heads and await applied(db, service) == heads:
         return
@@ -82,6 +85,7 @@ async def upgrade(db: Database, service: str, migrations: Path) -> None:
         cfg = alembic_config(service, migrations)
 
         def _run(connection: Connection) -> None:
+            cfg.attributes.update(attributes or {})
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
 

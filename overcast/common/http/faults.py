@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as exc_module
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -159,8 +160,8 @@ def render_error(render: Render, exc: BaseException) -> Response:
             response.headers[key] = value
         return response
     if session.unreachable(exc):
-        LOG.warning("database unreachable: %s", str(exc).splitlines()[0][:200] if str(exc) else exc)
-        return render(503, "Service Unavailable", "The database is unreachable; try again later.")
+        LOG.warning("database unavailable: %s", str(exc).splitlines()[0][:200] if str(exc) else exc)
+        return render(503, "Service Unavailable", "The database is unavailable; try again later.")
     LOG.error("unexpected error", exc_info=exc)
     return render(500, "Internal Server Error", "An unexpected error prevented the request.")
 
@@ -174,5 +175,9 @@ def install(app: FastAPI, render: Render) -> None:
     app.add_exception_handler(errors.OvercastError, handler)
     app.add_exception_handler(RequestValidationError, handler)
     app.add_exception_handler(HTTPException, handler)
+    # Handled here rather than by the catch-all, which answers but re-raises (a traceback
+    # in the log for every request while the database is away).
+    for unavailable in (exc_module.SQLAlchemyError, ConnectionError, TimeoutError):
+        app.add_exception_handler(unavailable, handler)
     app.add_exception_handler(Exception, handler)
     app.state.render_error = render

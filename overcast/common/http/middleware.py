@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from overcast.common import errors, log
 from overcast.common.http import faults
 from overcast.common.http.auth import TokenValidator
+from overcast.common.trace import propagate, spans
 
 LOG = log.get("overcast.access")
 
@@ -45,18 +46,41 @@ def new_request_id() -> str:
     return f"req-{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
-def _scan(scope: Scope) -> tuple[bytes | None, str]:
-    """The request's declared length and `X-Auth-Token`, found in one pass over its headers;
-    the first of a repeated header wins."""
+def _scan(scope: Scope) -> tuple[bytes | None, str, str, str]:
+    """The request's declared length, `X-Auth-Token` and trace headers (X-Trace-Info,
+    X-Trace-HMAC), found in one pass over its headers; the first of a repeated header wins."""
     length: bytes | None = None
     token: str | None = None
+    info = signature = ""
     for key, value in scope.get("headers", ()):
         if key == b"x-auth-token":
             if token is None:
                 token = value.decode("latin-1")
         elif key == b"content-length" and length is None:
             length = value
-    return length, token or ""
+        elif key == b"x-trace-info":
+            info = info or value.decode("latin-1")
+        elif key == b"x-trace-hmac":
+            signature = signature or value.decode("latin-1")
+    return length, token or "", info, signature
+
+
+def _trace_root(scope: Scope, info: str, signature: str) -> spans.Span:
+    """The request's `wsgi` span: continuing a trace whose headers are signed with a key we
+    know, else the first of a new, unsampled trace (recorded only if it becomes a workflow)."""
+    ids = propagate.incoming(info, signature) if info else None
+    trace = spans.Trace(ids[0], sampled=True) if ids else spans.Trace()
+    service = scope.get("root_path", "").strip("/").split("/")[0] or "identity"
+    method, path = scope.get("method", ""), scope.get("path", "")
+    return spans.root(
+        f"{method} {path}",
+        "wsgi",
+        service,
+        trace,
+        ids[1] if ids else None,
+        method=method,
+        path=path,
+    )
 
 
 async def _noop_receive() -> Message:
@@ -132,6 +156,8 @@ class ApiMiddleware:
         stamp = [(name, request_id.encode()) for name in self.names]
         started = time.perf_counter()
         status = 0
+        length, token, info, signature = _scan(scope)
+        root = _trace_root(scope, info, signature)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -141,7 +167,9 @@ class ApiMiddleware:
             await send(message)
 
         try:
-            await self._checked(scope, receive, send_with_id, state)
+            with root:
+                await self._checked(scope, receive, send_with_id, state, length, token)
+                root.note(status=status, request_id=request_id)
         finally:
             if LOG.isEnabledFor(_DEBUG):
                 LOG.debug(
@@ -158,12 +186,17 @@ class ApiMiddleware:
                 )
 
     async def _checked(
-        self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any]
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        state: dict[str, Any],
+        length: bytes | None,
+        token: str,
     ) -> None:
         if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
             await self._error(scope, send, errors.BadRequest(_NUL_IN_URL))
             return
-        length, token = _scan(scope)
         if self.streams(scope["method"], scope["path"]):
             await self._authenticated(scope, receive, send, token, state)
             return
@@ -214,12 +247,16 @@ class ApiMiddleware:
     ) -> None:
         if token:
             try:
-                context = await self.validator().validate(token)
+                with spans.span("token checked"):
+                    context = await self.validator().validate(token)
                 state["context"] = context.with_request_id(state["request_id"])
             except errors.Unauthorized as exc:
                 if not self.public(scope["method"], scope["path"]):
                     await self._unauthorized(scope, send, exc.message)
                     return
+            except Exception as exc:  # a database that is away: this service's 503 body
+                await self._error(scope, send, exc)
+                return
         elif not self.public(scope["method"], scope["path"]):
             await self._unauthorized(scope, send, _NO_TOKEN)
             return

@@ -52,7 +52,8 @@ async def page(
             raise errors.BadRequest(f"Invalid sort direction: {direction}.")
         if (sortable is not None and key not in sortable) or not hasattr(model, key):
             raise errors.BadRequest(f"Invalid sort key: {key}.")
-    final_dir = keys[0][1] if keys else "asc"
+    own = [d.lower() for k, d in sort if k == id_column]
+    final_dir = keys[0][1] if keys else (own[0] if own else "asc")
     keys.append((id_column, final_dir))
     columns: list[InstrumentedAttribute[Any]] = [getattr(model, k) for k, _ in keys]
     if marker is not None:

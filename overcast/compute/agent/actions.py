@@ -6,6 +6,7 @@ Served through `agent.manager.ComputeHost`'s endpoint.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from overcast.compute import states
@@ -115,6 +116,14 @@ class Actions:
             # an empty last piece, which counts).
             text = "\n".join(text.split("\n")[-length:]) if length > 0 else ""
         return text
+
+    async def get_console(
+        self, ctx: dict[str, Any], instance_uuid: str, protocol: str
+    ) -> dict[str, Any]:
+        """Where the console proxy reaches the guest's `protocol` console ("vnc", "serial")."""
+        driver = self.h.driver
+        get = driver.get_vnc_console if protocol == "vnc" else driver.get_serial_console
+        return dataclasses.asdict(await get(instance_uuid))
 
     async def get_diagnostics(self, ctx: dict[str, Any], instance_uuid: str) -> dict[str, Any]:
         return await self.h.driver.get_diagnostics(instance_uuid)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from overcast.common import log
-from overcast.compute import networking, states, volumes
+from overcast.common import log, trace
+from overcast.compute import networking, states, teardown, volumes
+from overcast.compute.agent.events import Abandoned
 from overcast.compute.agent.host import Host, failed_event, spec_for
 
 LOG = log.get(__name__)
@@ -25,6 +26,13 @@ class Builds:
         self.h = h
 
     async def build_and_run_instance(
+        self, ctx: dict[str, Any], instance_uuid: str, spec: dict[str, Any], node: str
+    ) -> None:
+        with trace.span("compute agent", host=self.h.host, node=node):
+            with self.h.events.building(instance_uuid):
+                await self._build(ctx, instance_uuid, spec, node)
+
+    async def _build(
         self, ctx: dict[str, Any], instance_uuid: str, spec: dict[str, Any], node: str
     ) -> None:
         h, uuid, event = self.h, instance_uuid, "compute__do_build_and_run_instance"
@@ -45,17 +53,21 @@ class Builds:
         network_info: list[dict[str, Any]] = []
         attached: list[dict[str, Any]] = []
         try:
-            image = await h.fetch_image(ctx, instance.get("image_ref"))
-            network_info, addresses = await networking.allocate(
-                h.remote,
-                ctx,
-                instance,
-                h.host,
-                h.events,
-                h.settings.compute.vif_plugging_timeout,
-                h.settings.compute.vif_plugging_is_fatal,
-            )
-            attached = await volumes.attach_all(h.remote, ctx, instance, h.host)
+            with trace.span("image fetched", image=instance.get("image_ref")):
+                image = await h.fetch_image(ctx, instance.get("image_ref"))
+            with trace.span("ports created and bound") if wants_network else trace.NOTHING:
+                network_info, addresses = await networking.allocate(
+                    h.remote,
+                    ctx,
+                    instance,
+                    h.host,
+                    h.events,
+                    h.settings.compute.vif_plugging_timeout,
+                    h.settings.compute.vif_plugging_is_fatal,
+                )
+                trace.note(ports=len(network_info))
+            with trace.span("volumes attached") if wants_volumes else trace.NOTHING:
+                attached = await volumes.attach_all(h.remote, ctx, instance, h.host)
             instance.update(network_info=network_info, attachments=attached)
             if first != states.SPAWNING and not await h.update(
                 ctx,
@@ -68,11 +80,13 @@ class Builds:
                 },
             ):
                 raise _Deleted()
-            await h.driver.spawn(spec_for(instance, image))
+            with trace.span("hypervisor defined and started"):
+                await h.driver.spawn(spec_for(instance, image))
         except Exception as exc:
             await self._undo(ctx, uuid, network_info, attached)
-            if isinstance(exc, _Deleted):
+            if isinstance(exc, (_Deleted, Abandoned)):
                 return
+            trace.note(error=trace.reason(exc))
             LOG.info("build of %s failed on %s: %s", uuid, h.host, exc)
             await h.conductor.call(
                 "event_finish", ctx, uuid=uuid, **failed_event(event, exc, h.host)
@@ -96,6 +110,8 @@ class Builds:
         )
         if not done:  # deleted while spawning: the delete went to us, clean up anyway
             await self._undo(ctx, uuid, network_info, attached)
+        else:
+            trace.event("ACTIVE")
 
     async def _undo(
         self,
@@ -110,12 +126,18 @@ class Builds:
 
     async def terminate_instance(self, ctx: dict[str, Any], instance_uuid: str) -> None:
         h, uuid = self.h, instance_uuid
+        h.events.abandon(uuid)
         await h.conductor.call(
             "event_start", ctx, uuid=uuid, event="compute_terminate_instance", host=h.host
         )
         instance = await h.conductor.call("get_instance", ctx, uuid=uuid)
         await h.driver.destroy(uuid)
         if instance is not None:
-            await networking.deallocate(h.remote, ctx, instance.get("network_info") or [])
-            await volumes.detach_all(h.remote, ctx, instance.get("attachments") or [])
+            await teardown.release(
+                h.remote,
+                ctx,
+                instance.get("network_info") or [],
+                instance.get("attachments") or [],
+                instance.get("system_metadata") or {},
+            )
         await h.conductor.call("instance_destroyed", ctx, uuid=uuid)

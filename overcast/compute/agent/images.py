@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from overcast.common import errors, log
-from overcast.compute import states
+from overcast.common import errors, log, trace
+from overcast.compute import states, volumes
 from overcast.compute.agent.host import Host, spec_for
 
 LOG = log.get(__name__)
@@ -27,14 +27,15 @@ class Images:
         async def work() -> None:
             await self._snapshot(ctx, instance_uuid, image_id, states.IMAGE_UPLOADING)
 
-        await self.h.run(
+        if await self.h.run(
             ctx,
             instance_uuid,
             "compute_snapshot_instance",
             work,
             {},
             [states.IMAGE_SNAPSHOT, states.IMAGE_UPLOADING],
-        )
+        ):
+            trace.event("image active", image=image_id)
 
     async def _snapshot(
         self, ctx: dict[str, Any], uuid: str, image_id: str, uploading: str
@@ -43,12 +44,15 @@ class Images:
         try:
             with tempfile.TemporaryDirectory(prefix="overcast-snap-") as tmp:
                 path = Path(tmp) / "disk"
-                info = await self.h.driver.snapshot(uuid, path)
+                with trace.span("guest disk snapshotted"):
+                    info = await self.h.driver.snapshot(uuid, path)
+                    trace.note(disk_format=info.disk_format, bytes=path.stat().st_size)
                 await self.h.update(ctx, uuid, {"task_state": uploading})
-                image = await client.get(image_id)
-                if image.get("disk_format") != info.disk_format:
-                    await client.update(image_id, {"disk_format": info.disk_format})
-                await client.upload(image_id, path)
+                with trace.span("image uploaded", image=image_id):
+                    image = await client.get(image_id)
+                    if image.get("disk_format") != info.disk_format:
+                        await client.update(image_id, {"disk_format": info.disk_format})
+                    await client.upload(image_id, path)
         except Exception:
             try:
                 await client.delete(image_id)
@@ -78,10 +82,19 @@ class Images:
     async def unshelve_instance(self, ctx: dict[str, Any], instance_uuid: str, node: str) -> None:
         h, uuid = self.h, instance_uuid
 
+        # What the server keeps of its system metadata (its disk config...): all but the image.
+        done: dict[str, Any] = {"vm_state": states.ACTIVE, "system_metadata": {}}
+
         async def work() -> None:
             instance = await h.instance(ctx, uuid)
-            image_id = (instance.get("system_metadata") or {}).get("shelved_image_id")
+            sysmeta = dict(instance.get("system_metadata") or {})
+            image_id = sysmeta.pop("shelved_image_id", None)
+            done["system_metadata"] = sysmeta
             image = await h.fetch_image(ctx, image_id or instance.get("image_ref"))
+            attached = await volumes.connect_pending(h.remote, ctx, h.host, instance)
+            if attached != (instance.get("attachments") or []):
+                instance = {**instance, "attachments": attached}
+                await h.update(ctx, uuid, {"attachments": attached})
             await h.update(ctx, uuid, {"task_state": states.SPAWNING})
             await h.driver.spawn(spec_for(instance, image))
             if image_id:
@@ -95,7 +108,7 @@ class Images:
             uuid,
             "compute_unshelve_instance",
             work,
-            {"vm_state": states.ACTIVE, "system_metadata": {}},
+            done,
             [states.UNSHELVING, states.SPAWNING],
             failure={"vm_state": states.SHELVED_OFFLOADED, "host": None, "node": None},
         )

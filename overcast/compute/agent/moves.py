@@ -7,10 +7,14 @@ flavors, allocations, migration records) is the conductor's (`conductor.moves`).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+from overcast.common import log, trace
 from overcast.compute import networking, states
 from overcast.compute.agent.host import Host, failed_event, spec_for
+
+LOG = log.get(__name__)
 
 
 class Moves:
@@ -60,18 +64,25 @@ class Moves:
 
         async def work() -> None:
             instance = await self.h.instance(ctx, uuid)
-            image = await self.h.fetch_image(ctx, image_ref)
+            with trace.span("image fetched", image=image_ref):
+                image = await self.h.fetch_image(ctx, image_ref)
             if migration_uuid is not None and instance.get("network_info"):
-                await networking.rebind(h.remote, ctx, instance["network_info"], h.host)
+                await self._bind_here(ctx, instance)
             elif migration_uuid is not None:
-                network_info, addresses = await networking.allocate(h.remote, ctx, instance, h.host)
+                with trace.span("ports created and bound"):
+                    network_info, addresses = await networking.allocate(
+                        h.remote, ctx, instance, h.host
+                    )
                 instance["network_info"] = network_info
                 await h.update(ctx, uuid, {"network_info": network_info, "addresses": addresses})
-            await h.driver.destroy(uuid)
+            with trace.span("old guest removed"):
+                await h.driver.destroy(uuid)
             await h.update(ctx, uuid, {"task_state": states.REBUILD_SPAWNING})
-            await h.driver.spawn(spec_for(instance, image, admin_password=admin_password))
+            with trace.span("hypervisor defined and started", host=h.host):
+                await h.driver.spawn(spec_for(instance, image, admin_password=admin_password))
             if preserve_state == states.STOPPED:
-                await h.driver.power_off(uuid)
+                with trace.span("guest stopped"):
+                    await h.driver.power_off(uuid)
 
         ok = await h.run(
             ctx,
@@ -82,10 +93,23 @@ class Moves:
             [states.REBUILDING, states.REBUILD_SPAWNING],
             failure={"vm_state": states.ERROR},
         )
+        if ok:
+            trace.event("SHUTOFF" if preserve_state == states.STOPPED else "ACTIVE")
         if migration_uuid is not None:
             await h.conductor.call(
                 "finish_evacuation", ctx, uuid=uuid, migration_uuid=migration_uuid, ok=ok
             )
+
+    async def _bind_here(self, ctx: dict[str, Any], instance: dict[str, Any]) -> None:
+        """The instance's ports bound to this host (as Nova's migrate_instance_finish), its
+        network info (which the guest is plugged by) the new bindings'."""
+        if not instance.get("network_info"):
+            return
+        h = self.h
+        with trace.span("ports bound to this host", host=h.host):
+            info = await networking.rebind(h.remote, ctx, instance["network_info"], h.host)
+        instance["network_info"] = info
+        await h.update(ctx, instance["uuid"], {"network_info": info})
 
     # -- resize and cold migration -----------------------------------------------------------
 
@@ -95,8 +119,17 @@ class Moves:
         """Source half: stop the guest, ready its disks, hand over to the destination."""
         h, uuid = self.h, instance_uuid
 
+        dest = migration["dest_compute"]
+
         async def work() -> None:
-            await h.driver.migrate_disk_and_power_off(uuid, migration["dest_compute"])
+            target: dict[str, Any] = {}
+            if dest != h.host:
+                with trace.span("destination host readied", target=dest):
+                    target = await h.bus.call(
+                        f"compute.{dest}", "prepare_migration", ctx, instance_uuid=uuid
+                    )
+            with trace.span("source host stopped the guest", host=h.host):
+                await h.driver.migrate_disk_and_power_off(uuid, dest, target)
 
         ok = await h.run(
             ctx,
@@ -107,6 +140,11 @@ class Moves:
             states.RESIZE_PREP,
         )
         if not ok:
+            if dest != h.host:  # what the destination readied goes
+                with contextlib.suppress(Exception):
+                    await h.bus.call(
+                        f"compute.{dest}", "rollback_at_destination", ctx, instance_uuid=uuid
+                    )
             await h.conductor.call("abort_move", ctx, uuid=uuid, migration=migration)
             return
         await h.bus.cast(
@@ -122,18 +160,25 @@ class Moves:
     ) -> None:
         """Destination half: build the guest here with the new flavor; VERIFY_RESIZE."""
         h, uuid = self.h, instance_uuid
+        instance = await self.h.instance(ctx, uuid)
+        if instance.get("task_state") != states.RESIZE_MIGRATED:  # aborted while it was queued
+            LOG.info("dropping the finish of the resize of %s: it was aborted", uuid)
+            return
         await h.conductor.call(
             "event_start", ctx, uuid=uuid, event="compute_finish_resize", host=h.host
         )
         try:
-            instance = await self.h.instance(ctx, uuid)
             old_state = (instance.get("system_metadata") or {}).get("old_vm_state", states.ACTIVE)
             instance["flavor"] = instance.get("new_flavor") or instance["flavor"]
-            image = await self.h.fetch_image(ctx, instance.get("image_ref"))
-            await h.driver.finish_migration(
-                spec_for(instance, image),
-                power_on=old_state != states.STOPPED,
-            )
+            with trace.span("image fetched", image=instance.get("image_ref")):
+                image = await self.h.fetch_image(ctx, instance.get("image_ref"))
+            if migration["source_compute"] != migration["dest_compute"]:
+                await self._bind_here(ctx, instance)
+            with trace.span("destination host started the guest", host=h.host):
+                await h.driver.finish_migration(
+                    spec_for(instance, image),
+                    power_on=old_state != states.STOPPED,
+                )
         except Exception as exc:
             await h.conductor.call(
                 "event_finish", ctx, uuid=uuid, **failed_event("compute_finish_resize", exc, h.host)
@@ -178,6 +223,8 @@ class Moves:
         instance = await self.h.instance(ctx, uuid)
         old_state = (instance.get("system_metadata") or {}).get("old_vm_state", states.ACTIVE)
         instance["flavor"] = instance.get("old_flavor") or instance["flavor"]
+        if migration["source_compute"] != migration["dest_compute"]:
+            await self._bind_here(ctx, instance)
         await h.driver.finish_revert_migration(
             spec_for(instance), power_on=old_state != states.STOPPED
         )
@@ -198,12 +245,20 @@ class Moves:
         await h.conductor.call(
             "event_start", ctx, uuid=uuid, event="compute_live_migration", host=h.host
         )
+        there, moved = f"compute.{dest}", False
         try:
-            await h.driver.live_migration(uuid, dest)
-            await h.bus.call(
-                f"compute.{dest}", "post_live_migration_at_destination", ctx, instance_uuid=uuid
-            )
+            with trace.span("destination host readied", target=dest):
+                target = await h.bus.call(there, "pre_live_migration", ctx, instance_uuid=uuid)
+            with trace.span("guest moved live", host=h.host, target=dest):
+                handover = await h.driver.live_migration(uuid, dest, target)
+            moved = True
+            with trace.span("destination host took the guest", target=dest):
+                await h.bus.call(there, "post_live_migration_at_destination", ctx,
+                                 instance_uuid=uuid, handover=handover)  # fmt: skip
         except Exception as exc:
+            if not moved:  # the guest runs on here: what the destination readied goes
+                with contextlib.suppress(Exception):
+                    await h.bus.call(there, "rollback_at_destination", ctx, instance_uuid=uuid)
             await h.conductor.call(
                 "event_finish",
                 ctx,
@@ -216,8 +271,22 @@ class Moves:
             "finish_live_migration", ctx, uuid=uuid, migration=migration, power_state=states.RUNNING
         )
 
+    async def pre_live_migration(self, ctx: dict[str, Any], instance_uuid: str) -> dict[str, Any]:
+        instance = await self.h.instance(ctx, instance_uuid)
+        image = await self.h.fetch_image(ctx, instance.get("image_ref"))
+        return await self.h.driver.pre_live_migration(spec_for(instance, image))
+
     async def post_live_migration_at_destination(
-        self, ctx: dict[str, Any], instance_uuid: str
+        self, ctx: dict[str, Any], instance_uuid: str, handover: dict[str, Any] | None = None
     ) -> None:
         instance = await self.h.instance(ctx, instance_uuid)
-        await self.h.driver.post_live_migration_at_destination(spec_for(instance))
+        await self.h.driver.post_live_migration_at_destination(spec_for(instance), handover or {})
+
+    async def prepare_migration(self, ctx: dict[str, Any], instance_uuid: str) -> dict[str, Any]:
+        instance = await self.h.instance(ctx, instance_uuid)
+        instance["flavor"] = instance.get("new_flavor") or instance["flavor"]
+        image = await self.h.fetch_image(ctx, instance.get("image_ref"))
+        return await self.h.driver.prepare_migration(spec_for(instance, image))
+
+    async def rollback_at_destination(self, ctx: dict[str, Any], instance_uuid: str) -> None:
+        await self.h.driver.rollback_at_destination(instance_uuid)

@@ -1,7 +1,10 @@
 """Reconciling this host's guests with the database (the agent's side of it).
 
-- `recover_host` (agent start): a build interrupted by a crash goes to ERROR, a delete that was
-  under way finishes, other tasks are cleared, guests nobody owns are destroyed.
+- `recover_host` (agent start): a move whose step ran here is aborted (the instance stays at
+  its source), a build interrupted by a crash goes to ERROR, a delete that was under way
+  finishes, a power action or suspend is done again to its end and a rescue is undone (the
+  driver's calls are idempotent), a snapshot's unfinished image is deleted, other tasks are
+  cleared, guests nobody owns are destroyed.
 - `sync_power_states` (periodic) and `sync_one` (driver events): power state from the driver;
   an ACTIVE instance whose guest stopped becomes SHUTOFF, as Nova's sync does.
 
@@ -10,12 +13,14 @@ Called by `agent.manager.ComputeHost`; the cloud-wide half is `conductor.recover
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from overcast.common import errors, log
-from overcast.compute import records, states
+from overcast.compute import drivers, records, states
 from overcast.compute.agent.build import Builds
-from overcast.compute.agent.host import ADMIN_CTX, Host
+from overcast.compute.agent.host import ADMIN_CTX, Host, spec_for
 
 LOG = log.get(__name__)
 
@@ -23,9 +28,10 @@ _STOPPED_POWER = (states.SHUTDOWN, states.NOSTATE, states.CRASHED)
 
 
 async def recover_host(h: Host, builds: Builds) -> None:
-    """Agent start: settle every instance the database puts on this host."""
+    """Agent start: settle every instance the database puts on this host, after the moves whose
+    step was running here went back to their source."""
+    mine = await h.conductor.call("recover_host", ADMIN_CTX, host=h.host)
     known = set(await h.driver.list_instances())
-    mine = await h.conductor.call("instances_on_host", ADMIN_CTX, host=h.host)
     for guest in known - {i["uuid"] for i in mine}:
         LOG.info("destroying guest %s that no instance on %s owns", guest, h.host)
         await h.driver.destroy(guest)
@@ -50,16 +56,116 @@ async def recover_host(h: Host, builds: Builds) -> None:
             await h.conductor.call("release", ADMIN_CTX, consumer_uuid=uuid)
         elif task == states.DELETING:
             await builds.terminate_instance(ADMIN_CTX, uuid)
-        elif task is not None:
+        elif task in _SNAPSHOTTING:
+            _later(_drop_unfinished_images(h, uuid))
             await h.update(ADMIN_CTX, uuid, {"task_state": None})
             inst["task_state"] = None
             await sync_one(h, uuid, await h.power_state(uuid), inst)
+        elif task in _finishers(h.driver):
+            await _finish(h, inst)
+        elif task is not None:
+            await h.update(ADMIN_CTX, uuid, {"task_state": None})
+            inst["task_state"] = None
+            await _settle(h, inst)
         else:
-            await sync_one(h, uuid, await h.power_state(uuid), inst)
+            await _settle(h, inst)
 
 
-async def sync_power_states(h: Host) -> None:
-    for inst in await h.conductor.call("instances_on_host", ADMIN_CTX, host=h.host):
+async def _settle(h: Host, inst: dict[str, Any]) -> None:
+    """An instance at rest: what a move from here cut short left is undone, then its states
+    follow its guest."""
+    uuid, vm_state = inst["uuid"], inst["vm_state"]
+    if vm_state in (states.ACTIVE, states.STOPPED):
+        try:
+            await h.driver.abandon_migration(spec_for(inst), power_on=vm_state == states.ACTIVE)
+        except errors.OvercastError as exc:
+            LOG.warning("could not undo what a move left of %s: %s", uuid, exc)
+    await sync_one(h, uuid, await h.power_state(uuid), inst)
+
+
+_SNAPSHOTTING = (
+    states.IMAGE_SNAPSHOT,
+    states.IMAGE_SNAPSHOT_PENDING,
+    states.IMAGE_PENDING_UPLOAD,
+    states.IMAGE_UPLOADING,
+    states.SHELVING,
+    states.SHELVING_IMAGE_PENDING_UPLOAD,
+    states.SHELVING_IMAGE_UPLOADING,
+)
+
+
+def _finishers(d: drivers.Driver) -> dict[str, tuple[Callable[[str], Awaitable[None]], str]]:
+    """What ends an action a restart cut short, by its task state: the driver call (run
+    again from the start) and the vm_state it leaves, as nova-compute's `_init_instance`
+    retries them. A reboot is finished hard; a rescue is undone (its image is not at hand)."""
+
+    async def hard_reboot(uuid: str) -> None:
+        await d.reboot(uuid, True)
+
+    reboot = (hard_reboot, states.ACTIVE)
+    return {
+        **dict.fromkeys((states.REBOOTING, states.REBOOT_PENDING, states.REBOOT_STARTED), reboot),
+        **dict.fromkeys(
+            (states.REBOOTING_HARD, states.REBOOT_PENDING_HARD, states.REBOOT_STARTED_HARD), reboot
+        ),
+        states.POWERING_OFF: (d.power_off, states.STOPPED),
+        states.POWERING_ON: (d.power_on, states.ACTIVE),
+        states.PAUSING: (d.pause, states.PAUSED),
+        states.UNPAUSING: (d.unpause, states.ACTIVE),
+        states.SUSPENDING: (d.suspend, states.SUSPENDED),
+        states.RESUMING: (d.resume, states.ACTIVE),
+        states.RESCUING: (d.unrescue, states.ACTIVE),
+        states.UNRESCUING: (d.unrescue, states.ACTIVE),
+    }
+
+
+async def _finish(h: Host, inst: dict[str, Any]) -> None:
+    uuid, task = inst["uuid"], inst["task_state"]
+    call, vm_state = _finishers(h.driver)[task]
+    LOG.info("finishing the %s of %s, cut short by a restart", task, uuid)
+    try:
+        await call(uuid)
+    except errors.OvercastError as exc:  # the guest's own state then decides, as for others
+        LOG.warning("could not finish the %s of %s: %s", task, uuid, exc)
+        await h.update(ADMIN_CTX, uuid, {"task_state": None})
+        await sync_one(h, uuid, await h.power_state(uuid), {**inst, "task_state": None})
+        return
+    values = {"task_state": None, "vm_state": vm_state, "power_state": await h.power_state(uuid)}
+    await h.update(ADMIN_CTX, uuid, values, task)
+
+
+_LATER: set[asyncio.Task[None]] = set()  # the loop holds its tasks only weakly
+
+
+def _later(job: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(job)
+    _LATER.add(task)
+    task.add_done_callback(_LATER.discard)
+
+
+async def _drop_unfinished_images(h: Host, uuid: str, tries: int = 8) -> None:
+    """A snapshot cut short leaves its image queued or saving: it is deleted, once the image
+    service answers (in one process it listens only after the agents have started)."""
+    for attempt in range(tries):
+        try:
+            client = await h.remote.image_as_service(ADMIN_CTX)
+            for image in await client.find(instance_uuid=uuid):
+                if image.get("status") in ("queued", "saving"):
+                    LOG.info("deleting the unfinished snapshot %s of %s", image["id"], uuid)
+                    await client.delete(image["id"])
+            return
+        except errors.OvercastError as exc:
+            if attempt == tries - 1:
+                LOG.warning("could not delete the unfinished snapshots of %s: %s", uuid, exc)
+                return
+            await asyncio.sleep(min(2**attempt, 15))
+
+
+async def sync_power_states(h: Host, found: list[dict[str, Any]] | None = None) -> None:
+    """Sync the instances on this host (`found`: as the conductor gave them, else asked for)."""
+    if found is None:
+        found = await h.conductor.call("instances_on_host", ADMIN_CTX, host=h.host)
+    for inst in found:
         if inst["task_state"] is None:
             await sync_one(h, inst["uuid"], await h.power_state(inst["uuid"]), inst)
 

@@ -1,7 +1,8 @@
-"""The compute agent's part of attaching a volume to a running server and detaching it
-(`os-volume_attachments`): the API has reserved the attachment in the volume service; here the
-host gives it its connector, the driver attaches the disk, the attachment is completed and the
-server's record lists the volume. Served on `compute.<host>` as part of the agent's endpoint."""
+"""The compute agent's part of attaching a volume to a running server, detaching it and swapping
+it for another (`os-volume_attachments`): the API has reserved the attachment in the volume
+service; here the host gives it its connector, the driver attaches the disk (or copies it to
+the new volume), the attachment is completed and the server's record lists the volume. Served
+on `compute.<host>` as part of the agent's endpoint."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from overcast.common import errors, log
 from overcast.compute import volumes
-from overcast.compute.agent.host import Host
+from overcast.compute.agent.host import Host, failed_event
 
 LOG = log.get(__name__)
 
@@ -72,3 +73,94 @@ class Volumes:
         current = await h.conductor.call("get_instance", ctx, uuid=instance_uuid)
         left = [a for a in (current or {}).get("attachments") or [] if a["volume_id"] != volume_id]
         await h.update(ctx, instance_uuid, {"attachments": left})
+
+    async def volume_extended(
+        self, ctx: dict[str, Any], instance_uuid: str, volume_id: str
+    ) -> None:
+        """Nova's answer to `volume-extended`: the driver resizes the guest's disk to the
+        volume's new size; an extend that waits for compute (still `extending`: the
+        hypervisor grows the data) hears how it ended (`os-extend_volume_completion`)."""
+        h = self.h
+        client = h.remote.volume(ctx)
+        instance = await h.conductor.call("get_instance", ctx, uuid=instance_uuid)
+        found = [a for a in (instance or {}).get("attachments") or []
+                 if a["volume_id"] == volume_id]  # fmt: skip
+        if client is None or not found:
+            LOG.warning("volume-extended for %s, not attached to %s", volume_id, instance_uuid)
+            return
+        volume = await client.get_volume(volume_id)
+        waiting = volume.get("status") == "extending"
+        try:
+            await h.driver.extend_volume(
+                instance_uuid, found[0].get("connection_info") or {}, int(volume["size"]) << 30
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure is reported the same way
+            LOG.warning("extend of volume %s in %s failed: %s", volume_id, instance_uuid, exc)
+            if waiting:
+                await client.extend_volume_completion(volume_id, error=True)
+            return
+        if waiting:
+            await client.extend_volume_completion(volume_id, error=False)
+
+    async def swap_volume(
+        self,
+        ctx: dict[str, Any],
+        instance_uuid: str,
+        old_volume_id: str,
+        new_volume_id: str,
+        new_attachment_id: str,
+    ) -> None:
+        """Nova's swap_volume on the host: connect the new volume, let the driver move the
+        guest's disk onto it, and tell the volume service how it ended (which, for a
+        migration, keeps the old volume's id for the new data). A failure leaves the guest
+        on the old volume and the new attachment gone."""
+        h = self.h
+        client = h.remote.volume(ctx)
+        if client is None:
+            raise errors.ServiceUnavailable("There is no volume service.")
+        event = "compute_swap_volume"
+        await h.conductor.call("event_start", ctx, uuid=instance_uuid, event=event, host=h.host)
+        instance = await h.instance(ctx, instance_uuid)
+        item = next(a for a in instance.get("attachments") or [] if a["volume_id"] == old_volume_id)
+        device = str(item.get("device_name"))
+        try:
+            attachment = await client.update_attachment(
+                new_attachment_id, volumes.connector(h.host, device)
+            )
+            info = attachment.get("connection_info") or {}
+            await h.driver.swap_volume(
+                instance_uuid, item.get("connection_info") or {}, info, device
+            )
+            await client.complete_attachment(new_attachment_id)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported the same way
+            LOG.warning("swap of volume %s on %s failed: %s", old_volume_id, instance_uuid, exc)
+            for undo in (
+                client.delete_attachment(new_attachment_id),
+                client.roll_detaching(old_volume_id),
+                client.migrate_volume_completion(old_volume_id, new_volume_id, error=True),
+            ):
+                try:
+                    await undo
+                except errors.OvercastError as why:
+                    LOG.warning("undoing the swap of %s: %s", old_volume_id, why)
+            await h.update(ctx, instance_uuid, {}, event=failed_event(event, exc, h.host))
+            return
+        kept = await client.migrate_volume_completion(old_volume_id, new_volume_id, error=False)
+        current = await h.instance(ctx, instance_uuid)
+        swapped = {
+            **item,
+            "volume_id": kept,
+            "attachment_id": new_attachment_id,
+            "connection_info": info,
+        }
+        attached = [
+            swapped if a["volume_id"] == old_volume_id else a
+            for a in current.get("attachments") or []
+        ]
+        await h.update(
+            ctx, instance_uuid, {"attachments": attached}, event={"event": event, "host": h.host}
+        )
+        try:  # a migration's completion dropped it already
+            await client.delete_attachment(item["attachment_id"])
+        except errors.NotFound:
+            pass

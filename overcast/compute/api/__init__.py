@@ -18,11 +18,18 @@ MINE = (
     "server_metadata",
     "server_tags",
     "instance_actions",
+    "trace",
     "ips",
     "external_events",
     "interfaces",
     "diagnostics",
     "metadata",
+    "consoles",
+    "console_proxy",
+    "proxy_network",
+    "proxy_volume",
+    "proxy_tenant_networks",
+    "server_password",
 )
 THEIRS = (
     "keypairs",

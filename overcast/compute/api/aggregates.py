@@ -13,6 +13,7 @@ from overcast.compute import aggregates
 from overcast.compute.api import inputs
 from overcast.compute.api.deps import Req, json_body, req
 from overcast.compute.models.aggregates import Aggregate
+from overcast.compute.scheduler.manager import hosts_changed
 
 router = APIRouter()
 RULE = "os_compute_api:os-aggregates:"
@@ -87,7 +88,9 @@ async def update(aggregate_id: str, request: Request, r: Req = Depends(req)) -> 
     zone = _zone(agg.get("availability_zone"))
     async with r.state.db.session() as session:
         found = await aggregates.get(session, _id(aggregate_id))
-        return {"aggregate": _view(r, await aggregates.update(session, found, name, zone))}
+        out = {"aggregate": _view(r, await aggregates.update(session, found, name, zone))}
+    await hosts_changed(r.state.bus)
+    return out
 
 
 @router.delete("/v2.1/os-aggregates/{aggregate_id}")
@@ -95,6 +98,7 @@ async def delete(aggregate_id: str, r: Req = Depends(req)) -> Response:
     r.enforce(RULE + "delete", {})
     async with r.state.db.session() as session:
         await aggregates.delete(session, await aggregates.get(session, _id(aggregate_id)))
+    await hosts_changed(r.state.bus)
     return Response(status_code=200)
 
 
@@ -121,4 +125,6 @@ async def action(aggregate_id: str, request: Request, r: Req = Depends(req)) -> 
             host = inputs.string(inputs.required(args, "host", verb), "host")
             change = aggregates.add_host if verb == "add_host" else aggregates.remove_host
             found = await change(session, found, host)
-        return {"aggregate": _view(r, found)}
+        out = {"aggregate": _view(r, found)}
+    await hosts_changed(r.state.bus)
+    return out

@@ -31,6 +31,11 @@ class Req:
     def at_least(self, version: str) -> bool:
         return self.version.at_least(version)
 
+    def served(self, since: str = "2.1", removed_at: str | None = None) -> None:
+        """404 when the negotiated microversion is outside the method's range, as Nova answers."""
+        if not self.at_least(since) or (removed_at is not None and self.at_least(removed_at)):
+            raise errors.NotFound(f"API version {self.version} is not supported on this method.")
+
     def enforce(self, rule: str, target: Mapping[str, Any] | None = None) -> None:
         """403 unless the caller may do `rule` (target defaults to the caller's project)."""
         target = (

@@ -19,7 +19,9 @@ EXTENSIONS = (
     ("Aggregates", "os-aggregates", "Host aggregates."),
     ("AvailabilityZone", "os-availability-zone", "Availability zones."),
     ("ConsoleOutput", "os-console-output", "A server's console log."),
+    ("ConsoleAuthTokens", "os-console-auth-tokens", "What a console token opens, for admins."),
     ("Consoles", "os-consoles", "Remote consoles of servers."),
+    ("RemoteConsoles", "os-remote-consoles", "noVNC and serial console URLs."),
     ("DiskConfig", "OS-DCF", "Disk partitioning of servers."),
     ("ExtendedStatus", "OS-EXT-STS", "Task, power and VM states of servers."),
     ("ExtendedServerAttributes", "OS-EXT-SRV-ATTR", "Host placement of servers."),
@@ -45,6 +47,12 @@ EXTENSIONS = (
     ("SimpleTenantUsage", "os-simple-tenant-usage", "Usage per project."),
     ("SuspendServer", "os-suspend-server", "Suspending servers."),
     ("InstanceUsageAuditLog", "os-instance-usage-audit-log", "Usage audit periods."),
+    # Nova's proxies to the network and block storage services (to microversion 2.35).
+    ("SecurityGroups", "os-security-groups", "Security groups, through the network service."),
+    ("FloatingIps", "os-floating-ips", "Floating IPs, through the network service."),
+    ("FloatingIpPools", "os-floating-ip-pools", "External networks as floating IP pools."),
+    ("TenantNetworks", "os-tenant-networks", "The networks a project may use."),
+    ("Volumes", "os-volumes", "Volumes and snapshots, through the block storage service."),
 )
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from overcast.common import errors
 from overcast.compute import host_services, hosts
 from overcast.compute.api.deps import Req, json_body, req
+from overcast.compute.scheduler.manager import hosts_changed
 
 router = APIRouter(prefix="/v2.1/os-hosts")
 RULE = "os_compute_api:os-hosts:"
@@ -57,6 +58,7 @@ async def update(host_name: str, request: Request, r: Req = Depends(req)) -> dic
         if "maintenance_mode" in body:
             raise errors.NotSupported("Maintenance mode is not supported by this host's driver.")
         host_services.set_status(service, body["status"] == "disable")
+    await hosts_changed(r.state.bus)
     return {"host": host_name, "status": body["status"] + "d"}
 
 

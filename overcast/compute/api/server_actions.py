@@ -137,6 +137,14 @@ async def _reset(r: Req, uuid: str, args: Any) -> Response:
     return _accepted()
 
 
+@action("injectNetworkInfo")
+async def _inject_network_info(r: Req, uuid: str, args: Any) -> Response:
+    """Nova's admin action, a no-op for guests that take their network from DHCP and the
+    metadata service (as with Nova's libvirt driver on Neutron): the server must exist."""
+    _enforce(r, "os_compute_api:os-admin-actions:inject_network_info")
+    return _accepted()
+
+
 @action("forceDelete")
 async def _force_delete(r: Req, uuid: str, args: Any) -> Response:
     _enforce(r, "os_compute_api:os-deferred-delete:force")
@@ -158,8 +166,26 @@ async def _resize(r: Req, uuid: str, args: Any) -> Response:
     flavor = _args(args).get("flavorRef")
     if not flavor:
         raise errors.BadRequest("Resize requests require 'flavorRef' attribute.")
-    await acts.resize(r.state, r.ctx, uuid, str(flavor))
+    disk_config = _disk_config(args)
+    sysmeta = {"disk_config": disk_config} if disk_config else {}
+    await acts.resize(r.state, r.ctx, uuid, str(flavor), sysmeta)
     return _accepted()
+
+
+def _disk_config(args: Any) -> str | None:
+    """`OS-DCF:diskConfig` of a resize or rebuild, checked before anything is done."""
+    value = _args(args).get("OS-DCF:diskConfig")
+    if value is not None and value not in ("AUTO", "MANUAL"):
+        raise errors.BadRequest("Invalid input for field/attribute OS-DCF:diskConfig.")
+    return value
+
+
+async def _save_disk_config(r: Req, uuid: str, value: str | None) -> None:
+    if value is None:
+        return
+    async with r.state.db.session() as session:
+        inst = await servers.get(session, r.ctx, uuid)
+        inst.system_metadata = {**(inst.system_metadata or {}), "disk_config": value}
 
 
 @action("confirmResize")
@@ -285,7 +311,9 @@ async def _rebuild(r: Req, uuid: str, args: Any) -> Response:
     if "key_name" in a and r.at_least("2.54"):
         changes.update(await _key(r, a["key_name"]))
     password = schemas.password(a.get("adminPass")) or boot.new_password()
+    disk_config = _disk_config(args)
     await server_images.rebuild(r.state, r.ctx, uuid, image_ref, changes, password)
+    await _save_disk_config(r, uuid, disk_config)
     body = await changed_body(r, uuid, rebuild=True)
     body["adminPass"] = password
     return _json({"server": body}, 202)

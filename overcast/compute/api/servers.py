@@ -143,7 +143,9 @@ async def _list(r: Req, request: Request, detail: bool) -> Response:
         )
         status = None
         if detail and r.at_least("2.16") and r.allowed("os_compute_api:servers:show:host_status"):
-            status = await servers.host_status(session, r.state.settings.compute.service_down_time)
+            status = await servers.host_status(
+                session, r.state.settings.compute.service_down_time, (i.host for i in rows)
+            )
     view = ServerView(r, status)
     items = [view.detail(i) if detail else view.basic(i) for i in rows]
     body: dict[str, Any] = {"servers": items}
@@ -171,7 +173,9 @@ async def _shown(r: Req, uuid: str) -> tuple[Any, dict[str, Any]]:
         inst = await servers.get(session, r.ctx, uuid)
         status = None
         if r.at_least("2.16") and r.allowed("os_compute_api:servers:show:host_status"):
-            status = await servers.host_status(session, r.state.settings.compute.service_down_time)
+            status = await servers.host_status(
+                session, r.state.settings.compute.service_down_time, [inst.host]
+            )
         groups = await _groups(session, uuid) if r.at_least("2.71") else None
     return inst, ServerView(r, status, groups).detail(inst, show=True)
 

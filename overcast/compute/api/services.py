@@ -13,6 +13,7 @@ from overcast.compute import host_services
 from overcast.compute.api import inputs
 from overcast.compute.api.deps import Req, json_body, req
 from overcast.compute.host_services import ServiceView
+from overcast.compute.scheduler.manager import hosts_changed
 
 router = APIRouter()
 RULE = "os_compute_api:os-services:"
@@ -87,7 +88,9 @@ async def _update_by_id(r: Req, service_id: str, body: dict[str, Any]) -> dict[s
         if forced is not None:
             host_services.set_forced_down(row, forced)
         await session.flush()
-        return {"service": await _one(r, session, row)}
+        out = {"service": await _one(r, session, row)}
+    await hosts_changed(r.state.bus)
+    return out
 
 
 async def _update_by_action(r: Req, action: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +116,7 @@ async def _update_by_action(r: Req, action: str, body: dict[str, Any]) -> dict[s
                 out["disabled_reason"] = reason
             host_services.set_status(row, action != "enable", reason)
             out["status"] = "enabled" if action == "enable" else "disabled"
+    await hosts_changed(r.state.bus)
     return {"service": out}
 
 
@@ -130,4 +134,5 @@ async def delete(service_id: str, r: Req = Depends(req)) -> Response:
     r.enforce(RULE + "delete", {})
     async with r.state.db.session() as session:
         await host_services.remove(session, await host_services.find(session, service_id))
+    await hosts_changed(r.state.bus)
     return Response(status_code=204)

@@ -43,14 +43,15 @@ def _base(request: Request) -> str:
 
 
 PREFIX = "/compute"
+NOVNC = "/console/novnc/"
 
 
 def public(method: str, path: str) -> bool:
-    """Version discovery and the metadata API (guests, proxied) need no token (`path` is the
-    full path, mount point included)."""
+    """Version discovery, the metadata API (guests, proxied) and noVNC's page need no token
+    (`path` is the full path, mount point included)."""
     if path.startswith(PREFIX):
         path = path[len(PREFIX) :]
-    if method == "GET" and (path == "/metadata" or path.startswith("/metadata/")):
+    if method == "GET" and (path == "/metadata" or path.startswith(("/metadata/", NOVNC))):
         return True
     return method == "GET" and path.rstrip("/") in ("", "/v2.1", "/v2")
 

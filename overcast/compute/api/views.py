@@ -128,7 +128,6 @@ class ServerView:
             "key_name": inst.key_name,
             "OS-SRV-USG:launched_at": records.iso(inst.launched_at),
             "OS-SRV-USG:terminated_at": records.iso(inst.terminated_at),
-            "security_groups": [{"name": g} for g in (inst.security_groups or [])],
             "OS-EXT-STS:task_state": inst.task_state,
             "OS-EXT-STS:vm_state": inst.vm_state,
             "OS-EXT-STS:power_state": inst.power_state,
@@ -144,6 +143,8 @@ class ServerView:
                 for a in (inst.attachments or [])
             ],
         }
+        if inst.security_groups:  # Nova leaves the key out when there are none
+            out["security_groups"] = [{"name": g} for g in inst.security_groups]
         if status in _PROGRESS:
             out["progress"] = inst.progress or 0
         if self.admin_attrs:

@@ -19,6 +19,18 @@ from overcast.compute.conductor import rpc, writes
 from overcast.compute.models import hosts, instances
 from overcast.compute.scheduler import claims
 
+# What an agent's report sets on its node.
+_REPORTED = (
+    "vcpus",
+    "memory_mb",
+    "local_gb",
+    "hypervisor_type",
+    "hypervisor_version",
+    "host_ip",
+    "cpu_info",
+    "capabilities",
+)
+
 
 class AgentAccess:
     """Every method takes the caller's context dict first."""
@@ -71,60 +83,70 @@ class AgentAccess:
             await records.event_finish(session, ctx, uuid, **event)
 
     async def instances_on_host(self, ctx: dict[str, Any], host: str) -> list[dict[str, Any]]:
+        return (await self.instances_on_hosts(ctx, [host])).get(host, [])
+
+    async def instances_on_hosts(
+        self, ctx: dict[str, Any], hosts: list[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The live instances of each of `hosts` (one with none is missing)."""
         inst = instances.Instance
+        out: dict[str, list[dict[str, Any]]] = {}
         async with self.db.reader() as session:
             rows = await session.execute(
-                select(inst).where(inst.host == host, inst.deleted.is_(False))
+                select(inst).where(inst.host.in_(hosts), inst.deleted.is_(False))
             )
-            return [records.instance_dict(i) for i in rows.scalars()]
+            for row in rows.scalars():
+                out.setdefault(row.host or "", []).append(records.instance_dict(row))
+        return out
 
-    async def report(self, ctx: dict[str, Any], host: str, node: dict[str, Any]) -> None:
-        """An agent's periodic report: its service is alive and its node has these totals."""
-        compute = self.settings.compute
-        now = utcnow()
+    async def report(self, ctx: dict[str, Any], reports: list[dict[str, Any]]) -> None:
+        """Agents' periodic reports (`{"host", "node"}` each): their services are alive and their
+        nodes have these totals, whose usage is recounted from the allocations. One transaction
+        and a few statements for them all, however many hosts a process reports for."""
+        compute, now = self.settings.compute, utcnow()
+        by_host = {r["host"]: r["node"] for r in reports}
+        svc, cn = hosts.Service, hosts.ComputeNode
         async with self.db.session() as session:
-            svc = (
-                await session.execute(
-                    select(hosts.Service).where(
-                        hosts.Service.host == host, hosts.Service.binary == "nova-compute"
+            services = {
+                s.host: s
+                for s in (
+                    await session.execute(
+                        select(svc).where(svc.host.in_(by_host), svc.binary == "nova-compute")
                     )
+                ).scalars()
+            }
+            names = [n["hypervisor_hostname"] for n in by_host.values()]
+            nodes = {
+                n.hypervisor_hostname: n
+                for n in (
+                    await session.execute(select(cn).where(cn.hypervisor_hostname.in_(names)))
+                ).scalars()
+            }
+            usage = await claims.usage(session, names)
+            for host, node in by_host.items():
+                service = services.get(host)
+                if service is None:
+                    service = hosts.Service(host=host, binary="nova-compute", topic="compute")
+                    session.add(service)
+                service.report_count = (service.report_count or 0) + 1
+                service.last_seen_up = service.updated_at = now
+                name = node["hypervisor_hostname"]
+                row = nodes.get(name)
+                if row is None:
+                    row = hosts.ComputeNode(
+                        hypervisor_hostname=name,
+                        cpu_allocation_ratio=compute.cpu_allocation_ratio,
+                        ram_allocation_ratio=compute.ram_allocation_ratio,
+                        disk_allocation_ratio=compute.disk_allocation_ratio,
+                    )
+                    session.add(row)
+                row.host = host
+                for key in _REPORTED:
+                    setattr(row, key, node.get(key, getattr(row, key)))
+                (row.vcpus_used, row.memory_mb_used, row.local_gb_used, row.running_vms) = (
+                    usage.get(name, (0, 0, 0, 0))
                 )
-            ).scalar_one_or_none()
-            if svc is None:
-                svc = hosts.Service(host=host, binary="nova-compute", topic="compute")
-                session.add(svc)
-            svc.report_count = (svc.report_count or 0) + 1
-            svc.last_seen_up = now
-            svc.updated_at = now
-            name = node["hypervisor_hostname"]
-            row = (
-                await session.execute(
-                    select(hosts.ComputeNode).where(hosts.ComputeNode.hypervisor_hostname == name)
-                )
-            ).scalar_one_or_none()
-            if row is None:
-                row = hosts.ComputeNode(
-                    hypervisor_hostname=name,
-                    cpu_allocation_ratio=compute.cpu_allocation_ratio,
-                    ram_allocation_ratio=compute.ram_allocation_ratio,
-                    disk_allocation_ratio=compute.disk_allocation_ratio,
-                )
-                session.add(row)
-            row.host = host
-            for key in (
-                "vcpus",
-                "memory_mb",
-                "local_gb",
-                "hypervisor_type",
-                "hypervisor_version",
-                "host_ip",
-                "cpu_info",
-                "capabilities",
-            ):
-                setattr(row, key, node.get(key, getattr(row, key)))
-            row.updated_at = now
-            await session.flush()
-            await claims.heal(session, name)
+                row.updated_at = now
 
     async def instance_destroyed(self, ctx: dict[str, Any], uuid: str) -> None:
         """The agent removed the guest: mark the instance deleted and free what it held."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from overcast.common import errors, log
+from overcast.common import errors, log, trace
 from overcast.common.bus import Bus
 from overcast.common.config import Settings
 from overcast.common.db.base import utcnow
@@ -32,23 +32,31 @@ class Builds:
         self.bus = bus
 
     async def schedule_and_build_instances(self, ctx: dict[str, Any], spec: dict[str, Any]) -> None:
+        with trace.span("conductor", instances=len(spec["instance_uuids"])):
+            await self._schedule_and_build(ctx, spec)
+
+    async def _schedule_and_build(self, ctx: dict[str, Any], spec: dict[str, Any]) -> None:
         uuids: list[str] = list(spec["instance_uuids"])
-        started = utcnow()
+        # Opened with this conductor's host: if it dies now, its recovery knows these builds
+        # were taken off the bus (and lost), unlike those still queued for it.
+        async with self.db.session() as session:
+            for uuid in uuids:
+                await records.event_start(
+                    session, ctx, uuid, rpc.BUILD_EVENT, self.settings.host_name
+                )
         try:
             selections = await self.bus.call(SCHEDULER, "select_destinations", ctx, spec=spec)
         except errors.OvercastError as exc:
+            trace.note(error=exc.message)
             LOG.info("scheduling failed: %s", exc.message)
+            # As Nova shows it: code 500, so that the owner sees the message (which says
+            # which filter refused the hosts and why) and only admins the details.
+            fault = records.fault(exc.message, 500, exc.message)
             async with self.db.session() as session:
                 for uuid in uuids:
-                    await writes.to_error(session, uuid, records.fault(exc))
+                    await writes.to_error(session, uuid, fault)
                     await records.event_finish(
-                        session,
-                        ctx,
-                        uuid,
-                        "conductor_schedule_and_build_instances",
-                        result="Error",
-                        traceback=exc.message,
-                        start=started,
+                        session, ctx, uuid, rpc.BUILD_EVENT, result="Error", traceback=exc.message
                     )
             return
         for selection in selections:
@@ -59,7 +67,7 @@ class Builds:
                 "num_instances": 1,
                 "retry": {"num_attempts": 1, "hosts": [selection["host"]]},
             }
-            await self._send_build(ctx, uuid, one, selection, started)
+            await self._send_build(ctx, uuid, one, selection)
 
     async def _send_build(
         self,
@@ -67,14 +75,18 @@ class Builds:
         uuid: str,
         spec: dict[str, Any],
         selection: dict[str, Any],
-        started: dt.datetime,
-        event: str = "conductor_schedule_and_build_instances",
+        started: dt.datetime | None = None,
+        event: str = rpc.BUILD_EVENT,
     ) -> None:
+        """Place the build on its selected host and cast it there; the event is the open one
+        this conductor started, or a one-shot from `started`."""
         host, node = selection["host"], selection["node"]
         async with self.db.session() as session:
             values = {"host": host, "node": node, "launched_on": host}
             if not spec.get("availability_zone"):  # Nova shows the zone of the host it got
-                values["availability_zone"] = await aggregates.host_availability_zone(
+                values["availability_zone"] = selection.get(
+                    "shown_zone"
+                ) or await aggregates.host_availability_zone(
                     session, host, self.settings.compute.default_availability_zone
                 )
             placed = await writes.update_instance(session, uuid, values)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from overcast.common import errors, log
+from overcast.common import errors, log, trace
 from overcast.common.bus import Bus
 from overcast.common.config import Settings
 from overcast.common.db.session import Database
@@ -143,6 +143,17 @@ class Moves:
     ) -> None:
         """Resize (with a new flavor) or cold-migrate: schedule, then the source agent."""
         kind = "resize" if new_flavor is not None else "migration"
+        with trace.span("conductor", move=kind):
+            await self._migrate(ctx, uuid, kind, new_flavor, host)
+
+    async def _migrate(
+        self,
+        ctx: dict[str, Any],
+        uuid: str,
+        kind: str,
+        new_flavor: dict[str, Any] | None,
+        host: str | None,
+    ) -> None:
         started = await self._start_move(
             ctx,
             uuid,
@@ -177,6 +188,7 @@ class Moves:
             inst.host, inst.node = migration["dest_compute"], migration["dest_node"]
             inst.vm_state, inst.task_state, inst.power_state = states.RESIZED, None, power_state
             await _set_migration(session, migration["uuid"], status="finished")
+            trace.event("VERIFY_RESIZE")
             await records.event_finish(
                 session, ctx, uuid, "compute_finish_resize", host=migration["dest_compute"]
             )
@@ -189,11 +201,17 @@ class Moves:
             inst = await session.scalar(
                 select(instances.Instance).where(instances.Instance.uuid == uuid)
             )
-            old = (inst.system_metadata or {}).get("old_vm_state", states.ACTIVE) if inst else None
+            sysmeta = dict(inst.system_metadata or {}) if inst else {}
+            old = sysmeta.pop("old_vm_state", states.ACTIVE) if inst else None
             await writes.update_instance(
                 session,
                 uuid,
-                {"vm_state": old, "task_state": None, "old_flavor": None, "system_metadata": {}},
+                {
+                    "vm_state": old,
+                    "task_state": None,
+                    "old_flavor": None,
+                    "system_metadata": sysmeta,
+                },
             )
             await _set_migration(session, migration["uuid"], status="confirmed")
             await records.event_finish(
@@ -214,8 +232,9 @@ class Moves:
             inst.flavor = inst.old_flavor or inst.flavor
             inst.old_flavor = None
             inst.host, inst.node = migration["source_compute"], migration["source_node"]
-            inst.vm_state = (inst.system_metadata or {}).get("old_vm_state", states.ACTIVE)
-            inst.task_state, inst.power_state, inst.system_metadata = None, power_state, {}
+            sysmeta = dict(inst.system_metadata or {})  # the rest (disk config...) stays
+            inst.vm_state = sysmeta.pop("old_vm_state", states.ACTIVE)
+            inst.task_state, inst.power_state, inst.system_metadata = None, power_state, sysmeta
             await _set_migration(session, migration["uuid"], status="reverted")
             await records.event_finish(
                 session, ctx, uuid, "compute_finish_revert_resize", host=migration["source_compute"]
@@ -237,7 +256,36 @@ class Moves:
                     inst.vm_state = states.ACTIVE
             await _set_migration(session, migration["uuid"], status="error")
 
+    async def abort_interrupted_moves(self, ctx: dict[str, Any], host: str) -> int:
+        """`host` has restarted: each move whose current step ran there is aborted (it will never
+        finish), the instance staying at its source. Steps running on the other host go on."""
+        mig, inst = instances.Migration, instances.Instance
+        async with self.db.reader() as session:
+            rows = (
+                await session.execute(
+                    select(mig, inst.task_state)
+                    .join(inst, inst.uuid == mig.instance_uuid)
+                    .where(
+                        mig.status.in_(states.MOVE_IN_FLIGHT),
+                        or_(mig.source_compute == host, mig.dest_compute == host),
+                    )
+                )
+            ).all()
+        aborted = 0
+        for move, task in rows:
+            at_destination = task in states.DESTINATION_STEPS or move.migration_type == "evacuation"
+            if (move.dest_compute if at_destination else move.source_compute) == host:
+                LOG.info("aborting the %s of %s: %s restarted", move.migration_type,
+                         move.instance_uuid, host)  # fmt: skip
+                await self.abort_move(ctx, move.instance_uuid, migration_dict(move))
+                aborted += 1
+        return aborted
+
     async def live_migrate(self, ctx: dict[str, Any], uuid: str, host: str | None = None) -> None:
+        with trace.span("conductor", move="live-migration"):
+            await self._live_migrate(ctx, uuid, host)
+
+    async def _live_migrate(self, ctx: dict[str, Any], uuid: str, host: str | None) -> None:
         started = await self._start_move(
             ctx, uuid, "live-migration", "conductor_live_migrate_instance", None, host
         )
@@ -270,6 +318,7 @@ class Moves:
             await records.event_finish(
                 session, ctx, uuid, "compute_live_migration", host=migration["source_compute"]
             )
+            trace.event("ACTIVE", host=migration["dest_compute"])
 
     async def evacuate(
         self,
@@ -279,9 +328,10 @@ class Moves:
         preserve_state: str,
         admin_password: str | None = None,
     ) -> None:
-        started = await self._start_move(
-            ctx, uuid, "evacuation", "conductor_rebuild_server", None, host
-        )
+        with trace.span("conductor", move="evacuation"):
+            started = await self._start_move(
+                ctx, uuid, "evacuation", "conductor_rebuild_server", None, host
+            )
         if started is None:
             return
         instance, migration = started

@@ -1,5 +1,6 @@
 """Where the conductor and the agents are on the bus: the conductor's topic, one host's agent,
-and the marker for "whatever the task state" in guarded instance updates.
+the marker for "whatever the task state" in guarded instance updates, and the event a
+conductor opens when it takes a build off the bus (its recovery looks for them).
 
 Imported by the API side, the agents and the conductor alike; it imports nothing.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 TOPIC = "compute-conductor"
 ANY = "__any__"
+BUILD_EVENT = "conductor_schedule_and_build_instances"
 
 
 def agent(host: str) -> str:

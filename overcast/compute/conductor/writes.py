@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from overcast.common import trace
 from overcast.common.db.base import utcnow
 from overcast.compute import server_groups, states
 from overcast.compute.conductor import rpc
-from overcast.compute.models import instances
+from overcast.compute.models import consoles, instances
 from overcast.compute.scheduler import claims
 
 _TIMES = ("launched_at", "terminated_at", "deleted_at")
@@ -63,6 +64,7 @@ async def get(session: AsyncSession, uuid: str) -> instances.Instance | None:
 
 
 async def to_error(session: AsyncSession, uuid: str, fault: dict[str, Any]) -> None:
+    trace.event("ERROR", error=str(fault.get("message") or "error"))
     await update_instance(
         session, uuid, {"vm_state": states.ERROR, "task_state": None, "fault": fault}
     )
@@ -92,3 +94,6 @@ async def destroy_record(session: AsyncSession, uuid: str) -> None:
     ).all():
         await claims.release(session, migration_uuid)
     await server_groups.remove_member(session, uuid)
+    # Its console URLs open nothing any more (Nova's clean_console_auths_for_instance).
+    tokens = consoles.ConsoleAuthToken
+    await session.execute(delete(tokens).where(tokens.instance_uuid == uuid))

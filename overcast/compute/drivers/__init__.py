@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from overcast.common import errors
 from overcast.common.config import Settings
+from overcast.common.trace import instrument
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,16 @@ class Capabilities:
     supports_console_output: bool = True
     supports_live_migration: bool = True
     supports_shared_storage: bool = False  # evacuate may keep the disks
+
+
+@dataclass(frozen=True)
+class ConsoleTarget:
+    """Where a console proxy connects to reach one guest console (Nova's ConsoleVNC and
+    ConsoleSerial): a unix socket `path` on the compute host, or a TCP `host` and `port`."""
+
+    host: str = ""
+    port: int = 0
+    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,7 +100,7 @@ class Callbacks(Protocol):
         ...
 
 
-class Driver(abc.ABC):
+class Driver(instrument.TracedCalls, abc.ABC):
     """One hypervisor host. Construct with `(settings, callbacks)`, then `init_host`."""
 
     capabilities: Capabilities = Capabilities()
@@ -169,8 +180,25 @@ class Driver(abc.ABC):
     async def get_console_output(self, instance_uuid: str) -> str:
         raise errors.NotSupported("console output is not supported by this driver")
 
-    async def migrate_disk_and_power_off(self, instance_uuid: str, dest_host: str) -> None:
-        """Source side of a resize or cold migration: stop the guest, ready its disks."""
+    async def get_vnc_console(self, instance_uuid: str) -> ConsoleTarget:
+        """Where the guest's VNC server listens (RFB, no authentication: the proxy in front
+        checks the console token). Unknown guest: errors.NotFound."""
+        raise errors.NotSupported("VNC consoles are not supported by this driver")
+
+    async def get_serial_console(self, instance_uuid: str) -> ConsoleTarget:
+        """Where the guest's first serial port can be read and written as a byte stream."""
+        raise errors.NotSupported("serial consoles are not supported by this driver")
+
+    async def prepare_migration(self, instance: InstanceSpec) -> dict[str, Any]:
+        """Destination side of a cold migration from another host, first: get ready to take
+        the guest's disks. What the source's `migrate_disk_and_power_off` needs (JSON)."""
+        return {}
+
+    async def migrate_disk_and_power_off(
+        self, instance_uuid: str, dest_host: str, target: dict[str, Any] | None = None
+    ) -> None:
+        """Source side of a resize or cold migration: stop the guest, ready its disks (for
+        another host: hand them to it, readied by its `prepare_migration`, `target`)."""
         await self.power_off(instance_uuid)
 
     async def finish_migration(self, instance: InstanceSpec, power_on: bool) -> None:
@@ -181,6 +209,12 @@ class Driver(abc.ABC):
 
     async def confirm_migration(self, instance_uuid: str) -> None:  # noqa: B027 - optional
         """Source side of a confirmed resize: forget what was kept for a revert."""
+
+    async def abandon_migration(self, instance: InstanceSpec, power_on: bool) -> None:  # noqa: B027
+        """Agent start, for an instance at rest on this host that is not waiting for a resize
+        to be confirmed: a resize or migration from here that a restart cut short (and the
+        database rolled back) leaves no trace; the guest is as it was, running if `power_on`.
+        Nothing to undo is fine."""
 
     async def finish_revert_migration(self, instance: InstanceSpec, power_on: bool) -> None:
         """Source side of a reverted resize: the guest as it was, with its old flavor."""
@@ -197,13 +231,29 @@ class Driver(abc.ABC):
         """Counters of one guest (CPU time, memory, disk and NIC I/O), Nova's diagnostics."""
         raise errors.NotSupported("diagnostics are not supported by this driver")
 
-    async def live_migration(self, instance_uuid: str, dest_host: str) -> None:
-        """Source side of a live migration: hand the running guest to `dest_host`."""
+    async def pre_live_migration(self, instance: InstanceSpec) -> dict[str, Any]:
+        """Destination side of a live migration, first: get ready to take the guest. What the
+        source's `live_migration` needs to send it here (JSON)."""
+        return {}
+
+    async def live_migration(
+        self, instance_uuid: str, dest_host: str, target: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Source side: hand the running guest to `dest_host`, readied by its
+        `pre_live_migration` (`target`); the guest is gone from here after. On failure it runs
+        on here. What the destination's `post_live_migration_at_destination` needs (JSON)."""
         raise errors.NotSupported("live migration is not supported by this driver")
 
-    async def post_live_migration_at_destination(self, instance: InstanceSpec) -> None:
-        """Destination side: adopt the guest that arrived, running."""
+    async def post_live_migration_at_destination(
+        self, instance: InstanceSpec, handover: dict[str, Any]
+    ) -> None:
+        """Destination side, last: adopt the guest that arrived, running."""
         raise errors.NotSupported("live migration is not supported by this driver")
+
+    async def rollback_at_destination(self, instance_uuid: str) -> None:
+        """Destination side of a move that failed before the guest came: drop what
+        `pre_live_migration` or `prepare_migration` made. Nothing made is fine."""
+        await self.destroy(instance_uuid)
 
     async def attach_volume(
         self, instance_uuid: str, connection_info: dict[str, Any], device: str
@@ -215,6 +265,28 @@ class Driver(abc.ABC):
     async def detach_volume(self, instance_uuid: str, connection_info: dict[str, Any]) -> None:
         """Take the volume away from the guest. Detaching an unknown volume succeeds."""
         raise errors.NotSupported("detaching volumes is not supported by this driver")
+
+    async def extend_volume(
+        self, instance_uuid: str, connection_info: dict[str, Any], new_size: int
+    ) -> None:
+        """The attached volume grew to `new_size` bytes: make the running guest see it (a
+        guest not running sees it when it starts). Where the hypervisor holds the data open,
+        this is what grows it (pre: the volume service could not)."""
+        raise errors.NotSupported("extending attached volumes is not supported by this driver")
+
+    async def swap_volume(
+        self,
+        instance_uuid: str,
+        old_connection_info: dict[str, Any],
+        new_connection_info: dict[str, Any],
+        device: str,
+    ) -> None:
+        """Move the guest's disk `device` from the old volume to the new one (at least as
+        large) while the guest runs, as Nova's swap_volume: post: the new volume holds every
+        byte the old one held and the guest's writes from now on; the guest keeps its device;
+        the old volume is no longer open. On failure the guest still uses the old volume.
+        A guest that is not running: errors.Conflict."""
+        raise errors.NotSupported("swapping volumes is not supported by this driver")
 
     async def attach_interface(self, instance_uuid: str, vif: dict[str, Any]) -> None:
         """Plug one more bound port (its network info, as `spawn` gets them) into the guest.
@@ -255,6 +327,15 @@ def describe(settings: Settings) -> str:
         accel = "kvm" if hostinfo.kvm_works(binary) else "tcg"
     reason = "KVM works" if accel == "kvm" else "no working KVM: TCG emulation"
     return f"qemu ({reason}{'' if settings.compute.qemu.accel == 'auto' else ', as configured'})"
+
+
+def resolve(settings: Settings) -> str:
+    """Fix `settings.compute.driver` to what `choose` picks, so that every unit (and every
+    process forked afterwards) agrees on it without probing again; `describe`'s sentence.
+    `overcast up` and `overcast serve` call it before they build the cloud."""
+    said = describe(settings)
+    settings.compute.driver = choose(settings)
+    return said
 
 
 def load(settings: Settings, callbacks: Callbacks, name: str | None = None) -> Driver:

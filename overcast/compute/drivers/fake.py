@@ -21,6 +21,7 @@ from typing import Any
 
 from overcast.common import errors
 from overcast.compute import drivers, states
+from overcast.compute.drivers.qemu import build, disks
 
 _TRUE = ("1", "true", "yes", "on")
 _FLUSH_DELAY = 0.2
@@ -33,6 +34,7 @@ class _Guest:
     console: list[str] = field(default_factory=list)
     rescued: bool = False
     volumes: dict[str, dict[str, Any]] = field(default_factory=dict)  # device -> connection
+    volume_sizes: dict[str, int] = field(default_factory=dict)  # device -> bytes, once extended
 
     ports: list[str] = field(default_factory=list)
 
@@ -68,7 +70,7 @@ class FakeDriver(drivers.Driver):
             memory_mb=compute.host_memory_mb,
             local_gb=compute.host_disk_gb,
             hypervisor_type="fake",
-            host_ip="127.0.0.1",
+            host_ip=self.settings.my_ip,
             cpu_info={
                 "arch": "x86_64",
                 "model": "fake",
@@ -162,6 +164,15 @@ class FakeDriver(drivers.Driver):
     async def get_console_output(self, instance_uuid: str) -> str:
         return "".join(line + "\n" for line in self._get(instance_uuid).console)
 
+    # As Nova's fake driver: an address that answers nothing (the proxy's connect fails).
+    async def get_vnc_console(self, instance_uuid: str) -> drivers.ConsoleTarget:
+        self._get(instance_uuid)
+        return drivers.ConsoleTarget(host="fakevncconsole.invalid", port=6969)
+
+    async def get_serial_console(self, instance_uuid: str) -> drivers.ConsoleTarget:
+        self._get(instance_uuid)
+        return drivers.ConsoleTarget(host="fakeserialconsole.invalid", port=6969)
+
     async def get_diagnostics(self, instance_uuid: str) -> dict[str, Any]:
         guest = self._get(instance_uuid)
         return {
@@ -181,11 +192,16 @@ class FakeDriver(drivers.Driver):
             "memory_details": {"maximum": 0, "used": 0},
         }
 
-    async def live_migration(self, instance_uuid: str, dest_host: str) -> None:
+    async def live_migration(
+        self, instance_uuid: str, dest_host: str, target: dict[str, Any]
+    ) -> dict[str, Any]:
         self._get(instance_uuid)
         await self.destroy(instance_uuid)
+        return {}
 
-    async def post_live_migration_at_destination(self, instance: drivers.InstanceSpec) -> None:
+    async def post_live_migration_at_destination(
+        self, instance: drivers.InstanceSpec, handover: dict[str, Any]
+    ) -> None:
         self._guests[instance.uuid] = _Guest(states.RUNNING, instance.name)
         self._log(instance.uuid, f"arrived on {self.host} by live migration")
 
@@ -204,7 +220,50 @@ class FakeDriver(drivers.Driver):
                 "volume_id"
             ):
                 del guest.volumes[device]
+                guest.volume_sizes.pop(device, None)
                 self._log(instance_uuid, f"volume detached from {device}")
+
+    async def extend_volume(
+        self, instance_uuid: str, connection_info: dict[str, Any], new_size: int
+    ) -> None:
+        guest = self._get(instance_uuid)
+        volume_id = (connection_info.get("data") or {}).get("volume_id")
+        device = next((d for d, info in guest.volumes.items()
+                       if (info.get("data") or {}).get("volume_id") == volume_id), None)  # fmt: skip
+        if device is None:
+            raise errors.NotFound(f"Volume {volume_id} is not attached to {instance_uuid}.")
+        try:
+            disk = build.volume_disk(connection_info)
+        except errors.NotSupported:  # a volume only a real hypervisor reaches: recorded
+            pass
+        else:
+            await _grow_held(disk.path, disk.format, new_size)
+        guest.volume_sizes[device] = new_size
+        self._log(instance_uuid, f"volume on {device} grew to {new_size} bytes")
+
+    async def swap_volume(
+        self,
+        instance_uuid: str,
+        old_connection_info: dict[str, Any],
+        new_connection_info: dict[str, Any],
+        device: str,
+    ) -> None:
+        """The data moves as a hypervisor would move it, when both volumes are reachable
+        here (files or NBD exports); the guest's record then names the new volume."""
+        guest = self._get(instance_uuid)
+        if guest.power_state not in (states.RUNNING, states.PAUSED_POWER):
+            raise errors.Conflict(f"Instance {instance_uuid} is not running.")
+        if device not in guest.volumes:
+            raise errors.NotFound(f"No volume is attached to {instance_uuid} as {device}.")
+        try:
+            old = build.volume_disk(old_connection_info)
+            new = build.volume_disk(new_connection_info)
+        except errors.NotSupported:  # a volume only a real hypervisor reaches: recorded
+            pass
+        else:
+            await disks.copy_into(old.path, old.format, new.path, new.format)
+        guest.volumes[device] = new_connection_info
+        self._log(instance_uuid, f"volume on {device} swapped")
 
     # -- test hooks -------------------------------------------------------------------------
 
@@ -260,3 +319,22 @@ class FakeDriver(drivers.Driver):
         data = {u: g.__dict__ for u, g in self._guests.items()}
         tmp.write_text(json.dumps(data))
         os.replace(tmp, self._path)
+
+
+async def _grow_held(path: str, fmt: str, size: int) -> None:
+    """What QEMU's `block_resize` does to a volume it holds and the volume service could not
+    grow: a file grows; a disk reached over NBD cannot (QEMU's NBD client cannot grow one)."""
+    for attempt in range(10):  # an NBD export is away for a moment while its volume grows
+        try:
+            found = await disks.qemu_img("info", "-U", "--output", "json", "-f", fmt, path)
+            break
+        except errors.OvercastError:
+            if attempt == 9:
+                raise
+            await asyncio.sleep(0.2)
+    info = json.loads(found)
+    if int(info["virtual-size"]) >= size:
+        return
+    if path.startswith("nbd://"):
+        raise errors.Conflict(f"Cannot grow NBD nodes: {path} is {info['virtual-size']} bytes.")
+    await disks.qemu_img("resize", "-q", "-f", fmt, path, str(size))

@@ -52,7 +52,7 @@ async def ensure_registered(settings: Settings, say: Callable[[str], None] = pri
     if current is not None:
         say(f"the guest image is public image {name} ({current})")
         return current
-    image = await images.create(**_fields(name, built))
+    image = await images.create(**image_fields(name, built))
     await images.upload(image["id"], built.path)
     say(f"registered the guest image as public image {name} ({image['id']})")
     return str(image["id"])
@@ -70,7 +70,8 @@ async def _when_listening(call: Callable[[], Any], wait: float = 60.0) -> Any:
             await asyncio.sleep(0.2)
 
 
-def _fields(name: str, built: build.Built) -> dict[str, Any]:
+def image_fields(name: str, built: build.Built) -> dict[str, Any]:
+    """The guest image's record: how compute boots it, and which build it is."""
     return {
         "name": name,
         "visibility": "public",

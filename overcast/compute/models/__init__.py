@@ -20,7 +20,7 @@ else:
 
 from overcast.compute.models import actions, flavors, hosts, instances  # noqa: E402
 
-OPTIONAL = ("keypairs", "server_groups", "aggregates", "quotas")
+OPTIONAL = ("keypairs", "server_groups", "aggregates", "quotas", "consoles")
 for _name in OPTIONAL:
     try:
         importlib.import_module(f"overcast.compute.models.{_name}")

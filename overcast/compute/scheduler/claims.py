@@ -95,23 +95,34 @@ async def move(session: AsyncSession, consumer_uuid: str, new_consumer: str) -> 
     )
 
 
+async def usage(session: AsyncSession, nodes: list[str]) -> dict[str, tuple[int, int, int, int]]:
+    """The sums of each node's allocations (vcpus, memory MB, disk GB, instances); a node
+    with none is missing."""
+    a = hosts.Allocation
+    rows = await session.execute(
+        select(
+            a.node,
+            func.coalesce(func.sum(a.vcpus), 0),
+            func.coalesce(func.sum(a.memory_mb), 0),
+            func.coalesce(func.sum(a.disk_gb), 0),
+            func.count(func.distinct(a.instance_uuid)),
+        )
+        .where(a.node.in_(nodes))
+        .group_by(a.node)
+    )
+    return {row[0]: (int(row[1]), int(row[2]), int(row[3]), int(row[4])) for row in rows}
+
+
 async def heal(session: AsyncSession, node: str) -> None:
     """Set the node's counters to the sum of its allocations."""
-    a, n = hosts.Allocation, hosts.ComputeNode
-    row = (
-        await session.execute(
-            select(
-                func.coalesce(func.sum(a.vcpus), 0),
-                func.coalesce(func.sum(a.memory_mb), 0),
-                func.coalesce(func.sum(a.disk_gb), 0),
-                func.count(func.distinct(a.instance_uuid)),
-            ).where(a.node == node)
-        )
-    ).one()
+    used = (await usage(session, [node])).get(node, (0, 0, 0, 0))
+    n = hosts.ComputeNode
     await session.execute(
         update(n)
         .where(n.hypervisor_hostname == node)
-        .values(vcpus_used=row[0], memory_mb_used=row[1], local_gb_used=row[2], running_vms=row[3])
+        .values(
+            vcpus_used=used[0], memory_mb_used=used[1], local_gb_used=used[2], running_vms=used[3]
+        )
     )
 
 

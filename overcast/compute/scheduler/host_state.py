@@ -7,7 +7,6 @@ request needs them (same/different host hints, server groups). Aggregates come f
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import importlib
 from dataclasses import dataclass, field
@@ -62,14 +61,14 @@ class HostState:
     def free_disk_gb(self) -> float:
         return self.local_gb * self.disk_allocation_ratio - self.local_gb_used
 
-    def clone(self) -> HostState:
-        """A copy one request may change (consume) without touching another's."""
-        return dataclasses.replace(
-            self,
-            instance_uuids=set(self.instance_uuids),
-            aggregates=list(self.aggregates),
-            capabilities=dict(self.capabilities),
+    @property
+    def shown_zone(self) -> str:
+        """The zone Nova shows for a server on this host (several joined by commas, sorted), as
+        `aggregates.host_availability_zone` reads it."""
+        zones = sorted(
+            {str(a["availability_zone"]) for a in self.aggregates if a.get("availability_zone")}
         )
+        return ",".join(zones) if zones else self.availability_zone
 
     def consume(self, resources: dict[str, int], instance_uuid: str) -> None:
         """Account for an instance placed here during this request (multi-create)."""
@@ -80,6 +79,29 @@ class HostState:
         self.instance_uuids.add(instance_uuid)
 
 
+# The node's columns a HostState takes (under its own name but for hypervisor_hostname: node).
+_NODE_COLUMNS = (
+    "host",
+    "hypervisor_hostname",
+    "uuid",
+    "vcpus",
+    "vcpus_used",
+    "memory_mb",
+    "memory_mb_used",
+    "local_gb",
+    "local_gb_used",
+    "cpu_allocation_ratio",
+    "ram_allocation_ratio",
+    "disk_allocation_ratio",
+    "reserved_host_memory_mb",
+    "hypervisor_type",
+    "hypervisor_version",
+    "capabilities",
+    "running_vms",
+    "updated_at",
+)
+
+
 async def load(
     session: AsyncSession,
     *,
@@ -87,15 +109,19 @@ async def load(
     default_zone: str,
     with_instances: bool = False,
 ) -> list[HostState]:
-    """Every compute node with its service's state."""
+    """Every compute node with its service's state (columns, not ORM rows: a cloud may have
+    thousands of nodes, and the scheduler reads them all)."""
     node, svc = hosts.ComputeNode, hosts.Service
-    stmt = select(node, svc.disabled, svc.forced_down, svc.last_seen_up).join(
-        svc, and_(svc.host == node.host, svc.binary == "nova-compute"), isouter=True
-    )
+    stmt = select(
+        *(getattr(node, name) for name in _NODE_COLUMNS),
+        svc.disabled,
+        svc.forced_down,
+        svc.last_seen_up,
+    ).join(svc, and_(svc.host == node.host, svc.binary == "nova-compute"), isouter=True)
     now = utcnow()
     states: list[HostState] = []
     for row in (await session.execute(stmt)).all():
-        n: hosts.ComputeNode = row[0]
+        values = dict(zip(_NODE_COLUMNS, row, strict=False))
         seen = row.last_seen_up
         up = (
             not row.forced_down
@@ -104,27 +130,12 @@ async def load(
         )
         states.append(
             HostState(
-                host=n.host,
-                node=n.hypervisor_hostname,
-                uuid=n.uuid,
-                vcpus=n.vcpus,
-                vcpus_used=n.vcpus_used,
-                memory_mb=n.memory_mb,
-                memory_mb_used=n.memory_mb_used,
-                local_gb=n.local_gb,
-                local_gb_used=n.local_gb_used,
-                cpu_allocation_ratio=n.cpu_allocation_ratio,
-                ram_allocation_ratio=n.ram_allocation_ratio,
-                disk_allocation_ratio=n.disk_allocation_ratio,
-                reserved_host_memory_mb=n.reserved_host_memory_mb,
-                hypervisor_type=n.hypervisor_type,
-                hypervisor_version=n.hypervisor_version,
-                capabilities=dict(n.capabilities or {}),
+                node=values.pop("hypervisor_hostname"),
+                capabilities=dict(values.pop("capabilities") or {}),
                 service_disabled=bool(row.disabled),
                 service_up=up,
-                running_vms=n.running_vms,
                 availability_zone=default_zone,
-                updated_at=n.updated_at,
+                **values,
             )
         )
     await _add_aggregates(session, states, default_zone)

@@ -12,7 +12,8 @@ import random
 import time
 from typing import Any
 
-from overcast.common import errors, log
+from overcast.common import errors, log, trace
+from overcast.common.bus import Bus
 from overcast.common.config import Settings
 from overcast.common.db.base import utcnow
 from overcast.common.db.session import Database
@@ -23,6 +24,19 @@ from overcast.compute.scheduler.filters.resources import requested
 LOG = log.get(__name__)
 
 TOPIC = "compute-scheduler"
+
+
+async def hosts_changed(bus: Bus) -> None:
+    """Tell every scheduler that services or aggregates changed (returns once they know). The
+    change is made already: with the bus away, schedulers see it when their cache expires."""
+    try:
+        await bus.fanout(TOPIC, "hosts_changed", {})
+    except errors.OvercastError as exc:
+        LOG.warning(
+            "schedulers not told of a host change (%s); they see it when their host states "
+            "expire (compute.host_state_ttl)",
+            exc,
+        )
 
 
 class NoValidHost(errors.Conflict):
@@ -52,12 +66,41 @@ def _candidates(hosts: list[host_state.HostState], spec: RequestSpec) -> list[ho
     return out
 
 
+def _why(hosts: list[host_state.HostState], report: list[dict[str, Any]]) -> str:
+    """NoValidHost's message, saying which filter refused every host and why, in words the
+    server's owner can act on (no host names)."""
+    base = "No valid host was found."
+    if not hosts:
+        return f"{base} There are no compute hosts available to this request."
+    refusing = next((f for f in report if f["kept"] == 0), None)
+    if refusing is None:
+        return f"{base} There are not enough hosts available."
+    count = refusing["of"]
+    hosts_word = "host" if count == 1 else f"all {count} hosts"
+    return f"{base} {refusing['name']} refused {hosts_word}: {refusing.get('reason', '')}"
+
+
 class Scheduler:
+    """Host states are loaded from the database and reused for `host_state_ttl` seconds by the
+    requests that follow, each claim counted into them (`HostState.consume`); the claims stay
+    atomic in the database, so a state another scheduler's claim made stale costs a lost race,
+    and a request no cached state can place is placed again on fresh ones before NoValidHost.
+    Changes an admin makes (services, aggregates) reach every scheduler at once through
+    `hosts_changed`."""
+
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
         self.filters = filters.enabled(list(settings.compute.enabled_filters))
         self._loading: asyncio.Future[list[host_state.HostState]] | None = None
+        self._cached: tuple[float, list[host_state.HostState]] | None = None
+        self._generation = 0  # bumped by `forget`: a load begun before it is not kept
+
+    def forget(self) -> None:
+        """Drop the cached host states: the next request loads them again."""
+        self._generation += 1
+        self._cached = None
+        self._loading = None
 
     async def _fetch(self, with_instances: bool) -> list[host_state.HostState]:
         compute = self.settings.compute
@@ -69,36 +112,60 @@ class Scheduler:
                 with_instances=with_instances,
             )
 
-    async def _hosts(self, with_instances: bool) -> list[host_state.HostState]:
-        """Fresh host states. Requests that arrive while a load is under way share it (the
-        claims stay atomic in the database, so a state a few ms old is harmless)."""
+    async def _hosts(self, with_instances: bool) -> tuple[list[host_state.HostState], bool]:
+        """Host states and whether they were loaded for this request. Requests share the cached
+        states and a load under way; those needing each host's instances load their own."""
         if with_instances:
-            return await self._fetch(True)
+            return await self._fetch(True), True
+        cached = self._cached
+        if (
+            cached is not None
+            and time.monotonic() - cached[0] < self.settings.compute.host_state_ttl
+        ):
+            return cached[1], False
         loading = self._loading
         if loading is None:
             loading = self._loading = asyncio.get_running_loop().create_future()
+            generation, began = self._generation, time.monotonic()
             try:
-                loading.set_result(await self._fetch(False))
+                states = await self._fetch(False)
+                loading.set_result(states)
+                if generation == self._generation:
+                    self._cached = (began, states)
             except BaseException as exc:
                 loading.set_exception(exc)
                 loading.exception()  # retrieved: waiters re-raise it
                 raise
             finally:
-                self._loading = None
-        return [h.clone() for h in await asyncio.shield(loading)]
+                if self._loading is loading:
+                    self._loading = None
+        return await asyncio.shield(loading), True
 
     def filter_hosts(
-        self, hosts: list[host_state.HostState], spec: RequestSpec, first: bool = True
+        self,
+        hosts: list[host_state.HostState],
+        spec: RequestSpec,
+        first: bool = True,
+        report: list[dict[str, Any]] | None = None,
     ) -> list[host_state.HostState]:
+        """The hosts that pass every filter; `report` gets each filter's name and how many
+        hosts it kept, and for the filter that kept none, why it refused them."""
         forced = bool(spec.get("force_hosts") or spec.get("force_nodes"))
         for flt in self.filters:
             if forced and not isinstance(flt, filters.resources.ResourceFilter):
                 continue  # an admin's forced host skips the filters, as in Nova, but not capacity
             if flt.run_filter_once_per_request and not first:
                 continue
+            before = hosts
             hosts = [h for h in hosts if flt.host_passes(h, spec)]
+            name = type(flt).__name__
+            if report is not None:
+                report.append({"name": name, "kept": len(hosts), "of": len(before)})
             if not hosts:
-                LOG.info("no host passed %s", type(flt).__name__)
+                LOG.info("no host passed %s", name)
+                if report is not None and before:
+                    report[-1]["reason"] = flt.explain(before, spec)
+                    report[-1]["rejected_hosts"] = [h.host for h in before]
                 break
         return hosts
 
@@ -109,23 +176,21 @@ class Scheduler:
         With `ctx`, each claim's transaction also records the scheduler's event."""
         started = time.perf_counter()
         uuids: list[str] = list(spec.get("instance_uuids") or [])
-        compute = self.settings.compute
-        hosts = _candidates(await self._hosts(_needs_instances(spec)), spec)
+        with_instances = _needs_instances(spec)
+        loaded, fresh = await self._hosts(with_instances)
+        hosts = _candidates(loaded, spec)
         need = requested(spec.get("flavor") or {}, bool(spec.get("is_bfv")))
         chosen: list[dict[str, Any]] = []
         try:
             for index, uuid in enumerate(uuids):
-                passed = self.filter_hosts(hosts, spec, first=index == 0)
-                ordered = weighers.weigh(passed, spec, compute)
-                if compute.host_subset_size > 1 and len(ordered) > 1:
-                    top = ordered[: compute.host_subset_size]
-                    random.shuffle(top)
-                    ordered[: len(top)] = top
-                picked = await self._claim_first(ordered, uuid, need, spec, ctx)
+                picked, report = await self._place(hosts, spec, index == 0, uuid, need, ctx)
+                if picked is None and not fresh:  # the cache may be what refused: look again
+                    self.forget()
+                    loaded, fresh = await self._hosts(with_instances)
+                    hosts = _candidates(loaded, spec)
+                    picked, report = await self._place(hosts, spec, index == 0, uuid, need, ctx)
                 if picked is None:
-                    raise NoValidHost(
-                        "No valid host was found. There are not enough hosts available."
-                    )
+                    raise NoValidHost(_why(hosts, report))
                 picked.consume(need, uuid)
                 group = spec.get("instance_group")
                 if group is not None:
@@ -139,15 +204,46 @@ class Scheduler:
                         "host": picked.host,
                         "node": picked.node,
                         "availability_zone": picked.availability_zone,
+                        "shown_zone": picked.shown_zone,
                     }
                 )
         except BaseException:
+            self.forget()  # the cached states count the claims released here
             async with self.db.session() as session:
                 for done in chosen:
                     await claims.release(session, done["instance_uuid"], done["node"])
             raise
         LOG.debug("scheduled %d in %.1f ms", len(uuids), (time.perf_counter() - started) * 1000)
         return chosen
+
+    async def _place(
+        self,
+        hosts: list[host_state.HostState],
+        spec: RequestSpec,
+        first: bool,
+        uuid: str,
+        need: dict[str, int],
+        ctx: dict[str, Any] | None,
+    ) -> tuple[host_state.HostState | None, list[dict[str, Any]]]:
+        """Filter and weigh `hosts` for one instance and claim the best that still has room;
+        the host (None if none) and the filters' report."""
+        compute = self.settings.compute
+        report: list[dict[str, Any]] = []
+        passed = self.filter_hosts(hosts, spec, first, report)
+        weighed = weighers.weighed(passed, spec, compute)
+        ordered = [h for h, _w in weighed]
+        trace.note(
+            filters=report,
+            weights=[{"host": h.host, "weight": round(w, 4)} for h, w in weighed[:5]],
+        )
+        if compute.host_subset_size > 1 and len(ordered) > 1:
+            top = ordered[: compute.host_subset_size]
+            random.shuffle(top)
+            ordered[: len(top)] = top
+        with trace.span("resources claimed", **need):
+            picked = await self._claim_first(ordered, uuid, need, spec, ctx)
+            trace.note(host=picked and picked.host)
+        return picked, report
 
     async def _claim_first(
         self,
@@ -192,12 +288,18 @@ class SchedulerEndpoint:
         self, ctx: dict[str, Any], spec: RequestSpec
     ) -> list[dict[str, Any]]:
         started = utcnow()
-        try:
-            chosen = await self.scheduler.select_destinations(spec, ctx)
-        except errors.OvercastError as exc:
-            await self._record(ctx, spec, started, "Error", exc.message)
-            raise
+        with trace.span("scheduled", instances=len(spec.get("instance_uuids") or [])):
+            try:
+                chosen = await self.scheduler.select_destinations(spec, ctx)
+            except errors.OvercastError as exc:
+                await self._record(ctx, spec, started, "Error", exc.message)
+                raise
+            trace.note(chosen=[c["host"] for c in chosen])
         return chosen
+
+    async def hosts_changed(self, ctx: dict[str, Any]) -> None:
+        """Fanout: an admin changed services or aggregates; cached host states are stale."""
+        self.scheduler.forget()
 
     async def _record(
         self, ctx: dict[str, Any], spec: RequestSpec, started: Any, result: str, message: str | None

@@ -50,8 +50,15 @@ def _normalise(values: Sequence[float]) -> list[float]:
 
 def weigh(hosts: Sequence[HostState], spec: RequestSpec, settings: Any) -> list[HostState]:
     """`hosts` from best to worst; ties keep their order."""
+    return [host for host, _weight in weighed(hosts, spec, settings)]
+
+
+def weighed(
+    hosts: Sequence[HostState], spec: RequestSpec, settings: Any
+) -> list[tuple[HostState, float]]:
+    """(host, weight) from best to worst; ties keep their order."""
     if len(hosts) < 2:
-        return list(hosts)
+        return [(host, 0.0) for host in hosts]
     totals = [0.0] * len(hosts)
     for weigher in WEIGHERS:
         multiplier = float(getattr(settings, weigher.setting, 1.0))
@@ -60,4 +67,4 @@ def weigh(hosts: Sequence[HostState], spec: RequestSpec, settings: Any) -> list[
         for i, value in enumerate(_normalise([weigher.raw(h, spec) for h in hosts])):
             totals[i] += multiplier * value
     order = sorted(range(len(hosts)), key=lambda i: -totals[i])
-    return [hosts[i] for i in order]
+    return [(hosts[i], totals[i]) for i in order]

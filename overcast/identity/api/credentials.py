@@ -67,12 +67,13 @@ class S3Body(BaseModel):
 
 
 def view(request: Request, cred: models.Credential) -> dict[str, Any]:
+    cipher = state.get(request).credential_cipher
     return {
         "id": cred.id,
         "user_id": cred.user_id,
         "project_id": cred.project_id,
         "type": cred.type,
-        "blob": cred.blob,
+        "blob": credentials.plain(cred, cipher),
         "links": links.self_link(request, f"credentials/{cred.id}"),
     }
 
@@ -89,7 +90,7 @@ async def create(request: Request, ctx: RequestContext = Depends(auth.context)) 
     ident.enforce("identity:create_credential", ctx, _target(None, body.user_id))
     async with ident.db.session() as session:
         cred = await credentials.create(
-            session, body.user_id, body.type, body.blob, body.project_id
+            session, ident.credential_cipher, body.user_id, body.type, body.blob, body.project_id
         )
     return {"credential": view(request, cred)}
 
@@ -135,7 +136,7 @@ async def update(
         ident.enforce("identity:update_credential", ctx, _target(cred))
         if "user_id" in changes:
             ident.enforce("identity:update_credential", ctx, _target(None, changes["user_id"]))
-        cred = await credentials.update(session, cred, changes)
+        cred = await credentials.update(session, ident.credential_cipher, cred, changes)
     return {"credential": view(request, cred)}
 
 
@@ -155,7 +156,7 @@ async def delete(
 
 
 def ec2_view(request: Request, cred: models.Credential) -> dict[str, Any]:
-    blob = credentials.blob_of(cred)
+    blob = credentials.blob_of(cred, state.get(request).credential_cipher)
     return {
         "user_id": cred.user_id,
         "tenant_id": cred.project_id,
@@ -176,7 +177,9 @@ async def ec2_create(
     ident.enforce("identity:ec2_create_credential", ctx, {"user_id": user_id})
     body = await links.parse(request, Ec2In)
     async with ident.db.session() as session:
-        cred = await credentials.create_ec2(session, user_id, body.tenant_id)
+        cred = await credentials.create_ec2(
+            session, ident.credential_cipher, user_id, body.tenant_id
+        )
     return {"credential": ec2_view(request, cred)}
 
 
@@ -228,7 +231,9 @@ async def s3tokens(request: Request) -> Any:
     body = (await links.parse(request, S3Body)).credentials
     now = dt.datetime.now(dt.UTC)
     async with ident.db.reader() as session:
-        cred = await credentials.check_s3(session, body.access, body.token, body.signature)
+        cred = await credentials.check_s3(
+            session, ident.credential_cipher, body.access, body.token, body.signature
+        )
         data = TokenData(
             user_id=cred.user_id,
             methods=("ec2credential",),

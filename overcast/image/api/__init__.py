@@ -36,16 +36,28 @@ def media_type(request: Request) -> str:
 
 
 def _routers() -> list[Any]:
-    from overcast.image.api import data, images, info, members, metadefs, schemas, versions
+    from overcast.image.api import (
+        data,
+        images,
+        info,
+        members,
+        metadefs,
+        schemas,
+        tasks,
+        trace,
+        versions,
+    )
 
     return [
         versions.router,
         metadefs.router,
         images.router,
         data.router,
+        trace.router,
         members.router,
         schemas.router,
         info.router,
+        tasks.router,
     ]
 
 

@@ -126,11 +126,3 @@ async def remove_tag(
 ) -> Response:
     await images.tag(st, ctx, image_id, tag, add=False)
     return Response(status_code=204)
-
-
-@router.get("/images/{image_id}/tasks")
-async def tasks(
-    image_id: str, ctx: RequestContext = Depends(context), st: ImageState = Depends(state)
-) -> dict[str, Any]:
-    await images.show(st, ctx, image_id)
-    return {"tasks": []}

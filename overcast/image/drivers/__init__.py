@@ -14,6 +14,7 @@ from typing import ClassVar, Protocol
 
 from overcast.common import errors
 from overcast.common.config import Settings
+from overcast.common.trace import instrument
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Writer(abc.ABC):
         """Discard what was written. Idempotent; does nothing after `commit`."""
 
 
-class Store(abc.ABC):
+class Store(instrument.TracedCalls, abc.ABC):
     """A place for image data. Constructed with `(settings, name, callbacks)`."""
 
     driver: ClassVar[str]

@@ -1,13 +1,16 @@
 """The network agent of one host (Neutron's L2 agent, and L3/DHCP where its driver can):
 it reports in with heartbeats, and reconciles the host with the database, level-based:
-a full pass every `report_interval` and at start, and one port at once when the API casts
-`port_changed` to `network-agent.<host>`. Ports its driver has wired go ACTIVE; compute hears
-of it through `Notifier` (Nova's `network-vif-plugged` event)."""
+a full pass every `report_interval` and at start, ports at once when the API casts
+`port_changed` to `network-agent.<host>` (those that arrive while it is busy in one batch),
+and the filtering of security groups when the API fans `security_groups_changed` out (a
+group's rules or members changed). Ports its driver has wired go ACTIVE; compute hears of it
+through `Notifier` (Nova's `network-vif-plugged` event)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -18,8 +21,9 @@ from overcast.common.config import Settings
 from overcast.common.db.base import utcnow
 from overcast.common.db.session import Database
 from overcast.network import drivers, standard
-from overcast.network.agent import desired
+from overcast.network.agent import desired, dhcp_ports
 from overcast.network.models import Agent, Port
+from overcast.network.state import NetworkState
 
 LOG = log.get(__name__)
 TOPIC = "network-agent"
@@ -32,9 +36,16 @@ class Notifier(Protocol):
 
 class NetworkAgent:
     def __init__(
-        self, settings: Settings, db: Database, bus: Bus, host: str, notifier: Notifier
+        self,
+        settings: Settings,
+        db: Database,
+        bus: Bus,
+        host: str,
+        notifier: Notifier,
+        state: NetworkState | None = None,
     ) -> None:
         self.settings = settings
+        self.state = state  # the service's, to make DHCP ports (without it: none are made)
         self.db = db
         self.bus = bus
         self.host = host
@@ -45,6 +56,23 @@ class NetworkAgent:
         # The status last recorded for each port of this host: a pass reports every wired
         # port, and only changes need a write.
         self.known: dict[str, str] = {}
+        self._soon_task: asyncio.Task[None] | None = None
+        self._ports_pending: set[str] = set()  # changed, waiting for the next batch
+        self._soon_dirty = False
+        # Security groups changed and not yet handed to the driver: changes that arrive while
+        # it works are handed over together once it is done.
+        self._groups_pending: set[str] = set()
+        self._groups_task: asyncio.Task[None] | None = None
+
+    @property
+    def caps(self) -> drivers.Capabilities:
+        """The driver's capabilities less the DHCP and L3 agents this node does not run
+        (`network.dhcp_agent`, `network.l3_agent`: compute nodes leave them to a network node,
+        as Neutron runs those agents there only)."""
+        caps, wanted = self.driver.capabilities, self.settings.network
+        return dataclasses.replace(
+            caps, dhcp=caps.dhcp and wanted.dhcp_agent, l3=caps.l3 and wanted.l3_agent
+        )
 
     async def start(self) -> None:
         await self.driver.start()
@@ -53,10 +81,11 @@ class NetworkAgent:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._soon_task, self._groups_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.driver.stop()
 
     async def _loop(self) -> None:
@@ -72,7 +101,7 @@ class NetworkAgent:
             await asyncio.sleep(self.settings.network.report_interval)
 
     def _records(self) -> list[tuple[str, str, dict[str, Any]]]:
-        caps = self.driver.capabilities
+        caps = self.caps
         l2 = {
             "kind": "l2",
             "vif_type": caps.vif_type,
@@ -80,10 +109,11 @@ class NetworkAgent:
             "network_types": list(caps.network_types),
             "vnic_types": list(caps.vnic_types),
             "driver": self.settings.network.driver,
+            **caps.configurations,
         }
         records = [(caps.agent_type, caps.binary, l2)]
         if caps.l3:
-            records.append(("L3 agent", "overcast-l3-agent", {"kind": "l3"}))
+            records.append((desired.L3_AGENT, "overcast-l3-agent", {"kind": "l3"}))
         if caps.dhcp:
             records.append(("DHCP agent", "overcast-dhcp-agent", {"kind": "dhcp"}))
         return records
@@ -121,23 +151,88 @@ class NetworkAgent:
     async def resync(self, _ctx: dict[str, Any]) -> None:
         """A full pass: hand the driver the whole desired state of this host."""
         async with self._lock:
+            if self.caps.dhcp and self.state is not None:
+                await dhcp_ports.ensure(self.state, self.host)
             async with self.db.reader() as session:
-                state = await desired.host_state(session, self.host, self.driver.capabilities.l3)
+                state = await desired.host_state(session, self.host, self.caps.l3)
                 rows = await session.execute(
                     select(Port.id, Port.status).where(Port.host == self.host)
                 )
                 self.known = {port_id: status for port_id, status in rows}
             await self.driver.apply(state)
 
-    async def port_changed(self, _ctx: dict[str, Any], port_id: str) -> None:
+    async def routers_changed(self, _ctx: dict[str, Any]) -> None:
+        """A router, floating IP or port forwarding changed: an L3 host makes a full pass
+        soon, without holding the caller; changes meanwhile fold into that pass."""
+        if self.caps.l3:
+            self._pass_soon()
+
+    async def ports_moved(self, _ctx: dict[str, Any], network_id: str, host: str) -> None:
+        """A port of `network_id` was bound to, or left, `host`: another host that serves
+        DHCP (its host entries) or tunnels to others (VXLAN flooding entries, as
+        l2population's fdb_add) makes a full pass soon."""
+        caps = self.caps
+        if host != self.host and (caps.dhcp or caps.configurations.get("tunneling_ip")):
+            self._pass_soon()
+
+    def _pass_soon(self) -> None:
+        self._soon_dirty = True
+        if self._soon_task is None or self._soon_task.done():
+            self._soon_task = asyncio.get_running_loop().create_task(self._soon_passes())
+
+    async def _soon_passes(self) -> None:
+        while self._soon_dirty:
+            self._soon_dirty = False
+            try:
+                await self.resync({})
+            except Exception:  # the periodic pass tries again
+                LOG.exception("network agent pass failed", extra={"fields": {"host": self.host}})
+
+    async def port_changed(self, ctx: dict[str, Any], port_id: str) -> None:
+        """Wire (or unwire) a port now; returns once it is done. Ports that change while the
+        agent is busy wait together and go in one batch (`Driver.apply_ports`: one firewall
+        transaction, one DHCP reload), so a burst of ports costs a few passes, not one each."""
         self.known.pop(port_id, None)
+        self._ports_pending.add(port_id)
         async with self._lock:
+            ids = sorted(self._ports_pending)
+            self._ports_pending.clear()
+            if not ids:  # a batch that ran meanwhile took this port
+                return
             async with self.db.reader() as session:
-                found = await desired.one_port(session, port_id, self.host)
-            if found is None:
-                await self.driver.unbind_port(port_id)
-            else:
-                await self.driver.bind_port(*found)
+                batch = await desired.some_ports(session, ids, self.host)
+            full = False
+            if batch.ports and self.caps.dhcp and self.state is not None:
+                # A network's first port: its DHCP server must be there before the guest asks.
+                networks = sorted({network.id for _, network in batch.ports})
+                full = await dhcp_ports.ensure(self.state, self.host, only=networks)
+            if not full:
+                await self.driver.apply_ports(batch)
+        if full:
+            await self.resync(ctx)
+
+    async def security_groups_changed(self, _ctx: dict[str, Any], group_ids: list[str]) -> None:
+        if type(self.driver).security_groups_changed is drivers.Driver.security_groups_changed:
+            return  # a driver that does not filter: nothing to look up for it
+        self._groups_pending.update(group_ids)
+        if self._groups_task is None or self._groups_task.done():
+            self._groups_task = asyncio.get_running_loop().create_task(self._refresh_groups())
+
+    async def _refresh_groups(self) -> None:
+        while self._groups_pending:
+            ids = sorted(self._groups_pending)
+            self._groups_pending.clear()
+            try:
+                async with self._lock:
+                    async with self.db.reader() as session:
+                        here = await desired.groups_here(session, self.host, ids)
+                        if not here:
+                            continue
+                        wanted = await desired.with_remotes(session, here)
+                        groups = await desired.security_groups(session, wanted)
+                    await self.driver.security_groups_changed(tuple(groups))
+            except Exception:  # the next full pass applies them
+                LOG.exception("security groups not applied", extra={"fields": {"ids": ids}})
 
     async def set_status(self, port_id: str, status: str) -> None:
         """Record a port's status (once it changes) and tell compute when it owns the port."""

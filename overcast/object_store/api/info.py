@@ -45,7 +45,7 @@ def capabilities() -> dict[str, Any]:
         },
         "s3api": {
             "max_bucket_listing": 1000,
-            "max_parts_listing": 10000,
+            "max_parts_listing": 1000,
             "max_upload_part_num": 10000,
             "max_multi_delete_objects": 1000,
             "min_segment_size": 5242880,

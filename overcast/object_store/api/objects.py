@@ -161,11 +161,16 @@ def serve(call: Call, found: Found, headers: dict[str, str], size: int) -> Respo
     if call.method == "HEAD":
         headers["Content-Length"] = str(size)
         return Response(None, 200, headers=headers)
+    held = found.stored.body
     if spans is None:
+        if held is not None:
+            return _whole(200, headers, held)
         return _respond(200, headers, size, call.st.replicas.read(found, 0, size))
     if len(spans) == 1:
         start, end = spans[0]
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        if held is not None:
+            return _whole(206, headers, held[start:end])
         return _respond(206, headers, end - start, call.st.replicas.read(found, start, end))
     mark = conditions.boundary()
     parts = [
@@ -188,6 +193,12 @@ def serve(call: Call, found: Found, headers: dict[str, str], size: int) -> Respo
 
     headers["Content-Type"] = f"multipart/byteranges;boundary={mark}"
     return _respond(206, headers, total, body())
+
+
+def _whole(status: int, headers: dict[str, str], data: bytes) -> Response:
+    """A small object's body, read with its metadata: sent at once, with no streaming task."""
+    headers["Content-Length"] = str(len(data))
+    return Response(data, status, headers=headers)
 
 
 def _respond(

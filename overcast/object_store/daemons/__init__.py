@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from overcast.common import log
+from overcast.common.db import session
 from overcast.object_store.state import ObjectStoreState
 
 LOG = log.get(__name__)
@@ -20,8 +21,8 @@ async def every(name: str, interval: float, step: Callable[[], Awaitable[object]
             await step()
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - the loop goes on; the next pass retries
-            LOG.exception(f"{name} pass failed")
+        except Exception as exc:  # noqa: BLE001 - the loop goes on; the next pass retries
+            session.report_failed_pass(LOG, f"{name} pass failed", exc)
 
 
 def start(st: ObjectStoreState) -> list[asyncio.Task[None]]:

@@ -1,7 +1,9 @@
 """The auditor: reads every object on the local devices, at a bounded rate (files and bytes
 per second), and has the device quarantine a replica whose content no longer matches its
 ETag; the replicator then restores it from a sound replica. Old tombstones are reclaimed on
-the way. It walks devices → partitions → suffixes → objects and starts over when done.
+the way. It walks devices → partitions → suffixes → objects, and starts over
+`auditor_interval` after the pass began (as Swift's auditor waits between passes: a small
+store would otherwise be walked again every second).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ class Auditor:
         self.walk: AsyncIterator[Item] | None = None
         self.quarantined = 0
         self.audited = 0
+        self.next_pass = 0.0  # time.monotonic() at which a new walk may begin
+        self.overdraft = 0.0  # bytes read beyond the budget (a file is read whole): paid first
 
     async def objects(self) -> AsyncIterator[Item]:
         placement = self.st.placement
-        for node in placement.ring.devices():
+        for node in placement.local_devices():
             server = placement.server(node)
             try:
                 for part in await server.partitions(node.device):
@@ -44,10 +48,15 @@ class Auditor:
         """Audit for about `budget_seconds` worth of the configured rates; files checked."""
         cfg = self.st.settings
         files_left = max(1, int(cfg.auditor_files_per_second * budget_seconds))
-        bytes_left = cfg.auditor_bytes_per_second * budget_seconds
+        bytes_left = cfg.auditor_bytes_per_second * budget_seconds - self.overdraft
+        self.overdraft = max(0.0, -bytes_left)  # what is left of it after this step's budget
         reclaim_before = time.time() - cfg.reclaim_age
         checked = 0
         if self.walk is None:
+            now = time.monotonic()
+            if now < self.next_pass:
+                return 0
+            self.next_pass = now + cfg.auditor_interval
             self.walk = self.objects()
         while files_left > 0 and bytes_left > 0:
             try:
@@ -72,4 +81,5 @@ class Auditor:
                     "quarantined a replica",
                     extra={"fields": {"device": node.device, "hash": name_hash, "file": filename}},
                 )
+        self.overdraft = max(0.0, -bytes_left)
         return checked

@@ -17,46 +17,81 @@ from overcast.object_store.state import ObjectStoreState
 LOG = log.get(__name__)
 
 
+CHUNK = 64  # partitions whose suffix hashes are asked of a device at once
+
+
 async def run_once(st: ObjectStoreState) -> dict[str, int]:
     """One pass over every local device; counts of what it did."""
     stats = {"partitions": 0, "pushed": 0, "handoffs_dropped": 0, "reclaimed": 0}
     ring = st.placement.ring
-    for node in ring.devices():
+    for node in st.placement.local_devices():
         server = st.placement.server(node)
         try:
             parts = await server.partitions(node.device)
         except DeviceUnavailable:
             continue
-        for part in parts:
-            stats["partitions"] += 1
-            primaries = ring.primaries(part)
-            peers = [p for p in primaries if p.id != node.id]
+        for start in range(0, len(parts), CHUNK):
+            chunk = parts[start : start + CHUNK]
             try:
-                pushed, complete = await sync_partition(st, node, server, part, peers)
+                mine = await server.suffix_hashes_of(node.device, chunk)
             except DeviceUnavailable:
-                continue
-            stats["pushed"] += pushed
-            if node not in primaries and complete:
-                await server.drop_partition(node.device, part)
-                stats["handoffs_dropped"] += 1
+                break
+            peers = {part: [p for p in ring.primaries(part) if p.id != node.id] for part in chunk}
+            theirs = await _peer_hashes(st, peers)
+            for part in chunk:
+                stats["partitions"] += 1
+                try:
+                    pushed, complete = await sync_partition(
+                        st, node, server, part, mine[part], peers[part], theirs
+                    )
+                except DeviceUnavailable:
+                    continue
+                stats["pushed"] += pushed
+                if complete and node not in ring.primaries(part):
+                    await server.drop_partition(node.device, part)
+                    stats["handoffs_dropped"] += 1
     if stats["pushed"] or stats["handoffs_dropped"]:
         LOG.info("replication pass", extra={"fields": stats})
     return stats
 
 
+Hashes = dict[tuple[int, int], dict[str, str] | None]  # (peer device id, part) → None if down
+
+
+async def _peer_hashes(st: ObjectStoreState, peers: dict[int, list[Node]]) -> Hashes:
+    """The suffix hashes every peer holds of the partitions, asked of each peer device once."""
+    wanted: dict[Node, list[int]] = {}
+    for part, nodes in peers.items():
+        for peer in nodes:
+            wanted.setdefault(peer, []).append(part)
+    found: Hashes = {}
+    for peer, parts in wanted.items():
+        try:
+            got = await st.placement.server(peer).suffix_hashes_of(peer.device, parts)
+        except DeviceUnavailable:
+            got = {}
+        for part in parts:
+            found[(peer.id, part)] = got.get(part)
+    return found
+
+
 async def sync_partition(
-    st: ObjectStoreState, node: Node, server: ObjectServer, part: int, peers: list[Node]
+    st: ObjectStoreState,
+    node: Node,
+    server: ObjectServer,
+    part: int,
+    local: dict[str, str],
+    peers: list[Node],
+    theirs: Hashes,
 ) -> tuple[int, bool]:
     """Push what `peers` lack of this device's partition; (files pushed, every peer synced)."""
-    local = await server.suffix_hashes(node.device, part)
     pushed = 0
     complete = True
     reclaim_before = time.time() - st.settings.reclaim_age
     for peer in peers:
         peer_server = st.placement.server(peer)
-        try:
-            remote = await peer_server.suffix_hashes(peer.device, part)
-        except DeviceUnavailable:
+        remote = theirs[(peer.id, part)]
+        if remote is None:
             complete = False
             continue
         for suffix, digest in local.items():

@@ -15,7 +15,7 @@ BATCH = 200
 async def run_once(st: ObjectStoreState) -> int:
     """One sweep of every local device; the number of updates made."""
     made = 0
-    for node in st.placement.ring.devices():
+    for node in st.placement.local_devices():
         server = st.placement.server(node)
         try:
             found = await server.pendings(node.device, BATCH)

@@ -1,6 +1,6 @@
 """The object-server contract: what the proxy, replicator, auditor and updater ask of one
-node's devices. `local` serves directories in this process; an `http` driver (the multi-node
-issue) will serve another node's devices over the same contract.
+node's devices. `local` serves directories in this process; `http` reaches another node's
+devices over the same contract (its object server runs `local` there).
 
 Every method names its device; a device that is missing, read-only or failing raises
 `DeviceUnavailable`, and the caller moves on to another replica or a handoff. Writes are
@@ -11,6 +11,7 @@ Files are named by timestamp, so every write is idempotent and the newest timest
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,20 @@ class ObjectServer(abc.ABC):
         """The newest state of the object (with its content if it has at most `small` bytes);
         None when the device has never heard of it."""
 
+    async def heads(
+        self, wanted: list[tuple[str, int, str]], small: int = 0
+    ) -> list[Stored | None | DeviceUnavailable]:
+        """`head` of several (device, part, name_hash) at once, each answer in its place (a
+        device that is down gives its DeviceUnavailable). A driver may do them in one go."""
+
+        async def one(device: str, part: int, name_hash: str) -> Stored | None | DeviceUnavailable:
+            try:
+                return await self.head(device, part, name_hash, small)
+            except DeviceUnavailable as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(*w) for w in wanted)))
+
     @abc.abstractmethod
     def read(
         self, device: str, part: int, name_hash: str, timestamp: str, start: int, end: int
@@ -124,6 +139,10 @@ class ObjectServer(abc.ABC):
     @abc.abstractmethod
     async def suffix_hashes(self, device: str, part: int) -> dict[str, str]:
         """For each suffix directory of the partition, a hash of the file names below it."""
+
+    async def suffix_hashes_of(self, device: str, parts: list[int]) -> dict[int, dict[str, str]]:
+        """`suffix_hashes` of several partitions. A driver may do them in one go."""
+        return {part: await self.suffix_hashes(device, part) for part in parts}
 
     @abc.abstractmethod
     async def suffix_files(self, device: str, part: int, suffix: str) -> dict[str, list[str]]:
@@ -162,8 +181,9 @@ class ObjectServer(abc.ABC):
     @abc.abstractmethod
     async def drop_pending(self, device: str, key: str) -> None: ...
 
-    async def recover(self) -> None:  # noqa: B027 - optional
-        """On start, before any request: drop what a crash left half-written."""
+    async def recover(self, before: float) -> None:  # noqa: B027 - optional
+        """On the node's start: drop what a crash left half-written, last written before
+        `before` (a time.time()); a write still streaming in is left alone."""
 
     async def close(self) -> None:  # noqa: B027 - optional
         """Release threads or connections."""

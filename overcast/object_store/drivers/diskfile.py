@@ -17,12 +17,17 @@ replica instead of up to four.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
+import itertools
 import json
 import os
 import struct
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 MAGIC = b"OVO1"
 TRAILER = struct.Struct(">I4s")
@@ -43,7 +48,7 @@ def hash_dir(root: str, part: int, name_hash: str) -> str:
     return f"{root}/objects/{part}/{name_hash[-3:]}/{name_hash}"
 
 
-def trailer(metadata: dict[str, str]) -> bytes:
+def trailer(metadata: Mapping[str, object]) -> bytes:
     raw = json.dumps(metadata, separators=(",", ":")).encode()
     return raw + TRAILER.pack(len(raw), MAGIC)
 
@@ -78,6 +83,17 @@ def parse(fd: int, small: int) -> Parsed:
     return Parsed(metadata, size, body)
 
 
+def split(raw: bytes) -> tuple[bytes, dict[str, Any]]:
+    """(content, metadata) of a whole file held in memory."""
+    if len(raw) < TRAILER.size:
+        raise ValueError("truncated")
+    length, magic = TRAILER.unpack_from(raw, len(raw) - TRAILER.size)
+    if magic != MAGIC or length + TRAILER.size > len(raw):
+        raise ValueError("bad trailer")
+    size = len(raw) - TRAILER.size - length
+    return raw[:size], json.loads(raw[size : len(raw) - TRAILER.size])
+
+
 def newest(names: list[str]) -> tuple[str | None, str | None]:
     """(the newest .data or .ts file, the newest .meta newer than it)."""
     state = meta = None
@@ -97,13 +113,15 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def make_dirs(path: str, root: str) -> None:
+def make_dirs(path: str, root: str) -> bool:
     """Create `path` and its missing parents below `root` (made durable by the caller's fsync
-    of `path`); never `root` itself, so a device taken away is not made again."""
+    of `path`); never `root` itself, so a device taken away is not made again. True when this
+    call made `path`."""
     try:
         os.mkdir(path)
+        return True
     except FileExistsError:
-        return
+        return False
     except FileNotFoundError:
         parent = os.path.dirname(path)
         if parent == root or len(parent) <= len(root):
@@ -111,18 +129,32 @@ def make_dirs(path: str, root: str) -> None:
         make_dirs(parent, root)
         try:
             os.mkdir(path)
+            return True
         except FileExistsError:
-            return
+            return False
 
 
 def place(root: str, tmp_fd: int, tmp_path: str, target_dir: str, filename: str) -> None:
     """fsync a finished temporary file and rename it into `target_dir`; then drop the files
-    it makes obsolete."""
+    it makes obsolete (none when this write made the directory: a concurrent older write
+    that lands in it later is dropped by the next change, and never read, the newest file
+    winning)."""
     os.fdatasync(tmp_fd)
-    make_dirs(target_dir, root)
+    made = make_dirs(target_dir, root)
     os.rename(tmp_path, os.path.join(target_dir, filename))
     fsync_dir(target_dir)
-    cleanup(target_dir)
+    if not made:
+        cleanup(target_dir)
+    changed(target_dir)
+
+
+def changed(directory: str) -> None:
+    """Mark the partition of an object's directory as changed (its mtime), so that what was
+    cached of its suffix hashes is computed again; other directories are left alone."""
+    part_dir = os.path.dirname(os.path.dirname(directory))
+    if os.path.basename(os.path.dirname(part_dir)) == "objects":
+        with contextlib.suppress(FileNotFoundError):  # the partition was dropped meanwhile
+            os.utime(part_dir)
 
 
 def cleanup(directory: str) -> None:
@@ -156,10 +188,15 @@ def write_whole(root: str, target_dir: str, filename: str, raw: bytes) -> None:
         os.close(fd)
 
 
+# Temporary names unique on the device: this process's id and a per-process count (no
+# system call per name; `O_EXCL` would still refuse a name left by a process of the same id).
+_TMP_COUNT = itertools.count()
+
+
 def open_tmp(root: str) -> tuple[int, str]:
     check_device(root)
-    tmp = f"{root}/tmp/{os.urandom(8).hex()}.tmp"
-    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), tmp
+    tmp = f"{root}/tmp/{os.getpid()}-{next(_TMP_COUNT)}-{time.time_ns()}.tmp"
+    return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), tmp
 
 
 def _unlink(path: str) -> None:

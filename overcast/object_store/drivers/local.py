@@ -8,12 +8,15 @@ together. See `diskfile` for the format.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +33,10 @@ from overcast.object_store.drivers import diskfile as df
 
 T = TypeVar("T")
 READ_CHUNK = 1 << 20
+STABLE_NS = 2_000_000_000  # a partition's mtime this old is not from a change still going on
+
+
+DEVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a directory under the root
 
 
 def init_device(root: Path) -> None:
@@ -51,12 +58,20 @@ class LocalWriter(Writer):
         await self.server.run(_write_all, self.fd, chunk)
 
     async def commit(self, metadata: dict[str, str]) -> None:
-        def finish() -> None:
-            _write_all(self.fd, df.trailer(metadata))
-            df.place(self.root, self.fd, self.tmp, self.target, self.filename)
-            os.close(self.fd)
+        await self.server.run(self._finish, df.trailer(metadata))
 
-        await self.server.run(finish)
+    async def seal(self) -> None:
+        """Place what was written as it is: a whole file received from elsewhere, which must
+        end with a sound trailer (ValueError otherwise; then `abort`)."""
+        await self.server.run(self._finish, b"")
+
+    def _finish(self, tail: bytes) -> None:
+        if tail:
+            _write_all(self.fd, tail)
+        else:
+            df.parse(self.fd, 0)
+        df.place(self.root, self.fd, self.tmp, self.target, self.filename)
+        os.close(self.fd)
 
     async def abort(self) -> None:
         def drop() -> None:
@@ -82,6 +97,8 @@ class LocalServer(ObjectServer):
     def __init__(self, devices_root: Path, threads: int = 48) -> None:
         self.root = devices_root
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="object-io")
+        # (device root, partition) -> (the partition's mtime, its suffix hashes)
+        self.hashes: dict[tuple[str, int], tuple[int, dict[str, str]]] = {}
 
     def dev(self, device: str) -> str:
         return f"{self.root}/{device}"
@@ -98,12 +115,15 @@ class LocalServer(ObjectServer):
                 raise DeviceUnavailable(f"device failed: {exc}") from exc
             raise
 
-    async def recover(self) -> None:
-        """Temporary files are never renamed after a restart: every one is a dead write."""
+    async def recover(self, before: float) -> None:
+        """A temporary file nobody wrote to since `before` is a dead write: a restart never
+        renames it."""
 
         def sweep() -> None:
             for tmp in self.root.glob("*/tmp/*"):
-                tmp.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):  # renamed or dropped meanwhile
+                    if tmp.stat().st_mtime < before:
+                        tmp.unlink()
 
         await self.run(sweep)
 
@@ -128,13 +148,40 @@ class LocalServer(ObjectServer):
         )
 
     async def writer(self, device: str, part: int, name_hash: str, timestamp: str) -> Writer:
+        return await self.receive(device, part, name_hash, f"{timestamp}.data")
+
+    async def receive(self, device: str, part: int, name_hash: str, filename: str) -> LocalWriter:
+        """Start receiving a whole file (content and trailer) to store as `filename`."""
         root = self.dev(device)
-        return await self.run(
-            LocalWriter, self, root, df.hash_dir(root, part, name_hash), f"{timestamp}.data"
-        )
+        return await self.run(LocalWriter, self, root, df.hash_dir(root, part, name_hash), filename)
+
+    async def check(self, device: str) -> None:
+        """DeviceUnavailable unless the device is in service."""
+        await self.run(df.check_device, self.dev(device))
 
     async def head(self, device: str, part: int, name_hash: str, small: int = 0) -> Stored | None:
         return await self.run(_head, self.dev(device), part, name_hash, small)
+
+    async def heads(
+        self, wanted: list[tuple[str, int, str]], small: int = 0
+    ) -> list[Stored | None | DeviceUnavailable]:
+        """All in one trip to the threads: a metadata read takes tens of microseconds, less
+        than handing it to a thread and back (the GIL changes hands twice per trip)."""
+
+        def each() -> list[Stored | None | DeviceUnavailable]:
+            found: list[Stored | None | DeviceUnavailable] = []
+            for device, part, name_hash in wanted:
+                try:
+                    found.append(_head(self.dev(device), part, name_hash, small))
+                except df.Unavailable as exc:
+                    found.append(DeviceUnavailable(str(exc)))
+                except OSError as exc:
+                    if exc.errno not in df.FATAL:
+                        raise
+                    found.append(DeviceUnavailable(f"device failed: {exc}"))
+            return found
+
+        return await self.run(each)
 
     async def read(
         self, device: str, part: int, name_hash: str, timestamp: str, start: int, end: int
@@ -188,7 +235,35 @@ class LocalServer(ObjectServer):
         return await self.run(scan)
 
     async def suffix_hashes(self, device: str, part: int) -> dict[str, str]:
-        return await self.run(_suffix_hashes, self.dev(device), part)
+        return await self.run(self._cached_hashes, self.dev(device), part)
+
+    async def suffix_hashes_of(self, device: str, parts: list[int]) -> dict[int, dict[str, str]]:
+        """In one trip to the threads (a replication pass asks of every partition)."""
+
+        def each() -> dict[int, dict[str, str]]:
+            root = self.dev(device)
+            return {part: self._cached_hashes(root, part) for part in parts}
+
+        return await self.run(each)
+
+    def _cached_hashes(self, root: str, part: int) -> dict[str, str]:
+        """Suffix hashes, reused while the partition's mtime stays what it was (every change
+        of an object's files touches it: `diskfile.changed`). Kept only once that mtime is
+        two seconds old, so a change made in the same clock tick as the listing is never
+        missed (as Git treats racily clean files)."""
+        df.check_device(root)
+        try:
+            mtime = os.stat(f"{root}/objects/{part}").st_mtime_ns
+        except FileNotFoundError:
+            self.hashes.pop((root, part), None)
+            return {}
+        cached = self.hashes.get((root, part))
+        if cached is not None and cached[0] == mtime:
+            return dict(cached[1])
+        hashes = _suffix_hashes(root, part)
+        if time.time_ns() - mtime > STABLE_NS:
+            self.hashes[(root, part)] = (mtime, hashes)
+        return hashes
 
     async def suffix_files(self, device: str, part: int, suffix: str) -> dict[str, list[str]]:
         def scan() -> dict[str, list[str]]:
@@ -317,6 +392,7 @@ def _audit(
     if filename.endswith(".ts"):
         if float(filename[:-3]) < reclaim_before:
             shutil.rmtree(directory, ignore_errors=True)
+            df.changed(directory)
         return True, 0
     try:
         actual, recorded, size = df.etag_of(path)
@@ -330,4 +406,5 @@ def _audit(
     os.makedirs(target, exist_ok=True)
     os.rename(path, f"{target}/{filename}")
     df.fsync_dir(directory)
+    df.changed(directory)
     return False, 0

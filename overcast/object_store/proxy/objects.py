@@ -49,23 +49,32 @@ class ObjectReplicas:
         name_hash, part = self.placement.locate(account, container, obj)
         ring = self.placement.ring
 
-        async def head(node: Node) -> Found | None:
-            try:
-                stored = await self.placement.server(node).head(
-                    node.device, part, name_hash, constraints.SMALL_OBJECT
-                )
-            except DeviceUnavailable:
-                return None
-            return Found(node, part, name_hash, stored) if stored is not None else None
+        async def heads(nodes: list[Node]) -> list[Found]:
+            """The answers of `nodes`, asked of each server once."""
+            by_server: dict[int, tuple[ObjectServer, list[Node]]] = {}
+            for node in nodes:
+                server = self.placement.server(node)
+                by_server.setdefault(id(server), (server, []))[1].append(node)
 
-        answers = [a for a in await asyncio.gather(*map(head, ring.primaries(part))) if a]
+            async def ask(server: ObjectServer, group: list[Node]) -> list[Found]:
+                wanted = [(n.device, part, name_hash) for n in group]
+                answers = await server.heads(wanted, constraints.SMALL_OBJECT)
+                return [
+                    Found(n, part, name_hash, a)
+                    for n, a in zip(group, answers, strict=True)
+                    if isinstance(a, Stored)
+                ]
+
+            found = await asyncio.gather(*(ask(s, g) for s, g in by_server.values()))
+            return [f for group in found for f in group]
+
+        answers = await heads(ring.primaries(part))
         if not answers:
             for count, node in enumerate(ring.handoffs(part)):
                 if count >= ring.replicas * 2:
                     break
-                found = await head(node)
-                if found is not None:
-                    answers.append(found)
+                answers = await heads([node])
+                if answers:
                     break
         if not answers:
             return None
@@ -147,10 +156,7 @@ class ObjectReplicas:
         buffer = bytearray()
         loop = asyncio.get_running_loop()
 
-        async def flush() -> None:
-            chunk = bytes(buffer)
-            buffer.clear()
-
+        async def flush(chunk: bytes) -> None:
             async def write(node: Node, writer: Writer) -> None:
                 try:
                     await writer.write(chunk)
@@ -165,21 +171,42 @@ class ObjectReplicas:
             if len(writers) < self.placement.quorum:
                 raise errors.ServiceUnavailable("Too few devices took the object")
 
-        async for chunk in body:
-            size += len(chunk)
-            if length is not None and size > length:
-                raise errors.BadRequest("The body is longer than its Content-Length")
-            if size > constraints.MAX_FILE_SIZE:
-                raise errors.PayloadTooLarge("Your request is too large.")
-            if room is not None and size > room:
-                raise errors.PayloadTooLarge("Upload exceeds quota.")
-            buffer += chunk
-            if len(buffer) >= BUFFER:
-                await flush()
-        if length is not None and size < length:
-            raise ClientDisconnect("The body is shorter than its Content-Length")
-        if buffer:
-            await flush()
+        # One buffer goes to the devices while the next comes in from the client.
+        in_flight: asyncio.Future[None] | None = None
+
+        async def hand_over() -> None:
+            nonlocal in_flight
+            chunk = bytes(buffer)
+            buffer.clear()
+            if in_flight is not None:
+                await in_flight
+            in_flight = asyncio.ensure_future(flush(chunk))
+
+        try:
+            async for chunk in body:
+                size += len(chunk)
+                if length is not None and size > length:
+                    raise errors.BadRequest("The body is longer than its Content-Length")
+                if size > constraints.MAX_FILE_SIZE:
+                    raise errors.PayloadTooLarge("Your request is too large.")
+                if room is not None and size > room:
+                    raise errors.PayloadTooLarge("Upload exceeds quota.")
+                buffer += chunk
+                if len(buffer) >= BUFFER:
+                    await hand_over()
+            if length is not None and size < length:
+                raise ClientDisconnect("The body is shorter than its Content-Length")
+            if buffer:
+                await hand_over()
+            if in_flight is not None:
+                await in_flight
+        finally:
+            # Writes in the I/O threads end before the writers may be aborted (their files
+            # closed); cancelling would leave the threads writing.
+            if in_flight is not None:
+                await asyncio.wait([in_flight])
+                if not in_flight.cancelled():
+                    in_flight.exception()  # seen: the error raised is the one that ended it
         return digest.hexdigest(), size
 
     async def delete(self, found: Found, timestamp: str) -> list[Node]:

@@ -1,4 +1,6 @@
-"""Which devices a request goes to, and the servers that reach them.
+"""Which devices a request goes to, and the servers that reach them: a device on this node
+(host "local" or this node's own object server URL) through the `local` driver, any other
+through an `http` driver to its node, made the first time it is needed.
 
 A request tries the partition's primaries; a primary that is down is replaced by the next
 handoff, so a write still lands on `replicas` devices and the replicator moves it home later.
@@ -19,12 +21,36 @@ T = TypeVar("T")
 
 
 class Placement:
-    def __init__(self, ring: Ring, servers: dict[str, ObjectServer]) -> None:
+    def __init__(
+        self,
+        ring: Ring,
+        local: ObjectServer,
+        remote: Callable[[str], ObjectServer],
+        own: frozenset[str] = frozenset({"local"}),
+    ) -> None:
         self.ring = ring
-        self.servers = servers
+        self.local = local
+        self.remote = remote  # an object server URL -> a driver reaching it
+        self.own = own  # the hosts that mean this node
+        self.remotes: dict[str, ObjectServer] = {}
 
     def server(self, node: Node) -> ObjectServer:
-        return self.servers[node.host]
+        if node.host in self.own:
+            return self.local
+        found = self.remotes.get(node.host)
+        if found is None:
+            found = self.remotes[node.host] = self.remote(node.host)
+        return found
+
+    def local_devices(self) -> list[Node]:
+        """The devices this node holds: the daemons look after these only, as each node's
+        replicator and auditor do in Swift."""
+        return [n for n in self.ring.devices() if n.host in self.own]
+
+    async def close(self) -> None:
+        for server in [self.local, *self.remotes.values()]:
+            await server.close()
+        self.remotes = {}
 
     def locate(self, account: str, container: str, obj: str) -> tuple[str, int]:
         name_hash = self.ring.hash_of(account, container, obj)

@@ -6,6 +6,7 @@ builder, changes it, saves it, and (for `rebalance`) writes the ring the servers
     overcast ring set-weight ID WEIGHT
     overcast ring remove ID
     overcast ring rebalance [--seed N]
+    overcast ring init-device --device d1      (on the node that holds it: put it in service)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from overcast.common import errors
 from overcast.common.config import Settings
 from overcast.object_store import layout
-from overcast.object_store.drivers.local import init_device
+from overcast.object_store.drivers.local import DEVICE_NAME, init_device
 from overcast.object_store.ring.builder import RingBuilder
 
 
@@ -38,7 +39,17 @@ def show(builder: RingBuilder) -> str:
     return "\n".join(lines)
 
 
+def _device_name(name: str) -> str:
+    if not DEVICE_NAME.fullmatch(name):
+        raise errors.BadRequest(f"{name!r} is not a device name (letters, digits, . _ -)")
+    return name
+
+
 def run(settings: Settings, args: argparse.Namespace) -> str:
+    if args.ring == "init-device":  # on an object node: its ring is copied, never made here
+        name = _device_name(args.device)
+        init_device(layout.Layout.of(settings).devices / name)
+        return f"device {name} is in service on this node"
     where = layout.ensure(settings)
     builder = RingBuilder.load(where.builder)
     action = args.ring
@@ -49,10 +60,10 @@ def run(settings: Settings, args: argparse.Namespace) -> str:
             region=args.region,
             zone=args.zone,
             weight=args.weight,
-            device=args.device,
+            device=_device_name(args.device),
             host=args.host,
         )
-        if args.host == "local":
+        if args.host in ("local", settings.object_store.server_url):
             init_device(where.devices / args.device)
         builder.save(where.builder)
         return f"added device {dev.id} ({args.device}); rebalance to use it"
@@ -94,6 +105,9 @@ def add_parser(
     remove = actions.add_parser("remove", help="take a device out")
     remove.add_argument("id", type=int)
     common(remove)
+    init = actions.add_parser("init-device", help="put a device directory of this node in service")
+    init.add_argument("--device", required=True, help="directory name under the devices root")
+    common(init)
     rebalance = actions.add_parser("rebalance", help="reassign partitions, write the ring")
     rebalance.add_argument("--seed", type=int)
     common(rebalance)

@@ -43,9 +43,7 @@ def choose(req: S3Request) -> Op:
             if "versioning" in p:
                 return buckets.versioning
             if "uploads" in p:
-                raise S3Error(
-                    "NotImplemented", "Listing multipart uploads is not implemented.", 501
-                )
+                return multipart.list_uploads
             return buckets.list_objects
         raise S3Error(
             "MethodNotAllowed", "The specified method is not allowed against this resource.", 405

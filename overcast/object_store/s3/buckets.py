@@ -82,7 +82,8 @@ async def delete(req: S3Request) -> Response:
     return Response(b"", status_code=204)
 
 
-async def _container_id(req: S3Request) -> int:
+async def bucket_id(req: S3Request) -> int:
+    """The bucket's container id, once the caller is known to be allowed to list it."""
     try:
         info = await req.st.containers.info(req.account, req.bucket)
         if info is None:
@@ -94,7 +95,7 @@ async def _container_id(req: S3Request) -> int:
 
 
 async def list_objects(req: S3Request) -> Response:
-    cid = await _container_id(req)
+    cid = await bucket_id(req)
     p = req.params
     v2 = p.get("list-type") == "2"
     try:
@@ -171,17 +172,17 @@ async def list_objects(req: S3Request) -> Response:
 
 
 async def location(req: S3Request) -> Response:
-    await _container_id(req)
+    await bucket_id(req)
     return xml.document("LocationConstraint", [])
 
 
 async def versioning(req: S3Request) -> Response:
-    await _container_id(req)
+    await bucket_id(req)
     return xml.document("VersioningConfiguration", [])
 
 
 async def delete_objects(req: S3Request) -> Response:
-    await _container_id(req)
+    await bucket_id(req)
     raw = await req.read(2 * 1024 * 1024)
     md5 = req.headers.get("content-md5")
     if md5 and base64.b64encode(hashlib.md5(raw).digest()).decode() != md5:

@@ -1,13 +1,18 @@
 """S3 multipart uploads on Swift, as Swift's s3api keeps them: the upload is a marker object
 `<key>/<upload id>` in the bucket's `+segments` container (holding the object's metadata),
 parts are `<key>/<upload id>/<part number>` there, and completing writes a static large
-object over the parts whose ETag is S3's (md5 of the parts' md5s, `-<count>`)."""
+object over the parts whose ETag is S3's (md5 of the parts' md5s, `-<count>`).
+
+Upload ids are 32 hex digits that begin with the time of initiation, so ordering uploads by
+id orders them as S3 does (by key, then by initiation) and an `upload-id-marker` pages them."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import uuid
+import os
+import re
+import time
 from collections.abc import AsyncIterator
 
 from starlette.responses import Response
@@ -15,14 +20,16 @@ from starlette.responses import Response
 from overcast.common import errors
 from overcast.object_store import access, constraints, listing, models
 from overcast.object_store.api import objects
-from overcast.object_store.s3 import xml
-from overcast.object_store.s3.buckets import SEGMENTS
+from overcast.object_store.s3 import buckets, xml
+from overcast.object_store.s3.buckets import OWNER, SEGMENTS
 from overcast.object_store.s3.errors import S3Error, translate
 from overcast.object_store.s3.objects import swift_headers
 from overcast.object_store.s3.request import S3Request
 
 MIN_PART = 5 * 1024 * 1024
 MAX_PARTS = 10000
+MAX_LISTED = 1000  # uploads or parts in one listing
+UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _marker(req: S3Request, upload_id: str) -> str:
@@ -57,7 +64,7 @@ async def create(req: S3Request) -> Response:
         raise S3Error("AccessDenied", "Access Denied.", 403)
     if await req.st.containers.info(req.account, segments) is None:
         await req.st.containers.put(req.account, segments, constraints.now(), {})
-    upload_id = uuid.uuid4().hex
+    upload_id = f"{time.time_ns():016x}{os.urandom(8).hex()}"
     headers = swift_headers(req)
     headers["content-length"] = "0"
     try:
@@ -107,19 +114,37 @@ async def _parts(req: S3Request, upload_id: str) -> list[models.Object]:
         ]
 
 
+def _count(req: S3Request, name: str, default: int) -> int:
+    """A count parameter; at most `default`, which it also is when absent."""
+    try:
+        value = int(req.params.get(name, default))
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise S3Error("InvalidArgument", f"Argument {name} must be an integer >= 0", 400)
+    return min(value, default)
+
+
 async def list_parts(req: S3Request) -> Response:
     upload_id = await _upload(req)
+    limit = _count(req, "max-parts", MAX_LISTED)
+    after = (
+        _count(req, "part-number-marker", MAX_PARTS) if "part-number-marker" in req.params else 0
+    )
+    found = [(int(p.name.rsplit("/", 1)[1]), p) for p in await _parts(req, upload_id)]
+    later = [(n, p) for n, p in found if n > after]
+    shown = later[:limit]
     parts = [
         (
             "Part",
             [
-                ("PartNumber", int(p.name.rsplit("/", 1)[1])),
+                ("PartNumber", n),
                 ("LastModified", xml.iso(p.ts)),
                 ("ETag", f'"{p.etag}"'),
                 ("Size", p.size),
             ],
         )
-        for p in await _parts(req, upload_id)
+        for n, p in shown
     ]
     return xml.document(
         "ListPartsResult",
@@ -127,11 +152,97 @@ async def list_parts(req: S3Request) -> Response:
             ("Bucket", req.bucket),
             ("Key", req.key),
             ("UploadId", upload_id),
+            ("Initiator", OWNER),
+            ("Owner", OWNER),
             ("StorageClass", "STANDARD"),
-            ("IsTruncated", False),
+            ("PartNumberMarker", after),
+            ("NextPartNumberMarker", shown[-1][0] if shown else after),
+            ("MaxParts", limit),
+            ("IsTruncated", len(later) > limit),
             *parts,
         ],
     )
+
+
+async def _uploads(req: S3Request, prefix: str) -> list[tuple[str, str, str]]:
+    """(key, upload id, initiation timestamp) of every upload in progress whose key starts
+    with `prefix`, by key then upload id."""
+    info = await req.st.containers.info(req.account, req.bucket + SEGMENTS)
+    if info is None:
+        return []
+    found = []
+    marker = ""
+    async with req.st.db.reader() as session:
+        while True:
+            query = listing.Query(prefix=prefix, marker=marker, limit=MAX_LISTED)
+            page = await listing.walk(session, query, listing.objects_page(info.id))
+            rows = [r for r in page if not isinstance(r, str)]  # no delimiter: rows only
+            for row in rows:
+                key, _, last = row.name.rpartition("/")
+                if key.startswith(prefix) and UPLOAD_ID.fullmatch(last):
+                    found.append((key, last, row.ts))
+            if len(rows) < MAX_LISTED:
+                break
+            marker = rows[-1].name
+    return sorted(found)
+
+
+async def list_uploads(req: S3Request) -> Response:
+    """ListMultipartUploads: `prefix`, `delimiter`, `key-marker` with `upload-id-marker`,
+    `max-uploads`."""
+    await buckets.bucket_id(req)
+    p = req.params
+    limit = _count(req, "max-uploads", MAX_LISTED)
+    prefix, delimiter = p.get("prefix", ""), p.get("delimiter", "")
+    key_marker, id_marker = p.get("key-marker", ""), p.get("upload-id-marker", "")
+    entries: list[tuple[str, str, str] | str] = []  # uploads, and common prefixes as strings
+    truncated = False
+    for key, upload_id, ts in await _uploads(req, prefix):
+        if key_marker and (key, upload_id) <= (key_marker, id_marker if id_marker else "\uffff"):
+            continue
+        cut = key.find(delimiter, len(prefix)) if delimiter else -1
+        entry: tuple[str, str, str] | str = (key, upload_id, ts)
+        if cut >= 0:
+            entry = key[: cut + len(delimiter)]
+            if entries and entries[-1] == entry:
+                continue
+            if key_marker and entry <= key_marker:
+                continue  # a prefix already given on an earlier page
+        if len(entries) == limit:
+            truncated = True
+            break
+        entries.append(entry)
+    last = entries[-1] if entries else None
+    body: list[xml.Node] = [
+        ("Bucket", req.bucket),
+        ("KeyMarker", key_marker),
+        ("UploadIdMarker", id_marker),
+        ("NextKeyMarker", last if isinstance(last, str) else last[0] if last else ""),
+        ("NextUploadIdMarker", last[1] if isinstance(last, tuple) else ""),
+        ("Prefix", prefix),
+        *([("Delimiter", delimiter)] if delimiter else []),
+        ("MaxUploads", limit),
+        ("IsTruncated", truncated),
+    ]
+    for entry in entries:
+        if isinstance(entry, str):
+            continue
+        key, upload_id, ts = entry
+        body.append(
+            (
+                "Upload",
+                [
+                    ("Key", key),
+                    ("UploadId", upload_id),
+                    ("Initiator", OWNER),
+                    ("Owner", OWNER),
+                    ("StorageClass", "STANDARD"),
+                    ("Initiated", xml.iso(ts)),
+                ],
+            )
+        )
+    body += [("CommonPrefixes", [("Prefix", e)]) for e in entries if isinstance(e, str)]
+    return xml.document("ListMultipartUploadsResult", body)
 
 
 async def complete(req: S3Request) -> Response:

@@ -13,16 +13,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from overcast.clients.identity import ServiceToken
 from overcast.clients.image import ImageClient
-from overcast.common import errors, log
+from overcast.common import errors, log, trace
 from overcast.common.bus import Bus
 from overcast.common.config import Settings, VolumeBackendSettings
 from overcast.common.db.base import utcnow
 from overcast.common.db.session import Database
 from overcast.volume import messages, outcomes, rpc
-from overcast.volume.agent import backups, images, refs, snapshots
+from overcast.volume.agent import (
+    attached,
+    backups,
+    extend,
+    groups,
+    images,
+    migration,
+    refs,
+    snapshots,
+)
 from overcast.volume.drivers import VolumeDriver
 from overcast.volume.drivers.backup import BackupDriver
 from overcast.volume.models.volumes import Snapshot, Volume
@@ -53,6 +63,9 @@ class Backend:
         self.driver = driver
         self.backups = backups
         self.endpoint = endpoint
+        # For what only a service may ask of another (compute's swap volume), as Cinder's
+        # privileged Nova client does.
+        self.service_token = ServiceToken(settings)
 
     @property
     def zone(self) -> str:
@@ -69,6 +82,10 @@ class Backend:
     # -- volumes ---------------------------------------------------------------------------
 
     async def create_volume(self, ctx: dict[str, Any], volume_id: str) -> None:
+        with trace.span("volume agent", host=self.host):
+            await self._create(ctx, volume_id)
+
+    async def _create(self, ctx: dict[str, Any], volume_id: str) -> None:
         async with self.db.reader() as session:
             volume = await session.get(Volume, volume_id)
             if volume is None or volume.status not in ("creating", "downloading"):
@@ -76,19 +93,32 @@ class Backend:
             snap = await session.get(Snapshot, volume.snapshot_id) if volume.snapshot_id else None
             source = await session.get(Volume, volume.source_volid) if volume.source_volid else None
         try:
-            location = await self._make(ctx, volume, snap, source)
+            with trace.span("volume made by the back end"):
+                location = await self._make(ctx, volume, snap, source)
         except Exception as exc:  # noqa: BLE001 - every driver failure ends the same way
             LOG.warning("create of volume %s failed on %s: %s", volume_id, self.host, exc)
             await self._create_failed(ctx, volume_id, exc)
             return
+        now = utcnow()
         async with self.db.session() as session:
-            row = await session.get(Volume, volume_id)
-            if row is None or row.deleted or row.status not in ("creating", "downloading"):
-                return  # deleted while it was being made: the delete removes the data
-            row.provider_location = location
-            row.status = "available"
-            row.launched_at = row.updated_at = utcnow()
-            row.attempted = []
+            # One statement: a volume deleted while it was being made stays deleted (and
+            # the delete removes the data).
+            await session.execute(
+                update(Volume)
+                .where(
+                    Volume.id == volume_id,
+                    Volume.deleted.is_(False),
+                    Volume.status.in_(("creating", "downloading")),
+                )
+                .values(
+                    provider_location=location,
+                    status="available",
+                    launched_at=now,
+                    updated_at=now,
+                    attempted=[],
+                )
+            )
+        trace.event("available")
 
     async def _make(
         self, ctx: dict[str, Any], volume: Volume, snap: Snapshot | None, source: Volume | None
@@ -101,7 +131,8 @@ class Backend:
         location = await self.driver.create_volume(ref)
         if volume.image_id:
             await self._set_status(volume.id, "downloading", ("creating",))
-            await self.copy_image(ctx, ref, volume.image_id)
+            with trace.span("image copied to the volume", image=volume.image_id):
+                await self.copy_image(ctx, ref, volume.image_id)
         elif volume.backup_id:
             await backups.restore_into(self, ctx, volume.backup_id, volume.id)
         return location
@@ -191,36 +222,7 @@ class Backend:
             row.consumes_quota = False
 
     async def extend_volume(self, ctx: dict[str, Any], volume_id: str, new_size: int) -> None:
-        async with self.db.reader() as session:
-            volume = await session.get(Volume, volume_id)
-        if volume is None or volume.status != "extending":
-            return
-        try:
-            await self.driver.extend_volume(
-                refs.volume(volume, volume.task.get("extend_from")), new_size
-            )
-        except Exception as exc:  # noqa: BLE001
-            LOG.warning("extend of volume %s failed: %s", volume_id, exc)
-            async with self.db.session() as session:
-                row = await session.get(Volume, volume_id)
-                if row is not None:
-                    row.size = int(row.task.get("extend_from") or row.size)
-                    outcomes.volume_failed(
-                        session,
-                        row,
-                        action=messages.EXTEND,
-                        detail=messages.DRIVER_EXTEND,
-                        ctx=ctx,
-                        status="error_extending",
-                    )
-            return
-        async with self.db.session() as session:
-            row = await session.get(Volume, volume_id)
-            if row is not None and row.status == "extending":
-                row.status = str(row.task.get("then") or "available")
-                row.size = new_size
-                row.task = {}
-                row.updated_at = utcnow()
+        await extend.extend(self, ctx, volume_id, new_size)
 
     # -- snapshots, connections, images, backups (in their own modules) --------------------
 
@@ -234,6 +236,42 @@ class Backend:
         self, ctx: dict[str, Any], volume_id: str, snapshot_id: str
     ) -> None:
         await snapshots.revert(self, ctx, volume_id, snapshot_id)
+
+    async def migrate_volume(self, ctx: dict[str, Any], volume_id: str, dest_host: str) -> None:
+        await migration.migrate(self, ctx, volume_id, dest_host)
+
+    async def prepare_migration(
+        self, ctx: dict[str, Any], volume_id: str, size: int, connector: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await migration.prepare(self, volume_id, size, connector)
+
+    async def make_migration_target(self, ctx: dict[str, Any], volume_id: str) -> None:
+        await attached.make_target(self, volume_id)
+
+    async def release_migration(
+        self,
+        ctx: dict[str, Any],
+        volume_id: str,
+        size: int,
+        connector: dict[str, Any],
+        drop: bool,
+    ) -> None:
+        await migration.release(self, volume_id, size, connector, drop)
+
+    async def create_group(self, ctx: dict[str, Any], group_id: str) -> None:
+        await groups.create(self, ctx, group_id)
+
+    async def create_group_from_source(self, ctx: dict[str, Any], group_id: str) -> None:
+        await groups.create_from_source(self, ctx, group_id)
+
+    async def delete_group(self, ctx: dict[str, Any], group_id: str) -> None:
+        await groups.delete(self, ctx, group_id)
+
+    async def create_group_snapshot(self, ctx: dict[str, Any], group_snapshot_id: str) -> None:
+        await groups.create_snapshot(self, ctx, group_snapshot_id)
+
+    async def delete_group_snapshot(self, ctx: dict[str, Any], group_snapshot_id: str) -> None:
+        await groups.delete_snapshot(self, ctx, group_snapshot_id)
 
     async def initialize_connection(
         self, ctx: dict[str, Any], volume_id: str, connector: dict[str, Any]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from overcast.volume.agent.backend import Backend
 
 LOG = log.get(__name__)
+RESTORE_AHEAD = 2  # chunks fetched and verified ahead of the one being written
 
 
 def chunk_name(backup_id: str, index: int) -> str:
@@ -108,7 +109,13 @@ async def create(backend: Backend, ctx: dict[str, Any], backup_id: str) -> None:
         finally:
             if snap is not None:
                 await backend.driver.delete_volume(source)
-        manifest = {"chunk_size": chunk_size, "size_bytes": size, "chunks": chunks}
+        manifest = {
+            "chunk_size": chunk_size,
+            "size_bytes": size,
+            "chunks": chunks,
+            # Restored with the data, as Cinder's backups keep a volume's metadata.
+            "volume_metadata": dict(volume.metadata_ or {}) if volume is not None else {},
+        }
         await driver.put(
             backup.container or "", manifest_name(backup_id), json.dumps(manifest).encode()
         )
@@ -177,18 +184,47 @@ async def restore_into(
         try:
             await asyncio.to_thread(handle.truncate, 0)
             await asyncio.to_thread(handle.truncate, volume.size * GiB)
-            for index, entry in enumerate(manifest["chunks"]):
-                if entry is None:
-                    continue
-                data = await backend.backups.get(
-                    backup.container or "", chunk_name(entry[0], index)
-                )
-                if hashlib.sha256(data).hexdigest() != entry[1]:
-                    raise errors.Conflict(f"Backup chunk {index} of {entry[0]} is corrupt.")
-                await asyncio.to_thread(_write_at, handle, index * chunk_size, data)
+            # The next chunks are fetched and verified while this one is written.
+            fetches: list[tuple[int, asyncio.Task[bytes]]] = []
+            try:
+                for index, entry in enumerate(manifest["chunks"]):
+                    if entry is None:
+                        continue
+                    task = asyncio.create_task(_fetch(backend, backup.container, index, entry))
+                    fetches.append((index, task))
+                    if len(fetches) > RESTORE_AHEAD:
+                        await _write_next(fetches, handle, chunk_size)
+                while fetches:
+                    await _write_next(fetches, handle, chunk_size)
+            finally:
+                for _, task in fetches:
+                    task.cancel()
             await asyncio.to_thread(os.fsync, handle.fileno())
         finally:
             handle.close()
+    saved = manifest.get("volume_metadata") or {}
+    if saved:  # the volume's metadata when it was backed up comes back with its data
+        async with backend.db.session() as session:
+            row = await session.get(Volume, volume_id)
+            if row is not None:
+                row.metadata_ = {**(row.metadata_ or {}), **saved}
+
+
+async def _fetch(backend: Backend, container: str | None, index: int, entry: list[str]) -> bytes:
+    """Chunk `index` as backup `entry[0]` stored it, its digest checked (off the event loop)."""
+    data = await backend.backups.get(container or "", chunk_name(entry[0], index))
+    digest = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
+    if digest != entry[1]:
+        raise errors.Conflict(f"Backup chunk {index} of {entry[0]} is corrupt.")
+    return data
+
+
+async def _write_next(
+    fetches: list[tuple[int, asyncio.Task[bytes]]], handle: Any, chunk_size: int
+) -> None:
+    index, task = fetches.pop(0)
+    data = await task
+    await asyncio.to_thread(_write_at, handle, index * chunk_size, data)
 
 
 def _write_at(handle: Any, offset: int, data: bytes) -> None:
@@ -218,10 +254,10 @@ async def restore(backend: Backend, ctx: dict[str, Any], backup_id: str, volume_
         return
     async with backend.db.session() as session:
         volume = await session.get(Volume, volume_id)
+        row = await session.get(Backup, backup_id)
         if volume is not None and volume.status == "restoring-backup":
             volume.status = "available"
             volume.updated_at = utcnow()
-        row = await session.get(Backup, backup_id)
         if row is not None and row.status == "restoring":
             row.status = "available"
 

@@ -1,6 +1,7 @@
 """What a back end's agent puts right when it starts, after a crash: nothing stays in a `-ing`
 state. Interrupted creates (volumes, snapshots, backups) end in `error` with a message and
 their partial data removed, their quota returned; interrupted deletes, extends and reverts are finished;
+an interrupted migration ends in `error` where the volume was, its temporary volume deleted;
 attach, detach, backup and upload states go back to what the volume's attachments say."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from overcast.common import log
 from overcast.common.db.base import utcnow
 from overcast.volume import messages, outcomes
-from overcast.volume.agent import refs
+from overcast.volume.agent import attached, groups, migration, refs
 from overcast.volume.models.backups import Backup
 from overcast.volume.models.volumes import Attachment, Snapshot, Volume
 
@@ -36,7 +37,14 @@ async def recover(backend: Backend) -> None:
         volumes = list(rows.scalars())
         for volume in volumes:
             status = volume.status
-            if status in ("creating", "downloading"):
+            if await _abandoned_target(session, volume):
+                # A migration's temporary volume no server took: it goes.
+                volume.status = "deleting"
+                finish_deletes.append(volume.id)
+            elif volume.migration_status in migration.IN_PROGRESS:
+                # The row moves only when the copy is whole: the volume is still here.
+                outcomes.migration_failed(session, volume, ctx)
+            elif status in ("creating", "downloading"):
                 await _quietly(backend.driver.delete_volume(refs.volume(volume)))
                 outcomes.volume_failed(
                     session,
@@ -126,6 +134,21 @@ async def recover(backend: Backend) -> None:
         await backend.delete_snapshot(ctx, snapshot_id)
     for backup_id in finish_backup_deletes:
         await backend.delete_backup(ctx, backup_id)
+    await groups.recover(backend)
+
+
+async def _abandoned_target(session: object, volume: Volume) -> bool:
+    """A temporary volume of a migration that no server was connected to. One compute had
+    begun to connect is kept (and shown as it is): the guest may already write to it."""
+    temporary = str(volume.migration_status or "").startswith(attached.TARGET)
+    if not temporary or volume.status == "deleting":
+        return False
+    rows = await session.execute(  # type: ignore[attr-defined]
+        select(Attachment.id).where(
+            Attachment.volume_id == volume.id, Attachment.deleted.is_(False)
+        )
+    )
+    return rows.first() is None
 
 
 async def _attached_status(session: object, volume: Volume) -> str:

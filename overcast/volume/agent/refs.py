@@ -7,7 +7,9 @@ from overcast.volume.models.volumes import Snapshot, Volume
 
 
 def volume(row: Volume, size: int | None = None) -> VolumeRef:
-    return VolumeRef(row.id, size if size is not None else row.size, row.provider_location)
+    return VolumeRef(
+        row.id, size if size is not None else row.size, row.provider_location, row.name_id
+    )
 
 
 def snapshot(row: Snapshot) -> SnapshotRef:

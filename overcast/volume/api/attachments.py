@@ -119,10 +119,8 @@ async def act(attachment_id: str, request: Request, r: Req = Depends(req)) -> Re
     async with r.state.db.session() as session:
         found = await attachments.get(session, attachment_id, r.project_id, r.ctx.is_admin)
         r.enforce("volume:attachment_complete", r.target(found.project_id))
-        if not found.connection_info:
-            raise errors.BadRequest(
-                f"Invalid volume attachment: Attachment {attachment_id} has no connector yet."
-            )
+        # As Cinder, even with no connector yet: Nova marks the volume in use this way when
+        # it is attached to a shelved-offloaded server, and connects it at unshelve.
         await attachments.complete(session, found)
     return Response(status_code=204)
 

@@ -130,7 +130,14 @@ async def update(backup_id: str, request: Request, r: Req = Depends(req)) -> Any
         if "metadata" in data and r.at_least("3.43"):
             backup.metadata_ = schemas.metadata(data["metadata"])
         backup.updated_at = utcnow()
-        return {"backup": views.backup(r, backup, await backups.has_dependents(session, backup_id))}
+        out: dict[str, Any] = {
+            "id": backup.id,
+            "name": backup.name,
+            "links": r.links("backups", backup.id),
+        }
+        if r.at_least("3.43"):
+            out["metadata"] = dict(backup.metadata_ or {})
+        return {"backup": out}
 
 
 async def _agent_for(r: Req, backup: Backup) -> str | None:

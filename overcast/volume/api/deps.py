@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from overcast.common import errors
 from overcast.common.context import RequestContext
 from overcast.common.http import auth
 from overcast.common.http.microversions import APIVersion
@@ -28,6 +29,11 @@ class Req:
 
     def at_least(self, version: str) -> bool:
         return self.version.at_least(version)
+
+    def require(self, version: str) -> None:
+        """404, as Cinder answers a route that its caller's microversion does not have."""
+        if not self.version.at_least(version):
+            raise errors.NotFound(f"API version {self.version} does not have this resource.")
 
     def target(self, project_id: str | None = None) -> dict[str, Any]:
         return {"project_id": project_id or self.ctx.project_id, "user_id": self.ctx.user_id}

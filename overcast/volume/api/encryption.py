@@ -21,19 +21,24 @@ router = APIRouter(prefix="/v3")
 RULE = "volume_extension:volume_type_encryption"
 
 
-def _view(e: Encryption) -> dict[str, Any]:
-    return {
+def _view(e: Encryption, created: bool = False) -> dict[str, Any]:
+    """As a GET shows it; a create's answer has no timestamps (as Cinder's)."""
+    out: dict[str, Any] = {
         "volume_type_id": e.volume_type_id,
         "encryption_id": e.encryption_id,
         "provider": e.provider,
         "cipher": e.cipher,
         "key_size": e.key_size,
         "control_location": e.control_location,
-        "created_at": views.ts(e.created_at),
-        "updated_at": views.ts(e.updated_at),
-        "deleted": False,
-        "deleted_at": None,
     }
+    if not created:
+        out.update(
+            created_at=views.ts(e.created_at),
+            updated_at=views.ts(e.updated_at),
+            deleted=False,
+            deleted_at=None,
+        )
+    return out
 
 
 def _fields(data: dict[str, Any], partial: bool) -> dict[str, Any]:
@@ -76,6 +81,19 @@ async def show(type_id: str, r: Req = Depends(req)) -> Any:
     return _view(found) if found else {}
 
 
+@router.get("/types/{type_id}/encryption/{key}")
+async def show_item(type_id: str, key: str, r: Req = Depends(req)) -> Any:
+    """One field of the type's encryption (`cipher`, `provider`, ...)."""
+    r.enforce("volume_extension:volume_type_encryption:get")
+    async with r.state.db.reader() as session:
+        await _type(r, session, type_id)
+        found = await session.get(Encryption, type_id)
+    shown = _view(found, created=True) if found else {}
+    if key not in shown:
+        raise errors.NotFound(f"Volume type encryption for type {type_id} has no {key}.")
+    return {key: shown[key]}
+
+
 @router.post("/types/{type_id}/encryption")
 async def create(type_id: str, request: Request, r: Req = Depends(req)) -> Any:
     data = schemas.obj(await bodies.json_object(request), "encryption")
@@ -89,7 +107,7 @@ async def create(type_id: str, request: Request, r: Req = Depends(req)) -> Any:
         found = Encryption(volume_type_id=type_id, created_at=utcnow(), **fields)
         session.add(found)
         await session.flush()
-        return {"encryption": _view(found)}
+        return {"encryption": _view(found, created=True)}
 
 
 @router.put("/types/{type_id}/encryption/{encryption_id}")

@@ -67,7 +67,9 @@ async def services(request: Request, r: Req = Depends(req)) -> Any:
     params = request.query_params
     stmt = select(Service).order_by(Service.id)
     if params.get("host"):
-        stmt = stmt.where(Service.host == params["host"])
+        # A node's name matches its back ends too (`node` finds `node@backend`), as in Cinder.
+        host = params["host"]
+        stmt = stmt.where((Service.host == host) | Service.host.startswith(f"{host}@"))
     if params.get("binary"):
         stmt = stmt.where(Service.binary == params["binary"])
     async with r.state.db.reader() as session:
@@ -95,6 +97,8 @@ async def update_service(action: str, request: Request, r: Req = Depends(req)) -
             rows = list(
                 (await session.execute(select(Service).where(Service.host == host))).scalars()
             )
+        if not rows and action in ("freeze", "thaw"):
+            raise errors.BadRequest(f"Invalid input received: Host {host} is not a back end.")
         if not rows:
             raise errors.NotFound(f"Service {binary} on host {host} could not be found.")
         for row in rows:
@@ -161,6 +165,7 @@ async def capabilities(host: str, r: Req = Depends(req)) -> Any:
         "driver_version": caps.get("driver_version"),
         "storage_protocol": caps.get("storage_protocol"),
         "vendor_name": caps.get("vendor_name"),
+        "display_name": None,
         "visibility": "pool",
         "description": None,
         "replication_targets": [],

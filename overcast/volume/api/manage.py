@@ -59,12 +59,14 @@ async def manage(request: Request, r: Req = Depends(req)) -> Any:
         created_at=utcnow(),
     )
     async with r.state.db.session() as session:
-        await quotas.reserve(session, settings, r.project_id, {"volumes": 1})
+        await quotas.reserve(
+            session, settings, r.project_id, {"volumes": 1}, {vtype.id: {"volumes": 1}}
+        )
         session.add(volume)
     await rpc.cast_agent(
         r.state.bus, pool.backend, "manage_existing", r.bus_ctx, volume_id=volume.id, reference=ref
     )
-    return bodies.json_response({"volume": views.volume(r, volume, vtype, [])}, 202)
+    return bodies.json_response({"volume": views.volume(r, volume, vtype, [], read=False)}, 202)
 
 
 @router.get("/manageable_volumes")

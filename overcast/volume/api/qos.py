@@ -25,7 +25,6 @@ def _view(r: Req, q: QosSpecs) -> dict[str, Any]:
         "name": q.name,
         "consumer": q.consumer,
         "specs": dict(q.specs or {}),
-        "links": r.links("qos-specs", q.id),
     }
 
 
@@ -60,7 +59,7 @@ async def create(request: Request, r: Req = Depends(req)) -> Any:
         qos = QosSpecs(name=name, consumer=consumer, specs=specs)
         session.add(qos)
         await session.flush()
-        return {"qos_specs": _view(r, qos)}
+        return {"qos_specs": _view(r, qos), "links": r.links("qos-specs", qos.id)}
 
 
 @router.get("/qos-specs")
@@ -75,7 +74,8 @@ async def index(r: Req = Depends(req)) -> Any:
 async def show(qos_id: str, r: Req = Depends(req)) -> Any:
     r.enforce(RULE)
     async with r.state.db.reader() as session:
-        return {"qos_specs": _view(r, await _get(session, qos_id))}
+        qos = await _get(session, qos_id)
+        return {"qos_specs": _view(r, qos), "links": r.links("qos-specs", qos.id)}
 
 
 @router.put("/qos-specs/{qos_id}")

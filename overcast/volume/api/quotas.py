@@ -17,12 +17,12 @@ from overcast.volume.models.quotas import Quota, QuotaClass
 router = APIRouter(prefix="/v3")
 
 
-def _values(data: dict[str, Any]) -> dict[str, int]:
+def _values(data: dict[str, Any], known: set[str]) -> dict[str, int]:
     out = {}
     for key, value in data.items():
         if key in ("tenant_id", "id"):
             continue
-        if key not in quotas.RESOURCES:
+        if key not in known:
             raise errors.BadRequest(f"Invalid input received: Bad key(s) in quota set: {key}")
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise errors.BadRequest(
@@ -72,10 +72,11 @@ async def show(project_id: str, request: Request, r: Req = Depends(req)) -> Any:
 
 @router.put("/os-quota-sets/{project_id}")
 async def update(project_id: str, request: Request, r: Req = Depends(req)) -> Any:
-    values = _values(schemas.obj(await bodies.json_object(request), "quota_set"))
+    data = schemas.obj(await bodies.json_object(request), "quota_set")
     r.enforce("volume_extension:quotas:update", r.target(project_id))
     settings = r.state.settings.volume
     async with r.state.db.session() as session:
+        values = _values(data, await quotas.resource_names(session))
         used = await quotas.usage(session, project_id)
         for key, limit in values.items():
             if limit != quotas.UNLIMITED and limit < used.get(key, 0):
@@ -107,9 +108,10 @@ async def show_class(class_name: str, r: Req = Depends(req)) -> Any:
 
 @router.put("/os-quota-class-sets/{class_name}")
 async def update_class(class_name: str, request: Request, r: Req = Depends(req)) -> Any:
-    values = _values(schemas.obj(await bodies.json_object(request), "quota_class_set"))
+    data = schemas.obj(await bodies.json_object(request), "quota_class_set")
     r.enforce("volume_extension:quota_classes")
     async with r.state.db.session() as session:
+        values = _values(data, await quotas.resource_names(session))
         await quotas.set_limits(session, QuotaClass, class_name, values)
         found = await quotas.class_limits(session, r.state.settings.volume, class_name)
     return {"quota_class_set": found}

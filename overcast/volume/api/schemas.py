@@ -129,6 +129,9 @@ def limit(value: str | None, maximum: int) -> int | None:
     return min(int(value), maximum)
 
 
+_SORT_ALIASES = {"display_name": "name", "display_description": "description"}
+
+
 def sort(
     params: Any, allowed: tuple[str, ...], default: str = "created_at"
 ) -> list[tuple[str, str]]:
@@ -142,6 +145,7 @@ def sort(
         keys.append((params["sort_key"], params.get("sort_dir") or "desc"))
     else:
         keys.append((default, params.get("sort_dir") or "desc"))
+    keys = [(_SORT_ALIASES.get(k, k), d) for k, d in keys]
     for key, direction in keys:
         if key not in allowed:
             raise errors.BadRequest(f"Invalid input received: Invalid sort key {key}")

@@ -24,6 +24,7 @@ FIELDS = {
     "status": "status",
     "volume_id": "volume_id",
     "project_id": "project_id",
+    "group_snapshot_id": "group_snapshot_id",
 }
 SORT_KEYS = ("created_at", "updated_at", "id", "name", "status", "volume_id")
 
@@ -31,7 +32,9 @@ SORT_KEYS = ("created_at", "updated_at", "id", "name", "status", "volume_id")
 @router.post("/snapshots", status_code=202)
 async def create(request: Request, r: Req = Depends(req)) -> Any:
     data = schemas.obj(await bodies.json_object(request), "snapshot")
-    volume_id = schemas.uuid_(data.get("volume_id"), "volume_id", nullable=False)
+    volume_id = schemas.uuid_(data.get("volume_id"), "volume_id")
+    if volume_id is None:
+        raise volumes.not_found("None")
     name = schemas.name(data.get("name", data.get("display_name")))
     description = schemas.text(
         data.get("description", data.get("display_description")), "description"
@@ -53,7 +56,7 @@ async def create(request: Request, r: Req = Depends(req)) -> Any:
             in_use_ok=r.at_least("3.66"),
         )
         backend = volume.backend
-        body = {"snapshot": views.snapshot(r, snap)}
+        body = {"snapshot": views.snapshot(r, snap, read=False)}
     if backend:
         await rpc.cast_agent(
             r.state.bus, backend, "create_snapshot", r.bus_ctx, snapshot_id=snap.id
@@ -128,7 +131,7 @@ async def update(snapshot_id: str, request: Request, r: Req = Depends(req)) -> A
                 data.get("description", data.get("display_description")), "description"
             )
         snap.updated_at = utcnow()
-        return {"snapshot": views.snapshot(r, snap)}
+        return {"snapshot": views.snapshot(r, snap, read=False)}
 
 
 async def _delete(r: Req, snapshot_id: str, force: bool) -> None:
@@ -184,4 +187,39 @@ async def act(snapshot_id: str, request: Request, r: Req = Depends(req)) -> Resp
             snap.status = status
             snap.updated_at = utcnow()
         return Response(status_code=202)
+    if "os-update_snapshot_status" in body:
+        await _update_status(r, snapshot_id, body["os-update_snapshot_status"])
+        return Response(status_code=202)
     raise errors.BadRequest(f"Invalid input received: There is no such action: {', '.join(body)}")
+
+
+# What compute may report while it makes a snapshot for Cinder (assisted snapshots).
+_UPDATES = {
+    "creating": ("creating", "available", "error"),
+    "deleting": ("deleting", "error_deleting"),
+}
+
+
+async def _update_status(r: Req, snapshot_id: str, args: Any) -> None:
+    if not isinstance(args, dict):
+        raise errors.BadRequest("Invalid input received: os-update_snapshot_status needs status.")
+    status = schemas.choice(
+        args.get("status"),
+        "status",
+        ("creating", "available", "error", "deleting", "error_deleting"),
+    )
+    progress = schemas.text(args.get("progress"), "progress", max_len=16)
+    async with r.state.db.session() as session:
+        snap = await snapshots.get(session, snapshot_id, r.project_id, r.ctx.is_admin)
+        r.enforce(
+            "snapshot_extension:snapshot_actions:update_snapshot_status", r.target(snap.project_id)
+        )
+        if status not in _UPDATES.get(snap.status, ()):
+            raise errors.BadRequest(
+                f"Invalid input received: Snapshot status {snap.status} not allowed for"
+                " update_snapshot_status"
+            )
+        snap.status = status
+        if progress is not None:
+            snap.progress = progress
+        snap.updated_at = utcnow()

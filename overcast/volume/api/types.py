@@ -44,7 +44,7 @@ async def create(request: Request, r: Req = Depends(req)) -> Any:
         )
         session.add(vtype)
         await session.flush()
-        return {"volume_type": views.volume_type(r, vtype)}
+        return {"volume_type": views.volume_type(r, vtype, "create")}
 
 
 @router.get("/types")
@@ -119,7 +119,7 @@ async def update(type_id: str, request: Request, r: Req = Depends(req)) -> Any:
         if "is_public" in data:
             vtype.is_public = schemas.boolean(data["is_public"], "is_public")
         vtype.updated_at = utcnow()
-        return {"volume_type": views.volume_type(r, vtype)}
+        return {"volume_type": views.volume_type(r, vtype, "update")}
 
 
 @router.delete("/types/{type_id}", status_code=202)

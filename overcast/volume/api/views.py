@@ -48,7 +48,10 @@ def volume(
     vtype: VolumeType | None,
     attachments: list[Attachment],
     encrypted: bool = False,
+    read: bool = True,
 ) -> dict[str, Any]:
+    """With `read` (show and list), the attributes Cinder's extensions add to what a GET
+    answers (host, tenant, migration, image metadata); creates and updates answer without."""
     out: dict[str, Any] = {
         "id": v.id,
         "name": v.name,
@@ -72,22 +75,21 @@ def volume(
         "consistencygroup_id": None,
         "migration_status": v.migration_status,
     }
-    if v.image_metadata:
-        out["volume_image_metadata"] = dict(v.image_metadata)
-    if r.allowed("volume_extension:volume_host_attribute"):
-        out["os-vol-host-attr:host"] = v.host
-    if r.allowed("volume_extension:volume_tenant_attribute"):
-        out["os-vol-tenant-attr:tenant_id"] = v.project_id
     admin = r.ctx.is_admin
-    if admin:
-        out["os-vol-mig-status-attr:migstat"] = v.migration_status
-        out["os-vol-mig-status-attr:name_id"] = None
+    if read:
+        if v.image_metadata:
+            out["volume_image_metadata"] = dict(v.image_metadata)
+        if r.allowed("volume_extension:volume_host_attribute"):
+            out["os-vol-host-attr:host"] = v.host
+        if r.allowed("volume_extension:volume_tenant_attribute"):
+            out["os-vol-tenant-attr:tenant_id"] = v.project_id
+        if admin:
+            out["os-vol-mig-status-attr:migstat"] = v.migration_status
+            out["os-vol-mig-status-attr:name_id"] = v.name_id
     if r.at_least("3.13"):
-        out["group_id"] = None
+        out["group_id"] = v.group_id
     if r.at_least("3.21") and admin:
         out["provider_id"] = v.provider_id
-    if r.at_least("3.47"):
-        out["backup_id"] = v.backup_id
     if r.at_least("3.48"):
         out["service_uuid"] = v.service_uuid
         out["shared_targets"] = False
@@ -104,7 +106,8 @@ def volume(
     return out
 
 
-def snapshot(r: Req, s: Snapshot) -> dict[str, Any]:
+def snapshot(r: Req, s: Snapshot, read: bool = True) -> dict[str, Any]:
+    """With `read` (show and list), the extended attributes a GET answers."""
     out: dict[str, Any] = {
         "id": s.id,
         "name": s.name,
@@ -115,11 +118,12 @@ def snapshot(r: Req, s: Snapshot) -> dict[str, Any]:
         "metadata": dict(s.metadata_ or {}),
         "created_at": ts(s.created_at),
         "updated_at": ts(s.updated_at),
-        "os-extended-snapshot-attributes:progress": s.progress,
-        "os-extended-snapshot-attributes:project_id": s.project_id,
     }
+    if read:
+        out["os-extended-snapshot-attributes:progress"] = s.progress
+        out["os-extended-snapshot-attributes:project_id"] = s.project_id
     if r.at_least("3.14"):
-        out["group_snapshot_id"] = None
+        out["group_snapshot_id"] = s.group_snapshot_id
     if r.at_least("3.41"):
         out["user_id"] = s.user_id
     if r.at_least("3.65"):
@@ -158,15 +162,19 @@ def backup(r: Req, b: Backup, has_dependents: bool = False) -> dict[str, Any]:
     return out
 
 
-def volume_type(r: Req, t: VolumeType) -> dict[str, Any]:
+def volume_type(r: Req, t: VolumeType, answer: str = "show") -> dict[str, Any]:
+    """A type as a GET shows it; a create's answer has no QoS id, an update's neither that
+    nor the access extension's flag (as Cinder answers them)."""
     out: dict[str, Any] = {
         "id": t.id,
         "name": t.name,
         "description": t.description,
         "is_public": t.is_public,
-        "os-volume-type-access:is_public": t.is_public,
-        "qos_specs_id": t.qos_specs_id,
     }
+    if answer != "update":
+        out["os-volume-type-access:is_public"] = t.is_public
+    if answer == "show" and r.allowed("volume_extension:access_types_qos_specs_id"):
+        out["qos_specs_id"] = t.qos_specs_id
     specs = dict(t.extra_specs or {})
     if not r.allowed("volume_extension:access_types_extra_specs"):
         specs = {k: v for k, v in specs.items() if k in USER_VISIBLE_SPECS}

@@ -1,11 +1,11 @@
 """POST /v3/volumes/{id}/action: Cinder's volume actions (extend, bootable, read-only, image
-metadata, upload to image, re-image, reset-status, force-delete, unmanage, retype, force-detach).
-Each checks its policy and the volume's state, changes the row, and casts to the volume's agent
+metadata, upload to image, re-image, reset-status, force-delete, unmanage, force-detach), with
+those of `attach_actions` (the legacy attach API) and `move_actions` (retype, migrate). Each
+checks its policy and the volume's state, changes the row, and casts to the volume's agent
 when the back end must act."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -14,76 +14,54 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from overcast.common import errors
 from overcast.common.db.base import utcnow
 from overcast.common.http import bodies
-from overcast.volume import quotas, rpc, volumes
-from overcast.volume import types as vtypes
-from overcast.volume.api import schemas, volume_images
+from overcast.volume import quotas, volumes
+from overcast.volume.api import attach_actions, move_actions, schemas, volume_images
+from overcast.volume.api.actions import ACTIONS, OUTSIDE, action, after_commit, as_object, later
 from overcast.volume.api.deps import Req, req
 from overcast.volume.models.volumes import Volume
+from overcast.volume.scheduler import pools
 
 router = APIRouter(prefix="/v3")
-
-Handler = Callable[[Req, AsyncSession, Volume, Any], Awaitable[Any]]
-# (name, handler): the handler returns a body (200) or None (202), and may add casts to `after`.
-ACTIONS: dict[str, Handler] = {}
-_AFTER = "_after"
-
-
-def action(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        ACTIONS[name] = fn
-        return fn
-
-    return register
-
-
-def later(r: Req, method: str, volume: Volume, **kwargs: Any) -> None:
-    """Cast `method` to the volume's agent once the transaction has committed."""
-    r.request.state.__dict__.setdefault(_AFTER, []).append((volume.backend, method, kwargs))
+_REGISTERED = (attach_actions, move_actions)  # their actions join ACTIONS on import
 
 
 @router.post("/volumes/{volume_id}/action")
 async def run(volume_id: str, request: Request, r: Req = Depends(req)) -> Response:
     body = await bodies.json_object(request)
-    if len(body) != 1 or next(iter(body)) not in {*ACTIONS, *volume_images.OWN_FLOW}:
+    if len(body) != 1 or next(iter(body)) not in {*ACTIONS, *OUTSIDE, *volume_images.OWN_FLOW}:
         raise errors.BadRequest(
             f"Invalid input received: There is no such action: {', '.join(body) or 'none'}"
         )
-    name, args = next(iter(body.items()))
+    name, value = next(iter(body.items()))
     if name in volume_images.OWN_FLOW:
         return bodies.json_response(
-            await volume_images.OWN_FLOW[name](r, volume_id, _args(args, name)), 202
+            await volume_images.OWN_FLOW[name](r, volume_id, as_object(value, name)), 202
         )
+    if name in OUTSIDE:
+        answer = await OUTSIDE[name](r, volume_id, value)
+        return Response(status_code=202) if answer is None else bodies.json_response(answer)
     async with r.state.db.session() as session:
         volume = await volumes.get(session, volume_id, r.project_id, r.ctx.is_admin)
-        result = await ACTIONS[name](r, session, volume, args)
+        result = await ACTIONS[name](r, session, volume, value)
         volume.updated_at = utcnow()
-    for backend, method, kwargs in r.request.state.__dict__.get(_AFTER, []):
-        if backend:
-            await rpc.cast_agent(
-                r.state.bus, backend, method, r.bus_ctx, volume_id=volume_id, **kwargs
-            )
+    await after_commit(r, volume_id)
     if result is None:
         return Response(status_code=202)
+    if isinstance(result, Response):
+        return result
     return bodies.json_response(result)
-
-
-def _args(args: Any, name: str) -> dict[str, Any]:
-    if not isinstance(args, dict):
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute {name}. Value: {args}. {args!r} is not of type 'object'"
-        )
-    return args
 
 
 @action("os-extend")
 async def extend(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
-    new_size = schemas.size(_args(args, "os-extend").get("new_size"), "new_size")
+    new_size = schemas.size(as_object(args, "os-extend").get("new_size"), "new_size")
     assert new_size is not None
     attached = volume.status == "in-use"
     if attached:
         if not r.at_least("3.42"):
             volumes.require_status(volume, "available", action="extend")
         r.enforce("volume:extend_attached_volume", r.target(volume.project_id))
+        await _check_online_extend(r, session, volume)
     else:
         r.enforce("volume:extend", r.target(volume.project_id))
         volumes.require_status(volume, "available", "in-use", action="extend")
@@ -94,8 +72,13 @@ async def extend(r: Req, session: AsyncSession, volume: Volume, args: Any) -> No
         )
     settings = r.state.settings.volume
     quotas.check_size(await quotas.limits(session, settings, volume.project_id), new_size)
+    grow = new_size - volume.size
     await quotas.reserve(
-        session, settings, volume.project_id, {"gigabytes": new_size - volume.size}
+        session,
+        settings,
+        volume.project_id,
+        {"gigabytes": grow},
+        {volume.volume_type_id: {"gigabytes": grow}},
     )
     volume.task = {"extend_from": volume.size, "then": volume.status}
     volume.size = new_size
@@ -103,19 +86,31 @@ async def extend(r: Req, session: AsyncSession, volume: Volume, args: Any) -> No
     later(r, "extend_volume", volume, new_size=new_size)
 
 
+async def _check_online_extend(r: Req, session: AsyncSession, volume: Volume) -> None:
+    """An attached volume grows only on a back end that says it can (`online_extend_support`)."""
+    live = await pools.live(session, r.state.settings.volume.service_down_time)
+    here = next((p for p in live if p.host == volume.host), None)
+    if here is None or not here.capabilities.get("online_extend_support", False):
+        raise errors.BadRequest(
+            f"Invalid volume: Volume {volume.id} is attached and its back end cannot extend"
+            " attached volumes; detach it first."
+        )
+
+
 @action("os-set_bootable")
-async def set_bootable(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+async def set_bootable(r: Req, session: AsyncSession, volume: Volume, args: Any) -> Response:
     r.enforce("volume:update_bootable", r.target(volume.project_id))
-    bootable = _args(args, "os-set_bootable").get("bootable")
+    bootable = as_object(args, "os-set_bootable").get("bootable")
     if bootable is None:
         raise errors.BadRequest("Invalid input received: Must specify bootable")
     volume.bootable = schemas.boolean(bootable, "bootable")
+    return Response(status_code=200)  # Cinder answers this one 200, without a body
 
 
 @action("os-update_readonly_flag")
 async def readonly(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
     r.enforce("volume:update_readonly_flag", r.target(volume.project_id))
-    flag = _args(args, "os-update_readonly_flag").get("readonly")
+    flag = as_object(args, "os-update_readonly_flag").get("readonly")
     if flag is None:
         raise errors.BadRequest("Invalid input received: Must specify readonly")
     if volume.status == "maintenance":
@@ -129,20 +124,23 @@ async def readonly(r: Req, session: AsyncSession, volume: Volume, args: Any) -> 
 @action("os-set_image_metadata")
 async def set_image_metadata(r: Req, session: AsyncSession, volume: Volume, args: Any) -> Any:
     r.enforce("volume_extension:volume_image_metadata:set", r.target(volume.project_id))
-    meta = schemas.metadata(_args(args, "os-set_image_metadata").get("metadata"))
+    meta = schemas.metadata(as_object(args, "os-set_image_metadata").get("metadata"))
     volume.image_metadata = {**volume.image_metadata, **meta}
     return {"metadata": volume.image_metadata}
 
 
 @action("os-unset_image_metadata")
-async def unset_image_metadata(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
+async def unset_image_metadata(
+    r: Req, session: AsyncSession, volume: Volume, args: Any
+) -> Response:
     r.enforce("volume_extension:volume_image_metadata:remove", r.target(volume.project_id))
-    key = _args(args, "os-unset_image_metadata").get("key")
+    key = as_object(args, "os-unset_image_metadata").get("key")
     if key not in (volume.image_metadata or {}):
         raise errors.NotFound(
             f"Glance metadata for volume {volume.id} with key {key} cannot be found."
         )
     volume.image_metadata = {k: v for k, v in volume.image_metadata.items() if k != key}
+    return Response(status_code=200)
 
 
 @action("os-show_image_metadata")
@@ -175,7 +173,7 @@ _STATUSES = (
 @action("os-reset_status")
 async def reset_status(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
     r.enforce("volume_extension:volume_admin_actions:reset_status", r.target(volume.project_id))
-    args = _args(args, "os-reset_status")
+    args = as_object(args, "os-reset_status")
     if not any(k in args for k in ("status", "attach_status", "migration_status")):
         raise errors.BadRequest(
             "Must specify 'status', 'attach_status' or 'migration_status' for update."
@@ -207,37 +205,12 @@ async def unmanage(r: Req, session: AsyncSession, volume: Volume, args: Any) -> 
     later(r, "unmanage", volume)
 
 
-@action("os-retype")
-async def retype(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
-    from overcast.volume.scheduler import filters, pools
-
-    r.enforce("volume:retype", r.target(volume.project_id))
-    args = _args(args, "os-retype")
-    new = await vtypes.get(session, str(args.get("new_type")), r.project_id, r.ctx.is_admin)
-    policy = args.get("migration_policy", "never") or "never"
-    schemas.choice(policy, "migration_policy", ("never", "on-demand"))
-    volumes.require_status(volume, "available", "in-use", action="retype")
-    if new.id == volume.volume_type_id:
-        raise errors.BadRequest(
-            "Invalid volume type: New volume type must be different from the current one."
-        )
-    live = await pools.live(session, r.state.settings.volume.service_down_time)
-    here = [p for p in live if p.host == volume.host]
-    request = filters.Request(size=0, availability_zone=None, extra_specs=dict(new.extra_specs))
-    if not here or not filters.capabilities(here[0], request):
-        raise errors.BadRequest(
-            f"Invalid volume type: the volume's back end cannot hold type {new.name} and"
-            " moving volumes between back ends is not supported yet."
-        )
-    volume.volume_type_id = new.id
-
-
 @action("os-force_detach")
 async def force_detach(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
     from overcast.volume import attachments
 
     r.enforce("volume_extension:volume_admin_actions:force_detach", r.target(volume.project_id))
-    attachment_id = _args(args, "os-force_detach").get("attachment_id")
+    attachment_id = as_object(args, "os-force_detach").get("attachment_id")
     await attachments.detach_all(r.state, r.bus_ctx, session, volume, attachment_id)
 
 
@@ -252,7 +225,7 @@ async def revert(r: Req, session: AsyncSession, volume: Volume, args: Any) -> No
         raise errors.BadRequest("Invalid input received: There is no such action: revert")
     r.enforce("volume:revert_to_snapshot", r.target(volume.project_id))
     snapshot_id = schemas.uuid_(
-        _args(args, "revert").get("snapshot_id"), "snapshot_id", nullable=False
+        as_object(args, "revert").get("snapshot_id"), "snapshot_id", nullable=False
     )
     volumes.require_status(volume, "available", action="revert")
     latest = await session.scalar(
@@ -277,16 +250,16 @@ async def revert(r: Req, session: AsyncSession, volume: Volume, args: Any) -> No
 
 @action("os-extend_volume_completion")
 async def extend_completion(r: Req, session: AsyncSession, volume: Volume, args: Any) -> None:
-    """3.71: compute reports how extending an attached volume ended for the guest. Extends
-    here complete on the back end without waiting for compute, so only a volume still
-    `extending` takes it: an error puts the old size back."""
+    """3.71: compute reports how extending an attached volume ended for the guest. Only an
+    extend that waits for compute (its hypervisor grows the data, `agent.extend`) is still
+    `extending` and takes it: an error puts the old size back."""
     if not r.at_least("3.71"):
         raise errors.BadRequest(
             "Invalid input received: There is no such action: os-extend_volume_completion"
         )
     r.enforce("volume:extend_attached_volume", r.target(volume.project_id))
     failed = schemas.boolean(
-        _args(args, "os-extend_volume_completion").get("error", False), "error"
+        as_object(args, "os-extend_volume_completion").get("error", False), "error"
     )
     volumes.require_status(volume, "extending", action="complete an extend")
     if failed:

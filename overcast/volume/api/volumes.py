@@ -31,37 +31,38 @@ FIELDS = {
     "project_id": "project_id",
     "user_id": "user_id",
     "description": "description",
+    "group_id": "group_id",
 }
 SORT_KEYS = ("created_at", "updated_at", "id", "name", "size", "status", "availability_zone")
 
 
 async def render(
-    r: Req, session: AsyncSession, rows: Sequence[Volume], detail: bool = True
+    r: Req, session: AsyncSession, rows: Sequence[Volume], detail: bool = True, read: bool = True
 ) -> list[dict[str, Any]]:
-    """The volumes as Cinder shows them, with their types and attachments (three queries)."""
+    """The volumes as Cinder shows them, with their types and attachments (two queries; one
+    when every volume is still being created, which has no attachment yet)."""
     if not detail:
         return [views.volume_summary(r, v) for v in rows]
-    ids = [v.id for v in rows]
     type_ids = {v.volume_type_id for v in rows}
-    types = {
-        t.id: t
-        for t in (
-            await session.execute(select(VolumeType).where(VolumeType.id.in_(type_ids)))
-        ).scalars()
-    }
-    encrypted = set(
-        (
-            await session.execute(
-                select(Encryption.volume_type_id).where(Encryption.volume_type_id.in_(type_ids))
-            )
-        ).scalars()
+    found_types = await session.execute(
+        select(VolumeType, Encryption.volume_type_id)
+        .outerjoin(Encryption, Encryption.volume_type_id == VolumeType.id)
+        .where(VolumeType.id.in_(type_ids))
     )
+    types: dict[str, VolumeType] = {}
+    encrypted: set[str] = set()
+    for vtype, enc in found_types.tuples():
+        types[vtype.id] = vtype
+        if enc is not None:
+            encrypted.add(vtype.id)
     attachments: dict[str, list[Attachment]] = {}
-    found = await session.execute(
-        select(Attachment).where(Attachment.volume_id.in_(ids), Attachment.deleted.is_(False))
-    )
-    for a in found.scalars():
-        attachments.setdefault(a.volume_id, []).append(a)
+    ids = [v.id for v in rows if v.status != "creating"]
+    if ids:
+        found = await session.execute(
+            select(Attachment).where(Attachment.volume_id.in_(ids), Attachment.deleted.is_(False))
+        )
+        for a in found.scalars():
+            attachments.setdefault(a.volume_id, []).append(a)
     return [
         views.volume(
             r,
@@ -69,13 +70,14 @@ async def render(
             types.get(v.volume_type_id),
             attachments.get(v.id, []),
             v.volume_type_id in encrypted,
+            read,
         )
         for v in rows
     ]
 
 
-async def one(r: Req, session: AsyncSession, v: Volume) -> dict[str, Any]:
-    return (await render(r, session, [v]))[0]
+async def one(r: Req, session: AsyncSession, v: Volume, read: bool = True) -> dict[str, Any]:
+    return (await render(r, session, [v], read=read))[0]
 
 
 @router.post("/volumes", status_code=202)
@@ -106,6 +108,7 @@ async def create(request: Request, r: Req = Depends(req)) -> Any:
         ),
         metadata=schemas.metadata(data.get("metadata")),
         multiattach=schemas.boolean(data.get("multiattach", False), "multiattach"),
+        group_id=schemas.uuid_(data.get("group_id"), "group_id") if r.at_least("3.13") else None,
     )
     if (
         sum(1 for x in (spec.snapshot_id, spec.source_volid, spec.image_id, spec.backup_id) if x)
@@ -119,7 +122,7 @@ async def create(request: Request, r: Req = Depends(req)) -> Any:
         r.enforce("volume:multiattach")
     volume = await volumes.create(r.state, r.bus_ctx, spec, r.ctx.is_admin)
     async with r.state.db.reader() as session:
-        return bodies.json_response({"volume": await one(r, session, volume)}, 202)
+        return bodies.json_response({"volume": await one(r, session, volume, read=False)}, 202)
 
 
 def _scope(r: Req, stmt: Any, params: dict[str, str]) -> Any:
@@ -250,7 +253,7 @@ async def update(volume_id: str, request: Request, r: Req = Depends(req)) -> Any
         from overcast.common.db.base import utcnow
 
         volume.updated_at = utcnow()
-        return bodies.json_response({"volume": await one(r, session, volume)})
+        return bodies.json_response({"volume": await one(r, session, volume, read=False)})
 
 
 @router.delete("/volumes/{volume_id}", status_code=202)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from overcast.common import errors
 from overcast.common.config import VolumeBackendSettings
+from overcast.common.trace import instrument
 
 GiB = 1 << 30
 
@@ -38,10 +39,16 @@ class VolumeRef:
     id: str
     size: int  # GiB
     provider_location: str | None = None
+    name_id: str | None = None  # the volume whose name the data has, when not `id`'s own
+
+    @property
+    def data_id(self) -> str:
+        """The id the back end knows the data by (names, exports)."""
+        return self.name_id or self.id
 
     @property
     def name(self) -> str:
-        return f"volume-{self.id}"
+        return f"volume-{self.data_id}"
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,7 @@ class Callbacks(Protocol):
         ...
 
 
-class VolumeDriver(abc.ABC):
+class VolumeDriver(instrument.TracedCalls, abc.ABC):
     capabilities: Capabilities
 
     def __init__(self, name: str, settings: VolumeBackendSettings, callbacks: Callbacks) -> None:
@@ -112,8 +119,11 @@ class VolumeDriver(abc.ABC):
         """Remove the volume. Deleting an unknown volume succeeds."""
 
     @abc.abstractmethod
-    async def extend_volume(self, volume: VolumeRef, new_size: int) -> None:
-        """Grow the volume to `new_size` GiB (pre: new_size > volume.size). Idempotent."""
+    async def extend_volume(self, volume: VolumeRef, new_size: int) -> bool:
+        """Grow the volume to `new_size` GiB (pre: new_size > volume.size). Idempotent.
+        False when the data is open in a hypervisor on this node that alone may grow it (a
+        qcow2 image's metadata is its holder's): the hypervisor grows it when compute gets
+        the `volume-extended` event, as Nova does for Cinder's NFS volumes."""
 
     @abc.abstractmethod
     async def create_snapshot(self, snapshot: SnapshotRef, volume: VolumeRef) -> str:
@@ -144,6 +154,12 @@ class VolumeDriver(abc.ABC):
     @abc.abstractmethod
     async def copy_volume_to_image(self, volume: VolumeRef, dest: Path, disk_format: str) -> None:
         """Write the volume's data to `dest` in `disk_format` (raw or qcow2)."""
+
+    @abc.abstractmethod
+    async def copy_volume_to(self, volume: VolumeRef, connection: dict[str, Any]) -> None:
+        """Write the volume's whole data into the volume that `connection` (what another back
+        end's `initialize_connection` answered: `local` or `nbd`) describes, which is at least
+        as large. Used to migrate a volume between back ends. Idempotent."""
 
     @abc.abstractmethod
     def open_raw(self, volume: VolumeRef, write: bool = False) -> AbstractAsyncContextManager[Path]:

@@ -61,6 +61,7 @@ class Driver(VolumeDriver):
             raise errors.ServiceUnavailable("qemu-img is not installed")
         await asyncio.to_thread(self._prepare)
         self._template_lock = asyncio.Lock()
+        self._templates: dict[str, bytes] = {}  # empty images by format and size, a few KiB
         self.exports = nbd.Exports(
             self.callbacks.state_dir() / "nbd", self.callbacks.export_address()
         )
@@ -99,24 +100,35 @@ class Driver(VolumeDriver):
             await qemu_img.create(dest, self.fmt, size * GiB, thin)
             return
         template = self.root / ".templates" / f"{self.fmt}-{size}"
-        if not template.exists():
+        data = self._templates.get(template.name)
+        if data is None:
             async with self._template_lock:
                 if not template.exists():
                     template.parent.mkdir(exist_ok=True)
                     tmp = template.with_name(f"{template.name}.tmp")
                     await qemu_img.create(tmp, self.fmt, size * GiB, thin)
                     await asyncio.to_thread(qemu_img.sync_into_place, tmp, template)
-        await asyncio.to_thread(shutil.copyfile, template, dest)
+                data = self._templates[template.name] = await asyncio.to_thread(template.read_bytes)
+        await asyncio.to_thread(_write_sparse, dest, data)
 
     async def delete_volume(self, volume: VolumeRef) -> None:
-        await self.exports.remove(volume.id)
+        await self.exports.remove(volume.data_id)
         self._path(volume.name).unlink(missing_ok=True)
 
-    async def extend_volume(self, volume: VolumeRef, new_size: int) -> None:
-        path = self._path(volume.name)
-        if await asyncio.to_thread(qemu_img.virtual_size, path) >= new_size * GiB:
-            return
-        await qemu_img.resize(path, self.fmt, new_size * GiB)
+    async def extend_volume(self, volume: VolumeRef, new_size: int) -> bool:
+        path, size = self._path(volume.name), new_size * GiB
+        if await asyncio.to_thread(qemu_img.virtual_size, path) >= size:
+            return True
+        try:
+            if await self.exports.resize(volume.data_id, size):
+                return True
+            if self.fmt == "raw":  # a raw file is all data: growing it is safe while open
+                await asyncio.to_thread(_grow, path, size)
+            else:
+                await qemu_img.resize(path, self.fmt, size)
+        except errors.Conflict:  # open in a guest's QEMU: here (its image lock), or over NBD
+            return False
+        return True
 
     async def _copy(self, source: Path, name: str, size: int) -> str:
         async def make(tmp: Path) -> None:
@@ -166,6 +178,17 @@ class Driver(VolumeDriver):
     async def copy_volume_to_image(self, volume: VolumeRef, dest: Path, disk_format: str) -> None:
         await qemu_img.convert(self._existing(volume.name), self.fmt, dest, disk_format)
 
+    async def copy_volume_to(self, volume: VolumeRef, connection: dict[str, Any]) -> None:
+        data = connection.get("data") or {}
+        kind = connection.get("driver_volume_type")
+        if kind == "local":
+            target, fmt = str(data["device_path"]), str(data.get("format") or "raw")
+        elif kind == "nbd":
+            target, fmt = f"nbd://{data['host']}:{data['port']}/{data['name']}", "raw"
+        else:
+            raise errors.NotSupported(f"the file driver cannot write to a {kind} connection")
+        await qemu_img.convert_into(self._existing(volume.name), self.fmt, target, fmt)
+
     @contextlib.asynccontextmanager
     async def open_raw(self, volume: VolumeRef, write: bool = False) -> AsyncIterator[Path]:
         path = self._existing(volume.name)
@@ -202,7 +225,7 @@ class Driver(VolumeDriver):
                 "driver_volume_type": "local",
                 "data": {"device_path": str(path), "format": self.fmt, "volume_id": volume.id},
             }
-        export = await self.exports.add(volume.id, path, self.fmt, _connector_id(connector))
+        export = await self.exports.add(volume.data_id, path, self.fmt, _connector_id(connector))
         return {
             "driver_volume_type": "nbd",
             "data": {**export.connection(), "volume_id": volume.id},
@@ -211,7 +234,7 @@ class Driver(VolumeDriver):
     async def terminate_connection(self, volume: VolumeRef, connector: dict[str, Any]) -> None:
         host = connector.get("host")
         if host and host != self.callbacks.node():
-            await self.exports.remove(volume.id, _connector_id(connector))
+            await self.exports.remove(volume.data_id, _connector_id(connector))
 
     async def get_stats(self) -> list[PoolStats]:
         return [await asyncio.to_thread(self._stats)]
@@ -270,10 +293,27 @@ class Driver(VolumeDriver):
         return await asyncio.to_thread(scan)
 
     async def unmanage(self, volume: VolumeRef) -> None:
-        await self.exports.remove(volume.id)
+        await self.exports.remove(volume.data_id)
         path = self._path(volume.name)
         if path.exists():
             await asyncio.to_thread(os.replace, path, self._path(f"unmanaged-{volume.name}"))
+
+
+def _write_sparse(path: Path, data: bytes, block: int = 4096) -> None:
+    """`data` at `path`, its zero blocks left as holes (an empty qcow2 is mostly zeros)."""
+    with path.open("wb") as handle:
+        for offset in range(0, len(data), block):
+            chunk = data[offset : offset + block]
+            if chunk.count(0) != len(chunk):
+                handle.seek(offset)
+                handle.write(chunk)
+        handle.truncate(len(data))
+
+
+def _grow(path: Path, size: int) -> None:
+    with path.open("r+b") as handle:
+        handle.truncate(size)
+        os.fsync(handle.fileno())
 
 
 def _sparse(path: Path, size: int) -> None:

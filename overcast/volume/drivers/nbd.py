@@ -18,9 +18,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qemu.qmp import ExecuteError, QMPClient, QMPError
+
 from overcast.common import errors, files
 
 DAEMON = "qemu-storage-daemon"
+_UNIX_PATH_MAX = 107  # a longer socket path cannot be bound: the export has no monitor then
 
 
 @dataclass
@@ -31,15 +34,20 @@ class Export:
     port: int
     name: str
     connectors: list[str] = field(default_factory=list)
+    monitor: str = ""  # the daemon's QMP socket ("" for an export started without one)
 
     def connection(self) -> dict[str, Any]:
         return {"host": self.host, "port": self.port, "name": self.name, "format": "raw"}
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def _listener(host: str) -> socket.socket:
+    """A listening socket on a free port, handed to the daemon: a port picked here and bound
+    by the daemon later could be taken by another daemon meanwhile."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(64)
+    return sock
 
 
 def _alive(pid: int) -> bool:
@@ -94,26 +102,66 @@ class Exports:
                 await _stop(export.pid)
             with contextlib.suppress(FileNotFoundError):
                 self._record(volume_id).unlink()
+            (self.dir / f"{volume_id}.qmp").unlink(missing_ok=True)
+
+    async def resize(self, volume_id: str, size: int) -> bool:
+        """Grow the exported image to `size` bytes through its daemon, which holds it open;
+        False when no export of it runs (or one without a monitor). An NBD export forbids
+        resizing and its clients keep the size they were told, so the export is taken down
+        and set up again around the resize, and only while no client is connected
+        (errors.Conflict when one is: QEMU's NBD client cannot grow a disk)."""
+        export = self.find(volume_id)
+        if export is None or not export.monitor:
+            return False
+        add = {"type": "nbd", "id": "export0", "node-name": "disk0", "name": export.name,
+               "writable": True}  # fmt: skip
+        client = QMPClient(f"nbd-{volume_id[:8]}")
+        try:
+            await client.connect(export.monitor)
+            await _take_down(client, export.name)
+            try:
+                for _ in range(100):  # the export goes once its last request is done
+                    if not await client.execute("query-block-exports"):
+                        break
+                    await asyncio.sleep(0.02)
+                await client.execute("block_resize", {"node-name": "disk0", "size": size})
+            finally:
+                await client.execute("block-export-add", add)
+        except (QMPError, OSError) as exc:
+            raise errors.ServiceUnavailable(f"{DAEMON} did not grow {export.name}: {exc}") from exc
+        finally:
+            await client.disconnect()
+        return True
 
     async def _start(self, volume_id: str, path: Path, fmt: str) -> Export:
         self.dir.mkdir(parents=True, exist_ok=True)
-        port = _free_port(self.address)
+        listener = _listener(self.address)
+        port = int(listener.getsockname()[1])
         name = f"volume-{volume_id}"
+        monitor = self.dir / f"{volume_id}.qmp"
+        monitor.unlink(missing_ok=True)
+        qmp = [] if len(str(monitor)) > _UNIX_PATH_MAX else [
+            "--chardev", f"socket,id=qmp0,path={monitor},server=on,wait=off",
+            "--monitor", "chardev=qmp0",
+        ]  # fmt: skip
         process = await asyncio.create_subprocess_exec(
             DAEMON,
+            *qmp,
             "--blockdev",
             f"driver=file,node-name=file0,filename={path},cache.direct=off",
             "--blockdev",
             f"driver={fmt},node-name=disk0,file=file0",
             "--nbd-server",
-            f"addr.type=inet,addr.host={self.address},addr.port={port}",
+            f"addr.type=fd,addr.str={listener.fileno()}",
             "--export",
             f"type=nbd,id=export0,node-name=disk0,name={name},writable=on",
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            pass_fds=(listener.fileno(),),
         )
+        listener.close()
         if not await _listening(self.address, port, process):
             err = b""
             if process.stderr is not None and process.returncode is not None:
@@ -123,7 +171,22 @@ class Exports:
             raise errors.ServiceUnavailable(
                 f"{DAEMON} did not export {name}: {err.decode(errors='replace')[:300]}"
             )
-        return Export(volume_id, process.pid, self.address, port, name)
+        return Export(
+            volume_id, process.pid, self.address, port, name, monitor=str(monitor) if qmp else ""
+        )
+
+
+async def _take_down(client: QMPClient, name: str, patience: float = 3.0) -> None:
+    """Remove the export once no client is connected: a short-lived one (a size probe) is
+    waited for, `patience` seconds; errors.Conflict when one stays (a guest's QEMU)."""
+    for attempt in range(int(patience / 0.1)):
+        try:
+            await client.execute("block-export-del", {"id": "export0", "mode": "safe"})
+            return
+        except ExecuteError as exc:
+            if attempt == int(patience / 0.1) - 1:
+                raise errors.Conflict(f"{name} is in use over NBD: {exc}") from exc
+            await asyncio.sleep(0.1)
 
 
 async def _listening(host: str, port: int, process: asyncio.subprocess.Process) -> bool:
@@ -131,14 +194,20 @@ async def _listening(host: str, port: int, process: asyncio.subprocess.Process) 
         if process.returncode is not None:
             return False
         try:
-            _reader, writer = await asyncio.open_connection(host, port)
+            reader, writer = await asyncio.open_connection(host, port)
         except OSError:
             await asyncio.sleep(0.02)
             continue
+        try:  # the daemon's own greeting: it has opened the image and serves
+            greeted = await asyncio.wait_for(reader.readexactly(8), 0.5) == b"NBDMAGIC"
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            greeted = False
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
-        return True
+        if greeted:
+            return True
+        await asyncio.sleep(0.02)
     return False
 
 

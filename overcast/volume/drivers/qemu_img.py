@@ -28,9 +28,10 @@ async def run(*args: str) -> str:
     )
     out, err = await process.communicate()
     if process.returncode != 0:
-        raise errors.ServiceUnavailable(
-            f"qemu-img {args[0]} failed: {err.decode(errors='replace').strip()[:500]}"
-        )
+        text = f"qemu-img {args[0]} failed: {err.decode(errors='replace').strip()[:500]}"
+        if b"Failed to get" in err and b"lock" in err:  # QEMU's image lock: open elsewhere
+            raise errors.Conflict(text)
+        raise errors.ServiceUnavailable(text)
     return out.decode()
 
 
@@ -47,10 +48,33 @@ async def convert(
     source: Path, source_fmt: str, dest: Path, dest_fmt: str, snapshot: str | None = None
 ) -> None:
     """Copy `source` into a new file `dest` in `dest_fmt`; zeros stay holes (thin)."""
-    args = ["convert", "-q", "-f", source_fmt, "-O", dest_fmt, "-W", "-m", "8"]
+    # -U: a guest may hold the source open (a snapshot or clone of an in-use volume is
+    # crash-consistent, as Cinder's of an attached volume are).
+    args = ["convert", "-q", "-U", "-f", source_fmt, "-O", dest_fmt, "-W", "-m", "8"]
     if snapshot:
         args += ["-l", f"snapshot.name={snapshot}"]
     await run(*args, str(source), str(dest))
+
+
+async def convert_into(source: Path, source_fmt: str, target: str, target_fmt: str) -> None:
+    """Copy `source` into the existing image `target` (a path or an NBD URI) without
+    recreating it; zeros are not written (the target starts empty)."""
+    await run(
+        "convert",
+        "-q",
+        "-U",
+        "-n",
+        "--target-is-zero",
+        "-f",
+        source_fmt,
+        "-O",
+        target_fmt,
+        "-W",
+        "-m",
+        "8",
+        str(source),
+        target,
+    )
 
 
 async def resize(path: Path, fmt: str, size_bytes: int) -> None:

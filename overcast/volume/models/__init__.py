@@ -19,6 +19,7 @@ else:
 
 from overcast.volume.models import (  # noqa: E402
     backups,
+    groups,
     hosts,
     quotas,
     transfers,
@@ -26,4 +27,4 @@ from overcast.volume.models import (  # noqa: E402
     volumes,
 )
 
-__all__ = ["Base", "backups", "hosts", "quotas", "transfers", "types", "volumes"]
+__all__ = ["Base", "backups", "groups", "hosts", "quotas", "transfers", "types", "volumes"]

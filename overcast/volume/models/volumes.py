@@ -33,7 +33,7 @@ class Volume(Base):
     status: Mapped[str] = mapped_column(String(32), default="creating")
     previous_status: Mapped[str | None] = mapped_column(String(32))
     attach_status: Mapped[str] = mapped_column(String(32), default="detached")
-    migration_status: Mapped[str | None] = mapped_column(String(32))
+    migration_status: Mapped[str | None] = mapped_column(String(255))  # `target:<id>` too
     availability_zone: Mapped[str] = mapped_column(String(255))
     volume_type_id: Mapped[str] = mapped_column(String(36), ForeignKey("volume_type.id"))
     host: Mapped[str | None] = mapped_column(String(255))
@@ -48,11 +48,16 @@ class Volume(Base):
     backup_id: Mapped[str | None] = mapped_column(String(36))
     provider_location: Mapped[str | None] = mapped_column(String(1024))
     provider_id: Mapped[str | None] = mapped_column(String(255))
+    # Whose data the back end holds under this volume's name (Cinder's `_name_id`): set on
+    # the temporary volume of an attached volume's migration, which names the data after the
+    # volume it becomes, so that once they trade places the volume keeps its own data name.
+    name_id: Mapped[str | None] = mapped_column(String(36))
     consumes_quota: Mapped[bool] = mapped_column(Boolean, default=True)
     # The back ends a create already failed on (the scheduler skips them when it retries).
     attempted: Mapped[list[Any]] = mapped_column(JSON, default=list)
     service_uuid: Mapped[str | None] = mapped_column(String(36))
     encryption_key_id: Mapped[str | None] = mapped_column(String(36))
+    group_id: Mapped[str | None] = mapped_column(String(36), index=True)
     # What an operation in progress needs after a restart (e.g. {"extend_from": 1}).
     task: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     launched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -108,6 +113,7 @@ class Snapshot(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     provider_location: Mapped[str | None] = mapped_column(String(1024))
     consumes_quota: Mapped[bool] = mapped_column(Boolean, default=True)
+    group_snapshot_id: Mapped[str | None] = mapped_column(String(36), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)

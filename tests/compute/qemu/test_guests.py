@@ -1,7 +1,8 @@
 """Real guests on the qemu driver, through openstacksdk and the openstack CLI: the console
 shows the banner and the user_data script's output; reboot, stop/start, pause, suspend/resume,
 snapshot and a boot from it, resize and revert, rescue, diagnostics, the metadata API, a bad
-image, delete leaving nothing, and Overcast killed -9 while guests run.
+image, delete leaving nothing, Overcast killed -9 while guests run, and QEMU as its own
+unprivileged user that reaches no guest's files.
 
 Three guests boot at once and are shared: `shared` is only read, `life` goes through the
 power actions, `mover` through snapshot, resize and rescue, and is deleted at the end."""
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import os
+import pwd
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -62,6 +65,27 @@ def test_diagnostics_read_the_running_guest(qemu_cloud: Cloud, guests: dict[str,
     assert shown["driver"] == "qemu" and shown["state"] == "running"
     assert shown["num_cpus"] == 1 and shown["memory_details"]["maximum"] == 256
     assert shown["cpu_details"][0]["time"] > 0 and shown["disk_details"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="QEMU drops to its own user only from root")
+def test_qemu_runs_unprivileged_and_reaches_no_other_guest(
+    qemu_cloud: Cloud, guests: dict[str, Any]
+) -> None:
+    user = pwd.getpwnam("overcast-qemu")  # the default compute.qemu.user, made by the driver
+    shared, life = guests["shared"], guests["life"]
+    (pid,) = [p for p in qemu_pids(qemu_cloud.srv.data_dir)
+              if shared.id.encode() in Path(f"/proc/{p}/cmdline").read_bytes()]  # fmt: skip
+    status = Path(f"/proc/{pid}/status").read_text()
+    uids = next(ln for ln in status.splitlines() if ln.startswith("Uid:")).split()[1:]
+    assert uids == [str(user.pw_uid)] * 4  # real, effective, saved and filesystem
+    own, other = _instance_dir(qemu_cloud, shared), _instance_dir(qemu_cloud, life)
+    fds = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
+    assert str(own / "disk") in fds  # its own disk: opened as root before the drop
+    as_qemu = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"]
+    for path in (other / "disk", own / "disk"):
+        denied = subprocess.run([*as_qemu, "head", "-c1", str(path)], capture_output=True)
+        assert denied.returncode != 0 and b"Permission denied" in denied.stderr
+    assert path.stat().st_uid == 0 and other.stat().st_mode & 0o077 == 0
 
 
 def test_metadata_api_answers_signed_requests(qemu_cloud: Cloud, guests: dict[str, Any]) -> None:

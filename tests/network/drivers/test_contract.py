@@ -1,14 +1,19 @@
-"""The dataplane driver contract, run over every driver (only `noop` for now): level-based
-`apply`, the `bind_port`/`unbind_port` fast path, idempotency, and status callbacks."""
+"""The dataplane driver contract, run over every driver (`linuxbridge` in a namespace of the
+test's own, as root): level-based `apply`, the `bind_port`/`unbind_port` fast path and its
+batches (`apply_ports`), idempotency, and status callbacks; `auto` choosing the driver the host can run."""
 
 from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
 
 import pytest
 
 from overcast.common.config import Settings
 from overcast.network import drivers
+from overcast.network.drivers.linuxbridge import netns
 
-DRIVERS = ["noop"]
+DRIVERS = ["noop", "linuxbridge"]
 
 
 class Recorder:
@@ -41,9 +46,19 @@ def port(port_id: str, up: bool = True) -> drivers.Port:
 
 
 @pytest.fixture(params=DRIVERS)
-def driver(request: pytest.FixtureRequest, tmp_path: object) -> tuple[drivers.Driver, Recorder]:
+async def driver(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[drivers.Driver, Recorder]]:
+    if request.param == "linuxbridge" and os.geteuid() != 0:
+        pytest.skip("the linuxbridge driver needs root")
     recorder = Recorder()
-    return drivers.load(request.param, Settings(), recorder), recorder
+    settings = Settings()
+    settings.network.linuxbridge.namespace = f"occontract{os.getpid()}"
+    found = drivers.load(request.param, settings, recorder)
+    await found.start()
+    yield found, recorder
+    await found.cleanup()
+    assert not netns.exists(settings.network.linuxbridge.namespace)
 
 
 async def test_capabilities_say_what_binding_needs(driver: tuple[drivers.Driver, Recorder]) -> None:
@@ -78,3 +93,35 @@ async def test_bind_and_unbind_port(driver: tuple[drivers.Driver, Recorder]) -> 
     await found.unbind_port("c")  # unbinding an unknown port succeeds
     await found.unbind_port("never-seen")
     assert recorder.events == [("up", "c"), ("down", "c")]
+
+
+async def test_apply_ports_binds_and_unbinds_together(
+    driver: tuple[drivers.Driver, Recorder],
+) -> None:
+    found, recorder = driver
+    await found.bind_port(port("e"), NET, ())
+    recorder.events.clear()
+    batch = drivers.Batch(ports=((port("c"), NET), (port("d", up=False), NET)), gone=("e", "x"))
+    await found.apply_ports(batch)
+    assert sorted(recorder.events) == [("down", "d"), ("down", "e"), ("up", "c")]
+    recorder.events.clear()
+    await found.apply_ports(drivers.Batch())  # nothing changed: nothing happens
+    assert recorder.events == []
+
+
+def test_auto_picks_linuxbridge_where_the_host_can_run_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`overcast up` with the default driver (auto): linuxbridge as root on this host, and it
+    says so; noop, saying why, where the host cannot (then guests need a config drive)."""
+    if os.geteuid() != 0:
+        pytest.skip("the linuxbridge driver needs root")
+    settings = Settings()
+    settings.network.driver, settings.compute.qemu.force_config_drive = "auto", None  # defaults
+    said = drivers.resolve(settings)
+    assert said.startswith("linuxbridge (") and settings.network.driver == "linuxbridge"
+    assert settings.compute.qemu.force_config_drive is False
+    monkeypatch.setattr(drivers, "unusable", lambda: "no dnsmasq")
+    settings = Settings()
+    settings.network.driver, settings.compute.qemu.force_config_drive = "auto", None
+    said = drivers.resolve(settings)
+    assert said == "noop (no dnsmasq: no packets are carried)"
+    assert settings.network.driver == "noop" and settings.compute.qemu.force_config_drive is True

@@ -129,7 +129,8 @@ def nic_for(vif: dict[str, Any], props: dict[str, Any], index: int) -> Nic:
     port = str(vif.get("port_id") or vif.get("id") or index)
     tap = str(vif.get("devname") or f"tap{port[:11]}")[:15]
     mac = str(vif.get("mac") or vif.get("address"))
-    return Nic(mac, model, tap, f"net{index}", vif.get("bridge"), port_id=port)
+    namespace = (vif.get("vif_details") or {}).get("namespace")
+    return Nic(mac, model, tap, f"net{index}", vif.get("bridge"), port, namespace=namespace)
 
 
 def nics(spec: drivers.InstanceSpec) -> list[Nic]:

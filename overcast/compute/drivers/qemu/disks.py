@@ -82,3 +82,11 @@ async def create_swap(dest: Path, size_mb: int) -> None:
 async def copy_out(src: Path, dest: Path) -> None:
     """A standalone qcow2 copy of a guest disk (its backing chain flattened), for images."""
     await qemu_img("convert", "-q", "-f", "qcow2", "-O", "qcow2", str(src), str(dest))
+
+
+async def copy_into(src: str, src_fmt: str, dest: str, dest_fmt: str) -> None:
+    """Every byte of image `src` into the existing, empty and at least as large image `dest`
+    (files or NBD URLs)."""
+    await qemu_img(
+        "convert", "-q", "-n", "--target-is-zero", "-f", src_fmt, "-O", dest_fmt, src, dest
+    )

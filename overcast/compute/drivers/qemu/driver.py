@@ -10,23 +10,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from overcast.common import errors, log
 from overcast.common.config import Settings
 from overcast.compute import drivers, states
-from overcast.compute.drivers.qemu import build, disks, hostinfo, vifs
+from overcast.compute.drivers.qemu import build, disks, hostinfo, live, mirror, vifs
 from overcast.compute.drivers.qemu.files import HostFiles
 from overcast.compute.drivers.qemu.guest import Guest
-from overcast.compute.drivers.qemu.launch import Disk, Launch, hotplug_ports
+from overcast.compute.drivers.qemu.launch import Disk, Launch, Nic, hotplug_ports, netdev
 
 LOG = log.get(__name__)
 
 
 class QemuDriver(drivers.Driver):
-    capabilities = drivers.Capabilities(needs_image_data=True, supports_live_migration=False)
+    capabilities = drivers.Capabilities(needs_image_data=True)
 
     def __init__(self, settings: Settings, callbacks: drivers.Callbacks) -> None:
         super().__init__(settings, callbacks)
@@ -34,6 +36,8 @@ class QemuDriver(drivers.Driver):
         self.files = HostFiles(settings.data_dir, "")
         self.accel = "tcg"
         self.version = 0
+        self.user: str | None = None
+        self.vnc_listen: str | None = None
         self._guests: dict[str, Guest] = {}
 
     # -- host ---------------------------------------------------------------------------------
@@ -44,7 +48,12 @@ class QemuDriver(drivers.Driver):
         self.files.make()
         kvm, self.version = await hostinfo.probe(self.conf.binary)
         self.accel = {"kvm": "kvm", "tcg": "tcg"}.get(self.conf.accel, "kvm" if kvm else "tcg")
-        LOG.info("qemu driver on %s: %s (QEMU %s)", host, self.accel.upper(), self.version)
+        self.user = await asyncio.to_thread(hostinfo.guest_user, self.conf.user)
+        self.vnc_listen = self._vnc_listen()
+        if os.geteuid() == 0 and self.conf.user and not self.user:
+            LOG.warning("QEMU runs as root: no user %r for it (compute.qemu.user)", self.conf.user)
+        LOG.info("qemu driver on %s: %s (QEMU %s) as %s", host, self.accel.upper(),
+                 self.version, self.user or "Overcast's user")  # fmt: skip
         found = [self._guest(uuid) for uuid in self.files.uuids()]
         await asyncio.gather(*(self._adopt(g) for g in found))
 
@@ -65,7 +74,7 @@ class QemuDriver(drivers.Driver):
             local_gb=hostinfo.disk_gb(self.files.root),
             hypervisor_type=kind,
             hypervisor_version=self.version,
-            host_ip=self.settings.host,
+            host_ip=self.settings.my_ip,
             cpu_info={
                 "arch": "x86_64",
                 "model": self.conf.cpu_model if self.accel == "tcg" else "host",
@@ -92,6 +101,8 @@ class QemuDriver(drivers.Driver):
 
     async def _guest_event(self, guest: Guest, event: str) -> None:
         """The guest powered off, panicked or its QEMU died, with no action under way."""
+        if self._began(guest.uuid).exists():
+            return  # a move from here stops it (after a crash `abandon_migration` settles it)
         async with guest.lock:
             if guest.busy:
                 return
@@ -110,8 +121,11 @@ class QemuDriver(drivers.Driver):
             finally:
                 guest.busy = False
 
-    def _user(self) -> str | None:
-        return self.conf.user if os.geteuid() == 0 and self.conf.user else None
+    def _vnc_listen(self) -> str | None:
+        listen = self.conf.vnc_listen
+        if listen == "auto":
+            return self.settings.my_ip if self.settings.bus_url else None
+        return None if listen == "unix" else listen
 
     async def list_instances(self) -> list[str]:
         return self.files.uuids()
@@ -122,15 +136,25 @@ class QemuDriver(drivers.Driver):
 
     async def spawn(self, instance: drivers.InstanceSpec) -> None:
         async with self._acting(instance.uuid, known=False) as guest:
-            try:
-                launch = await build.make(instance, guest.files, self.conf, self.accel)
-                launch.user = self._user()
-                guest.files.write_config(launch.to_dict())
-                await guest.start(launch, self.conf.start_timeout)
-            except BaseException:
-                await guest.quit()
-                self.files.remove(instance.uuid)
-                raise
+            await self._create(instance, guest)
+
+    async def _create(
+        self, instance: drivers.InstanceSpec, guest: Guest, incoming: bool = False
+    ) -> None:
+        """A new guest's files and its QEMU; on failure nothing of it is left."""
+        try:
+            launch = await build.make(instance, guest.files, self.conf, self.accel)
+            launch.user, launch.vnc_listen = self.user, self.vnc_listen
+            guest.files.write_config(launch.to_dict())
+            await guest.start(launch, self.conf.start_timeout, incoming=incoming)
+        except BaseException:
+            await self._forget(guest)
+            raise
+
+    async def _forget(self, guest: Guest) -> None:
+        await guest.quit()
+        self.files.remove(guest.uuid)
+        self._guests.pop(guest.uuid, None)
 
     async def destroy(self, instance_uuid: str, destroy_disks: bool = True) -> None:
         guest = self._guest(instance_uuid)
@@ -138,7 +162,7 @@ class QemuDriver(drivers.Driver):
             guest.busy = True
             await guest.quit()
             self.files.remove(instance_uuid)
-            shutil.rmtree(self._backup(instance_uuid), ignore_errors=True)
+            self._drop_backup(instance_uuid)
             self._guests.pop(instance_uuid, None)
 
     async def reboot(self, instance_uuid: str, hard: bool) -> None:
@@ -179,23 +203,41 @@ class QemuDriver(drivers.Driver):
             await guest.qmp("cont")
 
     async def suspend(self, instance_uuid: str) -> None:
-        """The guest's memory and devices to `suspended.state`, then QEMU ends."""
+        """The guest's memory and devices to `suspended.state`, then QEMU ends. The state is
+        in place before QEMU ends, so a suspend cut short at any point can simply run again."""
         async with self._acting(instance_uuid) as guest:
-            tmp = guest.files.dir / "suspended.state.part"
+            saved, tmp = guest.files.saved_state, guest.files.dir / "suspended.state.part"
+            status = "shutdown"
+            if guest.running():
+                with contextlib.suppress(errors.OvercastError):
+                    await self._migration_done(guest)  # a save its QEMU went on with ends
+                status = await guest.status()
+            if status == "postmigrate" and tmp.exists():  # a save that completed: keep it
+                await asyncio.to_thread(_fsync, tmp)
+                tmp.replace(saved)
+            if saved.exists() and status != "running":
+                await guest.quit()  # saved already: only its QEMU may be left
+                return
             await guest.qmp("stop")
             assert guest.monitor is not None
             await guest.monitor.pass_fd(tmp, "state", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             await guest.qmp("migrate", uri="fd:state")
             await self._migration_done(guest)
-            await guest.quit()
             await asyncio.to_thread(_fsync, tmp)
-            tmp.replace(guest.files.saved_state)
+            tmp.replace(saved)
+            await guest.quit()
 
     async def resume(self, instance_uuid: str) -> None:
+        """Restore `suspended.state` in a new QEMU. A QEMU left by a resume cut short is
+        ended first, unless it already runs the guest (the state file then just goes)."""
         async with self._acting(instance_uuid) as guest:
             saved = guest.files.saved_state
+            if guest.running() and await guest.status() == "running":
+                saved.unlink(missing_ok=True)
+                return
             if not saved.exists():
                 raise errors.Conflict(f"Instance {instance_uuid} is not suspended.")
+            await guest.quit()
             await guest.start(guest.launch, self.conf.start_timeout, incoming=True)
             try:
                 assert guest.monitor is not None
@@ -232,6 +274,28 @@ class QemuDriver(drivers.Driver):
     async def get_console_output(self, instance_uuid: str) -> str:
         log_file = self._known(instance_uuid).files.console_log
         return await asyncio.to_thread(_tail, log_file, self.conf.console_log_max)
+
+    async def get_vnc_console(self, instance_uuid: str) -> drivers.ConsoleTarget:
+        guest = self._known(instance_uuid)
+        launch = guest.launch
+        if not launch.vnc:
+            raise errors.NotSupported("VNC is switched off (compute.qemu.vnc)")
+        if not launch.vnc_listen:
+            return drivers.ConsoleTarget(path=str(guest.files.vnc))
+        served = await guest.qmp("query-vnc")  # the port QEMU found free
+        return drivers.ConsoleTarget(host=launch.vnc_listen, port=int(served["service"]))
+
+    async def get_serial_console(self, instance_uuid: str) -> drivers.ConsoleTarget:
+        guest = self._known(instance_uuid)
+        address = guest.launch.vnc_listen
+        if not address:
+            return drivers.ConsoleTarget(path=str(guest.files.serial))
+        for chardev in await guest.qmp("query-chardev"):  # "disconnected:tcp:ADDR:PORT,server=on"
+            if chardev.get("label") == "serial0":
+                port = re.search(r":(\d+)(,|$)", str(chardev.get("filename", "")))
+                if port:
+                    return drivers.ConsoleTarget(host=address, port=int(port.group(1)))
+        raise errors.OvercastError(f"QEMU of {instance_uuid} has no serial console port")
 
     # -- images -------------------------------------------------------------------------------
 
@@ -309,17 +373,41 @@ class QemuDriver(drivers.Driver):
     def _backup(self, uuid: str) -> Path:
         return self.files.instances / f"{uuid}_resize"
 
-    async def migrate_disk_and_power_off(self, instance_uuid: str, dest_host: str) -> None:
-        """Stop the guest, keep a copy of its files for a revert, hand them to `dest_host`
-        (a host under the same data directory)."""
+    def _began(self, uuid: str) -> Path:
+        """There while a move from here is under way: made first, gone when it is settled."""
+        return self.files.instances / f"{uuid}_resize.part"
+
+    def _drop_backup(self, uuid: str) -> None:
+        for path in (self._backup(uuid), self._began(uuid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+    async def migrate_disk_and_power_off(
+        self, instance_uuid: str, dest_host: str, target: dict[str, Any] | None = None
+    ) -> None:
+        """Stop the guest. With a `target` (another host's `prepare_migration`), copy its
+        disks into the ones that host serves; its files stay here until the move is confirmed
+        (a revert starts them again). Otherwise keep a copy of its files for a revert, and
+        hand them to `dest_host` (a host under the same data directory)."""
         async with self._acting(instance_uuid) as guest:
+            began = self._began(instance_uuid)
+            began.mkdir(exist_ok=True)  # a restart that cuts the move short starts the guest
             if guest.running():
                 await guest.acpi_shutdown(self.settings.compute.shutdown_timeout)
                 await guest.quit()
+            if target:
+                by_id = {d.node or f"disk{i}": d for i, d in enumerate(guest.launch.disks)}
+                for name in target.get("disks", []):
+                    disk = by_id[name]
+                    await disks.qemu_img("convert", "-n", "-f", disk.format, "-O", "raw",
+                                         disk.path, live.nbd_url(target, name))  # fmt: skip
+                return
             backup = self._backup(instance_uuid)
             shutil.rmtree(backup, ignore_errors=True)
             keep = shutil.ignore_patterns("*.sock", "qemu.pid", "*.part")  # not sockets: files
-            await asyncio.to_thread(shutil.copytree, guest.files.dir, backup, ignore=keep)
+            await asyncio.to_thread(
+                shutil.copytree, guest.files.dir, began, ignore=keep, dirs_exist_ok=True
+            )
+            began.rename(backup)  # whole, or not there
             if dest_host != self.host:
                 dest = HostFiles(self.settings.data_dir, dest_host)
                 dest.make()
@@ -334,7 +422,9 @@ class QemuDriver(drivers.Driver):
             await super().finish_migration(instance, power_on)
             return
         async with self._acting(instance.uuid) as guest:
+            await guest.quit()  # the QEMU that served the disks to a cold migration, if any
             launch = guest.launch
+            launch.user, launch.vnc_listen = self.user, self.vnc_listen  # this host's
             launch.vcpus = int(instance.flavor.get("vcpus") or launch.vcpus)
             launch.memory_mb = int(instance.flavor.get("memory_mb") or launch.memory_mb)
             root_gb = int(instance.flavor.get("root_gb") or 0)
@@ -345,10 +435,25 @@ class QemuDriver(drivers.Driver):
                 await guest.start(launch, self.conf.start_timeout)
 
     async def confirm_migration(self, instance_uuid: str) -> None:
-        shutil.rmtree(self._backup(instance_uuid), ignore_errors=True)
+        self._drop_backup(instance_uuid)
+
+    async def abandon_migration(self, instance: drivers.InstanceSpec, power_on: bool) -> None:
+        """The files kept for a revert come back (and the guest starts, if `power_on`); a move
+        cut short before they were whole only stopped the guest, or is stopping it still (the
+        ACPI power-off it asked for goes on): it starts again from scratch."""
+        uuid = instance.uuid
+        if self._backup(uuid).exists():
+            LOG.info("%s: undoing a resize or migration cut short by a restart", uuid)
+            await self.finish_revert_migration(instance, power_on)
+        elif self._began(uuid).exists():
+            LOG.info("%s: restarting after a migration cut short by a restart", uuid)
+            if self.files.guest(uuid).config.exists():
+                await (self.reboot(uuid, hard=True) if power_on else self.power_off(uuid))
+            shutil.rmtree(self._began(uuid), ignore_errors=True)
 
     async def finish_revert_migration(self, instance: drivers.InstanceSpec, power_on: bool) -> None:
         backup = self._backup(instance.uuid)
+        shutil.rmtree(self._began(instance.uuid), ignore_errors=True)
         if not backup.exists():
             await super().finish_revert_migration(instance, power_on)
             return
@@ -363,6 +468,52 @@ class QemuDriver(drivers.Driver):
                     await guest.start(guest.launch, self.conf.start_timeout)
             finally:
                 guest.busy = False
+
+    # -- live migration -----------------------------------------------------------------------
+
+    async def pre_live_migration(self, instance: drivers.InstanceSpec) -> dict[str, Any]:
+        """New overlays of the same base image here, served over NBD, and a QEMU waiting for
+        the guest (`live.receive`)."""
+        return await self._receive(instance, live.receive)
+
+    async def prepare_migration(self, instance: drivers.InstanceSpec) -> dict[str, Any]:
+        """As for a live migration, but the QEMU only serves the new disks: it never runs the
+        guest (`finish_migration` starts it anew)."""
+        return await self._receive(instance, live.serve_disks)
+
+    async def _receive(
+        self,
+        instance: drivers.InstanceSpec,
+        serve: Callable[[Guest, str], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        async with self._acting(instance.uuid, known=False) as guest:
+            await self._create(instance, guest, incoming=True)
+            try:
+                return await serve(guest, self.settings.my_ip)
+            except BaseException:
+                await self._forget(guest)
+                raise
+
+    async def live_migration(
+        self, instance_uuid: str, dest_host: str, target: dict[str, Any]
+    ) -> dict[str, Any]:
+        async with self._acting(instance_uuid) as guest:
+            await live.send(guest, target, self.conf.migration_timeout)
+            console = await asyncio.to_thread(
+                _tail, guest.files.console_log, self.conf.console_log_max
+            )
+            await self._forget(guest)
+        return {"console_log": console, "disks": target.get("disks", [])}
+
+    async def post_live_migration_at_destination(
+        self, instance: drivers.InstanceSpec, handover: dict[str, Any]
+    ) -> None:
+        """The console log so far comes first in the log here (QEMU writes nothing while the
+        guest waits); then the guest runs."""
+        async with self._acting(instance.uuid) as guest:
+            earlier = str(handover.get("console_log") or "").encode()
+            await asyncio.to_thread(_append, guest.files.console_log, earlier)
+            await live.run(guest, list(handover.get("disks") or []))
 
     # -- diagnostics --------------------------------------------------------------------------
 
@@ -404,7 +555,7 @@ class QemuDriver(drivers.Driver):
                 }
             )
         for nic in launch.nics:
-            out["nic_details"].append({"mac_address": nic.mac, **_tap_stats(nic.tap)})
+            out["nic_details"].append({"mac_address": nic.mac, **await vifs.stats(nic)})
         return out
 
     # -- attach and detach while running ------------------------------------------------------
@@ -423,12 +574,12 @@ class QemuDriver(drivers.Driver):
             launch.disks.append(disk)
             guest.files.write_config(launch.to_dict())
 
-    async def _plug_disk(
-        self, guest: Guest, launch: Launch, disk: Disk, connection_info: dict[str, Any]
-    ) -> None:
+    async def _add_node(self, guest: Guest, disk: Disk, connection_info: dict[str, Any]) -> None:
+        """The volume as block node `disk.node` (its file handed over as an fd, or NBD)."""
         data = connection_info.get("data") or {}
         if connection_info.get("driver_volume_type") == "local":
             fdset = await self._add_fd(guest, Path(data["device_path"]))
+            disk.fdset = fdset
             file: dict[str, Any] = {"driver": "file", "filename": f"/dev/fdset/{fdset}"}
         else:
             file = {
@@ -436,22 +587,27 @@ class QemuDriver(drivers.Driver):
                 "server": {"type": "inet", "host": data["host"], "port": str(data["port"])},
                 "export": data.get("name", ""),
             }
+        await guest.qmp("blockdev-add", **{"node-name": disk.node, "driver": disk.format,
+                                           "file": file})  # fmt: skip
+
+    async def _plug_disk(
+        self, guest: Guest, launch: Launch, disk: Disk, connection_info: dict[str, Any]
+    ) -> None:
         used = {d.port for d in launch.disks} | {n.port for n in launch.nics}
         free = [p for p in hotplug_ports(launch) if p not in used]
         if hotplug_ports(launch) and not free:
             raise errors.Conflict(f"Instance {guest.uuid} has no free hot-plug slot.")
         disk.port = free[0] if free else None
         where = {"bus": disk.port} if disk.port else {}
-        await guest.qmp("blockdev-add", **{"node-name": disk.node, "driver": disk.format,
-                                           "file": file})  # fmt: skip
+        await self._add_node(guest, disk, connection_info)
         try:
             await guest.qmp("device_add", driver="virtio-blk-pci", drive=disk.node,
-                            id=f"dev-{disk.node}", serial=disk.serial or "", **where)  # fmt: skip
+                            id=disk.device_id, serial=disk.serial or "", **where)  # fmt: skip
         except errors.OvercastError:
             await guest.qmp("blockdev-del", **{"node-name": disk.node})
             raise
 
-    async def _unplug(self, guest: Guest, device_id: str, node: str | None = None) -> None:
+    async def _unplug(self, guest: Guest, device_id: str) -> None:
         if not guest.running():
             return
         assert guest.monitor is not None
@@ -460,9 +616,15 @@ class QemuDriver(drivers.Driver):
             await guest.qmp("device_del", id=device_id)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(gone, self.conf.unplug_timeout)
-        if node is not None:
+
+    async def _drop_node(self, guest: Guest, disk: Disk) -> None:
+        """Drop a volume's block node and the fd set its file came in, so that QEMU lets
+        the file go now (a deleted volume's blocks are freed), not when the guest stops."""
+        with contextlib.suppress(errors.Conflict):
+            await guest.qmp("blockdev-del", **{"node-name": disk.node})
+        if disk.fdset is not None:
             with contextlib.suppress(errors.Conflict):
-                await guest.qmp("blockdev-del", **{"node-name": node})
+                await guest.qmp("remove-fd", **{"fdset-id": disk.fdset})
 
     async def detach_volume(self, instance_uuid: str, connection_info: dict[str, Any]) -> None:
         if not self.files.guest(instance_uuid).config.exists():
@@ -470,13 +632,61 @@ class QemuDriver(drivers.Driver):
         async with self._acting(instance_uuid) as guest:
             launch = guest.launch
             node = build.volume_node(connection_info)
-            if any(d.node == node for d in launch.disks):
-                await self._unplug(guest, f"dev-{node}", node)
+            for disk in [d for d in launch.disks if d.node == node]:
+                await self._unplug(guest, disk.device_id)
+                if guest.running():
+                    await self._drop_node(guest, disk)
                 launch.disks = [d for d in launch.disks if d.node != node]
                 guest.files.write_config(launch.to_dict())
 
+    async def extend_volume(
+        self, instance_uuid: str, connection_info: dict[str, Any], new_size: int
+    ) -> None:
+        """QMP `block_resize` of the volume's node: QEMU grows the image it holds (qcow2
+        metadata, a raw file's length) and the guest's virtio disk learns its new size."""
+        async with self._acting(instance_uuid) as guest:
+            node = build.volume_node(connection_info)
+            if not any(d.node == node for d in guest.launch.disks):
+                raise errors.NotFound(f"Volume {node} is not attached to {instance_uuid}.")
+            if guest.running():  # a boot-time drive answers to its name, a hot-plugged to its node
+                await guest.qmp("block_resize", device=node, size=new_size,
+                                **{"node-name": node})  # fmt: skip
+
+    async def swap_volume(
+        self,
+        instance_uuid: str,
+        old_connection_info: dict[str, Any],
+        new_connection_info: dict[str, Any],
+        device: str,
+    ) -> None:
+        """QEMU mirrors the disk into the new volume and pivots (`mirror`); the guest's
+        device keeps its id, now over the new volume's node."""
+        async with self._acting(instance_uuid) as guest:
+            launch = guest.launch
+            old_node = build.volume_node(old_connection_info)
+            disk = next((d for d in launch.disks if d.node == old_node), None)
+            if disk is None:
+                raise errors.NotFound(f"Volume {old_node} is not attached to {instance_uuid}.")
+            if not guest.running():
+                raise errors.Conflict(f"Instance {instance_uuid} is not running.")
+            new = build.volume_disk(new_connection_info, device)
+            await self._add_node(guest, new, new_connection_info)
+            try:
+                await mirror.pivot(guest, old_node, new.node, self.conf.swap_timeout)
+            except BaseException:
+                with contextlib.suppress(errors.OvercastError):
+                    await self._drop_node(guest, new)
+                raise
+            # A hot-plugged volume's node is ours to drop; a boot-time drive's went with the job.
+            await self._drop_node(guest, disk)
+            disk.device = disk.device_id
+            disk.path, disk.format, disk.node = new.path, new.format, new.node
+            disk.fdset = new.fdset
+            guest.files.write_config(launch.to_dict())
+
     async def attach_interface(self, instance_uuid: str, vif: dict[str, Any]) -> None:
-        """Hot-plug one more NIC on the port's tap (QEMU makes it; the tap joins the bridge)."""
+        """Hot-plug one more NIC on the port's tap (opened in the dataplane's namespace and
+        handed to QEMU by `getfd`; the network agent keeps it on its bridge)."""
         async with self._acting(instance_uuid) as guest:
             launch = guest.launch
             port = str(vif.get("port_id"))
@@ -490,14 +700,25 @@ class QemuDriver(drivers.Driver):
                 if hotplug_ports(launch) and not free:
                     raise errors.Conflict(f"Instance {instance_uuid} has no free hot-plug slot.")
                 nic.port = free[0] if free else None
-                await guest.qmp("netdev_add", type="tap", id=nic.id, ifname=nic.tap,
-                                script="no", downscript="no")  # fmt: skip
+                await self._netdev_add(guest, nic, len(launch.nics))
                 where = {"bus": nic.port} if nic.port else {}
                 await guest.qmp("device_add", driver="virtio-net-pci", netdev=nic.id,
                                 mac=nic.mac, id=f"dev-{nic.id}", **where)  # fmt: skip
-                await vifs.plug([nic])
             launch.nics.append(nic)
             guest.files.write_config(launch.to_dict())
+
+    async def _netdev_add(self, guest: Guest, nic: Nic, index: int) -> None:
+        fds = await vifs.open_taps([nic])
+        try:
+            if nic.id in fds:
+                if not await guest.attach() or guest.monitor is None:
+                    raise errors.Conflict(f"Instance {guest.uuid} is not running.")
+                guest.monitor.send_fd(fds[nic.id])
+                await guest.qmp("getfd", fdname=f"fd-{nic.id}")
+            names = {nic_id: f"fd-{nic_id}" for nic_id in fds}
+            await guest.qmp("netdev_add", **netdev(nic, index, names))
+        finally:
+            vifs.close(fds)
 
     async def detach_interface(self, instance_uuid: str, port_id: str) -> None:
         if not self.files.guest(instance_uuid).config.exists():
@@ -516,6 +737,11 @@ class QemuDriver(drivers.Driver):
 def _fsync(path: Path) -> None:
     with open(path, "rb") as f:
         os.fsync(f.fileno())
+
+
+def _append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)
 
 
 def _tail(path: Path, limit: int) -> str:
@@ -539,16 +765,3 @@ def _proc_stats(pid: int) -> tuple[int, int, int]:
     uptime = float(Path("/proc/uptime").read_text().split()[0])
     rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
     return int(uptime - started), cpu, rss
-
-
-def _tap_stats(tap: str | None) -> dict[str, int]:
-    names = {"rx_octets": "rx_bytes", "rx_packets": "rx_packets", "tx_octets": "tx_bytes",
-             "tx_packets": "tx_packets", "rx_errors": "rx_errors", "tx_errors": "tx_errors",
-             "rx_drop": "rx_dropped", "tx_drop": "tx_dropped"}  # fmt: skip
-    out = {}
-    for key, stat in names.items():
-        try:
-            out[key] = int(Path(f"/sys/class/net/{tap}/statistics/{stat}").read_text())
-        except (OSError, ValueError):
-            out[key] = 0
-    return out

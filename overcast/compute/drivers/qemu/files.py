@@ -131,7 +131,8 @@ class HostFiles:
     def uuids(self) -> list[str]:
         if not self.instances.exists():
             return []
-        return sorted(p.name for p in self.instances.iterdir() if (p / "launch.json").exists())
+        return sorted(p.name for p in self.instances.iterdir()
+                      if "_" not in p.name and (p / "launch.json").exists())  # fmt: skip
 
     def remove(self, uuid: str) -> None:
         guest = self.guest(uuid)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,6 +44,30 @@ _POWER = {
 
 # What the guest did by itself: (uuid, event) -> the driver decides what it means.
 GuestEvent = Callable[["Guest", str], Awaitable[None]]
+
+
+def open_disks(launch: Launch) -> dict[int, list[int]]:
+    """The guest's disk files opened for QEMU, by disk index: read-only, and read-write unless
+    the disk is read-only. Disks that are not local files (NBD) are not in it."""
+    opened: dict[int, list[int]] = {}
+    try:
+        for index, disk in enumerate(launch.disks):
+            if not disk.path.startswith("/"):
+                continue
+            modes = (
+                (os.O_RDONLY,)
+                if disk.readonly or disk.media == "cdrom"
+                else (os.O_RDWR, os.O_RDONLY)
+            )
+            opened[index] = []
+            for mode in modes:
+                opened[index].append(os.open(disk.path, mode | os.O_CLOEXEC))
+    except OSError as exc:
+        for each in opened.values():
+            for fd in each:
+                os.close(fd)
+        raise errors.OvercastError(f"cannot open the guest's disk {disk.path}: {exc}") from exc
+    return opened
 
 
 class Guest:
@@ -82,7 +107,18 @@ class Guest:
         for stale in (self.files.qmp, self.files.serial, self.files.vnc, self.files.pidfile):
             stale.unlink(missing_ok=True)
         self.files.qemu_log.write_bytes(b"")
-        pid = await process.start(argv(self.binary, launch, self.files, incoming), self.files)
+        fds = await vifs.open_taps(launch.nics)
+        disk_fds: dict[int, list[int]] = {}
+        try:
+            disk_fds = await asyncio.to_thread(open_disks, launch)
+            command = argv(self.binary, launch, self.files, incoming, fds, disk_fds)
+            passed = (*fds.values(), *(fd for each in disk_fds.values() for fd in each))
+            pid = await process.start(command, self.files, passed)
+        finally:
+            vifs.close(fds)  # QEMU holds its own copies
+            for each in disk_fds.values():
+                for fd in each:
+                    os.close(fd)
         monitor = Monitor(f"qemu-{self.uuid}", self.files.qmp, self._event)
         try:
             await monitor.connect(timeout, lambda: process.alive(pid, self.uuid))
@@ -92,12 +128,12 @@ class Guest:
             reason = process.last_error(self.files) or str(exc)
             raise errors.OvercastError(f"QEMU could not start the guest: {reason}") from exc
         self.monitor = monitor
-        await vifs.plug(launch.nics)
 
     async def attach(self, timeout: float = 5.0) -> bool:
         """Connect to the monitor of a QEMU that is already running; False if none runs."""
         if self.monitor is not None and self.monitor.connected:
             return True
+        await self.detach()  # a monitor whose QEMU went: its event task ends with it
         pid = self.pid()
         if pid is None:
             return False

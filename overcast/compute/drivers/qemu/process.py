@@ -20,8 +20,9 @@ from overcast.compute.drivers.qemu.files import GuestFiles
 _DETACH = 'exec "$@" >>"$OVERCAST_QEMU_LOG" 2>&1 </dev/null &\necho $! >"$OVERCAST_QEMU_PID"'
 
 
-async def start(argv: list[str], files: GuestFiles) -> int:
-    """Start QEMU detached; its pid. Errors in the command line show up in `files.qemu_log`."""
+async def start(argv: list[str], files: GuestFiles, pass_fds: tuple[int, ...] = ()) -> int:
+    """Start QEMU detached; its pid. Errors in the command line show up in `files.qemu_log`.
+    QEMU inherits `pass_fds` (at the same numbers): its NICs' taps."""
     started = files.dir / "qemu.started"
     started.unlink(missing_ok=True)
     proc = await asyncio.create_subprocess_exec(
@@ -40,6 +41,7 @@ async def start(argv: list[str], files: GuestFiles) -> int:
         },  # fmt: skip
         start_new_session=True,
         close_fds=True,
+        pass_fds=pass_fds,
     )
     await proc.wait()
     try:

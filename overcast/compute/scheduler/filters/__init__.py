@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import importlib
 import pkgutil
+import sys
 from typing import Any, ClassVar
 
 from overcast.common import log
@@ -28,6 +29,13 @@ class BaseFilter(abc.ABC):
     @abc.abstractmethod
     def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
         """True when `host_state` may take one more instance of `spec`."""
+
+    def explain(self, refused: list[HostState], spec: RequestSpec) -> str:
+        """Why the filter refused every one of `refused`, for the server's owner (no host
+        names): by default what its module's docstring says it requires."""
+        doc = (sys.modules[type(self).__module__].__doc__ or "").strip().split("\n\n")[0]
+        _name, _, rule = doc.partition(": ")
+        return " ".join((rule or doc).split()) or "the request's requirements are not met."
 
 
 def all_filters() -> dict[str, type[BaseFilter]]:

@@ -23,6 +23,21 @@ def requested(flavor: dict[str, Any], is_bfv: bool = False) -> dict[str, int]:
 
 
 class ResourceFilter(BaseFilter):
+    def explain(self, refused: list[HostState], spec: RequestSpec) -> str:
+        need = requested(spec.get("flavor") or {}, bool(spec.get("is_bfv")))
+        short = []
+        for label, key, free in (
+            ("vCPUs", "vcpus", "free_vcpus"),
+            ("MB of RAM", "memory_mb", "free_ram_mb"),
+            ("GB of disk", "disk_gb", "free_disk_gb"),
+        ):
+            most = max(getattr(h, free) for h in refused)
+            if most < need[key]:
+                short.append(f"{need[key]} {label} (at most {most:g} free on a host)")
+        if not short:
+            return "no single host has all of the flavor's vCPUs, RAM and disk free at once."
+        return "the flavor needs " + ", ".join(short) + "; choose a smaller flavor."
+
     def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
         need = requested(spec.get("flavor") or {}, bool(spec.get("is_bfv")))
         return (

@@ -1,0 +1,166 @@
+"""Real guests (the qemu driver, TCG) on compute nodes that are namespace hosts of their own,
+with the APIs on a third: the noVNC console of a guest reached by the API's proxy over the
+network at its host's `my_ip`; a live migration (disks mirrored over NBD, no shared
+storage) after which the guest runs on where it was, its serial console (over TCP from the
+API's proxy too) going on; and a cold
+migration that takes the disk's data (a marker written into it) to the other host.
+
+Guests have no network (`networks="none"`): the dataplane between namespace hosts is not
+this module's subject."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets.sync.client
+
+from overcast.compute.drivers.qemu import hostinfo
+from overcast.compute.guest import build
+from tests.compute.qemu.conftest import BANNER, GUEST_DIR, Cloud, qemu_pids, vnc_handshake
+from tests.helpers import nodes
+from tests.multinode.conftest import hosted_cloud
+
+pytestmark = [
+    pytest.mark.xdist_group("rabbitmq"),
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not hostinfo.qemu_usable("qemu-system-x86_64"), reason="QEMU cannot run here"
+    ),
+]
+
+QEMU_ENV = {
+    "OVERCAST_COMPUTE__DRIVER": "qemu",
+    "OVERCAST_COMPUTE__QEMU__ACCEL": "tcg",
+    "OVERCAST_COMPUTE__SHUTDOWN_TIMEOUT": "20",
+}
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.Cloud]:
+    image = build.ensure(GUEST_DIR)
+    with hosted_cloud(tmp_path_factory.mktemp("qemu-nodes")) as made:
+        made.node("api", "api,scheduler,conductor").start()
+        made.node("nodea", "compute", **QEMU_ENV).start(timeout=240)
+        made.node("nodeb", "compute", **QEMU_ENV).start(timeout=240)
+        conn = made.nodes[0].connect()
+        with image.path.open("rb") as data:
+            conn.image.create_image(
+                name="overcast-guest",
+                data=data,
+                disk_format="qcow2",
+                container_format="bare",
+                visibility="public",
+            )
+        try:
+            yield made
+        finally:
+            for node in made.nodes[1:]:
+                for pid in qemu_pids(node.data_dir):  # nothing may outlive the tests
+                    os.kill(pid, 9)
+
+
+@pytest.fixture(scope="module")
+def guests(cloud: nodes.Cloud) -> Cloud:
+    made = Cloud(cloud.nodes[0])
+    made.boot_all(("far", {}))
+    return made
+
+
+def _host(cloud: nodes.Cloud, name: str) -> nodes.Node:
+    return next(n for n in cloud.nodes if n.data_dir.name == name)
+
+
+def _pid(node: nodes.Node, server: Any) -> int | None:
+    for pid in qemu_pids(node.data_dir):
+        if server.id.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+    return None
+
+
+def _cmdline(node: nodes.Node, server: Any) -> str:
+    pid = _pid(node, server)
+    assert pid is not None, f"no QEMU of {server.id} on {node.data_dir.name}"
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def test_novnc_of_a_guest_on_another_node(cloud: nodes.Cloud, guests: Cloud) -> None:
+    (far,) = guests.conn.compute.servers(name="far")
+    where = _host(cloud, far.compute_host)
+    assert where is not cloud.nodes[0]
+    assert cloud.hosts is not None
+    address = next(h.address for h in cloud.hosts.hosts if h.name == where.data_dir.name)
+    line = _cmdline(where, far)  # both consoles on TCP at its host's my_ip
+    assert f"-vnc {address}:0,to=99" in line and f"serial0,host={address},port=10000" in line
+    url = guests.srv.cli_json("console", "url", "show", "--novnc", far.id)["url"]
+    vnc_handshake(url)
+
+
+def test_live_migration_keeps_the_guest_running(cloud: nodes.Cloud, guests: Cloud) -> None:
+    compute = guests.conn.compute
+    (far,) = compute.servers(name="far")
+    source = _host(cloud, far.compute_host)
+    booted = guests.console(far).count(BANNER)
+    pid = _pid(source, far)
+    compute.live_migrate_server(far, host=None, block_migration="auto")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        moved = compute.get_server(far.id)
+        if moved.compute_host != source.data_dir.name and moved.status == "ACTIVE":
+            break
+        assert moved.status != "ERROR", moved.fault
+        time.sleep(1)
+    else:
+        raise AssertionError(f"{far.id} never moved: {compute.get_server(far.id)}")
+    assert moved.power_state == 1 and moved.task_state is None
+    dest = _host(cloud, moved.compute_host)
+    assert _pid(dest, far) and not _pid(source, far) and pid is not None
+    assert not list((source.data_dir / "compute" / "qemu").glob(f"*/instances/{far.id}*"))
+    console = compute.create_server_remote_console(far, protocol="serial", type="serial")
+    seen = b""
+    with websockets.sync.client.connect(console.url, open_timeout=10) as ws:
+        deadline = time.monotonic() + 60
+        ws.send(b"\r")
+        while b"login:" not in seen:  # the guest answers from its new host
+            assert time.monotonic() < deadline, f"no login prompt, only {seen[-500:]!r}"
+            try:
+                seen += bytes(ws.recv(timeout=5))
+            except TimeoutError:
+                ws.send(b"\r")
+    log = guests.wait_console(far, "login:", count=2)  # the banner's prompt, then this one
+    assert log.count(BANNER) == booted  # carried over from the source, and no reboot
+
+
+def _disk(node: nodes.Node, server: Any) -> Path:
+    (disk,) = (node.data_dir / "compute" / "qemu").glob(f"*/instances/{server.id}/disk")
+    return disk
+
+
+def test_cold_migration_takes_the_disk_along(cloud: nodes.Cloud, guests: Cloud) -> None:
+    compute = guests.conn.compute
+    (far,) = compute.servers(name="far")
+    source = _host(cloud, far.compute_host)
+    compute.stop_server(far)
+    guests.wait_status(far, "SHUTOFF")
+    marker = ["-c", "write -P 0x5a 1020M 64k"]  # near the end of its 1 GiB disk, unused
+    subprocess.run(["qemu-io", "-f", "qcow2", *marker, str(_disk(source, far))], check=True)
+    compute.migrate_server(far)
+    moved = guests.wait_status(far, "VERIFY_RESIZE")
+    dest = _host(cloud, moved.compute_host)
+    assert dest is not source
+    check = ["-c", "read -P 0x5a 1020M 64k"]
+    read = subprocess.run(["qemu-io", "-r", "-U", "-f", "qcow2", *check, str(_disk(dest, far))],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert "read 65536/65536" in read.stdout and "failed" not in read.stdout, read.stdout
+    compute.confirm_server_resize(far)
+    guests.wait_status(far, "SHUTOFF")
+    assert not list((source.data_dir / "compute" / "qemu").glob(f"*/instances/{far.id}*"))
+    compute.start_server(far)
+    guests.wait_status(far, "ACTIVE")
+    guests.wait_console(far, BANNER)  # it boots from the disk that came over
+    assert _pid(dest, far) is not None
