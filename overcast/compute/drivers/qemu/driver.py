@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -425,6 +426,7 @@ class QemuDriver(drivers.Driver):
             await guest.quit()  # the QEMU that served the disks to a cold migration, if any
             launch = guest.launch
             launch.user, launch.vnc_listen = self.user, self.vnc_listen  # this host's
+            launch.nics = _rebound(launch.nics, build.nics(instance))
             launch.vcpus = int(instance.flavor.get("vcpus") or launch.vcpus)
             launch.memory_mb = int(instance.flavor.get("memory_mb") or launch.memory_mb)
             root_gb = int(instance.flavor.get("root_gb") or 0)
@@ -478,8 +480,9 @@ class QemuDriver(drivers.Driver):
 
     async def prepare_migration(self, instance: drivers.InstanceSpec) -> dict[str, Any]:
         """As for a live migration, but the QEMU only serves the new disks: it never runs the
-        guest (`finish_migration` starts it anew)."""
-        return await self._receive(instance, live.serve_disks)
+        guest (`finish_migration` starts it anew), so it has no NICs: the ports are still bound
+        to the source host, whose dataplane namespace is not this host's."""
+        return await self._receive(replace(instance, network_info=[]), live.serve_disks)
 
     async def _receive(
         self,
@@ -742,6 +745,13 @@ def _fsync(path: Path) -> None:
 def _append(path: Path, data: bytes) -> None:
     with open(path, "ab") as f:
         f.write(data)
+
+
+def _rebound(old: list[Nic], new: list[Nic]) -> list[Nic]:
+    """The NICs of the ports' bindings on this host, each on the root port it had (a port
+    hot-plugged earlier keeps its place in the guest's PCI tree)."""
+    ports = {nic.port_id: nic.port for nic in old}
+    return [replace(nic, port=ports.get(nic.port_id)) for nic in new]
 
 
 def _tail(path: Path, limit: int) -> str:

@@ -60,15 +60,24 @@ def read_pid(files: GuestFiles) -> int | None:
 
 
 def alive(pid: int | None, uuid: str) -> bool:
-    """The process is there, is not a zombie, and is this guest's QEMU."""
+    """A thread of the process is not a zombie yet and it is this guest's QEMU. Not the main
+    thread alone: it can be a zombie while QEMU's other threads still end, and until the last
+    one has, the guest's disks stay open and locked."""
     if not pid:
         return False
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return False
-    return uuid.encode() in cmdline and stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    for tid in tids:
+        task = Path(f"/proc/{pid}/task/{tid}")
+        try:
+            state = task.joinpath("stat").read_text().rsplit(")", 1)[-1].split()[0]
+            if state not in ("Z", "X") and uuid.encode() in task.joinpath("cmdline").read_bytes():
+                return True
+        except (OSError, IndexError):
+            continue
+    return False
 
 
 def running_pid(files: GuestFiles, uuid: str) -> int | None:
