@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,15 @@ os.environ.setdefault("OVERCAST_COMPUTE__DRIVER", "fake")
 
 # The fixtures that boot real QEMU guests: their tests carry the `guests` mark.
 REAL_GUESTS = {"dataplane_cloud", "qemu_cloud"}
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Sample disk images as parameters get a short id (their size and a digest): as bytes they
+    made ids of megabytes, which PYTEST_CURRENT_TEST then hands to every program a test runs
+    (past the kernel's limit for one variable)."""
+    if isinstance(val, bytes) and len(val) > 32:
+        return f"{len(val)}b-{hashlib.sha256(val).hexdigest()[:8]}"
+    return None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

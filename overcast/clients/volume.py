@@ -77,6 +77,14 @@ class VolumeClient(RestClient):
     async def delete_attachment(self, attachment_id: str) -> None:
         await self.request("DELETE", f"/attachments/{attachment_id}")
 
+    async def instance_attachments(self, instance_uuid: str) -> list[dict[str, Any]]:
+        """Every attachment of the instance's, in any project and state (for an admin)."""
+        response = await self.request(
+            "GET", "/attachments/detail", params={"instance_id": instance_uuid, "all_tenants": "1"}
+        )
+        found: list[dict[str, Any]] = response.json()["attachments"]
+        return found
+
     async def _action(
         self, volume_id: str, body: dict[str, Any], version: str | None = None
     ) -> dict[str, Any]:

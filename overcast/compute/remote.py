@@ -68,3 +68,9 @@ class Remote:
     def volume(self, ctx: dict[str, Any]) -> VolumeClient | None:
         url = self._url("volumev3", ctx) or self._url("block-storage", ctx)
         return None if url is None else VolumeClient(url, ctx.get("auth_token"))
+
+    async def volume_as_service(self) -> VolumeClient | None:
+        """The block storage service with compute's service credentials, at its URL without
+        a project (what it holds for every project): for the clean-up after a restart."""
+        url = self._url("volumev3", {}) or self._url("block-storage", {})
+        return None if url is None else VolumeClient(url.rstrip("/"), await self._as_service({}))

@@ -13,6 +13,10 @@ import uuid
 MIB = 1 << 20
 
 
+# A fixed disk id: samples must be the same in every pytest worker, as their test ids hold them.
+_SAMPLE_ID = uuid.UUID("6f766572-6361-7374-2d73-616d706c6521").bytes
+
+
 def qcow2(
     virtual_size: int = 16 * MIB,
     *,
@@ -133,7 +137,7 @@ def _vhd_footer(virtual_size: int, disk_type: int) -> bytes:
     struct.pack_into(">QQ", footer, 40, virtual_size, virtual_size)
     struct.pack_into(">HBB", footer, 56, 65535, 16, 255)
     struct.pack_into(">I", footer, 60, disk_type)
-    footer[68:84] = uuid.uuid4().bytes
+    footer[68:84] = _SAMPLE_ID
     _checksum(footer, 64)
     return bytes(footer)
 
@@ -200,7 +204,7 @@ def vdi(virtual_size: int = 16 * MIB, *, differencing: bool = False) -> bytes:
     struct.pack_into("<II", out, 340, 512, 1024)  # block map, data
     struct.pack_into("<IIII", out, 348, 0, 0, 0, 512)  # legacy geometry: 512-byte sectors
     struct.pack_into("<QIIII", out, 368, virtual_size, MIB, 0, blocks, 0)
-    out[392:408] = uuid.uuid4().bytes
+    out[392:408] = _SAMPLE_ID
     out[512 : 512 + 4 * blocks] = b"\xff" * (4 * blocks)
     return bytes(out)
 

@@ -8,6 +8,7 @@ Built by `agent.manager.ComputeHost`; used by `build`, `actions`, `moves`, `imag
 
 from __future__ import annotations
 
+import asyncio
 import traceback as tb
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -86,6 +87,10 @@ class Host:
         self.driver = driver
         self.conductor = ConductorAPI(bus)
         self.events = InstanceEvents()
+        # Cleared while a restart's recovery settles the volume attachments it cut short;
+        # attaches and detaches wait for it (`volumes.settle`).
+        self.volumes_settled = asyncio.Event()
+        self.volumes_settled.set()
         self.images = ImageCache(Path(settings.data_dir) / "compute" / "images" / host)
 
     async def update(

@@ -4,7 +4,8 @@
   its source), a build interrupted by a crash goes to ERROR, a delete that was under way
   finishes, a power action or suspend is done again to its end and a rescue is undone (the
   driver's calls are idempotent), a snapshot's unfinished image is deleted, other tasks are
-  cleared, guests nobody owns are destroyed.
+  cleared, guests nobody owns are destroyed, and volume attaches and detaches cut short are
+  undone (`volumes.settle`).
 - `sync_power_states` (periodic) and `sync_one` (driver events): power state from the driver;
   an ACTIVE instance whose guest stopped becomes SHUTOFF, as Nova's sync does.
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from overcast.common import errors, log
 from overcast.compute import drivers, records, states
+from overcast.compute.agent import volumes
 from overcast.compute.agent.build import Builds
 from overcast.compute.agent.host import ADMIN_CTX, Host, spec_for
 
@@ -35,6 +37,12 @@ async def recover_host(h: Host, builds: Builds) -> None:
     for guest in known - {i["uuid"] for i in mine}:
         LOG.info("destroying guest %s that no instance on %s owns", guest, h.host)
         await h.driver.destroy(guest)
+    at_rest = [
+        i for i in mine if i["vm_state"] != states.BUILDING and i["task_state"] != states.DELETING
+    ]
+    if at_rest and h.remote.has("volumev3"):
+        h.volumes_settled.clear()
+        _later(_settle_volumes(h, [i["uuid"] for i in at_rest]))
     for inst in mine:
         uuid, task = inst["uuid"], inst["task_state"]
         if inst["vm_state"] == states.BUILDING:
@@ -159,6 +167,27 @@ async def _drop_unfinished_images(h: Host, uuid: str, tries: int = 8) -> None:
                 LOG.warning("could not delete the unfinished snapshots of %s: %s", uuid, exc)
                 return
             await asyncio.sleep(min(2**attempt, 15))
+
+
+async def _settle_volumes(h: Host, uuids: list[str], tries: int = 8) -> None:
+    """The volume attachments that attaches and detaches cut short by the restart left
+    (`volumes.settle`), once the volume service answers; attaches and detaches wait till then."""
+    try:
+        for attempt in range(tries):
+            try:
+                found = [await h.conductor.call("get_instance", ADMIN_CTX, uuid=u) for u in uuids]
+                mine = [
+                    i for i in found if i and i.get("host") == h.host and not i.get("task_state")
+                ]
+                await volumes.settle(h, mine)
+                return
+            except errors.OvercastError as exc:
+                if attempt == tries - 1:
+                    LOG.warning("could not settle the volumes on %s: %s", h.host, exc)
+                    return
+                await asyncio.sleep(min(2**attempt, 15))
+    finally:
+        h.volumes_settled.set()
 
 
 async def sync_power_states(h: Host, found: list[dict[str, Any]] | None = None) -> None:

@@ -8,11 +8,53 @@ from __future__ import annotations
 
 from typing import Any
 
+from overcast.clients.volume import VolumeClient
 from overcast.common import errors, log
 from overcast.compute import volumes
-from overcast.compute.agent.host import Host, failed_event
+from overcast.compute.agent.host import ADMIN_CTX, Host, failed_event
 
 LOG = log.get(__name__)
+
+
+async def settle(h: Host, instances: list[dict[str, Any]]) -> None:
+    """After a restart: the attaches and detaches it cut short, undone. The server's record
+    decides. An attachment the volume service holds for it but the record does not list (an
+    attach cut short) is taken from the guest and deleted; a volume the record lists is given
+    to the guest again (a detach cut short before the volume service let it go), or dropped
+    from the record if its attachment is gone (one cut short after)."""
+    client = await h.remote.volume_as_service()
+    if client is None:
+        return
+    for inst in instances:
+        try:
+            await _settle_one(h, client, inst)
+        except errors.NotFound:
+            continue  # deleted meanwhile
+        except errors.OvercastError as exc:
+            LOG.warning("could not settle the volumes of %s: %s", inst["uuid"], exc)
+
+
+async def _settle_one(h: Host, client: VolumeClient, inst: dict[str, Any]) -> None:
+    uuid, record = inst["uuid"], list(inst.get("attachments") or [])
+    found = await client.instance_attachments(uuid)
+    listed = {a.get("attachment_id") for a in record}
+    for attachment in [a for a in found if a["id"] not in listed]:
+        LOG.info("undoing the attach of volume %s to %s, cut short by a restart",
+                 attachment["volume_id"], uuid)  # fmt: skip
+        if attachment.get("connection_info"):
+            await h.driver.detach_volume(uuid, attachment["connection_info"])
+        await client.delete_attachment(attachment["id"])
+    held = {a["id"] for a in found}
+    kept = [a for a in record if not a.get("attachment_id") or a["attachment_id"] in held]
+    for item in kept:
+        if item.get("connection_info") and item.get("boot_index") is None:
+            await h.driver.attach_volume(uuid, item["connection_info"], item["device_name"])
+    for item in [a for a in record if a not in kept]:
+        LOG.info("finishing the detach of volume %s from %s, cut short by a restart",
+                 item["volume_id"], uuid)  # fmt: skip
+        await h.driver.detach_volume(uuid, item.get("connection_info") or {})
+    if kept != record:
+        await h.update(ADMIN_CTX, uuid, {"attachments": kept})
 
 
 class Volumes:
@@ -33,6 +75,7 @@ class Volumes:
         client = h.remote.volume(ctx)
         if client is None:
             raise errors.ServiceUnavailable("There is no volume service.")
+        await h.volumes_settled.wait()
         instance = await h.conductor.call("get_instance", ctx, uuid=instance_uuid)
         if instance is None:
             raise errors.NotFound(f"Instance {instance_uuid} could not be found.")
@@ -62,6 +105,7 @@ class Volumes:
 
     async def detach_volume(self, ctx: dict[str, Any], instance_uuid: str, volume_id: str) -> None:
         h = self.h
+        await h.volumes_settled.wait()
         instance = await h.conductor.call("get_instance", ctx, uuid=instance_uuid)
         if instance is None:
             raise errors.NotFound(f"Instance {instance_uuid} could not be found.")
@@ -118,6 +162,7 @@ class Volumes:
         client = h.remote.volume(ctx)
         if client is None:
             raise errors.ServiceUnavailable("There is no volume service.")
+        await h.volumes_settled.wait()
         event = "compute_swap_volume"
         await h.conductor.call("event_start", ctx, uuid=instance_uuid, event=event, host=h.host)
         instance = await h.instance(ctx, instance_uuid)

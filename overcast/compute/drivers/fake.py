@@ -208,8 +208,10 @@ class FakeDriver(drivers.Driver):
     async def attach_volume(
         self, instance_uuid: str, connection_info: dict[str, Any], device: str
     ) -> None:
-        self._get(instance_uuid).volumes[device] = connection_info
-        self._log(instance_uuid, f"volume attached as {device}")
+        guest = self._get(instance_uuid)
+        if guest.volumes.get(device) != connection_info:
+            guest.volumes[device] = connection_info
+            self._log(instance_uuid, f"volume attached as {device}")
 
     async def detach_volume(self, instance_uuid: str, connection_info: dict[str, Any]) -> None:
         guest = self._guests.get(instance_uuid)
