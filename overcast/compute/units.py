@@ -117,11 +117,13 @@ class ConductorUnit:
 
     async def start(self) -> None:
         me, compute = self.settings.host_name, self.settings.compute
+        # Recovered before it serves: the builds queued for it while it was down are not yet
+        # taken, so they are not taken for builds its crash interrupted.
+        await recovery.recover_cloud(self.db, me, self.bus.keeps_messages)
         self.bus.serve(
             conductor.TOPIC, conductor.Conductor(self.settings, self.db, self.bus), server=me
         )
         await heartbeat(self.db, me, "nova-conductor")
-        await recovery.recover_cloud(self.db, me, self.bus.keeps_messages)
         if self.bus.keeps_messages:
             started = utcnow()
             self.periodic.every(

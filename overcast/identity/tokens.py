@@ -125,4 +125,9 @@ class TokenFormatter:
 
 
 def random_secret(nbytes: int = 32) -> str:
-    return base64.urlsafe_b64encode(os.urandom(nbytes)).decode().rstrip("=")
+    """URL-safe, and never beginning with "-": command lines (the `openstack` client's
+    `--os-application-credential-secret S`, a password option) would take it for an option."""
+    while True:
+        secret = base64.urlsafe_b64encode(os.urandom(nbytes)).decode().rstrip("=")
+        if not secret.startswith("-"):
+            return secret

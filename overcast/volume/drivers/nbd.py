@@ -23,7 +23,9 @@ from qemu.qmp import ExecuteError, QMPClient, QMPError
 from overcast.common import errors, files
 
 DAEMON = "qemu-storage-daemon"
-_UNIX_PATH_MAX = 107  # a longer socket path cannot be bound: the export has no monitor then
+# The daemons' monitors are reached through a short link to the state directory (a unix
+# socket's path must fit in 107 bytes).
+_RUN_ROOT = files.run_root("overcast-nbd")
 
 
 @dataclass
@@ -34,7 +36,7 @@ class Export:
     port: int
     name: str
     connectors: list[str] = field(default_factory=list)
-    monitor: str = ""  # the daemon's QMP socket ("" for an export started without one)
+    monitor: str = ""  # the daemon's QMP socket
 
     def connection(self) -> dict[str, Any]:
         return {"host": self.host, "port": self.port, "name": self.name, "format": "raw"}
@@ -138,12 +140,10 @@ class Exports:
         listener = _listener(self.address)
         port = int(listener.getsockname()[1])
         name = f"volume-{volume_id}"
-        monitor = self.dir / f"{volume_id}.qmp"
+        monitor = files.make_short_link(self.dir, _RUN_ROOT) / f"{volume_id}.qmp"
         monitor.unlink(missing_ok=True)
-        qmp = [] if len(str(monitor)) > _UNIX_PATH_MAX else [
-            "--chardev", f"socket,id=qmp0,path={monitor},server=on,wait=off",
-            "--monitor", "chardev=qmp0",
-        ]  # fmt: skip
+        qmp = ["--chardev", f"socket,id=qmp0,path={monitor},server=on,wait=off",
+               "--monitor", "chardev=qmp0"]  # fmt: skip
         process = await asyncio.create_subprocess_exec(
             DAEMON,
             *qmp,
@@ -171,9 +171,7 @@ class Exports:
             raise errors.ServiceUnavailable(
                 f"{DAEMON} did not export {name}: {err.decode(errors='replace')[:300]}"
             )
-        return Export(
-            volume_id, process.pid, self.address, port, name, monitor=str(monitor) if qmp else ""
-        )
+        return Export(volume_id, process.pid, self.address, port, name, monitor=str(monitor))
 
 
 async def _take_down(client: QMPClient, name: str, patience: float = 3.0) -> None:

@@ -8,7 +8,10 @@ way, a quick one (a pause) may be over."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -147,3 +150,77 @@ def test_kill_9_during_actions_finishes_or_undoes_each(qemu_cloud: Cloud, trio: 
     _settled(cloud, k2, "PAUSED", 3)
     for server in trio:
         assert BANNER in cloud.srv.cli("console", "log", "show", server.id).stdout
+
+
+def _disk_nodes(cloud: Cloud, server: Any) -> set[str]:
+    """The disks the driver has given the guest (its launch record, kept with each hot-plug)."""
+    launch = json.loads((_files(cloud, server) / "launch.json").read_text())
+    return {str(d.get("node")) for d in launch["disks"]}
+
+
+def _consistent(cloud: Cloud, server: Any, volume_id: str) -> bool:
+    """Once settled, the volume is attached everywhere or nowhere: in the volume service, in
+    the server's record and in the guest's disks. True if attached."""
+    storage = cloud.conn.block_storage
+    deadline = time.monotonic() + 90
+    while True:  # settled once the volume service answers after the restart
+        status = storage.get_volume(volume_id).status
+        listed = {a.volume_id for a in cloud.conn.compute.volume_attachments(server)}
+        held = [a.instance for a in storage.attachments(volume_id=volume_id)]
+        in_use = status == "in-use"
+        if status in ("in-use", "available") and (volume_id in listed, held) == (
+            in_use,
+            [server.id] if in_use else [],
+        ):
+            break
+        assert time.monotonic() < deadline, (status, listed, held)
+        time.sleep(0.5)
+    assert (f"vol-{volume_id[:8]}" in _disk_nodes(cloud, server)) == in_use
+    return in_use
+
+
+def test_kill_9_during_volume_attach_and_detach(qemu_cloud: Cloud, trio: list[Any]) -> None:
+    """kill -9 while one guest has a volume hot-plugged and another has one unplugged: after the
+    restart each attach and detach is finished or undone, the same in the volume service, the
+    server's record and the guest, and both volumes then attach and detach as usual."""
+    cloud = qemu_cloud
+    k1, _, k3 = trio
+    storage = cloud.conn.block_storage
+    joining, leaving = (storage.create_volume(size=1, name=n) for n in ("k-join", "k-leave"))
+    for volume in (joining, leaving):
+        storage.wait_for_status(volume, "available", wait=60)
+    cloud.conn.compute.create_volume_attachment(k3, volume_id=leaving.id)
+    storage.wait_for_status(leaving, "in-use", wait=60)
+
+    def attach() -> None:
+        with contextlib.suppress(Exception):  # the cloud dies under it
+            cloud.conn.compute.create_volume_attachment(k1, volume_id=joining.id)
+
+    def detach() -> None:
+        with contextlib.suppress(Exception):
+            cloud.conn.compute.delete_volume_attachment(leaving.id, k3)
+
+    calls = [threading.Thread(target=attach), threading.Thread(target=detach)]
+    for call in calls:
+        call.start()
+    deadline = time.monotonic() + 30  # until the attach is under way in the volume service
+    while storage.get_volume(joining.id).status == "available" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    cloud.srv.kill()
+    for call in calls:
+        call.join()
+    cloud.srv.start(timeout=300)
+    cloud.conn = cloud.srv.connect()
+    compute, storage = cloud.conn.compute, cloud.conn.block_storage
+
+    for server, volume in ((k1, joining), (k3, leaving)):
+        if _consistent(cloud, server, volume.id):
+            compute.delete_volume_attachment(volume.id, server)
+            storage.wait_for_status(storage.get_volume(volume.id), "available", wait=120)
+        compute.create_volume_attachment(server, volume_id=volume.id)
+        storage.wait_for_status(storage.get_volume(volume.id), "in-use", wait=120)
+        assert _consistent(cloud, server, volume.id)
+        compute.delete_volume_attachment(volume.id, server)
+        storage.wait_for_status(storage.get_volume(volume.id), "available", wait=120)
+        assert not _consistent(cloud, server, volume.id)
+        storage.delete_volume(volume.id)

@@ -202,7 +202,11 @@ async def test_slaac_subnets_get_router_advertisements(
     async with netns.ipr(name) as ip:
         await ip.link("set", ifname="eth0", address="fa:16:3e:00:66:66", state="up")
         found: list[str] = []
-        for _ in range(100):
+        for attempt in range(300):
+            if attempt in (50, 150):  # solicit again (as a host's later solicitations would):
+                # the first may come before dnsmasq can advertise (its address still tentative)
+                await ip.link("set", ifname="eth0", state="down")
+                await ip.link("set", ifname="eth0", state="up")
             index = (await ip.link_lookup(ifname="eth0"))[0]
             found = [
                 m.get("IFA_ADDRESS")

@@ -312,7 +312,7 @@ class QemuDriver(drivers.Driver):
             size = int(root["inserted"]["image"]["virtual-size"])
             await disks.create_blank(dest, size)
             assert guest.monitor is not None
-            fdset = await self._add_fd(guest, dest)
+            fdset = await self._add_fd(guest, dest, "snapshot")
             try:
                 done = guest.monitor.expect("BLOCK_JOB_COMPLETED", "DISCONNECTED")
                 await guest.qmp(
@@ -334,16 +334,19 @@ class QemuDriver(drivers.Driver):
                     await guest.qmp("remove-fd", **{"fdset-id": fdset})
             return drivers.SnapshotInfo(disk_format="qcow2")
 
-    async def _add_fd(self, guest: Guest, path: Path) -> int:
+    async def _add_fd(self, guest: Guest, path: Path, owner: str) -> int:
         """Hand QEMU `path` open read-write and read-only, as one fd set (`/dev/fdset/N`):
-        QEMU opens the path in both modes and may not open it itself."""
+        QEMU opens the path in both modes and may not open it itself. The fds are tagged with
+        their block node `owner` (`_drop_unrecorded` finds them by it)."""
         assert guest.monitor is not None
         fdset: int | None = None
         for flags in (os.O_RDWR, os.O_RDONLY):
             fd = os.open(path, flags | os.O_CLOEXEC)
             try:
                 guest.monitor.send_fd(fd)
-                args = {} if fdset is None else {"fdset-id": fdset}
+                args: dict[str, Any] = {"opaque": owner}
+                if fdset is not None:
+                    args["fdset-id"] = fdset
                 fdset = int((await guest.qmp("add-fd", **args))["fdset-id"])
             finally:
                 os.close(fd)
@@ -581,7 +584,7 @@ class QemuDriver(drivers.Driver):
         """The volume as block node `disk.node` (its file handed over as an fd, or NBD)."""
         data = connection_info.get("data") or {}
         if connection_info.get("driver_volume_type") == "local":
-            fdset = await self._add_fd(guest, Path(data["device_path"]))
+            fdset = await self._add_fd(guest, Path(data["device_path"]), disk.node)
             disk.fdset = fdset
             file: dict[str, Any] = {"driver": "file", "filename": f"/dev/fdset/{fdset}"}
         else:
@@ -635,12 +638,26 @@ class QemuDriver(drivers.Driver):
         async with self._acting(instance_uuid) as guest:
             launch = guest.launch
             node = build.volume_node(connection_info)
-            for disk in [d for d in launch.disks if d.node == node]:
+            recorded = [d for d in launch.disks if d.node == node]
+            if not recorded and guest.running():
+                await self._drop_unrecorded(guest, node)
+            for disk in recorded:
                 await self._unplug(guest, disk.device_id)
                 if guest.running():
                     await self._drop_node(guest, disk)
                 launch.disks = [d for d in launch.disks if d.node != node]
                 guest.files.write_config(launch.to_dict())
+
+    async def _drop_unrecorded(self, guest: Guest, node: str) -> None:
+        """What QEMU holds of a volume the guest's record does not list: an attach or detach
+        cut short between its QMP commands and the record's write (a kill -9)."""
+        await self._unplug(guest, f"dev-{node}")
+        with contextlib.suppress(errors.Conflict):
+            await guest.qmp("blockdev-del", **{"node-name": node})
+        for fdset in await guest.qmp("query-fdsets"):
+            if any(fd.get("opaque") == node for fd in fdset.get("fds", [])):
+                with contextlib.suppress(errors.Conflict):
+                    await guest.qmp("remove-fd", **{"fdset-id": fdset["fdset-id"]})
 
     async def extend_volume(
         self, instance_uuid: str, connection_info: dict[str, Any], new_size: int

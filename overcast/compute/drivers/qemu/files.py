@@ -8,11 +8,8 @@ directory deletes the guest's every file. Used by every module of the driver.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ PREFIX = "overcast-"  # QEMU process names and socket names carry it (see DESIGN
 
 # Unix socket paths must be short (108 bytes): sockets are reached through a short link to the
 # guest's directory, in a runtime directory that a reboot empties (as it ends the guests).
-RUN_ROOT = Path("/run" if os.access("/run", os.W_OK) else tempfile.gettempdir()) / "overcast-qemu"
+RUN_ROOT = files.run_root("overcast-qemu")
 
 
 @dataclass(frozen=True)
@@ -64,15 +61,11 @@ class GuestFiles:
 
     @property
     def link(self) -> Path:
-        """A short path to this directory, for unix sockets."""
-        return RUN_ROOT / hashlib.sha256(str(self.dir.resolve()).encode()).hexdigest()[:16]
+        """A short path to this directory, for unix sockets (`make_link` makes it)."""
+        return files.short_link(self.dir, RUN_ROOT)
 
     def make_link(self) -> None:
-        RUN_ROOT.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if self.link.is_symlink() and self.link.resolve() == self.dir.resolve():
-            return
-        self.link.unlink(missing_ok=True)
-        self.link.symlink_to(self.dir.resolve())
+        files.make_short_link(self.dir, RUN_ROOT)
 
     @property
     def qmp(self) -> Path:
