@@ -23,7 +23,11 @@ from overcast.network import drivers
 from overcast.network.drivers.linuxbridge import LinuxBridgeDriver, names, netns, nft, nsexec
 from tests.network.dataplane.test_l2_unit import Recorder, ns_links, root_links
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces)")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces)"),
+    # One worker: the tests share a network id, and so its DHCP namespace's name.
+    pytest.mark.xdist_group("dhcp-unit"),
+]
 
 NET = "d4d4d4d4-0000-4000-8000-000000000004"
 SUBNET = drivers.Subnet(
