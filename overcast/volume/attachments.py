@@ -30,11 +30,14 @@ async def get(
     return await lookup.owned(session, Attachment, attachment_id, project_id, admin, not_found)
 
 
-async def live(session: AsyncSession, volume_id: str) -> list[Attachment]:
-    rows = await session.execute(
-        select(Attachment).where(Attachment.volume_id == volume_id, Attachment.deleted.is_(False))
+async def live(session: AsyncSession, volume_id: str, lock: bool = False) -> list[Attachment]:
+    """The volume's attachments; `lock`: read as they are committed now, and held."""
+    stmt = select(Attachment).where(
+        Attachment.volume_id == volume_id, Attachment.deleted.is_(False)
     )
-    return list(rows.scalars())
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return list((await session.execute(stmt)).scalars())
 
 
 async def reserve(
@@ -153,13 +156,18 @@ async def drop_all(session: AsyncSession, volume: Volume) -> None:
 
 
 async def drop(session: AsyncSession, attachment: Attachment) -> None:
+    # The volume's row locked first, before the attachment's: two attachments of a volume
+    # dropped at once (its two servers deleted together) then each see the other's drop, and
+    # the last leaves the volume available.
+    volume = await session.get(
+        Volume, attachment.volume_id, with_for_update=True, populate_existing=True
+    )
     attachment.deleted = True
     attachment.attach_status = "detached"
     attachment.detach_time = utcnow()
-    volume = await session.get(Volume, attachment.volume_id)
     if volume is None:
         return
-    remaining = [a for a in await live(session, volume.id) if a.id != attachment.id]
+    remaining = [a for a in await live(session, volume.id, lock=True) if a.id != attachment.id]
     attached = [a for a in remaining if a.attach_status == "attached"]
     volume.attach_status = "attached" if attached else "detached"
     if volume.status in ("in-use", "reserved", "attaching", "detaching"):
