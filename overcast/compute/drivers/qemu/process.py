@@ -59,10 +59,15 @@ def read_pid(files: GuestFiles) -> int | None:
         return None
 
 
+_KERNEL_THREAD = 0x00200000  # PF_KTHREAD in a task's flags (/proc/<pid>/stat, field 9)
+
+
 def alive(pid: int | None, uuid: str) -> bool:
-    """A thread of the process is not a zombie yet and it is this guest's QEMU. Not the main
-    thread alone: it can be a zombie while QEMU's other threads still end, and until the last
-    one has, the guest's disks stay open and locked."""
+    """A thread of the process has not ended and it is this guest's QEMU. Not the main thread
+    alone: it can be a zombie while QEMU's other threads still end, and until the last one
+    has, the guest's disks stay open and locked. A thread whose command line reads empty is
+    between its exec and its new arguments, or ending (its memory gone, its files not yet):
+    alive too."""
     if not pid:
         return False
     try:
@@ -72,11 +77,14 @@ def alive(pid: int | None, uuid: str) -> bool:
     for tid in tids:
         task = Path(f"/proc/{pid}/task/{tid}")
         try:
-            state = task.joinpath("stat").read_text().rsplit(")", 1)[-1].split()[0]
-            if state not in ("Z", "X") and uuid.encode() in task.joinpath("cmdline").read_bytes():
-                return True
-        except (OSError, IndexError):
+            fields = task.joinpath("stat").read_text().rsplit(")", 1)[-1].split()
+            cmdline = task.joinpath("cmdline").read_bytes()
+        except OSError:
             continue
+        if fields[0] in ("Z", "X") or int(fields[6]) & _KERNEL_THREAD:
+            continue
+        if not cmdline or uuid.encode() in cmdline:
+            return True
     return False
 
 
