@@ -151,41 +151,44 @@ def _later(job: Coroutine[Any, Any, None]) -> None:
     task.add_done_callback(_LATER.discard)
 
 
-async def _drop_unfinished_images(h: Host, uuid: str, tries: int = 8) -> None:
-    """A snapshot cut short leaves its image queued or saving: it is deleted, once the image
-    service answers (in one process it listens only after the agents have started)."""
+async def _once_answered(job: Callable[[], Awaitable[None]], what: str, tries: int = 8) -> None:
+    """Run `job` once the services it calls answer (in one process they listen only after the
+    agents have started): retried with back-off on their errors, then given up with a log."""
     for attempt in range(tries):
         try:
-            client = await h.remote.image_as_service(ADMIN_CTX)
-            for image in await client.find(instance_uuid=uuid):
-                if image.get("status") in ("queued", "saving"):
-                    LOG.info("deleting the unfinished snapshot %s of %s", image["id"], uuid)
-                    await client.delete(image["id"])
+            await job()
             return
         except errors.OvercastError as exc:
             if attempt == tries - 1:
-                LOG.warning("could not delete the unfinished snapshots of %s: %s", uuid, exc)
+                LOG.warning("could not %s: %s", what, exc)
                 return
             await asyncio.sleep(min(2**attempt, 15))
 
 
-async def _settle_volumes(h: Host, uuids: list[str], tries: int = 8) -> None:
+async def _drop_unfinished_images(h: Host, uuid: str) -> None:
+    """A snapshot cut short leaves its image queued or saving: it is deleted."""
+
+    async def drop() -> None:
+        client = await h.remote.image_as_service(ADMIN_CTX)
+        for image in await client.find(instance_uuid=uuid):
+            if image.get("status") in ("queued", "saving"):
+                LOG.info("deleting the unfinished snapshot %s of %s", image["id"], uuid)
+                await client.delete(image["id"])
+
+    await _once_answered(drop, f"delete the unfinished snapshots of {uuid}")
+
+
+async def _settle_volumes(h: Host, uuids: list[str]) -> None:
     """The volume attachments that attaches and detaches cut short by the restart left
-    (`volumes.settle`), once the volume service answers; attaches and detaches wait till then."""
+    (`volumes.settle`); attaches and detaches wait till then."""
+
+    async def settle() -> None:
+        found = [await h.conductor.call("get_instance", ADMIN_CTX, uuid=u) for u in uuids]
+        mine = [i for i in found if i and i.get("host") == h.host and not i.get("task_state")]
+        await volumes.settle(h, mine)
+
     try:
-        for attempt in range(tries):
-            try:
-                found = [await h.conductor.call("get_instance", ADMIN_CTX, uuid=u) for u in uuids]
-                mine = [
-                    i for i in found if i and i.get("host") == h.host and not i.get("task_state")
-                ]
-                await volumes.settle(h, mine)
-                return
-            except errors.OvercastError as exc:
-                if attempt == tries - 1:
-                    LOG.warning("could not settle the volumes on %s: %s", h.host, exc)
-                    return
-                await asyncio.sleep(min(2**attempt, 15))
+        await _once_answered(settle, f"settle the volumes on {h.host}")
     finally:
         h.volumes_settled.set()
 
