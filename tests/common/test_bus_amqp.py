@@ -1,6 +1,7 @@
 """The RabbitMQ bus beyond the protocol: messages from other versions refused with a log line,
-a fanout that waits for every process, an unreachable broker answered with 503, and a broker
-restart that loses no message it acknowledged."""
+a fanout that waits for every process, an unreachable broker answered with 503, a broker
+restart that loses no message it acknowledged, and a call whose server dies while handling it
+answered by the next server when its method is redeliverable."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest_asyncio
 from overcast.common import errors
 from overcast.common.bus import envelope
 from overcast.common.bus.amqp import AmqpBus
+from overcast.common.bus.endpoints import redeliverable
 from overcast.common.config import BusSettings
 from tests.helpers import rabbit
 
@@ -143,3 +145,54 @@ async def test_broker_restart_loses_no_acknowledged_message(
         assert await buses[1].call("durable.w", "work", {}, n=20) == 40
     finally:
         await again.close()
+
+
+class Stalls:
+    """A server that takes a call and never answers it, as a process killed while handling."""
+
+    def __init__(self) -> None:
+        self.took = asyncio.Event()
+
+    async def _stall(self) -> int:
+        self.took.set()
+        await asyncio.Event().wait()
+        return 0
+
+    @redeliverable
+    async def again(self, ctx: dict[str, Any], n: int) -> int:
+        return await self._stall()
+
+    async def once(self, ctx: dict[str, Any], n: int) -> int:
+        return await self._stall()
+
+
+class Answers:
+    @redeliverable
+    async def again(self, ctx: dict[str, Any], n: int) -> int:
+        return n * 2
+
+    async def once(self, ctx: dict[str, Any], n: int) -> int:
+        return n * 3
+
+
+@pytest.mark.parametrize("method,answer", [("again", 14), ("once", None)])
+async def test_a_call_cut_short_goes_to_the_next_server_only_if_redeliverable(
+    buses: list[AmqpBus], amqp_url: str, method: str, answer: int | None
+) -> None:
+    dying, stalls = buses[0], Stalls()
+    dying.serve(f"cut-{method}", stalls)
+    await dying.ready()
+    calling = asyncio.ensure_future(buses[1].call(f"cut-{method}", method, {}, timeout=4, n=7))
+    await asyncio.wait_for(stalls.took.wait(), 5)
+    await dying.close()  # its handler ends unanswered and its connection goes
+    following = AmqpBus(amqp_url, BusSettings(), "following")
+    following.serve(f"cut-{method}", Answers())
+    await following.start()
+    try:
+        if answer is None:  # acknowledged on receipt: lost with the server (at most once)
+            with pytest.raises(errors.Timeout):
+                await calling
+        else:
+            assert await calling == answer
+    finally:
+        await following.close()

@@ -71,11 +71,6 @@ def _clean(admin: openstack.connection.Connection, servers: list[Any]) -> None:
         wait_gone(admin, server.id, timeout=60)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug (issue 12): a compute's call to the conductor killed while handling it is "
-    "lost (acknowledged on receipt), and its build can stay in BUILD past the wait",
-)
 def test_conductor_killed_during_boots(
     cloud: nodes.Cloud, admin: openstack.connection.Connection, image: Any
 ) -> None:

@@ -170,7 +170,7 @@ class AmqpBus:
     # -- receiving -------------------------------------------------------------------------
 
     def _accept(self, message: AbstractIncomingMessage) -> bool:
-        """Acknowledge on receipt (at most once past this point); False for a resent copy."""
+        """False for a copy of a message this process has had already."""
         msg_id = message.message_id
         if msg_id is not None:
             if msg_id in self._seen:
@@ -184,9 +184,8 @@ class AmqpBus:
         self, topic: str, server: str | None
     ) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         async def handle(message: AbstractIncomingMessage) -> None:
-            with contextlib.suppress(*CONNECTION_EXCEPTIONS):
-                await message.ack()
             if not self._accept(message):
+                await _ack(message)
                 return
             local = self._servers.get(topic, {})
             if server is not None:
@@ -202,8 +201,7 @@ class AmqpBus:
 
     def _fanout_handler(self, topic: str) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         async def handle(message: AbstractIncomingMessage) -> None:
-            with contextlib.suppress(*CONNECTION_EXCEPTIONS):
-                await message.ack()
+            await _ack(message)
             if self._accept(message):
                 self._spawn(self._run(topic, list(self._servers.get(topic, {}).values()), message))
 
@@ -212,9 +210,18 @@ class AmqpBus:
     async def _run(
         self, topic: str, targets: list[object], message: AbstractIncomingMessage
     ) -> None:
-        """Run a request on `targets` (one, or every local listener of a fanout); reply."""
+        """Run a request on `targets` (one, or every local listener of a fanout); reply. A call
+        of a `redeliverable` method is acknowledged once answered, any other message now."""
         try:
             method, ctx, args, trace = envelope.open_request(message.body)
+            if message.redelivered:
+                LOG.info("bus: %s.%s given again (a server took it and went away)", topic, method)
+            if not (
+                message.reply_to
+                and targets
+                and all(endpoints.redelivers(t, method) for t in targets)
+            ):
+                await _ack(message)
             if not targets:
                 raise errors.ServiceUnavailable(f"no server on topic {topic!r} here")
             results = await asyncio.gather(
@@ -243,6 +250,7 @@ class AmqpBus:
             body = envelope.error(exc)
         if message.reply_to:
             await self._reply(message.reply_to, message.correlation_id or "", body, message)
+        await _ack(message)
 
     async def _reply(
         self, reply_to: str, correlation_id: str, body: bytes, request: AbstractIncomingMessage
@@ -259,8 +267,7 @@ class AmqpBus:
             LOG.warning("bus: reply to %s dropped: %s", reply_to, exc)
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
-        with contextlib.suppress(*CONNECTION_EXCEPTIONS):
-            await message.ack()
+        await _ack(message)
         waiter = self._waiters.get(message.correlation_id or "")
         if waiter is not None and self._accept(message):
             waiter(message.body)
@@ -420,3 +427,11 @@ class AmqpBus:
 
 async def _ignore(message: AbstractIncomingMessage) -> None:
     """The listeners queue only counts consumers; nothing is ever sent to it."""
+
+
+async def _ack(message: AbstractIncomingMessage) -> None:
+    """Acknowledge `message` unless done already; on a link that is gone the broker gives it
+    again to the next consumer (a copy this process had is dropped by `_accept`)."""
+    if not message.processed:
+        with contextlib.suppress(*CONNECTION_EXCEPTIONS):
+            await message.ack()

@@ -8,12 +8,30 @@ agent and conductor (and any role split the same way). `invoke` runs a message o
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from overcast.common.bus import envelope
 from overcast.common.trace import propagate
 
 _SIGNATURES: dict[Any, inspect.Signature] = {}  # by function: bound methods differ per call
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def redeliverable(method: F) -> F:
+    """Mark a bus method that gives the same answer when a call to it runs again after a run
+    that was cut short or whose answer was lost. A broker acknowledges a call to such a method
+    only once it is answered, so a call whose server dies while handling it goes to the next
+    server instead of being lost (every other message is acknowledged on receipt, at most once,
+    as oslo.messaging does)."""
+    method.redeliverable = True  # type: ignore[attr-defined]
+    return method
+
+
+def redelivers(endpoint: object, method: str) -> bool:
+    """Whether a call of `method` on `endpoint` is marked `redeliverable`."""
+    return bool(getattr(getattr(endpoint, method, None), "redeliverable", False))
 
 
 class Endpoint:

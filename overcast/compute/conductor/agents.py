@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from overcast.common.bus import Bus
+from overcast.common.bus.endpoints import redeliverable
 from overcast.common.config import Settings
 from overcast.common.db.base import utcnow
 from overcast.common.db.session import Database
@@ -33,18 +34,22 @@ _REPORTED = (
 
 
 class AgentAccess:
-    """Every method takes the caller's context dict first."""
+    """Every method takes the caller's context dict first. Those the agents wait on are
+    `redeliverable`: run again after a conductor died in them, they answer as the first run
+    would have (a write already made is seen as made), so a build is not left waiting."""
 
     def __init__(self, settings: Settings, db: Database, bus: Bus) -> None:
         self.settings = settings
         self.db = db
         self.bus = bus
 
+    @redeliverable
     async def get_instance(self, ctx: dict[str, Any], uuid: str) -> dict[str, Any] | None:
         async with self.db.reader() as session:
             inst = await writes.get(session, uuid)
             return None if inst is None or inst.deleted else records.instance_dict(inst)
 
+    @redeliverable
     async def instance_update(
         self,
         ctx: dict[str, Any],
@@ -55,36 +60,46 @@ class AgentAccess:
     ) -> bool:
         """Update an instance (guarded by its task_state) and optionally finish an event."""
         async with self.db.session() as session:
-            done = await writes.update_instance(session, uuid, values, expected_task_state)
-            if event is not None:
-                await records.event_finish(session, ctx, uuid, **event)
-        return done
+            if await writes.update_instance(session, uuid, values, expected_task_state):
+                if event is not None:
+                    await records.event_finish(session, ctx, uuid, **event)
+                return True
+            return expected_task_state != rpc.ANY and writes.holds(
+                await writes.get(session, uuid), values
+            )
 
+    @redeliverable
     async def start_build(
         self, ctx: dict[str, Any], uuid: str, event: str, host: str, task_state: str
     ) -> dict[str, Any] | None:
         """An agent begins a build: record its event, move the task state on (from
         scheduling), and hand it the instance; None when the instance was deleted."""
         async with self.db.session() as session:
-            await records.event_start(session, ctx, uuid, event, host)
-            if not await writes.update_instance(
+            moved = await writes.update_instance(
                 session, uuid, {"task_state": task_state}, states.SCHEDULING
-            ):
-                return None
+            )
             inst = await writes.get(session, uuid)
+            if not moved and not (writes.holds(inst, {"task_state": task_state, "host": host})):
+                return None
+            if moved:
+                await records.event_start(session, ctx, uuid, event, host)
             return None if inst is None else records.instance_dict(inst)
 
+    @redeliverable
     async def event_start(self, ctx: dict[str, Any], uuid: str, event: str, host: str) -> None:
         async with self.db.session() as session:
             await records.event_start(session, ctx, uuid, event, host)
 
+    @redeliverable
     async def event_finish(self, ctx: dict[str, Any], uuid: str, **event: Any) -> None:
         async with self.db.session() as session:
             await records.event_finish(session, ctx, uuid, **event)
 
+    @redeliverable
     async def instances_on_host(self, ctx: dict[str, Any], host: str) -> list[dict[str, Any]]:
         return (await self.instances_on_hosts(ctx, [host])).get(host, [])
 
+    @redeliverable
     async def instances_on_hosts(
         self, ctx: dict[str, Any], hosts: list[str]
     ) -> dict[str, list[dict[str, Any]]]:
@@ -99,6 +114,7 @@ class AgentAccess:
                 out.setdefault(row.host or "", []).append(records.instance_dict(row))
         return out
 
+    @redeliverable
     async def report(self, ctx: dict[str, Any], reports: list[dict[str, Any]]) -> None:
         """Agents' periodic reports (`{"host", "node"}` each): their services are alive and their
         nodes have these totals, whose usage is recounted from the allocations. One transaction
@@ -148,12 +164,14 @@ class AgentAccess:
                 )
                 row.updated_at = now
 
+    @redeliverable
     async def instance_destroyed(self, ctx: dict[str, Any], uuid: str) -> None:
         """The agent removed the guest: mark the instance deleted and free what it held."""
         async with self.db.session() as session:
             await writes.destroy_record(session, uuid)
             await records.event_finish(session, ctx, uuid, "compute_terminate_instance")
 
+    @redeliverable
     async def release(
         self, ctx: dict[str, Any], consumer_uuid: str, node: str | None = None
     ) -> None:

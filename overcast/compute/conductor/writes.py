@@ -58,6 +58,22 @@ async def update_instance(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def holds(inst: instances.Instance | None, values: dict[str, Any]) -> bool:
+    """Whether the live instance already has `values` (a timestamp given as "now": any): a
+    guarded update that found its guard gone because it had itself been made already, by the
+    first run of a call run again (`redeliverable`)."""
+    if inst is None or inst.deleted:
+        return False
+    for key, value in values.items():
+        held = getattr(inst, "metadata_" if key == "metadata" else key)
+        if key in _TIMES and isinstance(value, str):
+            if held is None:
+                return False
+        elif held != value:
+            return False
+    return True
+
+
 async def get(session: AsyncSession, uuid: str) -> instances.Instance | None:
     stmt = select(instances.Instance).where(instances.Instance.uuid == uuid)
     return (await session.execute(stmt)).scalar_one_or_none()
