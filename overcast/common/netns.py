@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import fcntl
 import os
 import struct
@@ -90,5 +91,10 @@ def open_tap(namespace: str, name: str) -> int:
 
 
 def make_tap(namespace: str, name: str) -> None:
-    """Make tap `name` inside `namespace`, persistent (it outlives every fd until deleted)."""
-    os.close(call_in(namespace, lambda: _tap(name, persist=True)))
+    """Make tap `name` inside `namespace`, persistent (it outlives every fd until deleted).
+    A tap its user (QEMU) opened meanwhile answers EBUSY: it is there, which is all we need."""
+    try:
+        os.close(call_in(namespace, lambda: _tap(name, persist=True)))
+    except OSError as exc:
+        if exc.errno != errno.EBUSY:
+            raise

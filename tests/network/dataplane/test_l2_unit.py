@@ -122,6 +122,26 @@ async def test_bridges_taps_orphans_and_cleanup(namespace: str) -> None:
     assert not netns.exists(namespace)
 
 
+async def test_a_tap_its_guest_opened_first_is_wired(namespace: str) -> None:
+    """QEMU may open a port's tap between the agent's look at the links and its binding: the
+    agent then finds the tap busy and wires it as it is (it once left it unwired, EBUSY)."""
+    driver, recorder = make_driver(namespace)
+    await driver.start()
+    net = network(NET_A, "vxlan", 78)
+    await driver.apply(drivers.HostState(host="h", networks=(net,)))
+    fd = common_netns.open_tap(namespace, names.tap(PORT_1))  # the guest's open queue
+    try:
+        common_netns.make_tap(namespace, names.tap(PORT_1))  # the agent's, looking too late
+        await driver.apply_ports(drivers.Batch(ports=((port(PORT_1, NET_A), net),)))
+        assert recorder.status[PORT_1] == "ACTIVE"
+        tap = (await ns_links(namespace))[names.tap(PORT_1)]
+        bridge = (await ns_links(namespace))[names.bridge(NET_A)]
+        assert tap.get("master") == bridge["index"]
+    finally:
+        os.close(fd)
+        await driver.cleanup()
+
+
 async def test_probe_says_whether_the_host_can_run_it() -> None:
     assert await probe.usable() is None
 

@@ -112,10 +112,10 @@ class Firewall:
         if text:
             try:
                 await nsexec.run(self.namespace, ["nft", "-f", "-"], stdin=text)
-            except DriverError:
+            except DriverError as exc:
                 if old is None:
                     raise
-                LOG.warning("firewall changes failed; replacing the tables whole")
+                LOG.warning("firewall changes failed (%s); replacing the tables whole", exc)
                 self.applied, self._started = None, False
                 await self._start()  # the namespace may be a new one
                 await nsexec.run(self.namespace, ["nft", "-f", "-"], stdin=whole)

@@ -271,7 +271,10 @@ def changes(old: Tables, new: Tables) -> str:
         out.append(f"delete element inet overcast zones {{ {keys} }}")
     if added_zones:
         out.append(f"add element inet overcast zones {{ {_zonemap(added_zones)} }}")
-    for name in sorted(set(old.chains) - set(new.chains)):
-        out += [f"flush chain {b} {name}", f"delete chain {b} {name}"]
+    # Every chain that goes is emptied before any is deleted: a chain still jumped to by one
+    # that goes later in the same transaction cannot be deleted (EBUSY).
+    gone_chains = sorted(set(old.chains) - set(new.chains))
+    out += [f"flush chain {b} {name}" for name in gone_chains]
+    out += [f"delete chain {b} {name}" for name in gone_chains]
     out += [f"delete set {b} {name}" for name in sorted(set(old.sets) - set(new.sets))]
     return "\n".join(out) + "\n" if out else ""
