@@ -71,6 +71,72 @@ async def connect_pending(
     return attached
 
 
+async def connect_for_move(
+    remote: Remote, ctx: dict[str, Any], host: str, instance: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """A live migration's destination `host`: each of the server's volumes connected there as
+    well, by an attachment of its own (a server may hold a second attachment of its volume
+    while it moves, as Cinder allows); the source's stays until the guest has moved. The
+    server's attachment items as they are once it has. On failure none is left made."""
+    attached = list(instance.get("attachments") or [])
+    client = remote.volume(ctx)
+    if client is None:
+        return attached
+    moved: list[dict[str, Any]] = []
+    try:
+        for item in attached:
+            if not item.get("connection_info"):
+                moved.append(item)
+                continue
+            where = connector(host, item.get("device_name"))
+            found = await client.create_attachment(item["volume_id"], instance["uuid"], where)
+            info = found.get("connection_info") or {}
+            moved.append({**item, "attachment_id": found["id"], "connection_info": info})
+    except BaseException:
+        await release(remote, ctx, added(attached, moved))
+        raise
+    return moved
+
+
+def added(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The attachment items of `new` that `old` does not hold."""
+    held = {a.get("attachment_id") for a in old}
+    return [a for a in new if a.get("attachment_id") not in held]
+
+
+async def release(remote: Remote, ctx: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    """Delete these attachments (the volume service terminates their hosts' connections); one
+    gone already is fine, one that cannot go is logged and left."""
+    client = remote.volume(ctx)
+    for item in items:
+        if client is None or not item.get("attachment_id"):
+            continue
+        try:
+            await client.delete_attachment(item["attachment_id"])
+        except errors.NotFound:
+            continue
+        except errors.OvercastError as exc:
+            LOG.warning("attachment %s of volume %s left behind: %s", item["attachment_id"],
+                        item.get("volume_id"), exc)  # fmt: skip
+
+
+async def hand_over(
+    remote: Remote, ctx: dict[str, Any], old: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> None:
+    """A live migration done: the destination's attachments complete, the source's go (its
+    connections terminated: an NBD export it used stops unless another host uses it)."""
+    client = remote.volume(ctx)
+    if client is None:
+        return
+    for item in added(old, new):
+        try:
+            await client.complete_attachment(item["attachment_id"])
+        except errors.OvercastError as exc:  # the guest uses it all the same
+            LOG.warning("attachment %s of volume %s not completed: %s", item["attachment_id"],
+                        item.get("volume_id"), exc)  # fmt: skip
+    await release(remote, ctx, added(new, old))
+
+
 def uses_volumes(bdms: list[dict[str, Any]]) -> bool:
     return any(b.get("destination_type") == "volume" for b in bdms)
 

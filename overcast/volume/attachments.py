@@ -43,17 +43,16 @@ async def live(session: AsyncSession, volume_id: str, lock: bool = False) -> lis
 async def reserve(
     session: AsyncSession, volume: Volume, instance_uuid: str | None, mode: str
 ) -> Attachment:
-    """A new attachment in `reserved`; 400 when the volume cannot take one more."""
+    """A new attachment in `reserved`; 400 when the volume cannot take one more. The server
+    that holds the volume may hold a second attachment of it, as Cinder allows: a server that
+    moves to another host keeps its own until it has moved, and the other is its new host's."""
     others = [a for a in await live(session, volume.id) if a.instance_uuid]
+    moving = bool(others) and all(a.instance_uuid == instance_uuid for a in others)
     if volume.status == "in-use" or others:
-        if not volume.multiattach:
+        if not volume.multiattach and not moving:
             raise errors.BadRequest(
                 f"Invalid volume: Volume {volume.id} is already attached and is not multiattach"
                 f" (status {volume.status})."
-            )
-        if any(a.instance_uuid == instance_uuid for a in others):
-            raise errors.BadRequest(
-                f"Invalid volume: Volume {volume.id} is already attached to server {instance_uuid}."
             )
     elif volume.status not in ("available", "downloading", "reserved"):
         raise errors.BadRequest(

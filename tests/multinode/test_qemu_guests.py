@@ -2,7 +2,9 @@
 with the APIs on a third: the noVNC console of a guest reached by the API's proxy over the
 network at its host's `my_ip`; a live migration (disks mirrored over NBD, no shared
 storage) after which the guest runs on where it was, its serial console (over TCP from the
-API's proxy too) going on; and a cold
+API's proxy too) going on; a live migration of a guest with a volume attached, there and
+back, from the host that stores the volume (a local file to QEMU) to the other (an NBD export)
+and back, the guest writing and reading it throughout; and a cold
 migration that takes the disk's data (a marker written into it) to the other host.
 
 Guests have no network (`networks="none"`): the dataplane between namespace hosts is not
@@ -10,7 +12,9 @@ this module's subject."""
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,7 +26,15 @@ import websockets.sync.client
 
 from overcast.compute.drivers.qemu import hostinfo
 from overcast.compute.guest import build
-from tests.compute.qemu.conftest import BANNER, GUEST_DIR, Cloud, qemu_pids, vnc_handshake
+from tests.compute.qemu.conftest import (
+    BANNER,
+    GUEST_DIR,
+    VOLUME_WRITER,
+    Cloud,
+    image_bytes,
+    qemu_pids,
+    vnc_handshake,
+)
 from tests.helpers import nodes
 from tests.multinode.conftest import hosted_cloud
 
@@ -46,7 +58,9 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.Cloud]:
     image = build.ensure(GUEST_DIR)
     with hosted_cloud(tmp_path_factory.mktemp("qemu-nodes")) as made:
         made.node("api", "api,scheduler,conductor").start()
-        made.node("nodea", "compute", **QEMU_ENV).start(timeout=240)
+        nodea = made.node("nodea", "compute,volume", **QEMU_ENV)  # it stores the volumes too
+        nodea.env["OVERCAST_VOLUME__EXPORT_ADDRESS"] = nodea.env["OVERCAST_MY_IP"]
+        nodea.start(timeout=240)
         made.node("nodeb", "compute", **QEMU_ENV).start(timeout=240)
         conn = made.nodes[0].connect()
         with image.path.open("rb") as data:
@@ -67,8 +81,12 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.Cloud]:
 
 @pytest.fixture(scope="module")
 def guests(cloud: nodes.Cloud) -> Cloud:
+    """`far`, and `mover`, which writes to the volume `moving` once it is attached."""
     made = Cloud(cloud.nodes[0])
-    made.boot_all(("far", {}))
+    volume = made.conn.block_storage.create_volume(size=1, name="moving")
+    made.conn.block_storage.wait_for_status(volume, "available", wait=60)
+    script = VOLUME_WRITER.replace("SERIAL", volume.id[:20]).encode()
+    made.boot_all(("far", {}), ("mover", {"user_data": base64.b64encode(script).decode()}))
     return made
 
 
@@ -101,22 +119,28 @@ def test_novnc_of_a_guest_on_another_node(cloud: nodes.Cloud, guests: Cloud) -> 
     vnc_handshake(url)
 
 
+def _live_migrate(guests: Cloud, server: Any) -> Any:
+    """Live-migrate `server` to the other host; the server once it is ACTIVE there."""
+    compute = guests.conn.compute
+    source = compute.get_server(server.id).compute_host
+    compute.live_migrate_server(server, host=None, block_migration="auto")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        moved = compute.get_server(server.id)
+        if moved.compute_host != source and moved.status == "ACTIVE":
+            return moved
+        assert moved.status != "ERROR", moved.fault
+        time.sleep(1)
+    raise AssertionError(f"{server.id} never moved: {compute.get_server(server.id)}")
+
+
 def test_live_migration_keeps_the_guest_running(cloud: nodes.Cloud, guests: Cloud) -> None:
     compute = guests.conn.compute
     (far,) = compute.servers(name="far")
     source = _host(cloud, far.compute_host)
     booted = guests.console(far).count(BANNER)
     pid = _pid(source, far)
-    compute.live_migrate_server(far, host=None, block_migration="auto")
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        moved = compute.get_server(far.id)
-        if moved.compute_host != source.data_dir.name and moved.status == "ACTIVE":
-            break
-        assert moved.status != "ERROR", moved.fault
-        time.sleep(1)
-    else:
-        raise AssertionError(f"{far.id} never moved: {compute.get_server(far.id)}")
+    moved = _live_migrate(guests, far)
     assert moved.power_state == 1 and moved.task_state is None
     dest = _host(cloud, moved.compute_host)
     assert _pid(dest, far) and not _pid(source, far) and pid is not None
@@ -164,3 +188,68 @@ def test_cold_migration_takes_the_disk_along(cloud: nodes.Cloud, guests: Cloud) 
     guests.wait_status(far, "ACTIVE")
     guests.wait_console(far, BANNER)  # it boots from the disk that came over
     assert _pid(dest, far) is not None
+
+
+def _attached(guests: Cloud, volume_id: str) -> tuple[str, str]:
+    """(host, connection type) of the volume's one attachment: `openstack volume show`'s
+    host, the attachment's connection as the volume service gave it."""
+    (attachment,) = guests.srv.cli_json("volume", "show", volume_id)["attachments"]
+    found = guests.conn.block_storage.get(
+        f"/attachments/{attachment['attachment_id']}", microversion="3.44"
+    )
+    assert found.status_code == 200, found.text
+    info = found.json()["attachment"]["connection_info"]
+    return str(attachment["host_name"]), str(info["driver_volume_type"])
+
+
+def _last_count(guests: Cloud, server: Any) -> int:
+    counts = re.findall(r"swaptest: (\d+) reads written-before-move", guests.console(server))
+    assert counts, guests.console(server)[-2000:]
+    return int(counts[-1])
+
+
+def _daemons(volume_id: str) -> list[str]:
+    """The NBD exports (qemu-storage-daemon processes) of the volume."""
+    found = subprocess.run(["pgrep", "-f", f"qemu-storage-daemon.*volume-{volume_id}"],
+                           capture_output=True, text=True)  # fmt: skip
+    return found.stdout.split()
+
+
+def test_live_migration_with_a_volume_there_and_back(cloud: nodes.Cloud, guests: Cloud) -> None:
+    """Volumes are shared storage: not copied, connected anew on the destination (local on
+    the host that stores it, NBD elsewhere) and let go on the source; the guest writes and
+    reads it back (its cache dropped) before, during and after each move."""
+    compute = guests.conn.compute
+    (mover,) = compute.servers(name="mover")
+    volume = guests.conn.block_storage.find_volume("moving")
+    guests.srv.cli("server", "add", "volume", mover.id, volume.id)
+    guests.wait_console(mover, "swaptest: 2 reads written-before-move")
+    storage = _host(cloud, "nodea")
+    (path,) = (storage.data_dir / "volumes").glob(f"*/volume-{volume.id}")
+    booted = guests.console(mover).count(BANNER)
+    kinds = set()
+    for _ in range(2):  # away from the host that stores it and back, or the other way round
+        source = compute.get_server(mover.id).compute_host
+        kind = "local" if source == "nodea" else "nbd"
+        assert _attached(guests, volume.id) == (source, kind)
+        assert len(_daemons(volume.id)) == (kind == "nbd")
+        count = _last_count(guests, mover)
+        moved = _live_migrate(guests, mover)
+        there = moved.compute_host
+        assert moved.power_state == 1 and moved.task_state is None
+        assert _pid(_host(cloud, there), mover) and not _pid(_host(cloud, source), mover)
+        assert _attached(guests, volume.id) == (there, "nbd" if kind == "local" else "local")
+        assert len(_daemons(volume.id)) == (kind == "local")  # the source's export went
+        # It writes on and reads its first write back from the volume, on its new host.
+        guests.wait_console(mover, f"swaptest: {count + 3} reads written-before-move")
+        kinds.add(kind)
+    assert kinds == {"local", "nbd"}
+    assert guests.console(mover).count(BANNER) == booted  # no reboot
+    # What it wrote before the moves and after them is in the volume's file.
+    assert image_bytes(path, "qcow2", 1 << 20, 19) == b"written-before-move"
+    count = _last_count(guests, mover)
+    written = image_bytes(path, "qcow2", 2 << 20, 12).decode(errors="replace")
+    assert re.fullmatch(r"after-\d{6}", written) and int(written[6:]) >= count, written
+    guests.srv.cli("server", "remove", "volume", mover.id, volume.id)
+    detached = guests.conn.block_storage.wait_for_status(volume, "available", wait=120)
+    assert not detached.attachments and not _daemons(volume.id)

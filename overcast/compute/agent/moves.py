@@ -11,7 +11,7 @@ import contextlib
 from typing import Any
 
 from overcast.common import log, trace
-from overcast.compute import networking, states
+from overcast.compute import networking, states, volumes
 from overcast.compute.agent.host import Host, failed_event, spec_for
 
 LOG = log.get(__name__)
@@ -241,17 +241,29 @@ class Moves:
     async def live_migration(
         self, ctx: dict[str, Any], instance_uuid: str, migration: dict[str, Any]
     ) -> None:
+        """Source half, as Nova's: the destination readies a QEMU and connects the volumes
+        for itself (`pre_live_migration`); the guest moves; the record lists the destination's
+        volume attachments and the source's go; the destination lets the guest run. A failure
+        before the guest moved drops what the destination made; the guest runs on here."""
         h, uuid, dest = self.h, instance_uuid, migration["dest_compute"]
         await h.conductor.call(
             "event_start", ctx, uuid=uuid, event="compute_live_migration", host=h.host
         )
         there, moved = f"compute.{dest}", False
+        old = list((await h.instance(ctx, uuid)).get("attachments") or [])
+        new = old
         try:
+            source = await h.driver.check_can_live_migrate_source(uuid)
             with trace.span("destination host readied", target=dest):
-                target = await h.bus.call(there, "pre_live_migration", ctx, instance_uuid=uuid)
+                ready = await h.bus.call(there, "pre_live_migration", ctx, instance_uuid=uuid,
+                                         source=source)  # fmt: skip
+            new = list(ready.get("attachments") or [])
             with trace.span("guest moved live", host=h.host, target=dest):
-                handover = await h.driver.live_migration(uuid, dest, target)
+                handover = await h.driver.live_migration(uuid, dest, ready["target"])
             moved = True
+            with trace.span("volume connections handed over", target=dest):
+                await h.update(ctx, uuid, {"attachments": new})
+                await volumes.hand_over(h.remote, ctx, old, new)
             with trace.span("destination host took the guest", target=dest):
                 await h.bus.call(there, "post_live_migration_at_destination", ctx,
                                  instance_uuid=uuid, handover=handover)  # fmt: skip
@@ -259,6 +271,7 @@ class Moves:
             if not moved:  # the guest runs on here: what the destination readied goes
                 with contextlib.suppress(Exception):
                     await h.bus.call(there, "rollback_at_destination", ctx, instance_uuid=uuid)
+                await volumes.release(h.remote, ctx, volumes.added(old, new))
             await h.conductor.call(
                 "event_finish",
                 ctx,
@@ -271,10 +284,22 @@ class Moves:
             "finish_live_migration", ctx, uuid=uuid, migration=migration, power_state=states.RUNNING
         )
 
-    async def pre_live_migration(self, ctx: dict[str, Any], instance_uuid: str) -> dict[str, Any]:
-        instance = await self.h.instance(ctx, instance_uuid)
-        image = await self.h.fetch_image(ctx, instance.get("image_ref"))
-        return await self.h.driver.pre_live_migration(spec_for(instance, image))
+    async def pre_live_migration(
+        self, ctx: dict[str, Any], instance_uuid: str, source: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Destination: the guest's volumes connected here too, and the driver ready to take
+        the guest: `{"target": the driver's, "attachments": the record's once it moved}`."""
+        h = self.h
+        instance = await h.instance(ctx, instance_uuid)
+        image = await h.fetch_image(ctx, instance.get("image_ref"))
+        old = list(instance.get("attachments") or [])
+        instance["attachments"] = await volumes.connect_for_move(h.remote, ctx, h.host, instance)
+        try:
+            target = await h.driver.pre_live_migration(spec_for(instance, image), source)
+        except BaseException:
+            await volumes.release(h.remote, ctx, volumes.added(old, instance["attachments"]))
+            raise
+        return {"target": target, "attachments": instance["attachments"]}
 
     async def post_live_migration_at_destination(
         self, ctx: dict[str, Any], instance_uuid: str, handover: dict[str, Any] | None = None

@@ -231,9 +231,20 @@ class Driver(instrument.TracedCalls, abc.ABC):
         """Counters of one guest (CPU time, memory, disk and NIC I/O), Nova's diagnostics."""
         raise errors.NotSupported("diagnostics are not supported by this driver")
 
-    async def pre_live_migration(self, instance: InstanceSpec) -> dict[str, Any]:
-        """Destination side of a live migration, first: get ready to take the guest. What the
-        source's `live_migration` needs to send it here (JSON)."""
+    async def check_can_live_migrate_source(self, instance_uuid: str) -> dict[str, Any]:
+        """Source side of a live migration, first: what the destination's
+        `pre_live_migration` needs to know of the guest here (JSON; its device layout, say).
+        Unknown guest: errors.NotFound."""
+        await self.get_info(instance_uuid)
+        return {}
+
+    async def pre_live_migration(
+        self, instance: InstanceSpec, source: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Destination side of a live migration: get ready to take the guest, its volumes
+        through this host's connections (`instance.block_devices`: shared storage, not
+        copied); `source` is the source's `check_can_live_migrate_source`. What the source's
+        `live_migration` needs to send it here (JSON)."""
         return {}
 
     async def live_migration(

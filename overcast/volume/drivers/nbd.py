@@ -148,7 +148,11 @@ class Exports:
             DAEMON,
             *qmp,
             "--blockdev",
-            f"driver=file,node-name=file0,filename={path},cache.direct=off",
+            # No image locks: while a guest moves live between its host and another, the QEMU
+            # here and this daemon hold the file at once, and QEMU's handover (the one side
+            # inactivated, flushed, before the other writes) is what keeps it whole; a lock
+            # taken here would stop the move, or the guest, at the handover.
+            f"driver=file,node-name=file0,filename={path},cache.direct=off,locking=off",
             "--blockdev",
             f"driver={fmt},node-name=disk0,file=file0",
             "--nbd-server",

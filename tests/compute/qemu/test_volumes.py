@@ -11,61 +11,21 @@ from __future__ import annotations
 
 import base64
 import re
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.compute.qemu.conftest import BANNER, Cloud
+from tests.compute.qemu.conftest import BANNER, VOLUME_WRITER, Cloud, image_bytes
 
 pytestmark = pytest.mark.xdist_group("qemu-guests")
 
 FORMATS = {"fast": "qcow2", "slow": "raw"}
-# Finds its volume by serial, writes a marker at 1 MiB, then every 2 s a counter at 2 MiB,
-# reads the marker back from the device and says how many sectors the device has.
-GUEST = """#!/bin/sh
-serial=SERIAL
-(
-while :; do
-  for s in /sys/block/vd*/serial; do
-    [ "$(cat $s 2> /dev/null)" = "$serial" ] && dev=/dev/${s#/sys/block/} && dev=${dev%/serial}
-  done
-  [ -n "$dev" ] && [ -b "$dev" ] && break
-  sleep 1
-done
-printf written-before-move | dd of=$dev bs=512 seek=2048 conv=fsync 2> /dev/null
-echo "swaptest: wrote on $dev"
-n=0
-while :; do
-  n=$((n + 1))
-  printf after-%06d $n | dd of=$dev bs=512 seek=4096 conv=fsync 2> /dev/null
-  echo 3 > /proc/sys/vm/drop_caches
-  echo "swaptest: $n reads $(dd if=$dev bs=512 skip=2048 count=1 2> /dev/null | tr -d '\\000')\
- sectors $(cat /sys/block/${dev#/dev/}/size)"
-  sleep 2
-done
-) &
-"""
-
-
-def _bytes(path: Path, fmt: str, offset: int, length: int) -> bytes:
-    """What the image holds at `offset`, read beside the guest (shared, read-only)."""
-    out = subprocess.run(
-        ["qemu-io", "-r", "-U", "-f", fmt, "-c", f"read -v {offset} {length}", str(path)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    found = bytearray()
-    for line in out.splitlines():
-        if re.match(r"^[0-9a-f]{8}:", line):
-            found += bytes(int(h, 16) for h in line.split(":", 1)[1].split()[:16]
-                           if re.fullmatch(r"[0-9a-f]{2}", h))  # fmt: skip
-    return bytes(found[:length])
 
 
 def _counter(path: Path, fmt: str) -> int:
-    text = _bytes(path, fmt, 2 << 20, 12).decode(errors="replace")
+    text = image_bytes(path, fmt, 2 << 20, 12).decode(errors="replace")
     found = re.fullmatch(r"after-(\d{6})", text)
     assert found, text
     return int(found.group(1))
@@ -98,7 +58,7 @@ def test_attached_volume_moves_under_a_running_guest(qemu_cloud: Cloud) -> None:
     volume = conn.block_storage.wait_for_status(volume, "available", wait=60)
     volume = conn.block_storage.get_volume(volume.id)
     here, there = ("fast", "slow") if volume.host.endswith("#fast") else ("slow", "fast")
-    script = GUEST.replace("SERIAL", volume.id[:20])
+    script = VOLUME_WRITER.replace("SERIAL", volume.id[:20])
     server = qemu_cloud.boot("swapper", user_data=base64.b64encode(script.encode()).decode())
     server = qemu_cloud.wait_status(server, "ACTIVE")
     qemu_cloud.wait_console(server, BANNER)
@@ -120,7 +80,7 @@ def test_attached_volume_moves_under_a_running_guest(qemu_cloud: Cloud) -> None:
     assert moved.migration_status == "success" and moved.status == "in-use", moved
     assert moved.host == pool and not source.exists()
     # The destination has what the guest wrote before, and what it writes now.
-    assert _bytes(target, FORMATS[there], 1 << 20, 19) == b"written-before-move"
+    assert image_bytes(target, FORMATS[there], 1 << 20, 19) == b"written-before-move"
     count, _ = _last_read(qemu_cloud, server)
     deadline = time.monotonic() + 120
     while _counter(target, FORMATS[there]) <= count and time.monotonic() < deadline:

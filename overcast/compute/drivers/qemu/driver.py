@@ -11,17 +11,14 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from overcast.common import errors, log
 from overcast.common.config import Settings
 from overcast.compute import drivers, states
-from overcast.compute.drivers.qemu import build, disks, hostinfo, live, mirror, vifs
-from overcast.compute.drivers.qemu.files import HostFiles
+from overcast.compute.drivers.qemu import build, disks, hostinfo, migration, mirror, vifs
+from overcast.compute.drivers.qemu.files import HostFiles, tail
 from overcast.compute.drivers.qemu.guest import Guest
 from overcast.compute.drivers.qemu.launch import Disk, Launch, Nic, hotplug_ports, netdev
 
@@ -40,6 +37,7 @@ class QemuDriver(drivers.Driver):
         self.user: str | None = None
         self.vnc_listen: str | None = None
         self._guests: dict[str, Guest] = {}
+        self.moves = migration.Moves(self)
 
     # -- host ---------------------------------------------------------------------------------
 
@@ -55,7 +53,7 @@ class QemuDriver(drivers.Driver):
             LOG.warning("QEMU runs as root: no user %r for it (compute.qemu.user)", self.conf.user)
         LOG.info("qemu driver on %s: %s (QEMU %s) as %s", host, self.accel.upper(),
                  self.version, self.user or "Overcast's user")  # fmt: skip
-        found = [self._guest(uuid) for uuid in self.files.uuids()]
+        found = [self.guest(uuid) for uuid in self.files.uuids()]
         await asyncio.gather(*(self._adopt(g) for g in found))
 
     async def _adopt(self, guest: Guest) -> None:
@@ -88,7 +86,7 @@ class QemuDriver(drivers.Driver):
 
     # -- guests -------------------------------------------------------------------------------
 
-    def _guest(self, uuid: str) -> Guest:
+    def guest(self, uuid: str) -> Guest:
         guest = self._guests.get(uuid)
         if guest is None:
             guest = Guest(uuid, self.files.guest(uuid), self.conf.binary, self._guest_event)
@@ -98,11 +96,11 @@ class QemuDriver(drivers.Driver):
     def _known(self, uuid: str) -> Guest:
         if not self.files.guest(uuid).config.exists():
             raise errors.NotFound(f"Instance {uuid} could not be found on {self.host}.")
-        return self._guest(uuid)
+        return self.guest(uuid)
 
     async def _guest_event(self, guest: Guest, event: str) -> None:
         """The guest powered off, panicked or its QEMU died, with no action under way."""
-        if self._began(guest.uuid).exists():
+        if self.moves.began(guest.uuid).exists():
             return  # a move from here stops it (after a crash `abandon_migration` settles it)
         async with guest.lock:
             if guest.busy:
@@ -113,8 +111,8 @@ class QemuDriver(drivers.Driver):
         await self.callbacks.lifecycle_event(guest.uuid, power)
 
     @contextlib.asynccontextmanager
-    async def _acting(self, uuid: str, known: bool = True) -> Any:
-        guest = self._known(uuid) if known else self._guest(uuid)
+    async def acting(self, uuid: str, known: bool = True) -> Any:
+        guest = self._known(uuid) if known else self.guest(uuid)
         async with guest.lock:
             guest.busy = True
             try:
@@ -136,38 +134,49 @@ class QemuDriver(drivers.Driver):
         return drivers.InstanceInfo(await guest.power_state())
 
     async def spawn(self, instance: drivers.InstanceSpec) -> None:
-        async with self._acting(instance.uuid, known=False) as guest:
-            await self._create(instance, guest)
+        async with self.acting(instance.uuid, known=False) as guest:
+            await self.create(instance, guest)
 
-    async def _create(
-        self, instance: drivers.InstanceSpec, guest: Guest, incoming: bool = False
+    async def create(
+        self,
+        instance: drivers.InstanceSpec,
+        guest: Guest,
+        incoming: bool = False,
+        layout: dict[str, Any] | None = None,
     ) -> None:
-        """A new guest's files and its QEMU; on failure nothing of it is left."""
+        """A new guest's files and its QEMU (its devices placed by `layout`, a live
+        migration's source's); on failure nothing of it is left."""
         try:
             launch = await build.make(instance, guest.files, self.conf, self.accel)
             launch.user, launch.vnc_listen = self.user, self.vnc_listen
+            if layout:
+                migration.placed(launch, layout)
             guest.files.write_config(launch.to_dict())
             await guest.start(launch, self.conf.start_timeout, incoming=incoming)
         except BaseException:
-            await self._forget(guest)
+            await self.forget(guest)
             raise
 
-    async def _forget(self, guest: Guest) -> None:
+    async def forget(self, guest: Guest) -> None:
         await guest.quit()
         self.files.remove(guest.uuid)
-        self._guests.pop(guest.uuid, None)
+        self.drop(guest.uuid)
+
+    def drop(self, uuid: str) -> None:
+        """Forget the guest's handle (its files are gone, or another host's now)."""
+        self._guests.pop(uuid, None)
 
     async def destroy(self, instance_uuid: str, destroy_disks: bool = True) -> None:
-        guest = self._guest(instance_uuid)
+        guest = self.guest(instance_uuid)
         async with guest.lock:
             guest.busy = True
             await guest.quit()
             self.files.remove(instance_uuid)
-            self._drop_backup(instance_uuid)
-            self._guests.pop(instance_uuid, None)
+            self.moves.drop_backup(instance_uuid)
+            self.drop(instance_uuid)
 
     async def reboot(self, instance_uuid: str, hard: bool) -> None:
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             if not hard and guest.running() and await guest.status() == "running":
                 if await guest.acpi_shutdown(self.conf.reboot_timeout):
                     await guest.qmp("system_reset")
@@ -178,13 +187,13 @@ class QemuDriver(drivers.Driver):
             await guest.start(guest.launch, self.conf.start_timeout)
 
     async def power_off(self, instance_uuid: str, timeout: float = 0) -> None:
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             if guest.running():
                 await guest.acpi_shutdown(timeout)
                 await guest.quit()
 
     async def power_on(self, instance_uuid: str) -> None:
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             if guest.running():
                 status = await guest.status()
                 if status == "shutdown":
@@ -196,17 +205,17 @@ class QemuDriver(drivers.Driver):
             await guest.start(guest.launch, self.conf.start_timeout)
 
     async def pause(self, instance_uuid: str) -> None:
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             await guest.qmp("stop")
 
     async def unpause(self, instance_uuid: str) -> None:
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             await guest.qmp("cont")
 
     async def suspend(self, instance_uuid: str) -> None:
         """The guest's memory and devices to `suspended.state`, then QEMU ends. The state is
         in place before QEMU ends, so a suspend cut short at any point can simply run again."""
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             saved, tmp = guest.files.saved_state, guest.files.dir / "suspended.state.part"
             status = "shutdown"
             if guest.running():
@@ -231,7 +240,7 @@ class QemuDriver(drivers.Driver):
     async def resume(self, instance_uuid: str) -> None:
         """Restore `suspended.state` in a new QEMU. A QEMU left by a resume cut short is
         ended first, unless it already runs the guest (the state file then just goes)."""
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             saved = guest.files.saved_state
             if guest.running() and await guest.status() == "running":
                 saved.unlink(missing_ok=True)
@@ -269,12 +278,12 @@ class QemuDriver(drivers.Driver):
             await asyncio.sleep(0.05)
 
     async def trigger_crash_dump(self, instance_uuid: str) -> None:
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             await guest.qmp("inject-nmi")
 
     async def get_console_output(self, instance_uuid: str) -> str:
         log_file = self._known(instance_uuid).files.console_log
-        return await asyncio.to_thread(_tail, log_file, self.conf.console_log_max)
+        return await asyncio.to_thread(tail, log_file, self.conf.console_log_max)
 
     async def get_vnc_console(self, instance_uuid: str) -> drivers.ConsoleTarget:
         guest = self._known(instance_uuid)
@@ -303,7 +312,7 @@ class QemuDriver(drivers.Driver):
     async def snapshot(self, instance_uuid: str, dest: Path) -> drivers.SnapshotInfo:
         """A live copy of the root disk (QEMU's drive-backup) while the guest runs; an offline
         copy when it does not. Either way a standalone bootable qcow2."""
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             if not guest.running():
                 await disks.copy_out(guest.files.disk, dest)
                 return drivers.SnapshotInfo(disk_format="qcow2")
@@ -357,7 +366,7 @@ class QemuDriver(drivers.Driver):
 
     async def rescue(self, instance: drivers.InstanceSpec, rescue_image: dict[str, Any]) -> None:
         """Boot from the rescue image (`instance` carries it) with the guest's disks after it."""
-        async with self._acting(instance.uuid) as guest:
+        async with self.acting(instance.uuid) as guest:
             launch = guest.launch
             await guest.quit()
             roots, _ = await build.root_disk(instance, guest.files, guest.files.rescue)
@@ -367,159 +376,52 @@ class QemuDriver(drivers.Driver):
             await guest.start(launch, self.conf.start_timeout)
 
     async def unrescue(self, instance_uuid: str) -> None:
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             await guest.quit()
             guest.files.rescue.unlink(missing_ok=True)
             await guest.start(guest.launch, self.conf.start_timeout)
 
-    # -- resize and cold migration ------------------------------------------------------------
-
-    def _backup(self, uuid: str) -> Path:
-        return self.files.instances / f"{uuid}_resize"
-
-    def _began(self, uuid: str) -> Path:
-        """There while a move from here is under way: made first, gone when it is settled."""
-        return self.files.instances / f"{uuid}_resize.part"
-
-    def _drop_backup(self, uuid: str) -> None:
-        for path in (self._backup(uuid), self._began(uuid)):
-            shutil.rmtree(path, ignore_errors=True)
+    # -- moves (`migration.Moves`) ------------------------------------------------------------
 
     async def migrate_disk_and_power_off(
         self, instance_uuid: str, dest_host: str, target: dict[str, Any] | None = None
     ) -> None:
-        """Stop the guest. With a `target` (another host's `prepare_migration`), copy its
-        disks into the ones that host serves; its files stay here until the move is confirmed
-        (a revert starts them again). Otherwise keep a copy of its files for a revert, and
-        hand them to `dest_host` (a host under the same data directory)."""
-        async with self._acting(instance_uuid) as guest:
-            began = self._began(instance_uuid)
-            began.mkdir(exist_ok=True)  # a restart that cuts the move short starts the guest
-            if guest.running():
-                await guest.acpi_shutdown(self.settings.compute.shutdown_timeout)
-                await guest.quit()
-            if target:
-                by_id = {d.node or f"disk{i}": d for i, d in enumerate(guest.launch.disks)}
-                for name in target.get("disks", []):
-                    disk = by_id[name]
-                    await disks.qemu_img("convert", "-n", "-f", disk.format, "-O", "raw",
-                                         disk.path, live.nbd_url(target, name))  # fmt: skip
-                return
-            backup = self._backup(instance_uuid)
-            shutil.rmtree(backup, ignore_errors=True)
-            keep = shutil.ignore_patterns("*.sock", "qemu.pid", "*.part")  # not sockets: files
-            await asyncio.to_thread(
-                shutil.copytree, guest.files.dir, began, ignore=keep, dirs_exist_ok=True
-            )
-            began.rename(backup)  # whole, or not there
-            if dest_host != self.host:
-                dest = HostFiles(self.settings.data_dir, dest_host)
-                dest.make()
-                await asyncio.to_thread(shutil.move, guest.files.dir, dest.guest(instance_uuid).dir)
-                self._guests.pop(instance_uuid, None)
+        await self.moves.migrate_disk_and_power_off(instance_uuid, dest_host, target)
 
     async def finish_migration(self, instance: drivers.InstanceSpec, power_on: bool) -> None:
-        """The guest's files are here (moved or kept): grow its root disk to the new flavor,
-        give it the new CPUs and memory, start it. Without files, a new guest."""
-        files = self.files.guest(instance.uuid)
-        if not files.config.exists():
+        if not await self.moves.finish_migration(instance, power_on):
             await super().finish_migration(instance, power_on)
-            return
-        async with self._acting(instance.uuid) as guest:
-            await guest.quit()  # the QEMU that served the disks to a cold migration, if any
-            launch = guest.launch
-            launch.user, launch.vnc_listen = self.user, self.vnc_listen  # this host's
-            launch.nics = _rebound(launch.nics, build.nics(instance))
-            launch.vcpus = int(instance.flavor.get("vcpus") or launch.vcpus)
-            launch.memory_mb = int(instance.flavor.get("memory_mb") or launch.memory_mb)
-            root_gb = int(instance.flavor.get("root_gb") or 0)
-            if root_gb:
-                await disks.grow(files.disk, root_gb * disks.GiB)
-            files.write_config(launch.to_dict())
-            if power_on:
-                await guest.start(launch, self.conf.start_timeout)
 
     async def confirm_migration(self, instance_uuid: str) -> None:
-        self._drop_backup(instance_uuid)
+        self.moves.drop_backup(instance_uuid)
 
     async def abandon_migration(self, instance: drivers.InstanceSpec, power_on: bool) -> None:
-        """The files kept for a revert come back (and the guest starts, if `power_on`); a move
-        cut short before they were whole only stopped the guest, or is stopping it still (the
-        ACPI power-off it asked for goes on): it starts again from scratch."""
-        uuid = instance.uuid
-        if self._backup(uuid).exists():
-            LOG.info("%s: undoing a resize or migration cut short by a restart", uuid)
-            await self.finish_revert_migration(instance, power_on)
-        elif self._began(uuid).exists():
-            LOG.info("%s: restarting after a migration cut short by a restart", uuid)
-            if self.files.guest(uuid).config.exists():
-                await (self.reboot(uuid, hard=True) if power_on else self.power_off(uuid))
-            shutil.rmtree(self._began(uuid), ignore_errors=True)
+        await self.moves.abandon_migration(instance, power_on)
 
     async def finish_revert_migration(self, instance: drivers.InstanceSpec, power_on: bool) -> None:
-        backup = self._backup(instance.uuid)
-        shutil.rmtree(self._began(instance.uuid), ignore_errors=True)
-        if not backup.exists():
+        if not await self.moves.finish_revert_migration(instance, power_on):
             await super().finish_revert_migration(instance, power_on)
-            return
-        guest = self._guest(instance.uuid)
-        async with guest.lock:
-            guest.busy = True
-            try:
-                await guest.quit()
-                shutil.rmtree(guest.files.dir, ignore_errors=True)
-                backup.rename(guest.files.dir)
-                if power_on:
-                    await guest.start(guest.launch, self.conf.start_timeout)
-            finally:
-                guest.busy = False
-
-    # -- live migration -----------------------------------------------------------------------
-
-    async def pre_live_migration(self, instance: drivers.InstanceSpec) -> dict[str, Any]:
-        """New overlays of the same base image here, served over NBD, and a QEMU waiting for
-        the guest (`live.receive`)."""
-        return await self._receive(instance, live.receive)
 
     async def prepare_migration(self, instance: drivers.InstanceSpec) -> dict[str, Any]:
-        """As for a live migration, but the QEMU only serves the new disks: it never runs the
-        guest (`finish_migration` starts it anew), so it has no NICs: the ports are still bound
-        to the source host, whose dataplane namespace is not this host's."""
-        return await self._receive(replace(instance, network_info=[]), live.serve_disks)
+        return await self.moves.prepare_migration(instance)
 
-    async def _receive(
-        self,
-        instance: drivers.InstanceSpec,
-        serve: Callable[[Guest, str], Awaitable[dict[str, Any]]],
+    async def check_can_live_migrate_source(self, instance_uuid: str) -> dict[str, Any]:
+        return await self.moves.check_can_live_migrate_source(instance_uuid)
+
+    async def pre_live_migration(
+        self, instance: drivers.InstanceSpec, source: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        async with self._acting(instance.uuid, known=False) as guest:
-            await self._create(instance, guest, incoming=True)
-            try:
-                return await serve(guest, self.settings.my_ip)
-            except BaseException:
-                await self._forget(guest)
-                raise
+        return await self.moves.pre_live_migration(instance, source or {})
 
     async def live_migration(
         self, instance_uuid: str, dest_host: str, target: dict[str, Any]
     ) -> dict[str, Any]:
-        async with self._acting(instance_uuid) as guest:
-            await live.send(guest, target, self.conf.migration_timeout)
-            console = await asyncio.to_thread(
-                _tail, guest.files.console_log, self.conf.console_log_max
-            )
-            await self._forget(guest)
-        return {"console_log": console, "disks": target.get("disks", [])}
+        return await self.moves.live_migration(instance_uuid, target)
 
     async def post_live_migration_at_destination(
         self, instance: drivers.InstanceSpec, handover: dict[str, Any]
     ) -> None:
-        """The console log so far comes first in the log here (QEMU writes nothing while the
-        guest waits); then the guest runs."""
-        async with self._acting(instance.uuid) as guest:
-            earlier = str(handover.get("console_log") or "").encode()
-            await asyncio.to_thread(_append, guest.files.console_log, earlier)
-            await live.run(guest, list(handover.get("disks") or []))
+        await self.moves.post_live_migration_at_destination(instance, handover)
 
     # -- diagnostics --------------------------------------------------------------------------
 
@@ -570,7 +472,7 @@ class QemuDriver(drivers.Driver):
         self, instance_uuid: str, connection_info: dict[str, Any], device: str
     ) -> None:
         """Hot-plug the volume over QMP (a virtio disk; on q35 into a free root port)."""
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             launch = guest.launch
             disk = build.volume_disk(connection_info, device)
             if any(d.node == disk.node for d in launch.disks):
@@ -635,7 +537,7 @@ class QemuDriver(drivers.Driver):
     async def detach_volume(self, instance_uuid: str, connection_info: dict[str, Any]) -> None:
         if not self.files.guest(instance_uuid).config.exists():
             return  # detaching from a guest that is gone succeeds
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             launch = guest.launch
             node = build.volume_node(connection_info)
             recorded = [d for d in launch.disks if d.node == node]
@@ -664,7 +566,7 @@ class QemuDriver(drivers.Driver):
     ) -> None:
         """QMP `block_resize` of the volume's node: QEMU grows the image it holds (qcow2
         metadata, a raw file's length) and the guest's virtio disk learns its new size."""
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             node = build.volume_node(connection_info)
             if not any(d.node == node for d in guest.launch.disks):
                 raise errors.NotFound(f"Volume {node} is not attached to {instance_uuid}.")
@@ -681,7 +583,7 @@ class QemuDriver(drivers.Driver):
     ) -> None:
         """QEMU mirrors the disk into the new volume and pivots (`mirror`); the guest's
         device keeps its id, now over the new volume's node."""
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             launch = guest.launch
             old_node = build.volume_node(old_connection_info)
             disk = next((d for d in launch.disks if d.node == old_node), None)
@@ -707,7 +609,7 @@ class QemuDriver(drivers.Driver):
     async def attach_interface(self, instance_uuid: str, vif: dict[str, Any]) -> None:
         """Hot-plug one more NIC on the port's tap (opened in the dataplane's namespace and
         handed to QEMU by `getfd`; the network agent keeps it on its bridge)."""
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             launch = guest.launch
             port = str(vif.get("port_id"))
             if any(n.port_id == port for n in launch.nics):
@@ -743,7 +645,7 @@ class QemuDriver(drivers.Driver):
     async def detach_interface(self, instance_uuid: str, port_id: str) -> None:
         if not self.files.guest(instance_uuid).config.exists():
             return
-        async with self._acting(instance_uuid) as guest:
+        async with self.acting(instance_uuid) as guest:
             launch = guest.launch
             for nic in [n for n in launch.nics if n.port_id == port_id]:
                 await self._unplug(guest, f"dev-{nic.id}")
@@ -757,30 +659,6 @@ class QemuDriver(drivers.Driver):
 def _fsync(path: Path) -> None:
     with open(path, "rb") as f:
         os.fsync(f.fileno())
-
-
-def _append(path: Path, data: bytes) -> None:
-    with open(path, "ab") as f:
-        f.write(data)
-
-
-def _rebound(old: list[Nic], new: list[Nic]) -> list[Nic]:
-    """The NICs of the ports' bindings on this host, each on the root port it had (a port
-    hot-plugged earlier keeps its place in the guest's PCI tree)."""
-    ports = {nic.port_id: nic.port for nic in old}
-    return [replace(nic, port=ports.get(nic.port_id)) for nic in new]
-
-
-def _tail(path: Path, limit: int) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - limit))
-            data = f.read()
-    except FileNotFoundError:
-        return ""
-    return data.decode(errors="replace").replace("\r\n", "\n").replace("\r", "")
 
 
 def _proc_stats(pid: int) -> tuple[int, int, int]:

@@ -9,6 +9,7 @@ directory deletes the guest's every file. Used by every module of the driver.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,3 +132,21 @@ class HostFiles:
         guest = self.guest(uuid)
         guest.link.unlink(missing_ok=True)
         shutil.rmtree(guest.dir, ignore_errors=True)
+
+
+def tail(path: Path, limit: int) -> str:
+    """The last `limit` bytes of a console log, as text with plain line ends ("" if none)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - limit))
+            data = f.read()
+    except FileNotFoundError:
+        return ""
+    return data.decode(errors="replace").replace("\r\n", "\n").replace("\r", "")
+
+
+def append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)
