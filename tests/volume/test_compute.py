@@ -4,6 +4,7 @@ servers and servers booted from them."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -362,3 +363,61 @@ def image_size(path: Any) -> int:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     return int(json.loads(found)["virtual-size"])
+
+
+def _exported_to(server: Server, volume_id: str) -> list[str]:
+    """The connectors the volume's NBD export serves (none: no export runs)."""
+    records = list((server.data_dir / "volume-state").glob(f"*/nbd/{volume_id}.json"))
+    return [c for r in records for c in json.loads(r.read_text())["connectors"]]
+
+
+def test_live_migration_moves_the_volume_connections(
+    server: Server, admin: Any, volume_image: Any
+) -> None:
+    """A server with a volume attached moves live (the fake driver): the destination host
+    connects the volume for itself and the source's connection goes, so `volume show` names
+    the new host and the export serves it alone. A move that fails once the destination is
+    ready leaves the volume as it was: the destination's connection gone, the source's kept."""
+    vm = admin.compute.create_server(
+        name=name("live"), image_id=volume_image.id, flavor_id="1", networks="none"
+    )
+    vm = wait_for(admin, vm.id, "ACTIVE")
+    volume = admin.block_storage.create_volume(size=1, name=name("carried"))
+    wait_volume(admin, volume.id, "available")
+    admin.compute.create_volume_attachment(vm, volume_id=volume.id)
+    wait_volume(admin, volume.id, "in-use")
+    (before,) = server.cli_json("volume", "show", volume.id)["attachments"]
+    assert before["host_name"] == vm.compute_host
+    assert _exported_to(server, volume.id) == [f"overcast:{vm.compute_host}"]
+
+    admin.compute.live_migrate_server(vm, host=None, block_migration="auto")
+    deadline = time.monotonic() + 30
+    while (moved := admin.compute.get_server(vm.id)).compute_host == vm.compute_host:
+        assert time.monotonic() < deadline and moved.status != "ERROR", moved
+        time.sleep(0.1)
+    moved = wait_for(admin, vm.id, "ACTIVE")
+    (after,) = server.cli_json("volume", "show", volume.id)["attachments"]
+    assert after["host_name"] == moved.compute_host != vm.compute_host
+    assert after["attachment_id"] != before["attachment_id"]
+    assert _exported_to(server, volume.id) == [f"overcast:{moved.compute_host}"]
+    shown = server.cli_json("server", "show", vm.id)
+    assert [v["id"] for v in shown["volumes_attached"]] == [volume.id]
+
+    admin.compute.set_server_metadata(vm, **{"fake:fail_live_migration": "true"})
+    admin.compute.live_migrate_server(vm, host=None, block_migration="auto")
+    deadline = time.monotonic() + 30
+    while not [m for m in admin.compute.migrations(instance_uuid=vm.id)
+               if m.migration_type == "live-migration" and m.status == "error"]:  # fmt: skip
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    stayed = wait_for(admin, vm.id, "ACTIVE")
+    assert stayed.compute_host == moved.compute_host and stayed.task_state is None
+    assert server.cli_json("volume", "show", volume.id)["attachments"] == [after]
+    assert _exported_to(server, volume.id) == [f"overcast:{moved.compute_host}"]
+
+    server.cli("server", "remove", "volume", vm.id, volume.id)
+    wait_volume(admin, volume.id, "available")
+    assert _exported_to(server, volume.id) == []
+    admin.compute.delete_server(vm)
+    wait_gone(admin, vm.id)
+    admin.block_storage.delete_volume(volume.id)

@@ -7,6 +7,8 @@ the image service returns as top-level fields of the image, as Glance v2 does):
 
 - `fake:fail_spawn`: `true` fails every spawn; a comma-separated list of hosts fails only there.
 - `fake:spawn_delay`: seconds a spawn takes.
+- `fake:fail_live_migration`: `true` fails a live migration once the destination is ready
+  (as a QEMU that cannot send the guest: it runs on at the source).
 """
 
 from __future__ import annotations
@@ -87,11 +89,7 @@ class FakeDriver(drivers.Driver):
         return drivers.InstanceInfo(self._get(instance_uuid).power_state)
 
     async def spawn(self, instance: drivers.InstanceSpec) -> None:
-        knobs = {
-            **{k: v for k, v in instance.image.items() if k.startswith("fake:")},
-            **instance.flavor.get("extra_specs", {}),
-            **instance.metadata,
-        }
+        knobs = _knobs(instance)
         delay = float(knobs.get("fake:spawn_delay", 0) or 0)
         if delay:
             await asyncio.sleep(delay)
@@ -101,10 +99,7 @@ class FakeDriver(drivers.Driver):
         self._guests[instance.uuid] = _Guest(
             states.RUNNING,
             instance.name,
-            volumes={
-                str(b.get("device_name")): b.get("connection_info") or {}
-                for b in instance.block_devices
-            },
+            volumes=_volumes(instance),
         )
         # A boot log as a small guest writes one, so console readers see several lines.
         vcpus, ram = instance.flavor.get("vcpus", 1), instance.flavor.get("memory_mb", 0)
@@ -192,17 +187,26 @@ class FakeDriver(drivers.Driver):
             "memory_details": {"maximum": 0, "used": 0},
         }
 
+    async def pre_live_migration(
+        self, instance: drivers.InstanceSpec, source: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        fail = str(_knobs(instance).get("fake:fail_live_migration", "")).lower() in _TRUE
+        return {"volumes": _volumes(instance), "fail": fail}
+
     async def live_migration(
         self, instance_uuid: str, dest_host: str, target: dict[str, Any]
     ) -> dict[str, Any]:
         self._get(instance_uuid)
+        if target.get("fail"):
+            raise errors.OvercastError(f"fake driver was told to fail sending {instance_uuid}")
         await self.destroy(instance_uuid)
-        return {}
+        return {"volumes": target.get("volumes") or {}}
 
     async def post_live_migration_at_destination(
         self, instance: drivers.InstanceSpec, handover: dict[str, Any]
     ) -> None:
-        self._guests[instance.uuid] = _Guest(states.RUNNING, instance.name)
+        volumes = dict(handover.get("volumes") or {})
+        self._guests[instance.uuid] = _Guest(states.RUNNING, instance.name, volumes=volumes)
         self._log(instance.uuid, f"arrived on {self.host} by live migration")
 
     async def attach_volume(
@@ -340,3 +344,19 @@ async def _grow_held(path: str, fmt: str, size: int) -> None:
     if path.startswith("nbd://"):
         raise errors.Conflict(f"Cannot grow NBD nodes: {path} is {info['virtual-size']} bytes.")
     await disks.qemu_img("resize", "-q", "-f", fmt, path, str(size))
+
+
+def _knobs(instance: drivers.InstanceSpec) -> dict[str, Any]:
+    """The `fake:` settings of an instance: its image's, its flavor's, its metadata's."""
+    return {
+        **{k: v for k, v in instance.image.items() if k.startswith("fake:")},
+        **instance.flavor.get("extra_specs", {}),
+        **instance.metadata,
+    }
+
+
+def _volumes(instance: drivers.InstanceSpec) -> dict[str, dict[str, Any]]:
+    """The guest's volumes (device -> connection info) from its block devices."""
+    return {
+        str(b.get("device_name")): b.get("connection_info") or {} for b in instance.block_devices
+    }
