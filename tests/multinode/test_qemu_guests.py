@@ -29,7 +29,6 @@ from overcast.compute.guest import build
 from tests.compute.qemu.conftest import (
     BANNER,
     GUEST_DIR,
-    VOLUME_WRITER,
     Cloud,
     image_bytes,
     qemu_pids,
@@ -46,6 +45,32 @@ pytestmark = [
     ),
 ]
 
+# Finds its volume by serial and writes a marker at 1 MiB; then every second a counter, each
+# into a new cluster (64 KiB apart from 2 MiB on: the image grows, qcow2 adds to its tables),
+# and reads back from the device (its cache dropped) the marker and the counter before.
+MOVER = """#!/bin/sh
+serial=SERIAL
+(
+while :; do
+  for s in /sys/block/vd*/serial; do
+    [ "$(cat $s 2> /dev/null)" = "$serial" ] && dev=/dev/${s#/sys/block/} && dev=${dev%/serial}
+  done
+  [ -n "$dev" ] && [ -b "$dev" ] && break
+  sleep 1
+done
+printf written-before-move | dd of=$dev bs=512 seek=2048 conv=fsync 2> /dev/null
+n=0
+while :; do
+  n=$((n + 1))
+  printf after-%06d $n | dd of=$dev bs=512 seek=$((4096 + n * 128)) conv=fsync 2> /dev/null
+  echo 3 > /proc/sys/vm/drop_caches
+  first=$(dd if=$dev bs=512 skip=2048 count=1 2> /dev/null | tr -d '\\000')
+  last=$(dd if=$dev bs=512 skip=$((4096 + n * 128 - 128)) count=1 2> /dev/null | tr -d '\\000')
+  echo "movetest: $n reads $first $last."
+  sleep 1
+done
+) &
+"""
 QEMU_ENV = {
     "OVERCAST_COMPUTE__DRIVER": "qemu",
     "OVERCAST_COMPUTE__QEMU__ACCEL": "tcg",
@@ -85,7 +110,7 @@ def guests(cloud: nodes.Cloud) -> Cloud:
     made = Cloud(cloud.nodes[0])
     volume = made.conn.block_storage.create_volume(size=1, name="moving")
     made.conn.block_storage.wait_for_status(volume, "available", wait=60)
-    script = VOLUME_WRITER.replace("SERIAL", volume.id[:20]).encode()
+    script = MOVER.replace("SERIAL", volume.id[:20]).encode()
     made.boot_all(("far", {}), ("mover", {"user_data": base64.b64encode(script).decode()}))
     return made
 
@@ -203,9 +228,13 @@ def _attached(guests: Cloud, volume_id: str) -> tuple[str, str]:
 
 
 def _last_count(guests: Cloud, server: Any) -> int:
-    counts = re.findall(r"swaptest: (\d+) reads written-before-move", guests.console(server))
-    assert counts, guests.console(server)[-2000:]
-    return int(counts[-1])
+    """The guest's last counter; every line so far read the marker and the counter before."""
+    lines = re.findall(r"movetest: (\d+) reads (\S*) ?(\S*)\.", guests.console(server))
+    assert lines, guests.console(server)[-2000:]
+    for n, first, last in lines:
+        before = f"after-{int(n) - 1:06d}" if int(n) > 1 else ""
+        assert (first, last) == ("written-before-move", before), lines
+    return int(lines[-1][0])
 
 
 def _daemons(volume_id: str) -> list[str]:
@@ -218,12 +247,13 @@ def _daemons(volume_id: str) -> list[str]:
 def test_live_migration_with_a_volume_there_and_back(cloud: nodes.Cloud, guests: Cloud) -> None:
     """Volumes are shared storage: not copied, connected anew on the destination (local on
     the host that stores it, NBD elsewhere) and let go on the source; the guest writes and
-    reads it back (its cache dropped) before, during and after each move."""
+    reads it back (its cache dropped) before, during and after each move, into new clusters
+    of the qcow2 image all along (an export opened before the move must not miss them)."""
     compute = guests.conn.compute
     (mover,) = compute.servers(name="mover")
     volume = guests.conn.block_storage.find_volume("moving")
     guests.srv.cli("server", "add", "volume", mover.id, volume.id)
-    guests.wait_console(mover, "swaptest: 2 reads written-before-move")
+    guests.wait_console(mover, "movetest: 2 reads written-before-move")
     storage = _host(cloud, "nodea")
     (path,) = (storage.data_dir / "volumes").glob(f"*/volume-{volume.id}")
     booted = guests.console(mover).count(BANNER)
@@ -240,16 +270,17 @@ def test_live_migration_with_a_volume_there_and_back(cloud: nodes.Cloud, guests:
         assert _pid(_host(cloud, there), mover) and not _pid(_host(cloud, source), mover)
         assert _attached(guests, volume.id) == (there, "nbd" if kind == "local" else "local")
         assert len(_daemons(volume.id)) == (kind == "local")  # the source's export went
-        # It writes on and reads its first write back from the volume, on its new host.
-        guests.wait_console(mover, f"swaptest: {count + 3} reads written-before-move")
+        # It writes on and reads back from the volume, on its new host, what it wrote before.
+        guests.wait_console(mover, f"movetest: {count + 5} reads")
         kinds.add(kind)
     assert kinds == {"local", "nbd"}
     assert guests.console(mover).count(BANNER) == booted  # no reboot
     # What it wrote before the moves and after them is in the volume's file.
     assert image_bytes(path, "qcow2", 1 << 20, 19) == b"written-before-move"
     count = _last_count(guests, mover)
-    written = image_bytes(path, "qcow2", 2 << 20, 12).decode(errors="replace")
-    assert re.fullmatch(r"after-\d{6}", written) and int(written[6:]) >= count, written
+    for n in range(1, count + 1):
+        found = image_bytes(path, "qcow2", (2 << 20) + (n << 16), 12)
+        assert found == f"after-{n:06d}".encode(), (n, found)
     guests.srv.cli("server", "remove", "volume", mover.id, volume.id)
     detached = guests.conn.block_storage.wait_for_status(volume, "available", wait=120)
     assert not detached.attachments and not _daemons(volume.id)

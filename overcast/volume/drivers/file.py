@@ -235,6 +235,8 @@ class Driver(VolumeDriver):
         host = connector.get("host")
         if host and host != self.callbacks.node():
             await self.exports.remove(volume.data_id, _connector_id(connector))
+        else:  # a QEMU here let the file go: an export of it must not trust what it read
+            await self.exports.refresh(volume.data_id, self._path(volume.name), self.fmt)
 
     async def get_stats(self) -> list[PoolStats]:
         return [await asyncio.to_thread(self._stats)]

@@ -115,25 +115,47 @@ class Exports:
         export = self.find(volume_id)
         if export is None or not export.monitor:
             return False
-        add = {"type": "nbd", "id": "export0", "node-name": "disk0", "name": export.name,
-               "writable": True}  # fmt: skip
         client = QMPClient(f"nbd-{volume_id[:8]}")
         try:
             await client.connect(export.monitor)
             await _take_down(client, export.name)
             try:
-                for _ in range(100):  # the export goes once its last request is done
-                    if not await client.execute("query-block-exports"):
-                        break
-                    await asyncio.sleep(0.02)
+                await _exports_gone(client)
                 await client.execute("block_resize", {"node-name": "disk0", "size": size})
             finally:
-                await client.execute("block-export-add", add)
+                await client.execute("block-export-add", _export(export))
         except (QMPError, OSError) as exc:
             raise errors.ServiceUnavailable(f"{DAEMON} did not grow {export.name}: {exc}") from exc
         finally:
             await client.disconnect()
         return True
+
+    async def refresh(self, volume_id: str, path: Path, fmt: str) -> None:
+        """Open the exported image anew, if an export of it runs: what the daemon holds of
+        it (the file's length, qcow2's tables) is stale once a QEMU on this host has written
+        the file itself (a guest that moved live from here to a host the export serves). The
+        export's clients are cut off meanwhile and connect again (QEMU's NBD client, given a
+        `reconnect-delay`, holds their requests till then)."""
+        async with self._lock:
+            export = self.find(volume_id)
+            if export is None or not export.monitor:
+                return
+            client = QMPClient(f"nbd-{volume_id[:8]}")
+            try:
+                await client.connect(export.monitor)
+                await client.execute("block-export-del", {"id": "export0", "mode": "hard"})
+                await _exports_gone(client)
+                for name in ("disk0", "file0"):
+                    await client.execute("blockdev-del", {"node-name": name})
+                for node in _nodes(path, fmt):
+                    await client.execute("blockdev-add", node)
+                await client.execute("block-export-add", _export(export))
+            except (QMPError, OSError) as exc:
+                raise errors.ServiceUnavailable(
+                    f"{DAEMON} did not open {export.name} anew: {exc}"
+                ) from exc
+            finally:
+                await client.disconnect()
 
     async def _start(self, volume_id: str, path: Path, fmt: str) -> Export:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -147,14 +169,7 @@ class Exports:
         process = await asyncio.create_subprocess_exec(
             DAEMON,
             *qmp,
-            "--blockdev",
-            # No image locks: while a guest moves live between its host and another, the QEMU
-            # here and this daemon hold the file at once, and QEMU's handover (the one side
-            # inactivated, flushed, before the other writes) is what keeps it whole; a lock
-            # taken here would stop the move, or the guest, at the handover.
-            f"driver=file,node-name=file0,filename={path},cache.direct=off,locking=off",
-            "--blockdev",
-            f"driver={fmt},node-name=disk0,file=file0",
+            *(arg for node in _nodes(path, fmt) for arg in ("--blockdev", json.dumps(node))),
             "--nbd-server",
             f"addr.type=fd,addr.str={listener.fileno()}",
             "--export",
@@ -176,6 +191,30 @@ class Exports:
                 f"{DAEMON} did not export {name}: {err.decode(errors='replace')[:300]}"
             )
         return Export(volume_id, process.pid, self.address, port, name, monitor=str(monitor))
+
+
+def _export(export: Export) -> dict[str, Any]:
+    return {"type": "nbd", "id": "export0", "node-name": "disk0", "name": export.name,
+            "writable": True}  # fmt: skip
+
+
+async def _exports_gone(client: QMPClient) -> None:
+    """Wait (2 s at most) for a removed export to go: it goes once its last request is done."""
+    for _ in range(100):
+        if not await client.execute("query-block-exports"):
+            return
+        await asyncio.sleep(0.02)
+
+
+def _nodes(path: Path, fmt: str) -> list[dict[str, Any]]:
+    """The daemon's block nodes: the file (`file0`) and the image in it (`disk0`, exported).
+    No image locks: while a guest moves live between the volume's own host and another, a
+    QEMU there and this daemon hold the file at once, and QEMU's handover (the one side
+    flushed and let go before the other writes) is what keeps it whole; a lock taken here
+    would stop the move, or the guest, at the handover."""
+    file = {"driver": "file", "node-name": "file0", "filename": str(path),
+            "cache": {"direct": False}, "locking": "off"}  # fmt: skip
+    return [file, {"driver": fmt, "node-name": "disk0", "file": "file0"}]
 
 
 async def _take_down(client: QMPClient, name: str, patience: float = 3.0) -> None:

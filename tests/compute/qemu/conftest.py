@@ -33,33 +33,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-# Finds its volume by serial, writes a marker at 1 MiB, then every 2 s a counter at 2 MiB,
-# reads the marker back from the device and says how many sectors the device has.
-VOLUME_WRITER = """#!/bin/sh
-serial=SERIAL
-(
-while :; do
-  for s in /sys/block/vd*/serial; do
-    [ "$(cat $s 2> /dev/null)" = "$serial" ] && dev=/dev/${s#/sys/block/} && dev=${dev%/serial}
-  done
-  [ -n "$dev" ] && [ -b "$dev" ] && break
-  sleep 1
-done
-printf written-before-move | dd of=$dev bs=512 seek=2048 conv=fsync 2> /dev/null
-echo "swaptest: wrote on $dev"
-n=0
-while :; do
-  n=$((n + 1))
-  printf after-%06d $n | dd of=$dev bs=512 seek=4096 conv=fsync 2> /dev/null
-  echo 3 > /proc/sys/vm/drop_caches
-  echo "swaptest: $n reads $(dd if=$dev bs=512 skip=2048 count=1 2> /dev/null | tr -d '\\000')\
- sectors $(cat /sys/block/${dev#/dev/}/size)"
-  sleep 2
-done
-) &
-"""
-
-
 def image_bytes(path: Path, fmt: str, offset: int, length: int) -> bytes:
     """What the image holds at `offset`, read beside the guest (shared, read-only)."""
     out = subprocess.run(

@@ -17,11 +17,38 @@ from typing import Any
 
 import pytest
 
-from tests.compute.qemu.conftest import BANNER, VOLUME_WRITER, Cloud, image_bytes
+from tests.compute.qemu.conftest import BANNER, Cloud, image_bytes
 
 pytestmark = pytest.mark.xdist_group("qemu-guests")
 
 FORMATS = {"fast": "qcow2", "slow": "raw"}
+
+
+# Finds its volume by serial, writes a marker at 1 MiB, then every 2 s a counter at 2 MiB,
+# reads the marker back from the device and says how many sectors the device has.
+GUEST = """#!/bin/sh
+serial=SERIAL
+(
+while :; do
+  for s in /sys/block/vd*/serial; do
+    [ "$(cat $s 2> /dev/null)" = "$serial" ] && dev=/dev/${s#/sys/block/} && dev=${dev%/serial}
+  done
+  [ -n "$dev" ] && [ -b "$dev" ] && break
+  sleep 1
+done
+printf written-before-move | dd of=$dev bs=512 seek=2048 conv=fsync 2> /dev/null
+echo "swaptest: wrote on $dev"
+n=0
+while :; do
+  n=$((n + 1))
+  printf after-%06d $n | dd of=$dev bs=512 seek=4096 conv=fsync 2> /dev/null
+  echo 3 > /proc/sys/vm/drop_caches
+  echo "swaptest: $n reads $(dd if=$dev bs=512 skip=2048 count=1 2> /dev/null | tr -d '\\000')\
+ sectors $(cat /sys/block/${dev#/dev/}/size)"
+  sleep 2
+done
+) &
+"""
 
 
 def _counter(path: Path, fmt: str) -> int:
@@ -58,7 +85,7 @@ def test_attached_volume_moves_under_a_running_guest(qemu_cloud: Cloud) -> None:
     volume = conn.block_storage.wait_for_status(volume, "available", wait=60)
     volume = conn.block_storage.get_volume(volume.id)
     here, there = ("fast", "slow") if volume.host.endswith("#fast") else ("slow", "fast")
-    script = VOLUME_WRITER.replace("SERIAL", volume.id[:20])
+    script = GUEST.replace("SERIAL", volume.id[:20])
     server = qemu_cloud.boot("swapper", user_data=base64.b64encode(script.encode()).decode())
     server = qemu_cloud.wait_status(server, "ACTIVE")
     qemu_cloud.wait_console(server, BANNER)

@@ -20,7 +20,14 @@ from overcast.compute import drivers, states
 from overcast.compute.drivers.qemu import build, disks, hostinfo, migration, mirror, vifs
 from overcast.compute.drivers.qemu.files import HostFiles, tail
 from overcast.compute.drivers.qemu.guest import Guest
-from overcast.compute.drivers.qemu.launch import Disk, Launch, Nic, hotplug_ports, netdev
+from overcast.compute.drivers.qemu.launch import (
+    NBD_RECONNECT_DELAY,
+    Disk,
+    Launch,
+    Nic,
+    hotplug_ports,
+    netdev,
+)
 
 LOG = log.get(__name__)
 
@@ -494,6 +501,7 @@ class QemuDriver(drivers.Driver):
                 "driver": "nbd",
                 "server": {"type": "inet", "host": data["host"], "port": str(data["port"])},
                 "export": data.get("name", ""),
+                "reconnect-delay": NBD_RECONNECT_DELAY,
             }
         await guest.qmp("blockdev-add", **{"node-name": disk.node, "driver": disk.format,
                                            "file": file})  # fmt: skip

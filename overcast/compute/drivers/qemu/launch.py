@@ -96,6 +96,12 @@ def hotplug_ports(launch: Launch) -> list[str]:
 _NIC_DEVICES = {"virtio": "virtio-net-pci", "e1000": "e1000", "rtl8139": "rtl8139"}
 
 
+# Seconds QEMU's NBD client holds a volume's requests while its export is away: the volume
+# service opens an export anew (cutting its clients off) after a guest moved live from the
+# volume's own host (`volume.drivers.nbd.Exports.refresh`).
+NBD_RECONNECT_DELAY = 30
+
+
 def disk_fdset(index: int) -> int:
     """The fd set a boot-time disk's file comes in (QMP's own `add-fd` sets are numbered apart)."""
     return 1000 + index
@@ -107,6 +113,8 @@ def _disk_args(disk: Disk, index: int, machine: str, fds: Sequence[int]) -> list
     args = [arg for fd in fds for arg in ("-add-fd", f"fd={fd},set={disk_fdset(index)}")]
     path = f"/dev/fdset/{disk_fdset(index)}" if fds else disk.path
     drive = f"file={path},format={disk.format},if=none,id={node},cache=writeback"
+    if path.startswith("nbd:"):
+        drive += f",file.reconnect-delay={NBD_RECONNECT_DELAY}"
     drive += ",discard=unmap" if disk.media == "disk" else ",media=cdrom"
     if disk.readonly:
         drive += ",readonly=on"
