@@ -33,6 +33,7 @@ class Monitor:
         self.client = QMPClient(name)
         self._on_event = on_event
         self._watch: asyncio.Task[None] | None = None
+        self._closed = False
         self._waiters: list[tuple[set[str], asyncio.Future[dict[str, Any]]]] = []
 
     async def connect(self, timeout: float, still_alive: Callable[[], bool]) -> None:
@@ -53,6 +54,9 @@ class Monitor:
         return self.client.runstate.name == "RUNNING"
 
     async def close(self) -> None:
+        """Disconnect; the event task ends (also when an event's handler closes it: after
+        that handler, it delivers nothing more)."""
+        self._closed = True
         watch, self._watch = self._watch, None
         if watch is not None and watch is not asyncio.current_task():  # an event's handler
             watch.cancel()
@@ -101,9 +105,12 @@ class Monitor:
         return future
 
     async def _events(self) -> None:
-        """Deliver events until the connection ends, then a last `DISCONNECTED` one."""
+        """Deliver events until the connection ends, then a last `DISCONNECTED` one; or until
+        `close`. (A handler that closed the monitor, ending a guest that shut down, must end
+        this loop too: the closed client's events and state would never change again, and
+        the task, waiting on them, would be collected pending.)"""
         listener = self.client.events
-        while True:
+        while not self._closed:
             get = asyncio.ensure_future(listener.get())
             changed = asyncio.ensure_future(self.client.runstate_changed())
             try:
