@@ -1,11 +1,16 @@
-"""Writing files whole: a temporary file beside the target, fsynced, then renamed over it."""
+"""Writing files whole: a temporary file beside the target, fsynced, then renamed over it;
+and `WriteBehind`, for files that stream in before their final fsync."""
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+
+_SYNC_FILE_RANGE_WAIT_BEFORE, _SYNC_FILE_RANGE_WRITE, _SYNC_FILE_RANGE_WAIT_AFTER = 1, 2, 4
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -46,3 +51,53 @@ def make_short_link(directory: Path, root: Path) -> Path:
 def run_root(name: str) -> Path:
     """Where `short_link`s of a kind live: under /run when it is writable, else the temp dir."""
     return Path("/run" if os.access("/run", os.W_OK) else tempfile.gettempdir()) / name
+
+
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """libc's sync_file_range (Linux), or None where there is no such call."""
+    try:
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+    return call  # type: ignore[no-any-return, unused-ignore]
+
+
+_SYNC_FILE_RANGE = _sync_file_range()
+
+
+class WriteBehind:
+    """Asks Linux to start writing back a file being written every `every` bytes, so that its
+    final fsync has little left to wait for and the disk works while the data still streams
+    in. With `drop`, the range started the time before (by then on disk) is also dropped from
+    the page cache: a long write recycles a few MiB of cache instead of faulting in fresh pages
+    for every byte (about 2 CPU-s/GiB of system time in a VM), and dirty pages never pile up.
+    Where there is no sync_file_range it does nothing; the fsync does it all."""
+
+    def __init__(self, every: int, drop: bool) -> None:
+        self.every = every
+        self.drop = drop
+        self.size = 0
+        self.flushed = 0  # bytes whose writeback has been started
+        self.dropped = 0  # bytes written back and dropped from the page cache
+
+    def wrote(self, fd: int, length: int) -> None:
+        """`length` more bytes were written to `fd` (called in the writing thread)."""
+        self.size += length
+        sync = _SYNC_FILE_RANGE
+        if sync is None or self.size - self.flushed < self.every:
+            return
+        sync(fd, self.flushed, self.size - self.flushed, _SYNC_FILE_RANGE_WRITE)
+        if self.drop and self.flushed > self.dropped:  # started last time: wait, then drop
+            length = self.flushed - self.dropped
+            flags = _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE
+            sync(fd, self.dropped, length, flags | _SYNC_FILE_RANGE_WAIT_AFTER)
+            advise(fd, self.dropped, length, "POSIX_FADV_DONTNEED")
+            self.dropped = self.flushed
+        self.flushed = self.size
+
+
+def advise(fd: int, offset: int, length: int, advice: str) -> None:
+    """posix_fadvise where there is one (not on macOS); the kernel may ignore it anyway."""
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, offset, length, getattr(os, advice))

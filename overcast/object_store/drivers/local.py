@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from overcast.common import files
 from overcast.object_store.drivers import (
     DeviceUnavailable,
     ObjectServer,
@@ -33,6 +34,7 @@ from overcast.object_store.drivers import diskfile as df
 
 T = TypeVar("T")
 READ_CHUNK = 1 << 20
+WRITE_BEHIND = 8 << 20  # a streaming replica's writeback starts every this many bytes
 STABLE_NS = 2_000_000_000  # a partition's mtime this old is not from a change still going on
 
 
@@ -53,9 +55,16 @@ class LocalWriter(Writer):
         self.target = target
         self.filename = filename
         self.fd, self.tmp = df.open_tmp(root)
+        # Written back as it streams in and dropped from the page cache once on disk, as
+        # Swift's object servers do: the commit's fsync has little left to wait for.
+        self.behind = files.WriteBehind(WRITE_BEHIND, drop=True)
 
     async def write(self, chunk: memoryview | bytes) -> None:
-        await self.server.run(_write_all, self.fd, chunk)
+        await self.server.run(self._write, chunk)
+
+    def _write(self, chunk: memoryview | bytes) -> None:
+        _write_all(self.fd, chunk)
+        self.behind.wrote(self.fd, len(chunk))
 
     async def commit(self, metadata: dict[str, str]) -> None:
         await self.server.run(self._finish, df.trailer(metadata))

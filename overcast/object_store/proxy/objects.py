@@ -156,7 +156,7 @@ class ObjectReplicas:
         buffer = bytearray()
         loop = asyncio.get_running_loop()
 
-        async def flush(chunk: bytes) -> None:
+        async def flush(chunk: memoryview) -> None:
             async def write(node: Node, writer: Writer) -> None:
                 try:
                     await writer.write(chunk)
@@ -171,13 +171,14 @@ class ObjectReplicas:
             if len(writers) < self.placement.quorum:
                 raise errors.ServiceUnavailable("Too few devices took the object")
 
-        # One buffer goes to the devices while the next comes in from the client.
+        # One buffer goes to the devices while the next comes in from the client (a new
+        # buffer each time: the one handed over is written as it is, not copied).
         in_flight: asyncio.Future[None] | None = None
 
         async def hand_over() -> None:
-            nonlocal in_flight
-            chunk = bytes(buffer)
-            buffer.clear()
+            nonlocal in_flight, buffer
+            chunk = memoryview(buffer)
+            buffer = bytearray()
             if in_flight is not None:
                 await in_flight
             in_flight = asyncio.ensure_future(flush(chunk))
