@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from array import array
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -178,9 +180,12 @@ _RNG = random.Random()
 
 
 _PROBES = 8  # random addresses tried one by one before the pools are read whole
+_LISTED = 1 << 16  # pools up to this size keep a list of their free addresses in memory
+_LISTS_KEPT = 256  # subnets whose lists are kept (the least recently used go first)
+_Key = tuple[str, tuple[Range, ...]]
 
 
-def _at(ranges: list[Range], index: int) -> int:
+def _at(ranges: Sequence[Range], index: int) -> int:
     for a, b in ranges:
         if index <= b - a:
             return a + index
@@ -188,23 +193,78 @@ def _at(ranges: list[Range], index: int) -> int:
     raise IndexError(index)
 
 
+class _FreeLists:
+    """What this process believes free in each small subnet, in random order: a hint only.
+
+    The (network, address) key still decides: an address another process or a rolled-back
+    transaction took or gave back costs at most one insert that yields, and a list that runs
+    dry is read again from the database, so nothing is lost for long. Keyed by the pools as
+    well as the subnet, so a list never outlives a change of them. Each list holds offsets
+    into the pools, two bytes each."""
+
+    def __init__(self) -> None:
+        self._lists: OrderedDict[_Key, array[int]] = OrderedDict()
+
+    def get(self, key: _Key) -> array[int]:
+        found = self._lists.get(key)
+        if found is None:
+            return array("H")
+        self._lists.move_to_end(key)
+        return found
+
+    async def refill(self, session: AsyncSession, subnet: Subnet, key: _Key) -> array[int]:
+        held = await taken(session, subnet.id)
+        current = self._lists.get(key)
+        if current:  # another allocation refilled it while this one read
+            return current
+        free = array("H")
+        offset = 0
+        for a, b in key[1]:
+            free.extend(offset + v - a for v in range(a, b + 1) if v not in held)
+            offset += b - a + 1
+        _RNG.shuffle(free)
+        self._lists[key] = free
+        self._lists.move_to_end(key)
+        while len(self._lists) > _LISTS_KEPT:
+            self._lists.popitem(last=False)
+        return free
+
+
+_FREE = _FreeLists()
+
+
+async def _insert(session: AsyncSession, subnet: Subnet, port_id: str, value: int) -> str | None:
+    """Hold `value` for the port unless it is held; the address if it now is the port's."""
+    address = str(ipaddress.ip_address(value))
+    row = {"network_id": subnet.network_id, "ip_address": address, "subnet_id": subnet.id}
+    return address if await insert_new(session, IPAllocation, {**row, "port_id": port_id}) else None
+
+
 async def allocate(session: AsyncSession, subnet: Subnet, port_id: str) -> str | None:
     """Hold a free address of `subnet` for `port_id`; None when its pools are exhausted.
 
-    A few random addresses are tried first, each one insert that yields to a held key
-    (whatever the subnet's size); only a subnet so full that they are all taken is read
-    whole."""
-    ranges = ranges_of(subnet.allocation_pools)
+    Each try is one insert that yields to a held key. Pools of up to `_LISTED` addresses
+    take them from their free list (read again, once per call, when it runs dry); larger
+    ones try a few random addresses and are read whole only when those are all taken."""
+    ranges = tuple(ranges_of(subnet.allocation_pools))
     total = sum(b - a + 1 for a, b in ranges)
     await session.flush()  # the port first: the address refers to it
-    for _ in range(_PROBES if total > 4 * _PROBES else 0):
-        address = str(ipaddress.ip_address(_at(ranges, _RNG.randrange(total))))
-        held = {"subnet_id": subnet.id, "port_id": port_id}
-        if await insert_new(
-            session, IPAllocation, {"network_id": subnet.network_id, "ip_address": address, **held}
-        ):
+    if total <= _LISTED:
+        key = (subnet.id, ranges)
+        free, refilled = _FREE.get(key), False
+        while free or not refilled:
+            if not free:
+                free, refilled = await _FREE.refill(session, subnet, key), True
+                continue
+            address = await _insert(session, subnet, port_id, _at(ranges, free.pop()))
+            if address is not None:
+                return address
+        return None
+    for _ in range(_PROBES):
+        address = await _insert(session, subnet, port_id, _at(ranges, _RNG.randrange(total)))
+        if address is not None:
             return address
-    value = pick(ranges, await taken(session, subnet.id), _RNG)
+    value = pick(list(ranges), await taken(session, subnet.id), _RNG)
     if value is None:
         return None
     address = str(ipaddress.ip_address(value))

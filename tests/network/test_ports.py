@@ -139,6 +139,30 @@ def test_exhausted_pool_and_addresses_return(tenant: Tenant) -> None:
     assert sub.id in {ip["subnet_id"] for ip in again.fixed_ips}
 
 
+def test_addresses_of_failed_creates_and_deletes_are_handed_out_again(tenant: Tenant) -> None:
+    """A create refused after IPAM took its address (address pairs without port security)
+    and deletes of held addresses lose nothing: the whole pool can still be filled."""
+    conn = tenant.conn
+    net = conn.network.create_network(name=name("refill"))
+    conn.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.5.6.0/29")
+    refused = {
+        "network_id": net.id,
+        "port_security_enabled": False,
+        "allowed_address_pairs": [{"ip_address": "10.5.6.9"}],
+    }
+    for _ in range(3):
+        answer = raw.call(conn, "POST", "/v2.0/ports", json={"port": refused})
+        raw.assert_error(answer, 409, "AddressPairAndPortSecurityRequired")
+    first = [conn.network.create_port(network_id=net.id) for _ in range(3)]
+    for port in first[:2]:
+        conn.network.delete_port(port)
+    ports = [first[2]] + [conn.network.create_port(network_id=net.id) for _ in range(4)]
+    held = sorted(p.fixed_ips[0]["ip_address"] for p in ports)
+    assert held == [f"10.5.6.{i}" for i in range(2, 7)]
+    answer = raw.call(conn, "POST", "/v2.0/ports", json={"port": {"network_id": net.id}})
+    raw.assert_error(answer, 409, "IpAddressGenerationFailure")
+
+
 def test_ip_availability(
     admin: openstack.connection.Connection, tenant: Tenant, lan: tuple[Any, Any]
 ) -> None:
