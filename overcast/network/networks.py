@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common.context import RequestContext
@@ -41,16 +41,17 @@ def network_visible(ctx: RequestContext) -> ColumnElement[bool] | None:
     )
 
 
+_NETWORK = select(Network).where(Network.id == bindparam("network_id"))  # built once
+
+
 async def network_for(op: Op, network_id: str) -> Network:
     """A network the caller may see (and so use), or NetworkNotFound."""
     known = op.memo.get(("network", network_id))
     if known is not None:
         return known  # type: ignore[no-any-return]
-    stmt = select(Network).where(Network.id == network_id)
     clause = network_visible(op.ctx)
-    if clause is not None:
-        stmt = stmt.where(clause)
-    found = (await op.session.execute(stmt)).scalar_one_or_none()
+    stmt = _NETWORK if clause is None else _NETWORK.where(clause)
+    found = (await op.session.execute(stmt, {"network_id": network_id})).scalar_one_or_none()
     if found is None:
         raise faults.not_found("network", network_id)
     op.memo[("network", network_id)] = found

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.network import faults
@@ -37,12 +37,17 @@ COUNTED: dict[str, Any] = {
 }
 
 
+_LIMITS = select(Quota.resource, Quota.hard_limit).where(
+    Quota.project_id == bindparam("project_id")
+)  # built once: every create asks
+
+
 async def limits(
     session: AsyncSession, defaults: dict[str, int], project_id: str
 ) -> dict[str, int]:
     values = {k: v for k, v in defaults.items() if k in COUNTED}
-    rows = await session.execute(select(Quota).where(Quota.project_id == project_id))
-    values.update({r.resource: r.hard_limit for r in rows.scalars() if r.resource in values})
+    rows = await session.execute(_LIMITS, {"project_id": project_id})
+    values.update({resource: limit for resource, limit in rows if resource in values})
     return values
 
 

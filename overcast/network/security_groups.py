@@ -7,7 +7,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors, log
@@ -330,15 +330,20 @@ def tell_agents(op: Op, group_ids: Iterable[str]) -> None:
     op.later(fanout)
 
 
+_NAMED = (
+    select(SecurityGroupRule.id)
+    .where(SecurityGroupRule.remote_group_id.in_(bindparam("ids", expanding=True)))
+    .limit(1)
+)  # built once: every port create and delete asks
+
+
 async def members_changed(op: Op, group_ids: Iterable[str]) -> None:
     """A port joined or left these groups (or its addresses changed): the hosts need to know
     only if some rule names one of them as its remote group."""
     ids = sorted(set(group_ids))
     if not ids:
         return
-    named = await op.session.scalar(
-        select(SecurityGroupRule.id).where(SecurityGroupRule.remote_group_id.in_(ids)).limit(1)
-    )
+    named = await op.session.scalar(_NAMED, {"ids": ids})
     if named is not None:
         tell_agents(op, ids)
 
