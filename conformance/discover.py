@@ -50,6 +50,7 @@ class Facts:
     import_methods: list[str] = field(default_factory=list)
     identity_features: dict[str, bool] = field(default_factory=dict)
     networks: dict[str, str] = field(default_factory=dict)  # "shared"/"external" -> name
+    network_extensions: list[str] = field(default_factory=list)
     volume_versions: tuple[str, str] = ("3.0", "3.0")
     # What the first back-end pool reports (Tempest makes types that ask for these).
     volume_backend: dict[str, str] = field(default_factory=dict)
@@ -117,6 +118,7 @@ def _networks(conn: openstack.connection.Connection, facts: Facts) -> None:
             facts.networks["external"] = net.id
         elif net.is_shared and "shared" not in facts.networks:
             facts.networks["shared"] = net.name
+    facts.network_extensions = [e.alias for e in conn.network.extensions()]
 
 
 def tiny_qcow2() -> bytes:

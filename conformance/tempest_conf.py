@@ -166,7 +166,8 @@ def _network(conf: configparser.ConfigParser, facts: Facts) -> None:
             else {}
         ),
     }
-    conf["network-feature-enabled"] = {"api_extensions": "all"}
+    # Exactly what /v2.0/extensions lists: Tempest tries (and expects) every extension named.
+    conf["network-feature-enabled"] = {"api_extensions": ",".join(facts.network_extensions)}
 
 
 def _volume(conf: configparser.ConfigParser, facts: Facts) -> None:

@@ -193,6 +193,14 @@ def prefix_or_address(value: Any) -> str:
         raise errors.BadRequest(f"'{value}' is not a valid IP prefix") from exc
 
 
+def address_or_cidr(value: Any) -> str:
+    """An allowed address pair's address: a prefix (normalised as `prefix_or_address` does) or
+    one address, which stays an address (Neutron does not turn `10.0.0.5` into `10.0.0.5/32`)."""
+    if isinstance(value, str) and "/" in value:
+        return prefix_or_address(value)
+    return ip_address(value)
+
+
 _MAC = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
 
 

@@ -34,7 +34,7 @@ from overcast.network.models import (
 )
 
 _fixed_ip = a.dict_of({}, {"subnet_id": a.uuid_, "ip_address": a.ip_address})
-_pair = a.dict_of({"ip_address": a.prefix_or_address}, {"mac_address": a.mac})
+_pair = a.dict_of({"ip_address": a.address_or_cidr}, {"mac_address": a.mac})
 _dhcp_opt = a.dict_of(
     {"opt_name": a.string(64), "opt_value": a.string(255, nullable=True)},
     {"ip_version": a.one_of(4, 6)},

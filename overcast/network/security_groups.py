@@ -130,13 +130,14 @@ class SecurityGroups(Kind):
 
     async def update(self, op: Op, row: SecurityGroup, values: dict[str, Any]) -> SecurityGroup:
         is_default = await op.session.get(DefaultSecurityGroup, row.project_id)
-        if (
-            is_default is not None
-            and is_default.security_group_id == row.id
-            and values.get("name", "default") != "default"
-        ):
+        default = is_default is not None and is_default.security_group_id == row.id
+        if default and values.get("name", "default") != "default":
             raise faults.conflict(
                 "Updating default security group not allowed.", "SecurityGroupCannotUpdateDefault"
+            )
+        if not default and values.get("name") == "default":
+            raise faults.conflict(
+                "Default security group already exists.", "SecurityGroupDefaultAlreadyExists"
             )
         return await super().update(op, row, values)
 
@@ -222,6 +223,16 @@ def rule_view(
     return body
 
 
+def _port(value: Any) -> int | None:
+    """A port number of a rule, 0 to 65535, in Neutron's words when it is not one."""
+    try:
+        return a.integer(0, 65535, nullable=True)(value)  # type: ignore[no-any-return]
+    except errors.BadRequest as exc:
+        raise faults.bad(
+            f"Invalid value for port {value}.", "SecurityGroupInvalidPortValue"
+        ) from exc
+
+
 class SecurityGroupRules(Kind):
     name = "security_group_rule"
     collection = "security_group_rules"
@@ -233,10 +244,11 @@ class SecurityGroupRules(Kind):
         direction=a.Attr(convert=a.one_of("ingress", "egress"), default=a.MISSING),
         ethertype=a.Attr(convert=a.one_of("IPv4", "IPv6"), default="IPv4"),
         protocol=a.Attr(convert=protocol),
-        port_range_min=a.Attr(convert=a.integer(0, 65535, nullable=True)),
-        port_range_max=a.Attr(convert=a.integer(0, 65535, nullable=True)),
+        port_range_min=a.Attr(convert=_port),
+        port_range_max=a.Attr(convert=_port),
         remote_ip_prefix=a.Attr(convert=lambda v: None if v is None else a.prefix_or_address(v)),
-        remote_group_id=a.Attr(convert=a.uuid_or_none),
+        # Not checked as a UUID: a group that is not there, whatever its id, is a 404.
+        remote_group_id=a.Attr(convert=a.string(255, nullable=True)),
         remote_address_group_id=a.Attr(convert=a.uuid_or_none),
         normalized_cidr=a.Attr(post=False, filter=False, sort=False),
         belongs_to_default_sg=a.Attr(post=False, filter=False, sort=False),
@@ -394,14 +406,11 @@ def _check_rule(values: dict[str, Any]) -> None:
                 f"Invalid value for port {low if low is not None and low < 1 else high}.",
                 "SecurityGroupInvalidPortValue",
             )
-        if low is not None and high is not None and low > high:
+        # Both ends or neither: one alone is not a range.
+        if (low is None) != (high is None) or low is not None and high is not None and low > high:
             raise faults.bad(
                 "For TCP/UDP protocols, port_range_min must be <= port_range_max",
                 "SecurityGroupInvalidPortRange",
-            )
-        if (low is None) != (high is None):
-            values["port_range_max" if high is None else "port_range_min"] = (
-                low if high is None else high
             )
     elif proto in _ICMP:
         for name, value in (("type", low), ("code", high)):

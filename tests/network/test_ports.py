@@ -240,6 +240,27 @@ def test_security_attributes(tenant: Tenant, lan: tuple[Any, Any]) -> None:
     ]
     assert port.extra_dhcp_opts[0]["opt_name"] == "bootfile-name"
     assert port.dns_assignment[0]["hostname"] == "web1"
+    # One address stays one address (not a /32), with the MAC given or the port's own.
+    pairs = [
+        {"ip_address": "10.10.0.77", "mac_address": "fa:16:3e:00:00:07"},
+        {"ip_address": "2001:db8::7"},
+    ]
+    port = conn.network.update_port(port, allowed_address_pairs=pairs)
+    assert port.allowed_address_pairs == [
+        pairs[0],
+        {"ip_address": "2001:db8::7", "mac_address": port.mac_address},
+    ]
+    for bad in ("10.10.0.300", "2001:db8::/200", 7):
+        raw.assert_error(
+            raw.call(
+                conn,
+                "PUT",
+                f"/v2.0/ports/{port.id}",
+                json={"port": {"allowed_address_pairs": [{"ip_address": bad}]}},
+            ),
+            400,
+        )
+    assert conn.network.get_port(port.id).allowed_address_pairs == port.allowed_address_pairs
     assert [p.id for p in conn.network.ports(security_group_ids=[group.id])] == [port.id]
     raw.assert_error(
         raw.call(

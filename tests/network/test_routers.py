@@ -228,3 +228,19 @@ def test_bootstrap_topology(
     assert [p.device_owner for p in demo.network.ports(device_id=router.id)] == [
         "network:router_interface"
     ]
+
+
+def test_router_tags_replaced_and_cleared(tenant: Tenant) -> None:
+    """`PUT` and `DELETE /routers/<id>/tags` reach the tags, not the router's interface actions."""
+    conn = tenant.conn
+    router = conn.network.create_router(name=name("r"), tags=["old"])
+    conn.network.set_tags(router, ["x", "y", "z"])
+    assert sorted(conn.network.get_router(router.id).tags) == ["x", "y", "z"]
+    router.remove_all_tags(conn.network)
+    assert conn.network.get_router(router.id).tags == []
+    raw.assert_error(
+        raw.call(conn, "PUT", f"/v2.0/routers/{router.id}/tags", json={"tags": "x"}), 400
+    )
+    raw.assert_error(
+        raw.call(conn, "PUT", f"/v2.0/routers/{router.id}/no_such_action", json={}), 404
+    )

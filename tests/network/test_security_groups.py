@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import openstack.exceptions as osexc
 import pytest
 
 from tests.helpers.isolation import Tenant
@@ -105,6 +106,28 @@ def test_default_group_on_first_use(server: Server, tenant: Tenant) -> None:
             "SecurityGroupInvalidPortValue",
         ),
         (
+            {"protocol": "tcp", "port_range_min": -16, "port_range_max": 80},
+            400,
+            "SecurityGroupInvalidPortValue",
+        ),
+        (
+            {"protocol": "udp", "port_range_min": 80, "port_range_max": 65536},
+            400,
+            "SecurityGroupInvalidPortValue",
+        ),
+        ({"protocol": "tcp", "port_range_max": 6}, 400, "SecurityGroupInvalidPortRange"),
+        ({"protocol": "tcp", "port_range_min": 6}, 400, "SecurityGroupInvalidPortRange"),
+        (
+            {"protocol": "icmp", "port_range_min": -1, "port_range_max": 25},
+            400,
+            "SecurityGroupInvalidPortValue",
+        ),
+        (
+            {"protocol": "icmp", "port_range_min": 1, "port_range_max": 256},
+            400,
+            "SecurityGroupInvalidIcmpValue",
+        ),
+        (
             {"port_range_min": 80, "port_range_max": 80},
             400,
             "SecurityGroupProtocolRequiredWithPorts",
@@ -121,6 +144,7 @@ def test_default_group_on_first_use(server: Server, tenant: Tenant) -> None:
         ),
         ({"direction": "sideways"}, 400, None),
         ({"remote_group_id": "4a4e4f3b-0000-4000-8000-000000000000"}, 404, "SecurityGroupNotFound"),
+        ({"remote_group_id": "bad_group_id"}, 404, "SecurityGroupNotFound"),
     ],
 )
 def test_bad_rules(tenant: Tenant, fields: dict[str, Any], status: int, kind: str | None) -> None:
@@ -143,6 +167,25 @@ def test_bad_rules(tenant: Tenant, fields: dict[str, Any], status: int, kind: st
         kind,
     )
     assert len(conn.network.get_security_group(group.id).security_group_rules) == before
+
+
+def test_no_second_default_by_rename(tenant: Tenant) -> None:
+    conn = tenant.conn
+    group = conn.network.create_security_group(name=name("sg"))
+    before = group.name
+    with pytest.raises(osexc.ConflictException):
+        conn.network.update_security_group(group, name="default")
+    raw.assert_error(
+        raw.call(
+            conn,
+            "PUT",
+            f"/v2.0/security-groups/{group.id}",
+            json={"security_group": {"name": "default"}},
+        ),
+        409,
+        "SecurityGroupDefaultAlreadyExists",
+    )
+    assert conn.network.get_security_group(group.id).name == before
 
 
 def test_rules_of_every_kind(tenant: Tenant) -> None:

@@ -25,10 +25,18 @@ async def _router(op: Op, router_id: str, rule: str) -> Any:
     return row
 
 
-@router.put("/routers/{router_id}/{action}")
-async def interface(router_id: str, action: str, request: Request) -> dict[str, Any]:
-    if action not in ("add_router_interface", "remove_router_interface"):
-        raise faults.not_found_text("The resource could not be found.", "HTTPNotFound")
+# Two routes, not `/routers/{id}/{action}`: that would also catch `PUT /routers/{id}/tags`.
+@router.put("/routers/{router_id}/add_router_interface")
+async def add_interface(router_id: str, request: Request) -> dict[str, Any]:
+    return await _interface(router_id, "add_router_interface", request)
+
+
+@router.put("/routers/{router_id}/remove_router_interface")
+async def remove_interface(router_id: str, request: Request) -> dict[str, Any]:
+    return await _interface(router_id, "remove_router_interface", request)
+
+
+async def _interface(router_id: str, action: str, request: Request) -> dict[str, Any]:
     body = await json_body(request)
     if not isinstance(body, dict):
         raise faults.bad("Bad router request: the body must be an object.", "BadRequest")
