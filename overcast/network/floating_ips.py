@@ -8,11 +8,11 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from overcast.common.db.base import new_uuid
 from overcast.network import attributes as a
-from overcast.network import faults, fixed_ips, ports, quotas, routers, standard
+from overcast.network import faults, fixed_ips, networks, ports, quotas, routers, standard
 from overcast.network.kinds import Kind, Op
 from overcast.network.models import FloatingIP, IPAllocation, Port, PortForwarding
 
@@ -138,13 +138,7 @@ class FloatingIPs(Kind):
         return row
 
     async def delete(self, op: Op, row: FloatingIP) -> None:
-        await op.session.execute(
-            delete(PortForwarding).where(PortForwarding.floatingip_id == row.id)
-        )
-        await op.session.delete(row)
-        await op.session.flush()
-        await op.session.execute(delete(Port).where(Port.id == row.floating_port_id))
-        op.routers_changed()
+        await networks.delete_floating_ip(op, row)
 
 
 async def _router_for(op: Op, row: FloatingIP, port: Port, fixed: str) -> str:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, select
+from sqlalchemy import ColumnElement, bindparam, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common.context import RequestContext
 from overcast.network import attributes as a
 from overcast.network import faults, quotas, segments, standard
 from overcast.network.kinds import Kind, Op, owner_or_clause, rbac_targets
-from overcast.network.models import Network, Port, Segment, Subnet
+from overcast.network.models import FloatingIP, Network, Port, PortForwarding, Segment, Subnet
 
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
 
@@ -269,6 +269,16 @@ class Networks(Kind):
         return row
 
     async def delete(self, op: Op, row: Network) -> None:
+        # An external network takes its floating IPs that no port holds with it, as Neutron's
+        # does; a held one keeps its port, so the network stays in use.
+        for fip in (
+            await op.session.execute(
+                select(FloatingIP).where(
+                    FloatingIP.floating_network_id == row.id, FloatingIP.port_id.is_(None)
+                )
+            )
+        ).scalars():
+            await delete_floating_ip(op, fip)
         busy = await op.session.scalar(
             select(func.count())
             .select_from(Port)
@@ -289,6 +299,16 @@ class Networks(Kind):
             await op.session.delete(subnet)
         await op.session.flush()
         await op.session.delete(row)
+
+
+async def delete_floating_ip(op: Op, fip: FloatingIP) -> None:
+    """Deletes a floating IP, its port forwardings and its port on the external network.
+    Here rather than in `floating_ips`, which imports this module: a network's delete needs it."""
+    await op.session.execute(delete(PortForwarding).where(PortForwarding.floatingip_id == fip.id))
+    await op.session.delete(fip)
+    await op.session.flush()
+    await op.session.execute(delete(Port).where(Port.id == fip.floating_port_id))
+    op.routers_changed()
 
 
 def _specs(op: Op, values: dict[str, Any]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
 
+from overcast.common import errors
 from overcast.common.context import RequestContext
 from overcast.network import attributes as a
 from overcast.network import faults, ipam, networks, quotas, standard, subnetpools
@@ -53,6 +54,8 @@ class Subnets(Kind):
             convert=a.list_of(a.string(255)), put=True, default=list, filter=False, sort=False
         ),
         dns_publish_fixed_ip=a.Attr(convert=a.boolean, put=True, default=False),
+        # `subnet-external-network`: whether the subnet's network is external (read-only).
+        **{"router:external": a.Attr(post=False, sort=False)},
     )
 
     def visible(self, ctx: RequestContext) -> ColumnElement[bool] | None:
@@ -79,9 +82,28 @@ class Subnets(Kind):
         project = values.get("project_id") or op.ctx.project_id or ""
         return {"project_id": project, "network_project_id": net.project_id}
 
+    def filter_clause(self, op: Op, key: str, values: list[str]) -> ColumnElement[bool] | None:
+        if key != "router:external":
+            return None
+        try:
+            wanted = [a.boolean(v) for v in values]
+        except errors.BadRequest as exc:
+            raise a.invalid(key, exc.message) from exc
+        return Subnet.network_id.in_(select(Network.id).where(Network.external.in_(wanted)))
+
     async def views(self, op: Op, rows: Sequence[Subnet]) -> list[dict[str, Any]]:
         tags = await standard.tags_of(op.session, [r.id for r in rows])
-        return [view(r, tags.get(r.id)) for r in rows]
+        nets = {r.network_id for r in rows}
+        external = (
+            set(
+                await op.session.scalars(
+                    select(Network.id).where(Network.id.in_(nets), Network.external)
+                )
+            )
+            if nets
+            else set()
+        )
+        return [view(r, tags.get(r.id), r.network_id in external) for r in rows]
 
     async def create(self, op: Op, values: dict[str, Any]) -> Subnet:
         net = await networks.network_for(op, values["network_id"])
@@ -210,7 +232,7 @@ class Subnets(Kind):
         await op.session.delete(row)
 
 
-def view(row: Subnet, tags: list[str] | None) -> dict[str, Any]:
+def view(row: Subnet, tags: list[str] | None, external: bool) -> dict[str, Any]:
     body = standard.fields(row, tags)
     body.update(
         {
@@ -229,6 +251,7 @@ def view(row: Subnet, tags: list[str] | None) -> dict[str, Any]:
             "host_routes": list(row.host_routes or []),
             "service_types": list(row.service_types or []),
             "dns_publish_fixed_ip": row.dns_publish_fixed_ip,
+            "router:external": external,
         }
     )
     return body

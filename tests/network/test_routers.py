@@ -244,3 +244,26 @@ def test_router_tags_replaced_and_cleared(tenant: Tenant) -> None:
     raw.assert_error(
         raw.call(conn, "PUT", f"/v2.0/routers/{router.id}/no_such_action", json={}), 404
     )
+
+
+def test_external_network_goes_with_its_free_floating_ips(
+    admin: openstack.connection.Connection,
+) -> None:
+    """Deleting an external network deletes the floating IPs no port holds, as Neutron does;
+    when something else keeps the network in use, the 409 leaves them all in place."""
+    net = admin.network.create_network(name=name("ext"), is_router_external=True)
+    sub = admin.network.create_subnet(
+        network_id=net.id, ip_version=4, cidr="198.51.100.0/24", is_dhcp_enabled=False
+    )
+    fips = [admin.network.create_ip(floating_network_id=net.id) for _ in range(2)]
+    assert {f.id for f in admin.network.ips(floating_network_id=net.id)} == {f.id for f in fips}
+    holder = admin.network.create_port(network_id=net.id, device_id="somebody")
+    raw.assert_error(raw.call(admin, "DELETE", f"/v2.0/networks/{net.id}"), 409, "NetworkInUse")
+    assert {f.id for f in admin.network.ips(floating_network_id=net.id)} == {f.id for f in fips}
+    admin.network.delete_port(holder)
+    admin.network.delete_network(net)
+    assert admin.network.find_network(net.id) is None
+    assert admin.network.find_subnet(sub.id) is None
+    left = {f.id for f in admin.network.ips()}
+    assert not left & {f.id for f in fips}
+    assert not list(admin.network.ports(network_id=net.id))

@@ -214,3 +214,43 @@ def test_delete_subnet_or_network_in_use(lan: tuple[Any, Any], tenant: Tenant) -
     conn.network.delete_port(port)
     conn.network.delete_network(net)
     assert conn.network.find_subnet(sub.id) is None
+
+
+def test_subnets_say_whether_their_network_is_external(
+    tenant: Tenant, lan: tuple[Any, Any], public: Any
+) -> None:
+    """`subnet-external-network`: a read-only `router:external` on subnets, filterable; the
+    subnets of an external network are visible to every project."""
+    conn = tenant.conn
+    _net, sub = lan
+    got = raw.call(conn, "GET", f"/v2.0/subnets/{sub.id}").json()["subnet"]
+    assert got["router:external"] is False
+    outside = raw.call(conn, "GET", "/v2.0/subnets?router:external=true").json()["subnets"]
+    assert outside and {s["network_id"] for s in outside} <= {
+        n.id for n in conn.network.networks(is_router_external=True)
+    }
+    assert public.id in {s["network_id"] for s in outside} and sub.id not in {
+        s["id"] for s in outside
+    }
+    assert all(s["router:external"] is True for s in outside)
+    inside = raw.call(conn, "GET", "/v2.0/subnets?router:external=False").json()["subnets"]
+    assert sub.id in {s["id"] for s in inside}
+    raw.assert_error(raw.call(conn, "GET", "/v2.0/subnets?router:external=maybe"), 400)
+    raw.assert_error(
+        raw.call(
+            conn,
+            "POST",
+            "/v2.0/subnets",
+            json={
+                "subnet": {
+                    "network_id": _net.id,
+                    "ip_version": 4,
+                    "cidr": "10.20.0.0/24",
+                    "router:external": True,
+                }
+            },
+        ),
+        400,
+    )
+    aliases = {e.alias for e in conn.network.extensions()}
+    assert "subnet-external-network" in aliases

@@ -65,6 +65,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "stateful-security-group": ("Stateful security group", "The stateful flag."),
     "subnet_allocation": ("Subnet Allocation", "Subnets from subnet pools."),
     "subnet-dns-publish-fixed-ip": ("Subnet DNS publish fixed IP", "The flag."),
+    "subnet-external-network": ("Subnet external network", "router:external on subnets."),
     "subnet-service-types": ("Subnet service types", "Service types of subnets."),
     "tag-creation": ("Tag creation", "Tags given when a resource is created."),
     "uplink-status-propagation": ("Uplink status propagation", "The flag."),
