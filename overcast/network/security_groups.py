@@ -223,14 +223,18 @@ def rule_view(
     return body
 
 
+_PORT = a.integer(0, 65535, nullable=True)
+
+
 def _port(value: Any) -> int | None:
     """A port number of a rule, 0 to 65535, in Neutron's words when it is not one."""
     try:
-        return a.integer(0, 65535, nullable=True)(value)  # type: ignore[no-any-return]
+        port: int | None = _PORT(value)
     except errors.BadRequest as exc:
         raise faults.bad(
             f"Invalid value for port {value}.", "SecurityGroupInvalidPortValue"
         ) from exc
+    return port
 
 
 class SecurityGroupRules(Kind):
