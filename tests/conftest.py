@@ -17,6 +17,10 @@ from tests.helpers.server import Server, reap
 
 # Tests run on the fake compute driver unless a test asks for real guests.
 os.environ.setdefault("OVERCAST_COMPUTE__DRIVER", "fake")
+# Tests reach only their own clouds: a shell's OS_CLOUD, OS_CLIENT_CONFIG_FILE, OS_AUTH_URL...
+# would point the clients they start (openstacksdk, the CLI) at another one.
+for _name in [n for n in os.environ if n.startswith("OS_")]:
+    del os.environ[_name]
 
 # The fixtures that boot real QEMU guests: their tests carry the `guests` mark.
 REAL_GUESTS = {"dataplane_cloud", "qemu_cloud"}
