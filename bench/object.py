@@ -2,14 +2,17 @@
 v1 auth, e.g. a Swift all-in-one with tempauth to compare with).
 
     python bench/object.py (--cloud NAME | --auth URL --user ACCOUNT:USER --key KEY)
-                           [--small N] [--concurrency 10] [--large-mb 64]
+                           [--small N] [--concurrency 10] [--processes P] [--large-mb 64]
                            [--large-count 3] [--server-pid PID ...]
 
 Uses python-swiftclient (the client Swift's users have), authenticated once with the cloud's
-Keystone session (or the v1 auth URL), every client reusing the token. Small objects: N PUTs of 4 KiB at `--concurrency` in parallel threads, then
-N GETs, then N DELETEs, each timed as a rate. Large objects: `--large-count` PUTs of
-`--large-mb` MiB each (streamed from memory) and as many GETs, as MB/s. With `--server-pid`
-it also reports the server's CPU seconds per phase. Prints one JSON object.
+Keystone session (or the v1 auth URL), every client reusing the token. Small objects: N PUTs
+of 4 KiB at `--concurrency` (connections in threads, spread over `--processes` client
+processes: one interpreter's GIL would cap the rate at what one core of client work allows),
+then N GETs, then N DELETEs, each timed as a rate with the clients' CPU per request. Large
+objects: `--large-count` PUTs of `--large-mb` MiB each (streamed from memory) and as many
+GETs, as MB/s. With `--server-pid` it also reports the server's CPU seconds per phase.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import multiprocessing
 import os
+import resource
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
 from typing import Any
 
 import openstack
@@ -32,14 +37,15 @@ MIB = 1 << 20
 
 def connect(
     cloud: str | None, auth: str | None = None, user: str = "", key: str = ""
-) -> Callable[[], swiftclient.Connection]:
+) -> tuple[str, str]:
+    """The object store's URL and a token for it."""
     if cloud is not None:
         conn = openstack.connect(cloud=cloud)
         url = conn.session.get_endpoint(service_type="object-store", interface="public")
         token = conn.session.get_token()
     else:
         url, token = swiftclient.Connection(authurl=auth, user=user, key=key).get_auth()
-    return lambda: swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=0)
+    return str(url), str(token)
 
 
 def cpu(pids: list[int] | None) -> float:
@@ -52,34 +58,94 @@ def cpu(pids: list[int] | None) -> float:
     return total
 
 
-def rate(
-    name: str,
-    count: int,
-    workers: int,
-    make: Callable[[], Any],
-    op: Callable[[Any, int], None],
-    pid: list[int] | None,
-) -> dict[str, Any]:
-    clients = [make() for _ in range(workers)]
-    per = [list(range(i, count, workers)) for i in range(workers)]
+def _cpu_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
-    def run(w: int) -> None:
-        for n in per[w]:
-            op(clients[w], n)
 
-    start_cpu = cpu(pid)
-    start = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(run, range(workers)))
-    elapsed = time.perf_counter() - start
+def _op(c: swiftclient.Connection, op: str, container: str, n: int, data: bytes) -> None:
+    name = f"o{n:06d}"
+    if op == "put":
+        c.put_object(container, name, data, content_length=len(data))
+    elif op == "get":
+        _headers, body = c.get_object(container, name)
+        assert len(body) == len(data)
+    else:
+        c.delete_object(container, name)
+
+
+def _worker(
+    pipe: Connection, url: str, token: str, container: str, threads: int, data: bytes
+) -> None:
+    """One client process: `threads` swiftclient connections, each in a thread of its own,
+    running the numbered operations each phase hands it."""
+    clients = [
+        swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=0)
+        for _ in range(threads)
+    ]
+    with ThreadPoolExecutor(threads) as pool:
+        while (job := pipe.recv()) is not None:
+            op, numbers = job
+            per = [numbers[i::threads] for i in range(threads)]
+
+            def run(w: int, op: str = op, per: list[list[int]] = per) -> None:
+                for n in per[w]:
+                    _op(clients[w], op, container, n, data)
+
+            pipe.send("ready")
+            pipe.recv()  # go
+            cpu_start, start = _cpu_self(), time.perf_counter()
+            list(pool.map(run, range(threads)))
+            pipe.send((start, time.perf_counter(), _cpu_self() - cpu_start))
     for c in clients:
         c.close()
-    return {
-        f"{name}_per_s": round(count / elapsed, 1),
-        f"{name}_server_cpu_ms_per_op": round((cpu(pid) - start_cpu) * 1000 / count, 3)
-        if pid
-        else None,
-    }
+
+
+class Clients:
+    """`concurrency` swiftclient connections spread over `processes` client processes, so
+    that the clients' own CPU (about a millisecond a request) is not all bound by one
+    interpreter's GIL."""
+
+    def __init__(
+        self, url: str, token: str, container: str, concurrency: int, processes: int, data: bytes
+    ) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.pipes: list[Connection] = []
+        self.procs: list[multiprocessing.process.BaseProcess] = []
+        for p in range(processes):
+            threads = concurrency // processes + (p < concurrency % processes)
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(
+                target=_worker, args=(theirs, url, token, container, threads, data), daemon=True
+            )
+            proc.start()
+            self.pipes.append(mine)
+            self.procs.append(proc)
+
+    def rate(self, name: str, op: str, count: int, pid: list[int] | None) -> dict[str, Any]:
+        shares = [list(range(i, count, len(self.pipes))) for i in range(len(self.pipes))]
+        for pipe, share in zip(self.pipes, shares, strict=True):
+            pipe.send((op, share))
+        for pipe in self.pipes:
+            assert pipe.recv() == "ready"
+        start_cpu = cpu(pid)
+        for pipe in self.pipes:
+            pipe.send("go")
+        done = [pipe.recv() for pipe in self.pipes]
+        elapsed = max(d[1] for d in done) - min(d[0] for d in done)
+        return {
+            f"{name}_per_s": round(count / elapsed, 1),
+            f"{name}_client_cpu_ms_per_op": round(sum(d[2] for d in done) * 1000 / count, 3),
+            f"{name}_server_cpu_ms_per_op": round((cpu(pid) - start_cpu) * 1000 / count, 3)
+            if pid
+            else None,
+        }
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            pipe.send(None)
+        for proc in self.procs:
+            proc.join()
 
 
 def main() -> None:
@@ -91,35 +157,34 @@ def main() -> None:
     parser.add_argument("--key", default="", help="with --auth: the user's key")
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="client processes the concurrent connections are spread over (default: the cores)",
+    )
     parser.add_argument("--large-mb", type=int, default=64)
     parser.add_argument("--large-count", type=int, default=3)
     parser.add_argument("--server-pid", type=int, nargs="+", help="the server's processes")
     args = parser.parse_args()
-    make = connect(args.cloud, args.auth, args.user, args.key)
+    url, token = connect(args.cloud, args.auth, args.user, args.key)
     container = f"bench-{uuid.uuid4().hex[:8]}"
-    admin = make()
+    admin = swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=0)
     admin.put_container(container)
     data = os.urandom(4096)
     out: dict[str, Any] = {
         "cloud": args.cloud or args.auth,
         "small_bytes": 4096,
         "concurrency": args.concurrency,
+        "client_processes": min(args.processes, args.concurrency),
     }
     pid = args.server_pid
-
-    def put(c: Any, n: int) -> None:
-        c.put_object(container, f"o{n:06d}", data, content_length=len(data))
-
-    def get(c: Any, n: int) -> None:
-        _headers, body = c.get_object(container, f"o{n:06d}")
-        assert len(body) == 4096
-
-    def delete(c: Any, n: int) -> None:
-        c.delete_object(container, f"o{n:06d}")
-
-    out |= rate("small_put", args.small, args.concurrency, make, put, pid)
-    out |= rate("small_get", args.small, args.concurrency, make, get, pid)
-    out |= rate("small_delete", args.small, args.concurrency, make, delete, pid)
+    clients = Clients(url, token, container, args.concurrency, out["client_processes"], data)
+    try:
+        for op in ("put", "get", "delete"):
+            out |= clients.rate(f"small_{op}", op, args.small, pid)
+    finally:
+        clients.close()
 
     big = os.urandom(args.large_mb * MIB)
 
