@@ -137,6 +137,15 @@ async def hand_over(
     await release(remote, ctx, added(new, old))
 
 
+def of_a_move(record: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Of `found` (the volume service's attachments of one server), those its `record` does
+    not list, of volumes it does: the ones a move made on its other host (`connect_for_move`),
+    which the guest is not using."""
+    volumes = {a.get("volume_id") for a in record}
+    listed = {a.get("attachment_id") for a in record}
+    return [a for a in found if a["id"] not in listed and a["volume_id"] in volumes]
+
+
 def uses_volumes(bdms: list[dict[str, Any]]) -> bool:
     return any(b.get("destination_type") == "volume" for b in bdms)
 

@@ -4,7 +4,8 @@ network at its host's `my_ip`; a live migration (disks mirrored over NBD, no sha
 storage) after which the guest runs on where it was, its serial console (over TCP from the
 API's proxy too) going on; a live migration of a guest with a volume attached, there and
 back, from the host that stores the volume (a local file to QEMU) to the other (an NBD export)
-and back, the guest writing and reading it throughout; and a cold
+and back, the guest writing and reading it throughout, then one cut short by a kill -9 of
+its source's process, after which each host settles its side by itself; and a cold
 migration that takes the disk's data (a marker written into it) to the other host.
 
 Guests have no network (`networks="none"`): the dataplane between namespace hosts is not
@@ -75,6 +76,8 @@ QEMU_ENV = {
     "OVERCAST_COMPUTE__DRIVER": "qemu",
     "OVERCAST_COMPUTE__QEMU__ACCEL": "tcg",
     "OVERCAST_COMPUTE__SHUTDOWN_TIMEOUT": "20",
+    # Each host's periodic pass drops the guests of moves that ended without it, soon.
+    "OVERCAST_COMPUTE__SYNC_POWER_STATE_INTERVAL": "2",
 }
 
 
@@ -111,7 +114,15 @@ def guests(cloud: nodes.Cloud) -> Cloud:
     volume = made.conn.block_storage.create_volume(size=1, name="moving")
     made.conn.block_storage.wait_for_status(volume, "available", wait=60)
     script = MOVER.replace("SERIAL", volume.id[:20]).encode()
-    made.boot_all(("far", {}), ("mover", {"user_data": base64.b64encode(script).decode()}))
+    made.boot_all(
+        ("far", {}),
+        # On the host that does not store the volume: a kill of its process leaves the volume
+        # service up.
+        (
+            "mover",
+            {"user_data": base64.b64encode(script).decode(), "availability_zone": "nova:nodeb"},
+        ),
+    )
     return made
 
 
@@ -227,6 +238,15 @@ def _attached(guests: Cloud, volume_id: str) -> tuple[str, str]:
     return str(attachment["host_name"]), str(info["driver_volume_type"])
 
 
+def _attached_count(guests: Cloud, volume_id: str) -> int:
+    """How many attachments the volume service holds of the volume."""
+    found = guests.conn.block_storage.get(
+        f"/attachments?volume_id={volume_id}", microversion="3.27"
+    )
+    assert found.status_code == 200, found.text
+    return len(found.json()["attachments"])
+
+
 def _last_count(guests: Cloud, server: Any) -> int:
     """The guest's last counter; every line so far read the marker and the counter before."""
     lines = re.findall(r"movetest: (\d+) reads (\S*) ?(\S*)\.", guests.console(server))
@@ -281,6 +301,54 @@ def test_live_migration_with_a_volume_there_and_back(cloud: nodes.Cloud, guests:
     for n in range(1, count + 1):
         found = image_bytes(path, "qcow2", (2 << 20) + (n << 16), 12)
         assert found == f"after-{n:06d}".encode(), (n, found)
+    _cut_short(cloud, guests, mover, volume.id)
     guests.srv.cli("server", "remove", "volume", mover.id, volume.id)
     detached = guests.conn.block_storage.wait_for_status(volume, "available", wait=120)
     assert not detached.attachments and not _daemons(volume.id)
+
+
+def _connections(node: nodes.Node, pid: int, to: str) -> int:
+    """How many connections QEMU `pid` on `node` has open to `to` (its volume's NBD export,
+    and while it sends the guest its mirror's and its migration's)."""
+    found = node.run("ss", "-Htnp", "state", "established", "dst", to)
+    return found.count(f"pid={pid},")
+
+
+def _cut_short(cloud: nodes.Cloud, guests: Cloud, mover: Any, volume_id: str) -> None:
+    """A live migration whose source's process is killed while QEMU sends the guest, then
+    started again (as systemd would): the source finds the guest running on there, the
+    instance ACTIVE with no task, the migration `error`; the destination drops its waiting
+    QEMU, its files and its attachment of the volume by itself, without a restart."""
+    compute = guests.conn.compute
+    source = _host(cloud, compute.get_server(mover.id).compute_host)
+    dest = next(n for n in cloud.nodes[1:] if n is not source)
+    assert cloud.hosts is not None
+    address = next(h.address for h in cloud.hosts.hosts if h.name == dest.data_dir.name)
+    pid, count = _pid(source, mover), _last_count(guests, mover)
+    assert pid is not None
+    booted = guests.console(mover).count(BANNER)
+    before = _attached(guests, volume_id)
+    exports = _connections(source, pid, address)
+    compute.live_migrate_server(mover, host=None, block_migration="auto")
+    deadline = time.monotonic() + 120
+    while _connections(source, pid, address) <= exports:
+        assert time.monotonic() < deadline, "the source never began to send the guest"
+        time.sleep(0.05)
+    source.kill()
+    assert _pid(dest, mover), "no QEMU waited at the destination"
+    source.start(timeout=240)
+    back = guests.wait_status(mover, "ACTIVE")
+    assert (back.compute_host, back.task_state, back.power_state) == (source.data_dir.name, None, 1)
+    moves = list(compute.migrations(instance_uuid=mover.id))
+    assert max(moves, key=lambda m: m.id).status == "error"
+    assert _pid(source, mover) == pid  # the same QEMU runs the guest on
+    deadline = time.monotonic() + 60
+    left = (dest.data_dir / "compute" / "qemu").glob(f"*/instances/{mover.id}*")
+    while _pid(dest, mover) or list(left) or _attached_count(guests, volume_id) != 1:
+        assert time.monotonic() < deadline, "the destination kept what it readied"
+        time.sleep(0.5)
+        left = (dest.data_dir / "compute" / "qemu").glob(f"*/instances/{mover.id}*")
+    assert _attached(guests, volume_id) == before
+    guests.wait_console(mover, f"movetest: {count + 5} reads")  # it reads its volume still
+    _last_count(guests, mover)
+    assert guests.console(mover).count(BANNER) == booted  # no reboot

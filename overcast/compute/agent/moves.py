@@ -244,12 +244,13 @@ class Moves:
         """Source half, as Nova's: the destination readies a QEMU and connects the volumes
         for itself (`pre_live_migration`); the guest moves; the record lists the destination's
         volume attachments and the source's go; the destination lets the guest run. A failure
-        before the guest moved drops what the destination made; the guest runs on here."""
+        before the guest moved drops what the destination made; the guest runs on here. One
+        after it leaves the instance on the destination all the same (its guest is there)."""
         h, uuid, dest = self.h, instance_uuid, migration["dest_compute"]
         await h.conductor.call(
             "event_start", ctx, uuid=uuid, event="compute_live_migration", host=h.host
         )
-        there, moved = f"compute.{dest}", False
+        there = f"compute.{dest}"
         old = list((await h.instance(ctx, uuid)).get("attachments") or [])
         new = old
         try:
@@ -260,18 +261,10 @@ class Moves:
             new = list(ready.get("attachments") or [])
             with trace.span("guest moved live", host=h.host, target=dest):
                 handover = await h.driver.live_migration(uuid, dest, ready["target"])
-            moved = True
-            with trace.span("volume connections handed over", target=dest):
-                await h.update(ctx, uuid, {"attachments": new})
-                await volumes.hand_over(h.remote, ctx, old, new)
-            with trace.span("destination host took the guest", target=dest):
-                await h.bus.call(there, "post_live_migration_at_destination", ctx,
-                                 instance_uuid=uuid, handover=handover)  # fmt: skip
-        except Exception as exc:
-            if not moved:  # the guest runs on here: what the destination readied goes
-                with contextlib.suppress(Exception):
-                    await h.bus.call(there, "rollback_at_destination", ctx, instance_uuid=uuid)
-                await volumes.release(h.remote, ctx, volumes.added(old, new))
+        except Exception as exc:  # the guest runs on here: what the destination readied goes
+            with contextlib.suppress(Exception):
+                await h.bus.call(there, "rollback_at_destination", ctx, instance_uuid=uuid)
+            await volumes.release(h.remote, ctx, volumes.added(old, new))
             await h.conductor.call(
                 "event_finish",
                 ctx,
@@ -280,8 +273,20 @@ class Moves:
             )
             await h.conductor.call("abort_move", ctx, uuid=uuid, migration=migration)
             return
+        power = states.RUNNING
+        try:
+            with trace.span("volume connections handed over", target=dest):
+                await h.update(ctx, uuid, {"attachments": new})
+                await volumes.hand_over(h.remote, ctx, old, new)
+            with trace.span("destination host took the guest", target=dest):
+                await h.bus.call(there, "post_live_migration_at_destination", ctx,
+                                 instance_uuid=uuid, handover=handover)  # fmt: skip
+        except Exception as exc:  # the guest is there, stopped still: the record says so
+            LOG.warning("the live migration of %s to %s ended with the guest stopped there: %s",
+                        uuid, dest, exc)  # fmt: skip
+            power = states.PAUSED_POWER
         await h.conductor.call(
-            "finish_live_migration", ctx, uuid=uuid, migration=migration, power_state=states.RUNNING
+            "finish_live_migration", ctx, uuid=uuid, migration=migration, power_state=power
         )
 
     async def pre_live_migration(

@@ -4,10 +4,13 @@
   its source), a build interrupted by a crash goes to ERROR, a delete that was under way
   finishes, a power action or suspend is done again to its end and a rescue is undone (the
   driver's calls are idempotent), a snapshot's unfinished image is deleted, other tasks are
-  cleared, guests nobody owns are destroyed, and volume attaches and detaches cut short are
-  undone (`volumes.settle`).
+  cleared, guests nothing holds are destroyed (`drop_strays`), and volume attaches and
+  detaches cut short are undone (`volumes.settle`); a live migration from here that it cut
+  short ends in the driver, the guest running on here (`abandon_migration`).
 - `sync_power_states` (periodic) and `sync_one` (driver events): power state from the driver;
-  an ACTIVE instance whose guest stopped becomes SHUTOFF, as Nova's sync does.
+  an ACTIVE instance whose guest stopped becomes SHUTOFF, as Nova's sync does. The periodic
+  pass, like the start, destroys the guests nothing holds any more (`drop_strays`): a move's
+  destination cleans up after a move that ended without it, with no restart of its own.
 
 Called by `agent.manager.ComputeHost`; the cloud-wide half is `conductor.recovery`.
 """
@@ -33,10 +36,7 @@ async def recover_host(h: Host, builds: Builds) -> None:
     """Agent start: settle every instance the database puts on this host, after the moves whose
     step was running here went back to their source."""
     mine = await h.conductor.call("recover_host", ADMIN_CTX, host=h.host)
-    known = set(await h.driver.list_instances())
-    for guest in known - {i["uuid"] for i in mine}:
-        LOG.info("destroying guest %s that no instance on %s owns", guest, h.host)
-        await h.driver.destroy(guest)
+    await drop_strays(h, {i["uuid"] for i in mine})
     at_rest = [
         i for i in mine if i["vm_state"] != states.BUILDING and i["task_state"] != states.DELETING
     ]
@@ -193,13 +193,30 @@ async def _settle_volumes(h: Host, uuids: list[str]) -> None:
         h.volumes_settled.set()
 
 
+async def drop_strays(h: Host, owned: set[str]) -> None:
+    """This host's guests that no instance here owns (`owned`: those known to be here) and no
+    move to or from here still needs: those of a move here that ended without this host (its
+    source restarted, say), of an evacuated instance, of a deleted one. Each is destroyed
+    (QEMU, files), with what volume attachments a move made for it, by this host alone, as
+    Nova's destinations clean up after failed migrations."""
+    candidates = sorted(set(await h.driver.list_instances()) - owned)
+    if not candidates:
+        return
+    for uuid in await h.conductor.call("strays", ADMIN_CTX, host=h.host, uuids=candidates):
+        LOG.info("destroying guest %s, which no instance or move on %s holds", uuid, h.host)
+        await h.driver.destroy(uuid)
+        await volumes.release_moved(h, uuid)
+
+
 async def sync_power_states(h: Host, found: list[dict[str, Any]] | None = None) -> None:
-    """Sync the instances on this host (`found`: as the conductor gave them, else asked for)."""
+    """Sync the instances on this host (`found`: as the conductor gave them, else asked for);
+    then drop the guests nothing holds any more (`drop_strays`)."""
     if found is None:
         found = await h.conductor.call("instances_on_host", ADMIN_CTX, host=h.host)
     for inst in found:
         if inst["task_state"] is None:
             await sync_one(h, inst["uuid"], await h.power_state(inst["uuid"]), inst)
+    await drop_strays(h, {i["uuid"] for i in found})
 
 
 async def sync_one(h: Host, uuid: str, power: int, inst: dict[str, Any] | None = None) -> None:

@@ -18,8 +18,9 @@ LOG = log.get(__name__)
 
 async def settle(h: Host, instances: list[dict[str, Any]]) -> None:
     """After a restart: the attaches and detaches it cut short, undone. The server's record
-    decides. An attachment the volume service holds for it but the record does not list (an
-    attach cut short) is taken from the guest and deleted; a volume the record lists is given
+    decides. An attachment the volume service holds for it but the record does not list is
+    deleted: a move's second one of a listed volume as it is, one of another volume (an attach
+    cut short) once taken from the guest; a volume the record lists is given
     to the guest again (a detach cut short before the volume service let it go), or dropped
     from the record if its attachment is gone (one cut short after)."""
     client = await h.remote.volume_as_service()
@@ -34,11 +35,36 @@ async def settle(h: Host, instances: list[dict[str, Any]]) -> None:
             LOG.warning("could not settle the volumes of %s: %s", inst["uuid"], exc)
 
 
+async def _drop(client: VolumeClient, attachment: dict[str, Any], uuid: str) -> None:
+    LOG.info("deleting attachment %s of volume %s, made for a move of %s that did not happen",
+             attachment["id"], attachment["volume_id"], uuid)  # fmt: skip
+    try:
+        await client.delete_attachment(attachment["id"])
+    except errors.NotFound:
+        pass  # the move's other host dropped it
+
+
+async def release_moved(h: Host, uuid: str) -> None:
+    """A move of the server that has ended without this host (its guest here destroyed): the
+    attachments it made here, listed nowhere, go (whichever of the move's hosts finds them
+    first deletes them: `settle` on the other)."""
+    client = await h.remote.volume_as_service()
+    inst = await h.conductor.call("get_instance", ADMIN_CTX, uuid=uuid)
+    if client is None or inst is None:
+        return
+    record = list(inst.get("attachments") or [])
+    for attachment in volumes.of_a_move(record, await client.instance_attachments(uuid)):
+        await _drop(client, attachment, uuid)
+
+
 async def _settle_one(h: Host, client: VolumeClient, inst: dict[str, Any]) -> None:
     uuid, record = inst["uuid"], list(inst.get("attachments") or [])
     found = await client.instance_attachments(uuid)
+    moved = volumes.of_a_move(record, found)
+    for attachment in moved:
+        await _drop(client, attachment, uuid)
     listed = {a.get("attachment_id") for a in record}
-    for attachment in [a for a in found if a["id"] not in listed]:
+    for attachment in [a for a in found if a["id"] not in listed and a not in moved]:
         LOG.info("undoing the attach of volume %s to %s, cut short by a restart",
                  attachment["volume_id"], uuid)  # fmt: skip
         if attachment.get("connection_info"):

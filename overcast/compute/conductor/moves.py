@@ -281,6 +281,27 @@ class Moves:
                 aborted += 1
         return aborted
 
+    async def strays(self, ctx: dict[str, Any], host: str, uuids: list[str]) -> list[str]:
+        """Of the guests `uuids` that `host` holds, those that neither an instance on `host`
+        owns nor a move to or from it still needs (under way, or waiting for its confirm or
+        revert). One statement, one snapshot: asked after the host listed its guests, a move
+        that completed since is seen with its instance on `host`."""
+        mig, inst = instances.Migration, instances.Instance
+        needed = select(mig.instance_uuid).where(
+            mig.status.in_(states.MOVE_UNSETTLED),
+            or_(mig.source_compute == host, mig.dest_compute == host),
+        )
+        async with self.db.reader() as session:
+            kept = await session.scalars(
+                select(inst.uuid).where(
+                    inst.uuid.in_(uuids),
+                    inst.deleted.is_(False),
+                    or_(inst.host == host, inst.uuid.in_(needed)),
+                )
+            )
+            held = set(kept)
+        return [u for u in uuids if u not in held]
+
     async def live_migrate(self, ctx: dict[str, Any], uuid: str, host: str | None = None) -> None:
         with trace.span("conductor", move="live-migration"):
             await self._live_migrate(ctx, uuid, host)

@@ -30,8 +30,6 @@ from overcast.compute.scheduler import claims
 
 LOG = log.get(__name__)
 
-_SETTLED = (*states.MOVE_IN_FLIGHT, "finished")
-
 
 async def _roll_back_moves(session: AsyncSession) -> None:
     """Every move still in flight goes back to its source: the instance's host, node and flavor,
@@ -58,7 +56,7 @@ async def _roll_back_moves(session: AsyncSession) -> None:
             move.instance_uuid,
         )
     # A resize the API accepted (its new flavor counted) but no migration carries any more.
-    carried = select(mig.instance_uuid).where(mig.status.in_(_SETTLED))
+    carried = select(mig.instance_uuid).where(mig.status.in_(states.MOVE_UNSETTLED))
     inst = instances.Instance
     stale = await session.execute(
         select(inst).where(

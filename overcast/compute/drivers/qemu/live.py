@@ -116,6 +116,24 @@ async def send(guest: Guest, target: dict[str, Any], timeout: float) -> None:
         raise
 
 
+_SENDING = ("setup", "active", "pre-switchover", "device", "cancelling", "wait-unplug")
+
+
+async def sending(guest: Guest) -> bool:
+    """Whether the guest's QEMU is sending it (its mirrors, its memory), or has sent it and
+    waits, stopped (`postmigrate`): a `send` cut short by a restart of its caller."""
+    status = (await guest.qmp("query-migrate")).get("status")
+    if status in _SENDING or await guest.status() == "postmigrate":
+        return True
+    return any(job.startswith("mirror-") for job in await _jobs(guest))
+
+
+async def abandon(guest: Guest) -> None:
+    """A `send` cut short by a restart: ended, the guest running on here (the destination's
+    copy never ran: only its `run` lets it)."""
+    await _abandon(guest, [job for job in await _jobs(guest) if job.startswith("mirror-")])
+
+
 async def _abandon(guest: Guest, mirrors: list[str]) -> None:
     """A failed send: the migration and the mirrors end, the guest runs on here."""
     with contextlib.suppress(errors.OvercastError):

@@ -158,10 +158,16 @@ class Moves:
         return True
 
     async def abandon_migration(self, instance: drivers.InstanceSpec, power_on: bool) -> None:
-        """The files kept for a revert come back (and the guest starts, if `power_on`); a move
-        cut short before they were whole only stopped the guest, or is stopping it still (the
-        ACPI power-off it asked for goes on): it starts again from scratch."""
+        """A live migration from here cut short ends, the guest running on here. The files
+        kept for a revert come back (and the guest starts, if `power_on`); a move cut short
+        before they were whole only stopped the guest, or is stopping it still (the ACPI
+        power-off it asked for goes on): it starts again from scratch."""
         g, uuid = self.g, instance.uuid
+        if g.files.guest(uuid).config.exists() and g.guest(uuid).running():
+            async with g.acting(uuid) as guest:
+                if await live.sending(guest):
+                    LOG.info("%s: ending a live migration cut short by a restart", uuid)
+                    await live.abandon(guest)
         if self._backup(uuid).exists():
             LOG.info("%s: undoing a resize or migration cut short by a restart", uuid)
             await self.finish_revert_migration(instance, power_on)
