@@ -72,6 +72,9 @@ async def test_call_times_out_and_errors_propagate(make_bus: MakeBus) -> None:
         await bus.call("nobody", "echo", {}, value=1)
     # The server survives all of that.
     assert (await bus.call("t", "echo", {}, value=3))["value"] == 3
+    # Accepted arguments are remembered by their names: other names are still refused.
+    with pytest.raises(errors.BadRequest, match="refused its arguments"):
+        await bus.call("t", "echo", {}, value=1, added_by_a_newer_peer=2)
 
 
 async def test_unexpected_errors_travel_as_remote_errors(make_bus: MakeBus) -> None:

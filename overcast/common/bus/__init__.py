@@ -31,7 +31,8 @@ class Bus(Protocol):
         ...
 
     async def fanout(self, topic: str, method: str, ctx: dict[str, Any], **kwargs: Any) -> None:
-        """Deliver to every server listening on `topic`."""
+        """Deliver to every server listening on `topic`. The listeners a process serves run
+        one after another: a listener returns at once and starts longer work as a task."""
         ...
 
     def serve(self, topic: str, endpoint: object, server: str | None = None) -> None:

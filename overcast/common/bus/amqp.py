@@ -224,10 +224,7 @@ class AmqpBus:
                 await _ack(message)
             if not targets:
                 raise errors.ServiceUnavailable(f"no server on topic {topic!r} here")
-            results = await asyncio.gather(
-                *(endpoints.invoke(t, method, ctx, args, trace, topic) for t in targets),
-                return_exceptions=True,
-            )
+            results = await endpoints.invoke_each(targets, method, ctx, args, trace, topic)
             for failure in results:
                 if isinstance(failure, envelope.Refused):
                     LOG.warning(

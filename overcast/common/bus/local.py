@@ -80,12 +80,11 @@ class LocalBus:
 
     async def fanout(self, topic: str, method: str, ctx: dict[str, Any], **kwargs: Any) -> None:
         # In one process delivery is immediate: every listener has run when fanout returns,
-        # which is what lets a revocation take effect at once.
-        endpoints = list(self._servers.get(topic, {}).values())
-        trace = propagate.bus_field()
-        results = await asyncio.gather(
-            *(self._invoke(e, method, ctx, kwargs, topic, trace) for e in endpoints),
-            return_exceptions=True,
+        # which is what lets a revocation take effect at once. Listeners run in turn.
+        message = json.loads(json.dumps({"ctx": ctx, "args": kwargs}))  # as a transport would
+        listeners = list(self._servers.get(topic, {}).values())
+        results = await endpoints.invoke_each(
+            listeners, method, message["ctx"], message["args"], propagate.bus_field(), topic
         )
         for result in results:
             if isinstance(result, BaseException):
