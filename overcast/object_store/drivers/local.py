@@ -7,9 +7,7 @@ together. See `diskfile` for the format.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
 import hashlib
 import json
 import os
@@ -18,11 +16,10 @@ import shutil
 import struct
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from overcast.common import files
+from overcast.common import files, workers
 from overcast.object_store.drivers import (
     DeviceUnavailable,
     ObjectServer,
@@ -105,7 +102,7 @@ def _write_all(fd: int, data: memoryview | bytes) -> None:
 class LocalServer(ObjectServer):
     def __init__(self, devices_root: Path, threads: int = 48) -> None:
         self.root = devices_root
-        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="object-io")
+        self.threads = workers.Threads(threads, "object-io")
         # (device root, partition) -> (the partition's mtime, its suffix hashes)
         self.hashes: dict[tuple[str, int], tuple[int, dict[str, str]]] = {}
 
@@ -114,9 +111,7 @@ class LocalServer(ObjectServer):
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self.pool, functools.partial(fn, *args)
-            )
+            return await self.threads.run(fn, *args)
         except df.Unavailable as exc:
             raise DeviceUnavailable(str(exc)) from exc
         except OSError as exc:
@@ -137,7 +132,7 @@ class LocalServer(ObjectServer):
         await self.run(sweep)
 
     async def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.threads.close()
 
     # -- objects -----------------------------------------------------------------------------
 
