@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from fastapi import FastAPI
 
@@ -23,6 +23,7 @@ from overcast.common.db import migrate
 from overcast.common.db.session import Database
 from overcast.common.http import faults, middleware, openapi
 from overcast.common.http.auth import TokenValidator
+from overcast.common.http.direct import ServiceApp
 from overcast.common.http.inprocess import InProcess
 
 
@@ -141,16 +142,17 @@ def api_app(
     request_id_headers: tuple[str, ...] = (),
     new_request_id: Callable[[], str] = middleware.new_request_id,
     streams: middleware.PublicPath = lambda _m, _p: False,
-) -> FastAPI:
+) -> ServiceApp:
     """A FastAPI app in the shape every service shares: errors in its dialect, request ids
     (from `new_request_id`, echoed in `request_id_headers` too), one body limit whatever the
     content type (not on `streams` requests, whose bodies go to a store), no redirects for a
     trailing slash (404, as OpenStack answers) and token authentication. Its OpenAPI
     description (`openapi.json` under the service's prefix) is public and declares every path
-    parameter and request body, so the API can be fuzzed."""
+    parameter and request body, so the API can be fuzzed. Some requests may be answered past
+    FastAPI's layers (`ServiceApp.answer_directly`)."""
     # Overcast configures no OpenTelemetry: switching FastAPI's native telemetry off spares
     # every request its look-up of the global tracer, meter and logger providers.
-    app = FastAPI(
+    app = ServiceApp(
         title=title,
         openapi_url="/openapi.json",
         docs_url=None,
@@ -160,17 +162,19 @@ def api_app(
     app.router.redirect_slashes = False
     openapi.install(app)
     faults.install(app, render)
-    app.add_middleware(
-        middleware.ApiMiddleware,
-        render=render,
-        limit=runtime.settings.max_request_body,
-        validator=runtime.token_validator,
-        public=lambda method, path: (
+    guard: dict[str, Any] = {
+        "render": render,
+        "limit": runtime.settings.max_request_body,
+        "validator": runtime.token_validator,
+        "public": lambda method, path: (
             (method == "GET" and path.endswith("/openapi.json")) or public(method, path)
         ),
-        auth_url=lambda: runtime.settings.base_url + "/v3",
-        extra_headers=request_id_headers,
-        new_id=new_request_id,
-        streams=streams,
-    )
+        "auth_url": lambda: runtime.settings.base_url + "/v3",
+        "extra_headers": request_id_headers,
+        "new_id": new_request_id,
+        "streams": streams,
+    }
+    app.add_middleware(middleware.ApiMiddleware, **guard)
+    app.render = render
+    app.guarded = lambda inner: middleware.ApiMiddleware(inner, **guard)
     return app
