@@ -83,4 +83,8 @@ class RequestContext:
         return cls(**values)
 
     def with_request_id(self, request_id: str) -> RequestContext:
-        return dataclasses.replace(self, request_id=request_id)
+        """This context for one request (every request makes one): its fields copied as one
+        dict, not through `dataclasses.replace`, which runs `__init__` over every field."""
+        twin = object.__new__(type(self))
+        object.__setattr__(twin, "__dict__", {**self.__dict__, "request_id": request_id})
+        return twin

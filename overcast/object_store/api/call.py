@@ -6,6 +6,7 @@ Built by `dispatch` for each request under `/v1/`.
 from __future__ import annotations
 
 import email.utils
+import functools
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class Call:
     body: AsyncIterator[bytes] | None = None  # the request body, when not the request's own
     slo_etag: str | None = None  # the ETag a manifest PUT gets, when not Swift's (S3 multipart)
     _account_info: AccountInfo | None = None
+    _by_name: dict[str, str] | None = None  # the headers by (lower-case) name, once asked
 
     async def caller(self) -> access.Caller:
         """The caller; an account ACL is looked up only for callers who do not own it."""
@@ -71,7 +73,12 @@ class Call:
         return await self.st.containers.info(self.account, self.container)
 
     def header(self, name: str, default: str = "") -> str:
-        return self.headers.get(name, default)
+        """A header by its lower-case name; the first of a repeated one, as `Headers.get`.
+        A dict made once: `Headers.get` scans and re-encodes the list on every call, and a
+        PUT asks for a dozen."""
+        if self._by_name is None:
+            self._by_name = dict(reversed(self.headers.items()))
+        return self._by_name.get(name, default)
 
     def meta_changes(self, kind: str, extra: tuple[str, ...] = ()) -> dict[str, str | None]:
         """`X-<kind>-Meta-*` to set (empty: remove), `X-Remove-<kind>-Meta-*` to remove, and
@@ -99,7 +106,13 @@ def title(key: str) -> str:
 
 
 def http_date(ts: str | float) -> str:
-    return email.utils.formatdate(math.ceil(float(ts)), usegmt=True)
+    return _http_date(math.ceil(float(ts)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _http_date(seconds: int) -> str:
+    """Formatted once per second: objects written together share their Last-Modified."""
+    return email.utils.formatdate(seconds, usegmt=True)
 
 
 def empty(status: int, headers: dict[str, Any] | None = None, media: str = TEXT) -> Response:
