@@ -235,6 +235,13 @@ class DatabaseSettings(BaseModel):
         "bus handlers wait there, whose callers wait as long (a burst of boots queues them)",
     )
     pool_recycle: int = Field(3600, description="seconds before a connection is reopened")
+    ping_idle: float = Field(
+        1.0,
+        ge=0,
+        description="seconds a pooled connection may rest before it is checked (one round "
+        "trip) when taken again; one in steady use is not, and if the server dropped it the "
+        "transaction fails (503) and the pool reconnects (0: check every time)",
+    )
 
 
 class BusSettings(BaseModel):
