@@ -145,7 +145,11 @@ async def _check_zone(
 
 
 async def _count(
-    session: AsyncSession, ctx: RequestContext, req: BootRequest, flavor: dict[str, Any]
+    session: AsyncSession,
+    ctx: RequestContext,
+    req: BootRequest,
+    flavor: dict[str, Any],
+    limits: quotas.Limits,
 ) -> int:
     """How many instances to create: max_count if the quota allows, else as many as fit but
     at least min_count (403 otherwise)."""
@@ -153,14 +157,13 @@ async def _count(
     project, user = ctx.project_id or "", ctx.user_id or ""
     count = req.max_count
     if req.max_count > req.min_count:
-        limits = await quotas.limits(session, project)
-        used = await quotas.usage(session, project, user)
+        used = await quotas.usage(session, project, user, only=per)
         for resource, amount in per.items():
-            limit = limits.get(resource, -1)
+            limit = limits.project.get(resource, -1)
             if limit >= 0 and amount > 0:
                 count = min(count, max((limit - used.get(resource, 0)) // amount, 0))
         count = max(count, req.min_count)
-    await quotas.reserve(session, project, user, {k: v * count for k, v in per.items()})
+    await quotas.reserve(session, project, user, {k: v * count for k, v in per.items()}, limits)
     return count
 
 
@@ -243,14 +246,17 @@ async def create(
             key_data = (
                 await keypairs.get_keypair(session, ctx.user_id or "", req.key_name)
             ).public_key
-        await quotas.check_limit(session, ctx.project_id or "", "metadata_items", len(req.metadata))
+        limits = await quotas.read(session, ctx.project_id or "", ctx.user_id or "")
+        await quotas.check_limit(
+            session, ctx.project_id or "", "metadata_items", len(req.metadata), limits
+        )
         group = None
         if hints.get("group"):
             from overcast.compute import server_groups
 
             group = await server_groups.instance_group(session, str(hints["group"]), ctx.project_id)
         with trace.span("quota reserved"):
-            count = await _count(session, ctx, req, flavor)
+            count = await _count(session, ctx, req, flavor, limits)
         written = trace.span("record written", instances=count)
         uuids = [new_uuid() for _ in range(count)]
         spec = {

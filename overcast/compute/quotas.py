@@ -9,10 +9,11 @@ one project check and write one at a time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors
@@ -54,65 +55,107 @@ async def defaults(session: AsyncSession) -> dict[str, int]:
     return await class_limits(session, "default")
 
 
+@dataclass(frozen=True)
+class Limits:
+    """A project's hard limits (the defaults with quota class `default` and the project's
+    overrides applied) and a user's own overrides in it (empty for none)."""
+
+    project: dict[str, int]
+    user: dict[str, int]
+
+    def merged(self) -> dict[str, int]:
+        return {**self.project, **self.user}
+
+
+async def read(session: AsyncSession, project_id: str, user_id: str | None = None) -> Limits:
+    """`project_id`'s limits, with `user_id`'s own: one statement for the three tables."""
+    parts: list[Any] = [
+        select(literal("class"), QuotaClass.resource, QuotaClass.hard_limit).where(
+            QuotaClass.class_name == "default"
+        ),
+        select(literal("project"), Quota.resource, Quota.hard_limit).where(
+            Quota.project_id == project_id
+        ),
+    ]
+    if user_id is not None:
+        parts.append(
+            select(literal("user"), UserQuota.resource, UserQuota.hard_limit).where(
+                UserQuota.project_id == project_id, UserQuota.user_id == user_id
+            )
+        )
+    found: dict[str, dict[str, int]] = {"class": {}, "project": {}, "user": {}}
+    for source, resource, limit in (await session.execute(union_all(*parts))).all():
+        found[source][resource] = limit
+    project = dict(DEFAULTS)
+    for source in ("class", "project"):
+        project.update({k: v for k, v in found[source].items() if k in DEFAULTS})
+    return Limits(project, found["user"])
+
+
 async def limits(
     session: AsyncSession, project_id: str, user_id: str | None = None
 ) -> dict[str, int]:
     """The hard limits of `project_id` (defaults with the project's overrides applied), and
     with `user_id`, that user's own limits over them."""
-    values = await defaults(session)
-    rows = await session.execute(select(Quota).where(Quota.project_id == project_id))
-    values.update({r.resource: r.hard_limit for r in rows.scalars() if r.resource in values})
-    if user_id is not None:
-        values.update(await _user_limits(session, project_id, user_id))
-    return values
+    return (await read(session, project_id, user_id)).merged()
 
 
-async def _user_limits(session: AsyncSession, project_id: str, user_id: str) -> dict[str, int]:
-    rows = await session.execute(
-        select(UserQuota).where(UserQuota.project_id == project_id, UserQuota.user_id == user_id)
-    )
-    return {r.resource: r.hard_limit for r in rows.scalars()}
+_SERVERS = frozenset({"instances", "cores", "ram"})
 
 
 async def usage(
-    session: AsyncSession, project_id: str, user_id: str | None = None, *, of_user: bool = False
+    session: AsyncSession,
+    project_id: str,
+    user_id: str | None = None,
+    *,
+    of_user: bool = False,
+    only: Collection[str] | None = None,
 ) -> dict[str, int]:
     """What `project_id` uses now (with `of_user`, what `user_id`'s servers in it use); key
     pairs belong to users, so they count only for `user_id`. Cores and RAM are summed from the
-    instances' counted sizes (see `Instance.vcpus`)."""
-    where = [Instance.project_id == project_id, Instance.deleted.is_(False)]
-    if of_user:
-        where.append(Instance.user_id == user_id)
-    live = await session.execute(
-        select(
-            func.count(Instance.id),
-            func.coalesce(func.sum(Instance.vcpus), 0),
-            func.coalesce(func.sum(Instance.memory_mb), 0),
-        ).where(*where)
-    )
-    instances, cores, ram = (int(v) for v in live.one())
-    groups = await session.scalar(
-        select(func.count()).select_from(ServerGroup).where(ServerGroup.project_id == project_id)
-    )
-    keys = 0
-    if user_id is not None:
-        keys = (
+    instances' counted sizes (see `Instance.vcpus`). With `only`, just those resources are
+    counted (the others are missing)."""
+    wanted = set(_SERVERS | {"server_groups", "key_pairs"} if only is None else only)
+    out: dict[str, int] = {}
+    if wanted & _SERVERS:
+        where = [Instance.project_id == project_id, Instance.deleted.is_(False)]
+        if of_user:
+            where.append(Instance.user_id == user_id)
+        live = await session.execute(
+            select(
+                func.count(Instance.id),
+                func.coalesce(func.sum(Instance.vcpus), 0),
+                func.coalesce(func.sum(Instance.memory_mb), 0),
+            ).where(*where)
+        )
+        out["instances"], out["cores"], out["ram"] = (int(v) for v in live.one())
+    if "server_groups" in wanted:
+        out["server_groups"] = (
             await session.scalar(
-                select(func.count()).select_from(KeyPair).where(KeyPair.user_id == user_id)
+                select(func.count())
+                .select_from(ServerGroup)
+                .where(ServerGroup.project_id == project_id)
             )
             or 0
         )
-    return {
-        "instances": instances,
-        "cores": cores,
-        "ram": ram,
-        "server_groups": groups or 0,
-        "key_pairs": keys,
-    }
+    if "key_pairs" in wanted:
+        out["key_pairs"] = 0
+        if user_id is not None:
+            out["key_pairs"] = (
+                await session.scalar(
+                    select(func.count()).select_from(KeyPair).where(KeyPair.user_id == user_id)
+                )
+                or 0
+            )
+    return out
 
 
 async def reserve(
-    session: AsyncSession, project_id: str, user_id: str, deltas: Mapping[str, int]
+    session: AsyncSession,
+    project_id: str,
+    user_id: str,
+    deltas: Mapping[str, int],
+    known: Limits | None = None,
 ) -> None:
     """Check that `project_id` may grow by `deltas` (e.g. {"instances": 1, "cores": 2, "ram":
     512}); raise QuotaExceeded (403) in Nova's words otherwise.
@@ -121,19 +164,20 @@ async def reserve(
     updated first, so a concurrent reserve of the same project waits until this one commits.
     Nothing is recorded: once the rows exist, they are the usage. Take `lock_project` before
     any other read of the transaction: on MariaDB (REPEATABLE READ) the first read fixes the
-    snapshot that usage would be counted from.
+    snapshot that usage would be counted from. `known`: the limits, if the caller read them
+    in this transaction already.
     """
     wanted = {k: int(v) for k, v in deltas.items() if int(v) > 0}
     if not wanted:
         return
     await lock_project(session, project_id)
-    hard = await limits(session, project_id)
-    used = await usage(session, project_id, user_id)
+    known = known or await read(session, project_id, user_id)
+    hard, own = known.project, known.user
+    used = await usage(session, project_id, user_id, only=wanted)
     overs = _over(wanted, hard, used)
-    own = await _user_limits(session, project_id, user_id)
     if own and not overs:
         hard = {**hard, **own}
-        used = await usage(session, project_id, user_id, of_user=True)
+        used = await usage(session, project_id, user_id, of_user=True, only=wanted)
         overs = _over(wanted, own, used)
     if overs:
         raise QuotaExceeded(
@@ -152,10 +196,13 @@ def _over(wanted: dict[str, int], hard: Mapping[str, int], used: Mapping[str, in
     ]
 
 
-async def check_limit(session: AsyncSession, project_id: str, resource: str, value: int) -> int:
+async def check_limit(
+    session: AsyncSession, project_id: str, resource: str, value: int, known: Limits | None = None
+) -> int:
     """For limits on a size rather than a count (metadata_items, server_group_members): raise
     QuotaExceeded if `value` is over the limit; return the limit (-1 for none)."""
-    allowed = (await limits(session, project_id)).get(resource, UNLIMITED)
+    known = known or await read(session, project_id)
+    allowed = known.project.get(resource, UNLIMITED)
     if 0 <= allowed < value:
         if resource == "metadata_items":
             raise QuotaExceeded(f"Maximum number of metadata items exceeds {allowed}")
@@ -166,8 +213,12 @@ async def check_limit(session: AsyncSession, project_id: str, resource: str, val
 
 
 async def lock_project(session: AsyncSession, project_id: str) -> None:
-    """Take the project's row lock for the rest of the transaction (an upsert of its row)."""
-    await locks.bump(session, ProjectLock, "project_id", project_id, "generation")
+    """Take the project's row lock for the rest of the transaction (an upsert of its row),
+    unless this session's transaction holds it already."""
+    held: set[str] = session.info.setdefault("overcast_locked_projects", set())
+    if project_id not in held:
+        await locks.bump(session, ProjectLock, "project_id", project_id, "generation")
+        held.add(project_id)
 
 
 async def update_project(
