@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import trace
-from overcast.common.db.base import utcnow
+from overcast.common.db.base import synced, utcnow
 from overcast.compute.models import actions, instances
 
 # Instance fields an agent needs (and may be handed over the bus).
@@ -143,9 +143,12 @@ async def event_start(
         )
     )
     await session.execute(
-        update(actions.InstanceAction)
-        .where(actions.InstanceAction.id == action_id)
-        .values(updated_at=utcnow())
+        synced(
+            session,
+            update(actions.InstanceAction)
+            .where(actions.InstanceAction.id == action_id)
+            .values(updated_at=utcnow()),
+        )
     )
 
 
@@ -160,35 +163,31 @@ async def event_finish(
     host: str | None = None,
     start: dt.datetime | None = None,
 ) -> None:
-    """Finish the newest unfinished `event` of the request. With `start`, the event is a
+    """Finish the unfinished `event` of the request (one UPDATE: a request runs one of each
+    name at a time), or write it whole when there is none. With `start`, the event is a
     one-shot written whole (it was never started)."""
     action_id = await _action(session, instance_uuid, ctx.get("request_id") or "")
     if action_id is None:
         return
     e = actions.InstanceActionEvent
-    found = (
-        None
-        if start is not None
-        else (
-            await session.execute(
-                select(e)
-                .where(e.action_id == action_id, e.event == event, e.finish_time.is_(None))
-                .order_by(e.id.desc())
-                .limit(1)
-            )
-        ).scalar_one_or_none()
-    )
     now = utcnow()
-    if found is None:
-        found = e(action_id=action_id, event=event, host=host, start_time=start or now)
-        session.add(found)
-    found.finish_time = now
-    found.result = result
-    found.traceback = traceback
-    found.details = details
+    done = {"finish_time": now, "result": result, "traceback": traceback, "details": details}
+    finished = 0
+    if start is None:
+        finished = (
+            await session.execute(
+                synced(
+                    session,
+                    update(e)
+                    .where(e.action_id == action_id, e.event == event, e.finish_time.is_(None))
+                    .values(done),
+                )
+            )
+        ).rowcount  # type: ignore[attr-defined]
+    if not finished:
+        session.add(e(action_id=action_id, event=event, host=host, start_time=start or now, **done))
     values: dict[str, Any] = {"updated_at": now}
     if result != "Success":
         values["message"] = "Error"
-    await session.execute(
-        update(actions.InstanceAction).where(actions.InstanceAction.id == action_id).values(values)
-    )
+    a = actions.InstanceAction
+    await session.execute(synced(session, update(a).where(a.id == action_id).values(values)))

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeEngine
 
 NAMING = {
@@ -76,3 +77,13 @@ def new_uuid() -> str:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def synced(session: Session | AsyncSession, stmt: Any) -> Any:
+    """An ORM UPDATE or DELETE that brings the session's copies of its rows up to date only
+    when the session holds rows of its table (SQLAlchemy's "auto"): with none held there is
+    nothing to bring up to date, and evaluating the statement's criteria for them costs as
+    much as running it."""
+    model = stmt.entity_description["type"]
+    held = any(isinstance(obj, model) for obj in session.identity_map.values())
+    return stmt.execution_options(synchronize_session="auto" if held else False)

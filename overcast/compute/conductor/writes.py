@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from overcast.common import trace
-from overcast.common.db.base import utcnow
+from overcast.common.db.base import synced, utcnow
 from overcast.compute import server_groups, states
 from overcast.compute.conductor import rpc
 from overcast.compute.models import consoles, instances
@@ -54,7 +55,9 @@ async def update_instance(
         if None in expected:
             clause = clause | inst.task_state.is_(None)
         stmt = stmt.where(clause)
-    result = await session.execute(stmt.values(**_values(values), updated_at=utcnow()))
+    result = await session.execute(
+        synced(session, stmt.values(**_values(values), updated_at=utcnow()))
+    )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -75,7 +78,10 @@ def holds(inst: instances.Instance | None, values: dict[str, Any]) -> bool:
 
 
 async def get(session: AsyncSession, uuid: str) -> instances.Instance | None:
-    stmt = select(instances.Instance).where(instances.Instance.uuid == uuid)
+    """The instance's row, without its tags (what the agents are handed has none: one
+    statement fewer)."""
+    inst = instances.Instance
+    stmt = select(inst).where(inst.uuid == uuid).options(raiseload(inst.tags))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -91,16 +97,19 @@ async def destroy_record(session: AsyncSession, uuid: str) -> None:
     now = utcnow()
     inst = instances.Instance
     await session.execute(
-        update(inst)
-        .where(inst.uuid == uuid, inst.deleted.is_(False))
-        .values(
-            deleted=True,
-            vm_state=states.DELETED,
-            task_state=None,
-            power_state=states.NOSTATE,
-            terminated_at=now,
-            deleted_at=now,
-            updated_at=now,
+        synced(
+            session,
+            update(inst)
+            .where(inst.uuid == uuid, inst.deleted.is_(False))
+            .values(
+                deleted=True,
+                vm_state=states.DELETED,
+                task_state=None,
+                power_state=states.NOSTATE,
+                terminated_at=now,
+                deleted_at=now,
+                updated_at=now,
+            ),
         )
     )
     await claims.release(session, uuid)

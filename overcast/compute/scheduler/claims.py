@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from overcast.common.db.base import synced
 from overcast.compute.models import hosts
 
 
@@ -31,19 +32,22 @@ async def claim(
     n = hosts.ComputeNode
     v, m, d = resources["vcpus"], resources["memory_mb"], resources["disk_gb"]
     result = await session.execute(
-        update(n)
-        .where(
-            n.hypervisor_hostname == node,
-            n.vcpus_used + v <= n.vcpus * n.cpu_allocation_ratio,
-            n.memory_mb_used + m
-            <= (n.memory_mb - n.reserved_host_memory_mb) * n.ram_allocation_ratio,
-            n.local_gb_used + d <= n.local_gb * n.disk_allocation_ratio,
-        )
-        .values(
-            vcpus_used=n.vcpus_used + v,
-            memory_mb_used=n.memory_mb_used + m,
-            local_gb_used=n.local_gb_used + d,
-            running_vms=n.running_vms + 1,
+        synced(
+            session,
+            update(n)
+            .where(
+                n.hypervisor_hostname == node,
+                n.vcpus_used + v <= n.vcpus * n.cpu_allocation_ratio,
+                n.memory_mb_used + m
+                <= (n.memory_mb - n.reserved_host_memory_mb) * n.ram_allocation_ratio,
+                n.local_gb_used + d <= n.local_gb * n.disk_allocation_ratio,
+            )
+            .values(
+                vcpus_used=n.vcpus_used + v,
+                memory_mb_used=n.memory_mb_used + m,
+                local_gb_used=n.local_gb_used + d,
+                running_vms=n.running_vms + 1,
+            ),
         )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -74,13 +78,16 @@ async def release(session: AsyncSession, consumer_uuid: str, node: str | None = 
     found = list((await session.execute(stmt)).scalars())
     for alloc in found:
         await session.execute(
-            update(n)
-            .where(n.hypervisor_hostname == alloc.node)
-            .values(
-                vcpus_used=_minus(n.vcpus_used, alloc.vcpus),
-                memory_mb_used=_minus(n.memory_mb_used, alloc.memory_mb),
-                local_gb_used=_minus(n.local_gb_used, alloc.disk_gb),
-                running_vms=_minus(n.running_vms, 1),
+            synced(
+                session,
+                update(n)
+                .where(n.hypervisor_hostname == alloc.node)
+                .values(
+                    vcpus_used=_minus(n.vcpus_used, alloc.vcpus),
+                    memory_mb_used=_minus(n.memory_mb_used, alloc.memory_mb),
+                    local_gb_used=_minus(n.local_gb_used, alloc.disk_gb),
+                    running_vms=_minus(n.running_vms, 1),
+                ),
             )
         )
         await session.execute(delete(a).where(a.id == alloc.id))
