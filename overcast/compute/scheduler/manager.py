@@ -18,7 +18,14 @@ from overcast.common.config import Settings
 from overcast.common.db.base import utcnow
 from overcast.common.db.session import Database
 from overcast.compute import records
-from overcast.compute.scheduler import RequestSpec, claims, filters, host_state, weighers
+from overcast.compute.scheduler import (
+    RequestSpec,
+    claims,
+    filters,
+    host_state,
+    ranking,
+    weighers,
+)
 from overcast.compute.scheduler.filters.resources import requested
 
 LOG = log.get(__name__)
@@ -49,16 +56,19 @@ def _needs_instances(spec: RequestSpec) -> bool:
 
 
 def _candidates(hosts: list[host_state.HostState], spec: RequestSpec) -> list[host_state.HostState]:
-    """Hosts allowed before any filter runs: forced, ignored and already-tried ones."""
+    """Hosts allowed before any filter runs: forced, ignored and already-tried ones (`hosts`
+    itself when the request names none: the scheduler's rankings are kept per list)."""
     ignore = set(spec.get("ignore_hosts") or []) | set((spec.get("retry") or {}).get("hosts") or [])
-    out = [h for h in hosts if h.host not in ignore]
     forced_hosts = set(spec.get("force_hosts") or [])
     forced_nodes = set(spec.get("force_nodes") or [])
+    wanted = spec.get("requested_destination") or {}
+    if not (ignore or forced_hosts or forced_nodes or wanted.get("host") or wanted.get("node")):
+        return hosts
+    out = [h for h in hosts if h.host not in ignore]
     if forced_hosts:
         out = [h for h in out if h.host in forced_hosts]
     if forced_nodes:
         out = [h for h in out if h.node in forced_nodes]
-    wanted = spec.get("requested_destination") or {}
     if wanted.get("host"):
         out = [h for h in out if h.host == wanted["host"]]
     if wanted.get("node"):
@@ -95,6 +105,8 @@ class Scheduler:
         self._loading: asyncio.Future[list[host_state.HostState]] | None = None
         self._cached: tuple[float, list[host_state.HostState]] | None = None
         self._generation = 0  # bumped by `forget`: a load begun before it is not kept
+        self._ranked_for: list[host_state.HostState] | None = None  # what `_rankings` rank
+        self._rankings: dict[str, ranking.Ranking] = {}
 
     def forget(self) -> None:
         """Drop the cached host states: the next request loads them again."""
@@ -191,7 +203,6 @@ class Scheduler:
                     picked, report = await self._place(hosts, spec, index == 0, uuid, need, ctx)
                 if picked is None:
                     raise NoValidHost(_why(hosts, report))
-                picked.consume(need, uuid)
                 group = spec.get("instance_group")
                 if group is not None:
                     if picked.host not in (group.get("hosts") or []):
@@ -225,8 +236,17 @@ class Scheduler:
         need: dict[str, int],
         ctx: dict[str, Any] | None,
     ) -> tuple[host_state.HostState | None, list[dict[str, Any]]]:
-        """Filter and weigh `hosts` for one instance and claim the best that still has room;
-        the host (None if none) and the filters' report."""
+        """Filter and weigh `hosts` for one instance and claim the best that still has room,
+        counting the claim into its state; the host (None if none) and the filters' report."""
+        ranked = self._ranking(hosts, spec)
+        if ranked is not None:
+            picked, weight = await self._claim_ranked(ranked, uuid, need, spec, ctx)
+            if picked is not None:
+                trace.note(
+                    filters=ranked.report,
+                    weights=[{"host": picked.host, "weight": round(weight, 4)}],
+                )
+                return picked, ranked.report
         compute = self.settings.compute
         report: list[dict[str, Any]] = []
         passed = self.filter_hosts(hosts, spec, first, report)
@@ -243,7 +263,62 @@ class Scheduler:
         with trace.span("resources claimed", **need):
             picked = await self._claim_first(ordered, uuid, need, spec, ctx)
             trace.note(host=picked and picked.host)
+        if picked is not None:
+            picked.consume(need, uuid)
         return picked, report
+
+    def _ranking(
+        self, hosts: list[host_state.HostState], spec: RequestSpec
+    ) -> ranking.Ranking | None:
+        """The ranking of `hosts` for requests like `spec`, made now if it is the first of
+        its kind since they were loaded; None for a request that takes the full path."""
+        key = ranking.kind(spec)
+        if key is None:
+            return None
+        if self._ranked_for is not hosts:
+            self._ranked_for, self._rankings = hosts, {}
+        found = self._rankings.get(key)
+        if found is None:
+            report: list[dict[str, Any]] = []
+            passed = self.filter_hosts(hosts, spec, True, report)
+            found = self._rankings[key] = ranking.Ranking(
+                passed, spec, self.settings.compute, report
+            )
+        return found
+
+    async def _claim_ranked(
+        self,
+        ranked: ranking.Ranking,
+        uuid: str,
+        need: dict[str, int],
+        spec: RequestSpec,
+        ctx: dict[str, Any] | None,
+    ) -> tuple[host_state.HostState | None, float]:
+        """Claim the ranking's best hosts in turn (a random one of the best
+        `host_subset_size`) until a claim holds; the host (None when none has room) and its
+        weight."""
+        with trace.span("resources claimed", **need):
+            while True:
+                best: list[host_state.HostState] = []
+                while len(best) < self.settings.compute.host_subset_size:
+                    host = ranked.take()
+                    if host is None:
+                        break
+                    best.append(host)
+                if not best:
+                    trace.note(host=None)
+                    return None, 0.0
+                picked = random.choice(best)
+                for other in best:
+                    if other is not picked:
+                        ranked.put_back(other)
+                weight = ranked.weight(picked)
+                if await self._claim_first([picked], uuid, need, spec, ctx) is not None:
+                    picked.consume(need, uuid)
+                    ranked.put_back(picked)
+                    trace.note(host=picked.host)
+                    return picked, weight
+                # Lost to another scheduler: that host is out until the states are loaded again.
 
     async def _claim_first(
         self,

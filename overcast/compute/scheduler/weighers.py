@@ -41,16 +41,38 @@ WEIGHERS = [
 ]
 
 
-def _normalise(values: Sequence[float]) -> list[float]:
-    low, high = min(values), max(values)
-    if high == low:
-        return [0.0 for _ in values]
-    return [(v - low) / (high - low) for v in values]
+@dataclass(frozen=True)
+class Scale:
+    """One weigher's normalisation over a set of hosts: `(raw - low) / span`, 0 when they all
+    had the same raw number."""
+
+    raw: Callable[[HostState, RequestSpec], float]
+    multiplier: float
+    low: float
+    span: float
 
 
-def weigh(hosts: Sequence[HostState], spec: RequestSpec, settings: Any) -> list[HostState]:
-    """`hosts` from best to worst; ties keep their order."""
-    return [host for host, _weight in weighed(hosts, spec, settings)]
+def scales(hosts: Sequence[HostState], spec: RequestSpec, settings: Any) -> list[Scale]:
+    """The enabled weighers' scales over `hosts`."""
+    out = []
+    for weigher in WEIGHERS:
+        multiplier = float(getattr(settings, weigher.setting, 1.0))
+        if not multiplier or not hosts:
+            continue
+        values = [weigher.raw(h, spec) for h in hosts]
+        low = min(values)
+        out.append(Scale(weigher.raw, multiplier, low, max(values) - low))
+    return out
+
+
+def weight(host: HostState, spec: RequestSpec, found: Sequence[Scale]) -> float:
+    """The host's weight on those scales: the sum of each normalised number times its
+    multiplier."""
+    total = 0.0
+    for scale in found:
+        if scale.span:
+            total += scale.multiplier * ((scale.raw(host, spec) - scale.low) / scale.span)
+    return total
 
 
 def weighed(
@@ -59,12 +81,7 @@ def weighed(
     """(host, weight) from best to worst; ties keep their order."""
     if len(hosts) < 2:
         return [(host, 0.0) for host in hosts]
-    totals = [0.0] * len(hosts)
-    for weigher in WEIGHERS:
-        multiplier = float(getattr(settings, weigher.setting, 1.0))
-        if not multiplier:
-            continue
-        for i, value in enumerate(_normalise([weigher.raw(h, spec) for h in hosts])):
-            totals[i] += multiplier * value
+    found = scales(hosts, spec, settings)
+    totals = [weight(h, spec, found) for h in hosts]
     order = sorted(range(len(hosts)), key=lambda i: -totals[i])
     return [(hosts[i], totals[i]) for i in order]
