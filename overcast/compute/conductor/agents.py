@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from overcast.common.bus import Bus
 from overcast.common.bus.endpoints import redeliverable
@@ -123,15 +123,35 @@ class AgentAccess:
         by_host = {r["host"]: r["node"] for r in reports}
         svc, cn = hosts.Service, hosts.ComputeNode
         async with self.db.session() as session:
-            services = {
-                s.host: s
-                for s in (
-                    await session.execute(
-                        select(svc).where(svc.host.in_(by_host), svc.binary == "nova-compute")
+            # The heartbeats of the services there are: one UPDATE for them all.
+            ours = (svc.host.in_(by_host), svc.binary == "nova-compute")
+            known = set((await session.execute(select(svc.host).where(*ours))).scalars())
+            await session.execute(
+                update(svc)
+                .where(*ours)
+                .values(report_count=svc.report_count + 1, last_seen_up=now, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            for host in set(by_host) - known:
+                session.add(
+                    hosts.Service(
+                        host=host,
+                        binary="nova-compute",
+                        topic="compute",
+                        report_count=1,
+                        last_seen_up=now,
+                        updated_at=now,
                     )
-                ).scalars()
-            }
+                )
             names = [n["hypervisor_hostname"] for n in by_host.values()]
+            # Every node is seen now (one UPDATE); a row is written on its own only when
+            # its totals or its usage changed.
+            await session.execute(
+                update(cn)
+                .where(cn.hypervisor_hostname.in_(names))
+                .values(updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
             nodes = {
                 n.hypervisor_hostname: n
                 for n in (
@@ -140,12 +160,6 @@ class AgentAccess:
             }
             usage = await claims.usage(session, names)
             for host, node in by_host.items():
-                service = services.get(host)
-                if service is None:
-                    service = hosts.Service(host=host, binary="nova-compute", topic="compute")
-                    session.add(service)
-                service.report_count = (service.report_count or 0) + 1
-                service.last_seen_up = service.updated_at = now
                 name = node["hypervisor_hostname"]
                 row = nodes.get(name)
                 if row is None:
@@ -154,6 +168,7 @@ class AgentAccess:
                         cpu_allocation_ratio=compute.cpu_allocation_ratio,
                         ram_allocation_ratio=compute.ram_allocation_ratio,
                         disk_allocation_ratio=compute.disk_allocation_ratio,
+                        updated_at=now,
                     )
                     session.add(row)
                 row.host = host
@@ -162,7 +177,6 @@ class AgentAccess:
                 (row.vcpus_used, row.memory_mb_used, row.local_gb_used, row.running_vms) = (
                     usage.get(name, (0, 0, 0, 0))
                 )
-                row.updated_at = now
 
     @redeliverable
     async def instance_destroyed(self, ctx: dict[str, Any], uuid: str) -> None:
