@@ -236,7 +236,7 @@ async def create(
     hints = dict(req.hints)
     reservation_id = "r-" + secrets.token_hex(4)
     admin_pass = req.admin_pass or new_password()
-    async with st.db.session() as session:
+    async with st.quota_turns.turn(ctx.project_id or ""), st.db.session() as session:
         # The quota lock first: on MariaDB the first read fixes the snapshot usage is counted in.
         await quotas.lock_project(session, ctx.project_id or "")
         key_data = None

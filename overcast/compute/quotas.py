@@ -9,7 +9,9 @@ one project check and write one at a time.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,6 +212,28 @@ async def check_limit(
             f"Quota exceeded for {resource}: Requested {value}, but limit is {allowed}"
         )
     return allowed
+
+
+class ProjectQueues:
+    """This process's turns at one project's quota-checked writes. The project's row lock
+    orders them across processes; here they wait in the event loop, not on that lock with a
+    pooled connection each (a burst of one project's boots would hold every connection of the
+    process waiting for it, and its other requests would time out on the pool)."""
+
+    def __init__(self) -> None:
+        self._turns: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    @asynccontextmanager
+    async def turn(self, project_id: str) -> AsyncIterator[None]:
+        lock, waiting = self._turns.setdefault(project_id, (asyncio.Lock(), [0]))
+        waiting[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            waiting[0] -= 1
+            if not waiting[0]:
+                del self._turns[project_id]
 
 
 async def lock_project(session: AsyncSession, project_id: str) -> None:

@@ -3,12 +3,13 @@ bus, policy and the clients of other services). Built once by `service.ComputeSe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from overcast.common.bus import Bus
 from overcast.common.config import Settings
 from overcast.common.db.session import Database
 from overcast.common.http.policy import Policy
+from overcast.compute import quotas
 from overcast.compute.remote import Remote
 
 
@@ -19,3 +20,4 @@ class ComputeState:
     bus: Bus
     policy: Policy
     remote: Remote
+    quota_turns: quotas.ProjectQueues = field(default_factory=quotas.ProjectQueues)
