@@ -175,6 +175,7 @@ class _Checked:
     zone: str | None
     destination: dict[str, Any]
     image: dict[str, Any]
+    limits: quotas.Limits
 
 
 async def _check(st: ComputeState, ctx: RequestContext, req: BootRequest) -> _Checked:
@@ -200,6 +201,8 @@ async def _check(st: ComputeState, ctx: RequestContext, req: BootRequest) -> _Ch
         flavor = flavor_row.snapshot()
         zone, destination = await _destination(session, req, req.availability_zone)
         await _check_zone(st, session, zone, destination)
+        # Read before the project's lock is taken, so that the locked section is shorter.
+        limits = await quotas.read(session, ctx.project_id or "", ctx.user_id or "")
     image: dict[str, Any] = {}
     if image_ref and not (is_bfv and not req.image_ref):
         image = await _image(st, ctx, image_ref)
@@ -221,7 +224,7 @@ async def _check(st: ComputeState, ctx: RequestContext, req: BootRequest) -> _Ch
     await _check_groups(st, ctx, req.security_groups)
     if boot_volume and boot_volume.get("source_type") == "volume":
         await _check_bootable(st, ctx, str(boot_volume.get("uuid") or ""))
-    return _Checked(image_ref, is_bfv, flavor, zone, destination, image)
+    return _Checked(image_ref, is_bfv, flavor, zone, destination, image, limits)
 
 
 async def create(
@@ -246,9 +249,8 @@ async def create(
             key_data = (
                 await keypairs.get_keypair(session, ctx.user_id or "", req.key_name)
             ).public_key
-        limits = await quotas.read(session, ctx.project_id or "", ctx.user_id or "")
         await quotas.check_limit(
-            session, ctx.project_id or "", "metadata_items", len(req.metadata), limits
+            session, ctx.project_id or "", "metadata_items", len(req.metadata), checked.limits
         )
         group = None
         if hints.get("group"):
@@ -256,7 +258,7 @@ async def create(
 
             group = await server_groups.instance_group(session, str(hints["group"]), ctx.project_id)
         with trace.span("quota reserved"):
-            count = await _count(session, ctx, req, flavor, limits)
+            count = await _count(session, ctx, req, flavor, checked.limits)
         written = trace.span("record written", instances=count)
         uuids = [new_uuid() for _ in range(count)]
         spec = {

@@ -166,8 +166,8 @@ async def reserve(
     updated first, so a concurrent reserve of the same project waits until this one commits.
     Nothing is recorded: once the rows exist, they are the usage. Take `lock_project` before
     any other read of the transaction: on MariaDB (REPEATABLE READ) the first read fixes the
-    snapshot that usage would be counted from. `known`: the limits, if the caller read them
-    in this transaction already.
+    snapshot that usage would be counted from. `known`: the limits, if the caller has read them
+    (in another session before the lock, say: limits need no lock, only usage does).
     """
     wanted = {k: int(v) for k, v in deltas.items() if int(v) > 0}
     if not wanted:

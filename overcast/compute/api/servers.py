@@ -168,9 +168,12 @@ async def detail(request: Request, r: Req = Depends(req)) -> Response:
     return await _list(r, request, detail=True)
 
 
-async def _shown(r: Req, uuid: str) -> tuple[Any, dict[str, Any]]:
+async def _shown(r: Req, uuid: str, rule: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The server and its full view; with `rule`, the policy the caller must pass for it."""
     async with r.state.db.reader() as session:
         inst = await servers.get(session, r.ctx, uuid)
+        if rule is not None:
+            r.enforce(rule, {"project_id": inst.project_id})
         status = None
         if r.at_least("2.16") and r.allowed("os_compute_api:servers:show:host_status"):
             status = await servers.host_status(
@@ -228,10 +231,8 @@ async def _groups(session: Any, uuid: str) -> dict[str, list[str]]:
 
 @router.get("/servers/{server_id}")
 async def show(server_id: str, r: Req = Depends(req)) -> Response:
-    async with r.state.db.reader() as session:
-        inst = await servers.get(session, r.ctx, server_id)
-    r.enforce("os_compute_api:servers:show", {"project_id": inst.project_id})
-    return _json({"server": await show_body(r, server_id)})
+    _inst, body = await _shown(r, server_id, "os_compute_api:servers:show")
+    return _json({"server": body})
 
 
 @router.get("/servers/{server_id}/topology")
