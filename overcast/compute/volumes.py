@@ -74,9 +74,10 @@ async def connect_pending(
 async def connect_for_move(
     remote: Remote, ctx: dict[str, Any], host: str, instance: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """A live migration's destination `host`: each of the server's volumes connected there as
-    well, by an attachment of its own (a server may hold a second attachment of its volume
-    while it moves, as Cinder allows); the source's stays until the guest has moved. The
+    """A move's destination `host`: each of the server's volumes connected there as well, by
+    an attachment of its own (a server may hold a second attachment of its volume while it
+    moves, as Cinder allows); the source's stays until the guest has moved (a live migration)
+    or the move is confirmed (a resize or cold migration, which a revert may undo). The
     server's attachment items as they are once it has. On failure none is left made."""
     attached = list(instance.get("attachments") or [])
     client = remote.volume(ctx)
@@ -120,21 +121,43 @@ async def release(remote: Remote, ctx: dict[str, Any], items: list[dict[str, Any
                         item.get("volume_id"), exc)  # fmt: skip
 
 
-async def hand_over(
-    remote: Remote, ctx: dict[str, Any], old: list[dict[str, Any]], new: list[dict[str, Any]]
-) -> None:
-    """A live migration done: the destination's attachments complete, the source's go (its
-    connections terminated: an NBD export it used stops unless another host uses it)."""
+async def complete(remote: Remote, ctx: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    """These attachments (a move's new ones: the guest uses them now) completed."""
     client = remote.volume(ctx)
-    if client is None:
-        return
-    for item in added(old, new):
+    for item in items:
+        if client is None or not item.get("attachment_id"):
+            continue
         try:
             await client.complete_attachment(item["attachment_id"])
         except errors.OvercastError as exc:  # the guest uses it all the same
             LOG.warning("attachment %s of volume %s not completed: %s", item["attachment_id"],
                         item.get("volume_id"), exc)  # fmt: skip
+
+
+async def hand_over(
+    remote: Remote, ctx: dict[str, Any], old: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> None:
+    """A live migration done: the destination's attachments complete, the source's go (its
+    connections terminated: an NBD export it used stops unless another host uses it)."""
+    await complete(remote, ctx, added(old, new))
     await release(remote, ctx, added(new, old))
+
+
+async def left_behind(
+    remote: Remote, ctx: dict[str, Any], instance: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The server's attachments on the other host of a move (resize or cold migration waiting
+    for its confirm: the source's while the record lists the destination's): those the volume
+    service holds for it that its record does not list, of volumes it does. As items of the
+    record, each where the record has its volume."""
+    client = remote.volume(ctx)
+    if client is None:
+        return []
+    record = list(instance.get("attachments") or [])
+    by_volume = {a.get("volume_id"): a for a in record}
+    found = of_a_move(record, await client.instance_attachments(instance["uuid"]))
+    return [{**by_volume[a["volume_id"]], "attachment_id": a["id"],
+             "connection_info": a.get("connection_info") or {}} for a in found]  # fmt: skip
 
 
 def of_a_move(record: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:

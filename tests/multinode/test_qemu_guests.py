@@ -46,19 +46,20 @@ pytestmark = [
     ),
 ]
 
+# Shell lines of the guests' scripts: wait for the disk whose serial is SERIAL, as $dev.
+FIND_VOLUME = """while :; do
+  for s in /sys/block/vd*/serial; do
+    [ "$(cat $s 2> /dev/null)" = "SERIAL" ] && dev=/dev/${s#/sys/block/} && dev=${dev%/serial}
+  done
+  [ -n "$dev" ] && [ -b "$dev" ] && break
+  sleep 1
+done"""
 # Finds its volume by serial and writes a marker at 1 MiB; then every second a counter, each
 # into a new cluster (64 KiB apart from 2 MiB on: the image grows, qcow2 adds to its tables),
 # and reads back from the device (its cache dropped) the marker and the counter before.
 MOVER = """#!/bin/sh
-serial=SERIAL
 (
-while :; do
-  for s in /sys/block/vd*/serial; do
-    [ "$(cat $s 2> /dev/null)" = "$serial" ] && dev=/dev/${s#/sys/block/} && dev=${dev%/serial}
-  done
-  [ -n "$dev" ] && [ -b "$dev" ] && break
-  sleep 1
-done
+FIND
 printf written-before-move | dd of=$dev bs=512 seek=2048 conv=fsync 2> /dev/null
 n=0
 while :; do
@@ -71,7 +72,25 @@ while :; do
   sleep 1
 done
 ) &
-"""
+""".replace("FIND", FIND_VOLUME)
+# At each boot (from an inittab entry made at the first) finds its volume by serial, says what
+# it reads at 1 MiB (its cache is cold) and, if nothing, writes a marker there.
+READER = """#!/bin/sh
+cat > /etc/overcast/coldtest << 'END'
+#!/bin/sh
+(
+FIND
+now=$(dd if=$dev bs=512 skip=2048 count=1 2> /dev/null | tr -d '\\000')
+echo "coldtest: reads $now."
+[ -n "$now" ] && exit
+printf written-before-cold | dd of=$dev bs=512 seek=2048 conv=fsync 2> /dev/null
+echo "coldtest: wrote."
+) &
+END
+chmod +x /etc/overcast/coldtest
+echo ::once:/etc/overcast/coldtest >> /etc/inittab
+/etc/overcast/coldtest
+""".replace("FIND", FIND_VOLUME)
 QEMU_ENV = {
     "OVERCAST_COMPUTE__DRIVER": "qemu",
     "OVERCAST_COMPUTE__QEMU__ACCEL": "tcg",
@@ -109,13 +128,17 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.Cloud]:
 
 @pytest.fixture(scope="module")
 def guests(cloud: nodes.Cloud) -> Cloud:
-    """`far`, and `mover`, which writes to the volume `moving` once it is attached."""
+    """`far`, which reads the volume `cold` (and writes it once) at each boot once it is
+    attached, and `mover`, which writes to the volume `moving` once it is attached."""
     made = Cloud(cloud.nodes[0])
-    volume = made.conn.block_storage.create_volume(size=1, name="moving")
-    made.conn.block_storage.wait_for_status(volume, "available", wait=60)
+    storage = made.conn.block_storage
+    volume, cold = (storage.create_volume(size=1, name=n) for n in ("moving", "cold"))
+    for made_volume in (volume, cold):
+        storage.wait_for_status(made_volume, "available", wait=60)
     script = MOVER.replace("SERIAL", volume.id[:20]).encode()
+    reader = READER.replace("SERIAL", cold.id[:20]).encode()
     made.boot_all(
-        ("far", {}),
+        ("far", {"user_data": base64.b64encode(reader).decode()}),
         # On the host that does not store the volume: a kill of its process leaves the volume
         # service up.
         (
@@ -202,9 +225,15 @@ def _disk(node: nodes.Node, server: Any) -> Path:
 
 
 def test_cold_migration_takes_the_disk_along(cloud: nodes.Cloud, guests: Cloud) -> None:
+    """The guest's disk is copied over (a marker written into it is read there) and its volume
+    follows it (connected on the destination by an attachment of its own, the source's let go
+    on the confirm): started there, the guest reads what it wrote into the volume before."""
     compute = guests.conn.compute
     (far,) = compute.servers(name="far")
     source = _host(cloud, far.compute_host)
+    cold = guests.conn.block_storage.find_volume("cold")
+    guests.srv.cli("server", "add", "volume", far.id, cold.id)
+    guests.wait_console(far, "coldtest: wrote.")
     compute.stop_server(far)
     guests.wait_status(far, "SHUTOFF")
     marker = ["-c", "write -P 0x5a 1020M 64k"]  # near the end of its 1 GiB disk, unused
@@ -213,6 +242,9 @@ def test_cold_migration_takes_the_disk_along(cloud: nodes.Cloud, guests: Cloud) 
     moved = guests.wait_status(far, "VERIFY_RESIZE")
     dest = _host(cloud, moved.compute_host)
     assert dest is not source
+    shown = guests.srv.cli_json("volume", "show", cold.id)["attachments"]
+    # The source's attachment stays until the confirm, for a revert.
+    assert sorted(a["host_name"] for a in shown) == sorted(n.data_dir.name for n in (source, dest))
     check = ["-c", "read -P 0x5a 1020M 64k"]
     read = subprocess.run(["qemu-io", "-r", "-U", "-f", "qcow2", *check, str(_disk(dest, far))],
                           capture_output=True, text=True, check=True)  # fmt: skip
@@ -220,9 +252,11 @@ def test_cold_migration_takes_the_disk_along(cloud: nodes.Cloud, guests: Cloud) 
     compute.confirm_server_resize(far)
     guests.wait_status(far, "SHUTOFF")
     assert not list((source.data_dir / "compute" / "qemu").glob(f"*/instances/{far.id}*"))
+    assert _attached(guests, cold.id)[0] == dest.data_dir.name
     compute.start_server(far)
     guests.wait_status(far, "ACTIVE")
     guests.wait_console(far, BANNER)  # it boots from the disk that came over
+    guests.wait_console(far, "coldtest: reads written-before-cold.")  # the volume came along
     assert _pid(dest, far) is not None
 
 

@@ -167,6 +167,7 @@ class Moves:
         await h.conductor.call(
             "event_start", ctx, uuid=uuid, event="compute_finish_resize", host=h.host
         )
+        old = list(instance.get("attachments") or [])
         try:
             old_state = (instance.get("system_metadata") or {}).get("old_vm_state", states.ACTIVE)
             instance["flavor"] = instance.get("new_flavor") or instance["flavor"]
@@ -174,31 +175,43 @@ class Moves:
                 image = await self.h.fetch_image(ctx, instance.get("image_ref"))
             if migration["source_compute"] != migration["dest_compute"]:
                 await self._bind_here(ctx, instance)
+                with trace.span("volumes connected here", host=h.host):
+                    instance["attachments"] = await volumes.connect_for_move(
+                        h.remote, ctx, h.host, instance
+                    )
             with trace.span("destination host started the guest", host=h.host):
                 await h.driver.finish_migration(
                     spec_for(instance, image),
                     power_on=old_state != states.STOPPED,
                 )
         except Exception as exc:
+            made = volumes.added(old, instance.get("attachments") or [])
+            await volumes.release(h.remote, ctx, made)
             await h.conductor.call(
                 "event_finish", ctx, uuid=uuid, **failed_event("compute_finish_resize", exc, h.host)
             )
             await h.conductor.call("abort_move", ctx, uuid=uuid, migration=migration)
             return
+        await volumes.complete(h.remote, ctx, volumes.added(old, instance["attachments"]))
         await h.conductor.call(
             "finish_resize",
             ctx,
             uuid=uuid,
             migration=migration,
             power_state=await h.power_state(uuid),
+            attachments=instance["attachments"],
         )
 
     async def confirm_resize(
         self, ctx: dict[str, Any], instance_uuid: str, migration: dict[str, Any]
     ) -> None:
-        """Source: forget the old guest (unless the resize stayed on this host)."""
+        """Source: forget the old guest and let its volume connections go (unless the resize
+        stayed on this host)."""
+        h = self.h
         if migration["source_compute"] != migration["dest_compute"]:
-            await self.h.driver.destroy(instance_uuid)
+            await h.driver.destroy(instance_uuid)
+            instance = await h.instance(ctx, instance_uuid)
+            await volumes.release(h.remote, ctx, await volumes.left_behind(h.remote, ctx, instance))
         await self.h.driver.confirm_migration(instance_uuid)
         await self.h.conductor.call("confirm_resize", ctx, uuid=instance_uuid, migration=migration)
 
@@ -219,12 +232,17 @@ class Moves:
     async def finish_revert_resize(
         self, ctx: dict[str, Any], instance_uuid: str, migration: dict[str, Any]
     ) -> None:
+        """Source: the guest back as it was, with its volume connections here (kept until the
+        move was confirmed); the destination's go."""
         h, uuid = self.h, instance_uuid
         instance = await self.h.instance(ctx, uuid)
         old_state = (instance.get("system_metadata") or {}).get("old_vm_state", states.ACTIVE)
         instance["flavor"] = instance.get("old_flavor") or instance["flavor"]
+        there = list(instance.get("attachments") or [])
         if migration["source_compute"] != migration["dest_compute"]:
             await self._bind_here(ctx, instance)
+            back = {a["volume_id"]: a for a in await volumes.left_behind(h.remote, ctx, instance)}
+            instance["attachments"] = [back.get(a["volume_id"], a) for a in there]
         await h.driver.finish_revert_migration(
             spec_for(instance), power_on=old_state != states.STOPPED
         )
@@ -234,7 +252,9 @@ class Moves:
             uuid=uuid,
             migration=migration,
             power_state=await h.power_state(uuid),
+            attachments=instance["attachments"],
         )
+        await volumes.release(h.remote, ctx, volumes.added(instance["attachments"], there))
 
     # -- live migration ---------------------------------------------------------------------
 

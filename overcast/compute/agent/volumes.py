@@ -10,7 +10,7 @@ from typing import Any
 
 from overcast.clients.volume import VolumeClient
 from overcast.common import errors, log
-from overcast.compute import volumes
+from overcast.compute import states, volumes
 from overcast.compute.agent.host import ADMIN_CTX, Host, failed_event
 
 LOG = log.get(__name__)
@@ -19,10 +19,11 @@ LOG = log.get(__name__)
 async def settle(h: Host, instances: list[dict[str, Any]]) -> None:
     """After a restart: the attaches and detaches it cut short, undone. The server's record
     decides. An attachment the volume service holds for it but the record does not list is
-    deleted: a move's second one of a listed volume as it is, one of another volume (an attach
-    cut short) once taken from the guest; a volume the record lists is given
-    to the guest again (a detach cut short before the volume service let it go), or dropped
-    from the record if its attachment is gone (one cut short after)."""
+    deleted: a move's second one of a listed volume as it is (unless the move waits for its
+    confirm), one of another volume (an attach cut short) once taken from the guest; a volume
+    the record lists is given to the guest again (a detach cut short before the volume
+    service let it go), or dropped from the record if its attachment is gone (one cut short
+    after)."""
     client = await h.remote.volume_as_service()
     if client is None:
         return
@@ -61,8 +62,9 @@ async def _settle_one(h: Host, client: VolumeClient, inst: dict[str, Any]) -> No
     uuid, record = inst["uuid"], list(inst.get("attachments") or [])
     found = await client.instance_attachments(uuid)
     moved = volumes.of_a_move(record, found)
-    for attachment in moved:
-        await _drop(client, attachment, uuid)
+    if inst.get("vm_state") != states.RESIZED:  # a resize waiting for its confirm keeps them
+        for attachment in moved:
+            await _drop(client, attachment, uuid)
     listed = {a.get("attachment_id") for a in record}
     for attachment in [a for a in found if a["id"] not in listed and a not in moved]:
         LOG.info("undoing the attach of volume %s to %s, cut short by a restart",

@@ -174,14 +174,23 @@ class Moves:
             )
 
     async def finish_resize(
-        self, ctx: dict[str, Any], uuid: str, migration: dict[str, Any], power_state: int
+        self,
+        ctx: dict[str, Any],
+        uuid: str,
+        migration: dict[str, Any],
+        power_state: int,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> None:
+        """The guest runs on the destination (with `attachments`, its volumes' connections
+        there): VERIFY_RESIZE."""
         async with self.db.session() as session:
             inst = await session.scalar(
                 select(instances.Instance).where(instances.Instance.uuid == uuid)
             )
             if inst is None:
                 return
+            if attachments is not None:
+                inst.attachments = attachments
             inst.old_flavor = inst.flavor
             inst.flavor = inst.new_flavor or inst.flavor
             inst.new_flavor = None
@@ -219,8 +228,15 @@ class Moves:
             )
 
     async def finish_revert_resize(
-        self, ctx: dict[str, Any], uuid: str, migration: dict[str, Any], power_state: int
+        self,
+        ctx: dict[str, Any],
+        uuid: str,
+        migration: dict[str, Any],
+        power_state: int,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> None:
+        """The guest is back on the source (with `attachments`, its volumes' connections
+        there again)."""
         async with self.db.session() as session:
             await claims.release(session, uuid, migration["dest_node"])
             await claims.move(session, migration["uuid"], uuid)
@@ -229,6 +245,8 @@ class Moves:
             )
             if inst is None:
                 return
+            if attachments is not None:
+                inst.attachments = attachments
             inst.flavor = inst.old_flavor or inst.flavor
             inst.old_flavor = None
             inst.host, inst.node = migration["source_compute"], migration["source_node"]

@@ -96,9 +96,12 @@ async def extra_disks(spec: drivers.InstanceSpec, files: GuestFiles, bus: str) -
     return out
 
 
+VOLUME_NODE = "vol-"  # how a volume's node name begins
+
+
 def volume_node(connection_info: dict[str, Any]) -> str:
     data = connection_info.get("data") or {}
-    return f"vol-{str(data.get('volume_id', 'unknown'))[:8]}"
+    return f"{VOLUME_NODE}{str(data.get('volume_id', 'unknown'))[:8]}"
 
 
 def volume_disk(connection_info: dict[str, Any], device: str | None = None) -> Disk:

@@ -23,7 +23,7 @@ from overcast.compute import drivers
 from overcast.compute.drivers.qemu import build, disks, live
 from overcast.compute.drivers.qemu.files import HostFiles, append, tail
 from overcast.compute.drivers.qemu.guest import Guest
-from overcast.compute.drivers.qemu.launch import Launch, Nic
+from overcast.compute.drivers.qemu.launch import Disk, Launch, Nic
 
 LOG = log.get(__name__)
 
@@ -74,6 +74,20 @@ def placed(launch: Launch, where: dict[str, Any]) -> None:
     for nic in launch.nics:
         found = (where.get("nics") or {}).get(nic.port_id) or {}
         nic.port, nic.id = found.get("port", nic.port), found.get("id", nic.id)
+
+
+def _reconnected(old: list[Disk], volumes: list[Disk]) -> list[Disk]:
+    """The guest's disks with its volumes through this host's connections (`volumes`, as
+    `build.volume_disks` makes them), each where it was; a volume it no longer has goes."""
+    new = {d.node: d for d in volumes}
+    kept: list[Disk] = []
+    for disk in old:
+        if disk.node in new:
+            volume = new.pop(disk.node)
+            kept.append(replace(volume, port=disk.port, device=disk.device))
+        elif not disk.node.startswith(build.VOLUME_NODE):
+            kept.append(disk)
+    return kept + list(new.values())
 
 
 def _rebound(old: list[Nic], new: list[Nic]) -> list[Nic]:
@@ -136,7 +150,8 @@ class Moves:
 
     async def finish_migration(self, instance: drivers.InstanceSpec, power_on: bool) -> bool:
         """The guest's files are here (moved or kept): grow its root disk to the new flavor,
-        give it the new CPUs and memory, start it. False when it has no files here (the
+        give it the new CPUs and memory and its volumes through this host's connections
+        (`instance.block_devices`), start it. False when it has no files here (the
         driver builds a new guest)."""
         g = self.g
         found = g.files.guest(instance.uuid)
@@ -147,6 +162,7 @@ class Moves:
             launch = guest.launch
             launch.user, launch.vnc_listen = g.user, g.vnc_listen  # this host's
             launch.nics = _rebound(launch.nics, build.nics(instance))
+            launch.disks = _reconnected(launch.disks, build.volume_disks(instance))
             launch.vcpus = int(instance.flavor.get("vcpus") or launch.vcpus)
             launch.memory_mb = int(instance.flavor.get("memory_mb") or launch.memory_mb)
             root_gb = int(instance.flavor.get("root_gb") or 0)
@@ -214,9 +230,11 @@ class Moves:
 
     async def prepare_migration(self, instance: drivers.InstanceSpec) -> dict[str, Any]:
         """As for a live migration, but the QEMU only serves the new disks: it never runs the
-        guest (`finish_migration` starts it anew), so it has no NICs: the ports are still bound
-        to the source host, whose dataplane namespace is not this host's."""
-        return await self._receive(replace(instance, network_info=[]), live.serve_disks)
+        guest (`finish_migration` starts it anew), so it has neither NICs nor volumes: the
+        ports are still bound to the source host, whose dataplane namespace is not this
+        host's, and the volumes are connected here only then."""
+        bare = replace(instance, network_info=[], block_devices=[])
+        return await self._receive(bare, live.serve_disks)
 
     async def _receive(
         self,
