@@ -204,8 +204,8 @@ async def drop_strays(h: Host, owned: set[str]) -> None:
         return
     for uuid in await h.conductor.call("strays", ADMIN_CTX, host=h.host, uuids=candidates):
         LOG.info("destroying guest %s, which no instance or move on %s holds", uuid, h.host)
+        await volumes.release_moved(h, uuid)  # first: a pass that fails finds the guest again
         await h.driver.destroy(uuid)
-        await volumes.release_moved(h, uuid)
 
 
 async def sync_power_states(h: Host, found: list[dict[str, Any]] | None = None) -> None:
