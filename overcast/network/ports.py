@@ -9,10 +9,11 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, insert, or_, select
 
 from overcast.common import errors, log
 from overcast.common.context import RequestContext
+from overcast.common.db import inserts
 from overcast.network import attributes as a
 from overcast.network import (
     bindings,
@@ -219,8 +220,7 @@ class Ports(Kind):
             dns_domain=values["dns_domain"],
             propagate_uplink_status=values["propagate_uplink_status"],
         )
-        op.session.add(row)
-        await op.session.flush()
+        await inserts.insert_row(op.session, row)
         held = await fixed_ips.assign(op, row, net, values.get("fixed_ips"))
         groups = await _set_groups(op, row, values.get("security_groups"), created=True)
         _check_pairs(row)
@@ -377,11 +377,7 @@ async def _set_groups(op: Op, row: Port, wanted: list[str] | None, *, created: b
             return []
         if not row.port_security_enabled or row.device_owner.startswith("network:"):
             return []
-        wanted = [
-            await security_groups.ensure_default(
-                op.session, op.st.settings.network.default_quotas, row.project_id
-            )
-        ]
+        wanted = [await security_groups.default_for_port(op, row.project_id)]
         checked = True  # the project's own default group exists: no look-up
     if wanted and not row.port_security_enabled:
         raise faults.bad(
@@ -398,9 +394,14 @@ async def _set_groups(op: Op, row: Port, wanted: list[str] | None, *, created: b
         await op.session.execute(
             delete(PortSecurityGroup).where(PortSecurityGroup.port_id == row.id)
         )
-    for group_id in wanted:
-        op.session.add(PortSecurityGroup(port_id=row.id, security_group_id=group_id))
+    if wanted:
+        await op.session.execute(
+            _JOIN, [{"port_id": row.id, "security_group_id": g} for g in wanted]
+        )
     return wanted
+
+
+_JOIN = insert(PortSecurityGroup.__table__)  # plain: the unit of work costs more than it does
 
 
 def view(
@@ -473,8 +474,7 @@ async def service_port(
         port_security_enabled=False,
         status="ACTIVE" if device_owner != "network:floatingip" else "N/A",
     )
-    op.session.add(row)
-    await op.session.flush()
+    await inserts.insert_row(op.session, row)
     await fixed_ips.assign(op, row, network, requested)
     await op.session.flush()
     return row

@@ -7,7 +7,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors, log
@@ -203,6 +203,23 @@ async def ensure_default(session: AsyncSession, defaults: dict[str, int], projec
     return group.id
 
 
+_DEFAULT = select(
+    DefaultSecurityGroup.security_group_id,
+    exists().where(SecurityGroupRule.remote_group_id == DefaultSecurityGroup.security_group_id),
+).where(DefaultSecurityGroup.project_id == bindparam("project_id"))  # built once: ports ask
+
+
+async def default_for_port(op: Op, project_id: str) -> str:
+    """`ensure_default` for a new port, in one statement: the group, and whether a rule names
+    it as its remote group (remembered for the port's `members_changed`)."""
+    found = (await op.session.execute(_DEFAULT, {"project_id": project_id})).first()
+    if found is None:
+        return await ensure_default(op.session, op.st.settings.network.default_quotas, project_id)
+    group_id, named = found
+    op.memo[("remote_named", group_id)] = bool(named)
+    return str(group_id)
+
+
 def rule_view(
     rule: SecurityGroupRule, tags: list[str] | None, in_default: bool = False
 ) -> dict[str, Any]:
@@ -359,8 +376,12 @@ async def members_changed(op: Op, group_ids: Iterable[str]) -> None:
     ids = sorted(set(group_ids))
     if not ids:
         return
-    named = await op.session.scalar(_NAMED, {"ids": ids})
-    if named is not None:
+    known = [op.memo.get(("remote_named", i)) for i in ids]
+    if None in known:
+        named = await op.session.scalar(_NAMED, {"ids": ids}) is not None
+    else:
+        named = any(known)
+    if named:
         tell_agents(op, ids)
 
 
