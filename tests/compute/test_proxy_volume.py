@@ -92,11 +92,11 @@ def test_refusals(demo: Any, tenant_factory: Any) -> None:
 
 def test_no_detach_while_rescued(demo: Any, cirros: Any) -> None:
     volume = demo.block_storage.create_volume(size=1)
-    demo.block_storage.wait_for_status(volume, "available", wait=60)
+    demo.block_storage.wait_for_status(volume, "available", wait=60, interval=0.1)
     server = boot(demo, cirros)
     wait_for(demo, server.id, "ACTIVE")
     demo.compute.create_volume_attachment(server, volume_id=volume.id)
-    demo.block_storage.wait_for_status(volume, "in-use", wait=60)
+    demo.block_storage.wait_for_status(volume, "in-use", wait=60, interval=0.1)
     demo.compute.rescue_server(server)
     wait_for(demo, server.id, "RESCUE")
     with pytest.raises(osexc.ConflictException):
@@ -105,13 +105,13 @@ def test_no_detach_while_rescued(demo: Any, cirros: Any) -> None:
     demo.compute.unrescue_server(server)
     wait_for(demo, server.id, "ACTIVE")
     demo.compute.delete_volume_attachment(server, volume.id)
-    demo.block_storage.wait_for_status(volume, "available", wait=60)
+    demo.block_storage.wait_for_status(volume, "available", wait=60, interval=0.1)
     demo.compute.delete_server(server)
 
 
 def test_no_boot_from_a_volume_that_is_not_bootable(demo: Any) -> None:
     volume = demo.block_storage.create_volume(size=1)
-    demo.block_storage.wait_for_status(volume, "available", wait=60)
+    demo.block_storage.wait_for_status(volume, "available", wait=60, interval=0.1)
     assert not demo.block_storage.get_volume(volume.id).is_bootable
     mapping = [{"boot_index": 0, "uuid": volume.id, "source_type": "volume",
                 "destination_type": "volume", "delete_on_termination": False}]  # fmt: skip
@@ -135,11 +135,11 @@ def test_no_boot_from_a_volume_that_is_not_bootable(demo: Any) -> None:
 
 def test_attachment_update_and_admin_actions(demo: Any, admin: Any, cirros: Any) -> None:
     volume = demo.block_storage.create_volume(size=1)
-    demo.block_storage.wait_for_status(volume, "available", wait=60)
+    demo.block_storage.wait_for_status(volume, "available", wait=60, interval=0.1)
     server = boot(demo, cirros)
     wait_for(demo, server.id, "ACTIVE")
     demo.compute.create_volume_attachment(server, volume_id=volume.id)
-    demo.block_storage.wait_for_status(volume, "in-use", wait=60)
+    demo.block_storage.wait_for_status(volume, "in-use", wait=60, interval=0.1)
     path = f"/servers/{server.id}/os-volume_attachments"
     keep = {"volumeAttachment": {"volumeId": volume.id, "delete_on_termination": True}}
     assert call(demo, "PUT", f"{path}/{volume.id}", keep, "2.85").status_code == 202

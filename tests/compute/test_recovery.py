@@ -114,10 +114,10 @@ def test_attaches_and_detaches_cut_short_are_settled_at_restart(
     storage = admin.block_storage
     cut, gone, kept = (storage.create_volume(size=1, name=n) for n in ("cut", "gone", "kept"))
     for volume in (cut, gone, kept):
-        storage.wait_for_status(volume, "available", wait=30)
+        storage.wait_for_status(volume, "available", wait=30, interval=0.1)
     for volume in (gone, kept):
         admin.compute.create_volume_attachment(server, volume_id=volume.id)
-        storage.wait_for_status(volume, "in-use", wait=30)
+        storage.wait_for_status(volume, "in-use", wait=30, interval=0.1)
     half = storage.create_attachment(cut.id, instance=server.id, connector={"host": "x"})
     assert storage.get_volume(cut.id).status == "attaching"
     (gone_attachment,) = list(storage.attachments(volume_id=gone.id))
@@ -144,6 +144,6 @@ def test_attaches_and_detaches_cut_short_are_settled_at_restart(
     assert storage.get_volume(gone.id).status == "available"
     # Attaches and detaches go on as usual.
     admin.compute.create_volume_attachment(server, volume_id=cut.id)
-    storage.wait_for_status(storage.get_volume(cut.id), "in-use", wait=30)
+    storage.wait_for_status(storage.get_volume(cut.id), "in-use", wait=30, interval=0.1)
     admin.compute.delete_volume_attachment(kept.id, server)
-    storage.wait_for_status(storage.get_volume(kept.id), "available", wait=30)
+    storage.wait_for_status(storage.get_volume(kept.id), "available", wait=30, interval=0.1)

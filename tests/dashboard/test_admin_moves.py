@@ -25,7 +25,7 @@ def test_migrate_and_evacuate_every_instance_off_a_host(
     server = admin.compute.create_server(
         name="mover", flavor_id=flavor.id, image_id=image.id, networks="none"
     )
-    server = admin.compute.wait_for_server(server, wait=60)
+    server = admin.compute.wait_for_server(server, wait=60, interval=0.1)
     source = server.compute_host
     service = next(
         s for s in admin.compute.services() if s.host == source and "compute" in s.binary

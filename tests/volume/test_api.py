@@ -172,7 +172,7 @@ def test_snapshot_image_metadata_backup_records_messages(admin: Any) -> None:
     bs.delete_backup(again)
     bs.delete_volume(restored.volume_id)
     bs.delete_snapshot(snap)
-    bs.wait_for_delete(snap)
+    bs.wait_for_delete(snap, interval=0.1)
     bs.delete_volume(volume.id)
     with pytest.raises(osexc.NotFoundException):
         bs.get_message(str(uuid.uuid4()))

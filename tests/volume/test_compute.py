@@ -99,9 +99,9 @@ def test_server_delete_keeps_a_volume_with_snapshots(admin: Any, volume_image: A
     wait_volume(admin, volume_id, "available")
     (snap,) = admin.block_storage.snapshots(volume_id=volume_id)
     admin.image.delete_image(image_id)
-    admin.block_storage.wait_for_status(snap, "available")
+    admin.block_storage.wait_for_status(snap, "available", interval=0.1)
     admin.block_storage.delete_snapshot(snap.id)
-    admin.block_storage.wait_for_delete(snap)
+    admin.block_storage.wait_for_delete(snap, interval=0.1)
     admin.block_storage.delete_volume(volume_id)
 
 
@@ -135,7 +135,7 @@ def test_snapshot_of_volume_backed_server(server: Server, admin: Any, volume_ima
     assert mapping["volume_size"] == 1 and found.min_disk == 1
     snap = admin.block_storage.get_snapshot(mapping["snapshot_id"])
     assert snap.volume_id == boot.id
-    admin.block_storage.wait_for_status(snap, "available")
+    admin.block_storage.wait_for_status(snap, "available", interval=0.1)
     assert found.status == "active" and not found.size  # no data: its mapping is the disk
     # The guest's data is in the snapshot: a volume made from it boots the same image bytes.
     copy = admin.block_storage.create_volume(snapshot_id=snap.id, name=name("vbc"))
@@ -158,15 +158,15 @@ def test_snapshot_of_volume_backed_server(server: Server, admin: Any, volume_ima
     wait_gone(admin, again["id"])
     wait_volume(admin, made.id, "available")
     admin.block_storage.delete_volume(made.id)
-    admin.block_storage.wait_for_delete(made)
+    admin.block_storage.wait_for_delete(made, interval=0.1)
 
     admin.compute.delete_server(vm["id"])
     wait_gone(admin, vm["id"])
     admin.image.delete_image(found.id)
     admin.block_storage.delete_volume(copy.id)
-    admin.block_storage.wait_for_delete(copy)
+    admin.block_storage.wait_for_delete(copy, interval=0.1)
     admin.block_storage.delete_snapshot(snap.id)
-    admin.block_storage.wait_for_delete(snap)
+    admin.block_storage.wait_for_delete(snap, interval=0.1)
     wait_volume(admin, boot.id, "available")
     admin.block_storage.delete_volume(boot.id)
 
@@ -260,7 +260,7 @@ def test_boot_from_volume_cli_and_bdm_sources(
     source = admin.block_storage.create_volume(size=1, name=name("src"))
     wait_volume(admin, source.id, "available")
     snap = admin.block_storage.create_snapshot(volume_id=source.id, name=name("ss"))
-    admin.block_storage.wait_for_status(snap, "available")
+    admin.block_storage.wait_for_status(snap, "available", interval=0.1)
     mapping = [
         {"boot_index": 0, "uuid": volume_image.id, "source_type": "image",
          "destination_type": "volume", "volume_size": 1, "delete_on_termination": True},
@@ -286,7 +286,7 @@ def test_boot_from_volume_cli_and_bdm_sources(
     for volume in volumes.values():
         volume_gone(admin, volume.id)
     admin.block_storage.delete_snapshot(snap)
-    admin.block_storage.wait_for_delete(snap)
+    admin.block_storage.wait_for_delete(snap, interval=0.1)
     admin.block_storage.delete_volume(source.id)
 
 

@@ -67,12 +67,12 @@ def test_retype_moves_data_between_back_ends(cloud: Server) -> None:
 
     # A volume with snapshots does not move; nor does one already in its place's type.
     snap = bs.create_snapshot(volume_id=volume.id, name=name("s"))
-    bs.wait_for_status(snap, "available")
+    bs.wait_for_status(snap, "available", interval=0.1)
     with pytest.raises(openstack.exceptions.BadRequestException):
         bs.retype_volume(volume.id, fast.name, migration_policy="on-demand")
     assert bs.get_volume(volume.id).volume_type == slow.name
     bs.delete_snapshot(snap)
-    bs.wait_for_delete(snap)
+    bs.wait_for_delete(snap, interval=0.1)
     with pytest.raises(openstack.exceptions.BadRequestException):
         bs.retype_volume(volume.id, slow.name)
     bs.delete_volume(volume.id)
