@@ -371,6 +371,19 @@ def _exported_to(server: Server, volume_id: str) -> list[str]:
     return [c for r in records for c in json.loads(r.read_text())["connectors"]]
 
 
+def _attached_server(admin: Any, image: Any, label: str) -> tuple[Any, Any]:
+    """A new ACTIVE server (the fake driver) with a new volume attached."""
+    vm = admin.compute.create_server(
+        name=name(label), image_id=image.id, flavor_id="1", networks="none"
+    )
+    vm = wait_for(admin, vm.id, "ACTIVE")
+    volume = admin.block_storage.create_volume(size=1, name=name("carried"))
+    wait_volume(admin, volume.id, "available")
+    admin.compute.create_volume_attachment(vm, volume_id=volume.id)
+    wait_volume(admin, volume.id, "in-use")
+    return vm, volume
+
+
 def test_live_migration_moves_the_volume_connections(
     server: Server, admin: Any, volume_image: Any
 ) -> None:
@@ -378,14 +391,7 @@ def test_live_migration_moves_the_volume_connections(
     connects the volume for itself and the source's connection goes, so `volume show` names
     the new host and the export serves it alone. A move that fails once the destination is
     ready leaves the volume as it was: the destination's connection gone, the source's kept."""
-    vm = admin.compute.create_server(
-        name=name("live"), image_id=volume_image.id, flavor_id="1", networks="none"
-    )
-    vm = wait_for(admin, vm.id, "ACTIVE")
-    volume = admin.block_storage.create_volume(size=1, name=name("carried"))
-    wait_volume(admin, volume.id, "available")
-    admin.compute.create_volume_attachment(vm, volume_id=volume.id)
-    wait_volume(admin, volume.id, "in-use")
+    vm, volume = _attached_server(admin, volume_image, "live")
     (before,) = server.cli_json("volume", "show", volume.id)["attachments"]
     assert before["host_name"] == vm.compute_host
     assert _exported_to(server, volume.id) == [f"overcast:{vm.compute_host}"]
@@ -418,6 +424,52 @@ def test_live_migration_moves_the_volume_connections(
     server.cli("server", "remove", "volume", vm.id, volume.id)
     wait_volume(admin, volume.id, "available")
     assert _exported_to(server, volume.id) == []
+    admin.compute.delete_server(vm)
+    wait_gone(admin, vm.id)
+    admin.block_storage.delete_volume(volume.id)
+
+
+def test_cold_migration_moves_the_volume_connections(
+    server: Server, admin: Any, volume_image: Any
+) -> None:
+    """A cold migration of a server with a volume (the fake driver): while it waits for its
+    confirm the destination holds an attachment of its own and the source's stays; a revert
+    brings the source's back alone, a confirm leaves the destination's alone."""
+    vm, volume = _attached_server(admin, volume_image, "cold")
+    (before,) = server.cli_json("volume", "show", volume.id)["attachments"]
+    source = vm.compute_host
+
+    def attached() -> list[tuple[str, str]]:
+        found = server.cli_json("volume", "show", volume.id)["attachments"]
+        return sorted(((a["host_name"], a["attachment_id"]) for a in found),
+                      key=lambda a: a[0] != source)  # fmt: skip
+
+    def migrated() -> tuple[str, str]:
+        """(the destination, its attachment) once the move waits for its confirm."""
+        admin.compute.migrate_server(vm)
+        dest = wait_for(admin, vm.id, "VERIFY_RESIZE").compute_host
+        held, there = attached()
+        assert held == (source, before["attachment_id"]) and there[0] == dest != source
+        assert sorted(_exported_to(server, volume.id)) == sorted(
+            f"overcast:{host}" for host in (source, dest)
+        )
+        return there
+
+    migrated()
+    admin.compute.revert_server_resize(vm)
+    assert wait_for(admin, vm.id, "ACTIVE").compute_host == source
+    assert attached() == [(source, before["attachment_id"])]
+    assert _exported_to(server, volume.id) == [f"overcast:{source}"]
+    there = migrated()
+    admin.compute.confirm_server_resize(vm)
+    assert wait_for(admin, vm.id, "ACTIVE").compute_host == there[0]
+    assert attached() == [there]
+    assert _exported_to(server, volume.id) == [f"overcast:{there[0]}"]
+    shown = server.cli_json("server", "show", vm.id)
+    assert [v["id"] for v in shown["volumes_attached"]] == [volume.id]
+
+    server.cli("server", "remove", "volume", vm.id, volume.id)
+    wait_volume(admin, volume.id, "available")
     admin.compute.delete_server(vm)
     wait_gone(admin, vm.id)
     admin.block_storage.delete_volume(volume.id)
