@@ -207,7 +207,10 @@ def test_a_burst_of_builds_waits_for_the_conductors_connections(tmp_path: Path) 
         OVERCAST_DATABASE__MAX_OVERFLOW="0",
         OVERCAST_DATABASE__POOL_TIMEOUT="0.2",
     ) as made:
-        made.node("controller", "controller").start()
+        # The conductor in a process of its own: one that also serves the API takes the API's
+        # pool timeout (a process has one pool), and its handlers would give up as requests do.
+        made.node("api", "api").start()
+        made.node("control", "scheduler,conductor").start()
         made.node("nodea", "compute").start()
         admin = made.nodes[0].connect()
         admin.set_compute_quotas(admin.current_project_id, instances=-1, cores=-1, ram=-1)
