@@ -14,6 +14,7 @@ request the ranking cannot place, takes the full path.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 from typing import Any
@@ -55,7 +56,13 @@ class Ranking:
     ) -> None:
         self.spec = spec
         self.report = report
-        self.scales = weighers.scales(passed, spec, settings)
+        # A weigher on which every host was equal at load time (span 0, which normalises to
+        # 0 for all) gets its low number as span, so that claims still move a host down: with
+        # the span left at 0, ties would go to the first host for every instance of a burst.
+        self.scales = [
+            s if s.span else dataclasses.replace(s, span=abs(s.low) or 1.0)
+            for s in weighers.scales(passed, spec, settings)
+        ]
         self._room = ResourceFilter()
         # (-weight, position, host): ties go to the host listed first, as `weighers.weighed`.
         self._heap = [(-self.weight(h), i, h) for i, h in enumerate(passed)]
