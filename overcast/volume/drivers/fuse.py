@@ -53,10 +53,36 @@ async def raw_view(path: Path, fmt: str, mountpoint: Path, writable: bool) -> As
             raise errors.ServiceUnavailable(f"{DAEMON} did not export {path.name} in time")
         yield mountpoint
     finally:
-        if process.returncode is None:
-            process.terminate()
+        await _stop(process, mountpoint)
+
+
+async def _stop(process: asyncio.subprocess.Process, mountpoint: Path) -> None:
+    """End the daemon and its mount. QEMU 7.2's daemon notes SIGTERM but leaves only when its
+    main loop next wakes, which an idle export may never do: each wait ends in a request on the
+    mount (a stat) that wakes it; a daemon still there after that is killed and its mount
+    detached."""
+    if process.returncode is None:
+        process.terminate()
+        for _ in range(10):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(process.wait(), 0.2)
+                break
+            await asyncio.to_thread(_poke, mountpoint)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
             await process.wait()
-        await asyncio.to_thread(mountpoint.unlink, True)
+            await asyncio.to_thread(_detach, mountpoint)
+    await asyncio.to_thread(mountpoint.unlink, True)
+
+
+def _poke(mountpoint: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.stat(mountpoint)
+
+
+def _detach(mountpoint: Path) -> None:
+    subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True, check=False)
 
 
 def clear_stale(mountpoint: Path) -> None:
@@ -69,6 +95,6 @@ def clear_stale(mountpoint: Path) -> None:
         with contextlib.suppress(OSError):
             if needle in (proc / "cmdline").read_bytes():
                 os.kill(int(proc.name), signal.SIGKILL)
-    subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True, check=False)
+    _detach(mountpoint)
     with contextlib.suppress(OSError):
         mountpoint.unlink()
