@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from overcast.common import config, log
+from overcast.common.listener import tcp_listener
 from overcast.common.service import ROLES
 
 LOG = log.get(__name__)
@@ -96,11 +97,7 @@ def run(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    sock = tcp_listener(host, port)
     sock.set_inheritable(True)
     return sock
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from overcast import runfiles
 from overcast.common.config import Settings
+from overcast.common.listener import tcp_listener
 
 if TYPE_CHECKING:
     from overcast import app
@@ -129,14 +130,9 @@ def _quiet(config: Any) -> Any:
 
 def listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound now so that a port in use is refused before anything else."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
-        sock.listen(2048)
+        sock = tcp_listener(host, port)
     except OSError as exc:
-        sock.close()
         user = port_user(port)
         raise SystemExit(
             f"overcast: cannot listen on {host}:{port}: {exc.strerror}"

@@ -21,6 +21,7 @@ from typing import Any
 from qemu.qmp import ExecuteError, QMPClient, QMPError
 
 from overcast.common import errors, files
+from overcast.common.listener import tcp_listener
 
 DAEMON = "qemu-storage-daemon"
 # The daemons' monitors are reached through a short link to the state directory (a unix
@@ -45,11 +46,7 @@ class Export:
 def _listener(host: str) -> socket.socket:
     """A listening socket on a free port, handed to the daemon: a port picked here and bound
     by the daemon later could be taken by another daemon meanwhile."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    sock.listen(64)
-    return sock
+    return tcp_listener(host, 0, backlog=64)
 
 
 def _alive(pid: int) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import ipaddress
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from overcast.clients import base
 from overcast.common import instance_identity, log
 from overcast.common import netns as common_netns
 from overcast.common.config import Settings
+from overcast.common.listener import tcp_listener
 from overcast.network.drivers import HostState, Port
 
 LOG = log.get(__name__)
@@ -176,16 +176,8 @@ class MetadataProxy:
 
 def _listening(address: str, port: int) -> Callable[[], socket.socket]:
     def make() -> socket.socket:
-        family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((address, port))
-            sock.listen(64)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
+        sock = tcp_listener(address, port, backlog=64)
+        sock.setblocking(False)
         return sock
 
     return make

@@ -1,0 +1,45 @@
+"""Connections accepted on Overcast's own listening sockets send without Nagle's delay."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from overcast.common.listener import tcp_listener
+
+
+def test_accepted_connections_have_nodelay() -> None:
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        listener = tcp_listener("127.0.0.1", 0)
+        server = await asyncio.start_server(handler, sock=listener)
+        port = listener.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            return await asyncio.wait_for(seen, 5)
+        finally:
+            writer.close()
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(accepted_nodelay()) == 1
+
+
+def test_a_port_in_use_is_refused_and_the_socket_closed() -> None:
+    first = tcp_listener("127.0.0.1", 0)
+    try:
+        port = first.getsockname()[1]
+        try:
+            tcp_listener("127.0.0.1", port)
+        except OSError:
+            pass
+        else:
+            raise AssertionError("a second listener on one port was allowed")
+    finally:
+        first.close()
