@@ -12,7 +12,10 @@ ARGS ?=
 up: setup
 	@exec $(BIN)/overcast up $(ARGS)
 
+# Bytecode is compiled first: where PYTHONDONTWRITEBYTECODE is set (as on CI's machines) every
+# process the tests start would otherwise compile Overcast's modules again.
 test: setup lint
+	$(BIN)/python -m compileall -q overcast tests
 	$(BIN)/pytest -n 2 --dist loadgroup
 	$(MAKE) test-databases
 
