@@ -46,13 +46,16 @@ def run(settings: Settings, user_clouds: bool = False) -> int:
         # Imported only now, so that a refusal above comes at once (they take seconds).
         import uvicorn
 
-        from overcast import app, clouds
+        from overcast import app, clouds, services
 
         progress = say if first else None
         if first:
             say(f"first start: creating the cloud in {settings.data_dir}")
             say("applying database migrations")
         with _quiet_interrupt():
+            # The services' modules first (the server needs them all): the migrating child
+            # inherits them instead of importing them a second time.
+            services.all_services()
             app.upgrade_in_child(settings)
         cloud: app.Cloud
 
