@@ -54,6 +54,10 @@ class Remote:
         """Compute's service token; without service credentials, the caller's token."""
         return await self._service_token() if self._service_token else ctx.get("auth_token")
 
+    async def as_service(self, ctx: dict[str, Any]) -> dict[str, Any]:
+        """`ctx` with compute's service token: what a restart finishes it does for no user."""
+        return {**ctx, "auth_token": await self._as_service(ctx)}
+
     async def network_as_service(self, ctx: dict[str, Any]) -> NetworkClient | None:
         """The network service with compute's service credentials, for what only a service
         may do (bind a port to a host), as Nova's admin client does."""

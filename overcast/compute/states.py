@@ -59,6 +59,9 @@ MIGRATING = "migrating"
 # confirmation is `finished`), and the task states of a resize whose step runs on the
 # destination (the other steps run on the source).
 MOVE_IN_FLIGHT = ("pre-migrating", "migrating", "post-migrating", "preparing", "running", "queued")
+# A live migration whose guest QEMU has handed to the destination (Nova's status for the steps
+# after the switch-over): from then on the move only goes forward, whichever host restarts.
+SWITCHED_OVER = "post-migrating"
 # A move still holds the instance (its flavors, its guests on both hosts) until it is confirmed.
 MOVE_UNSETTLED = (*MOVE_IN_FLIGHT, "finished")
 DESTINATION_STEPS = (RESIZE_MIGRATED, RESIZE_FINISH)

@@ -3,6 +3,7 @@ no claim outlives its instance, guests that were running still are."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -94,6 +95,46 @@ def test_kill_during_resize_rolls_back(start_server: Callable[..., Server]) -> N
     for action in admin.compute.server_actions(server.id):
         shown = admin.compute.get_server_action(action.request_id, server.id)
         assert all(e["finish_time"] for e in shown.events), shown.events
+    admin.compute.delete_server(server.id)
+
+
+def test_kill_after_a_live_migration_switched_over_finishes_it(
+    start_server: Callable[..., Server],
+) -> None:
+    """kill -9 once a live migration's guest has switched over (its record `post-migrating`),
+    before the record puts the server on its destination: the restart takes the move on to
+    the destination (`completed`, the guest there only), not back to its source."""
+    env = {"OVERCAST_COMPUTE__FAKE_HOSTS": "2"}
+    srv = start_server(env=env)
+    admin = srv.connect("overcast")
+    image = admin.image.create_image(
+        name="img", data=b"\0" * 1024, disk_format="raw", container_format="bare"
+    )
+    held = {"fake:switch_over_hold": "60"}  # the source waits after the switch-over
+    server = admin.compute.wait_for_server(boot(admin, image, metadata=held), interval=0.05)
+    source = server.compute_host
+    admin.compute.live_migrate_server(server, host=None, block_migration="auto")
+    deadline = time.monotonic() + 15
+    while [m.status for m in admin.compute.migrations(instance_uuid=server.id)] != [
+        "post-migrating"
+    ]:
+        assert time.monotonic() < deadline, "the live migration never switched over"
+        time.sleep(0.05)
+    time.sleep(0.3)  # let the fake driver save its guests
+    srv.kill()
+
+    srv = start_server(env=env, data_dir=srv.data_dir)
+    admin = srv.connect("overcast")
+    moved = wait_for(admin, server.id, "ACTIVE")
+    assert moved.compute_host != source and moved.power_state == 1
+    assert [m.status for m in admin.compute.migrations(instance_uuid=server.id)] == ["completed"]
+    console = admin.compute.get_server_console_output(server)["output"]
+    assert f"arrived on {moved.compute_host} by live migration" in console
+    deadline = time.monotonic() + 10  # the source's copy goes (the fake saves it soon after)
+    saved = srv.data_dir / "compute" / "fake" / f"{source}.json"
+    while server.id in json.loads(saved.read_text()):
+        assert time.monotonic() < deadline, "the source kept its copy of the guest"
+        time.sleep(0.1)
     admin.compute.delete_server(server.id)
 
 

@@ -7,10 +7,12 @@ flavors, allocations, migration records) is the conductor's (`conductor.moves`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
-from overcast.common import log, trace
+from overcast.common import errors, log, trace
+from overcast.common.bus.endpoints import redeliverable
 from overcast.compute import networking, states, volumes
 from overcast.compute.agent.host import Host, failed_event, spec_for
 
@@ -262,10 +264,10 @@ class Moves:
         self, ctx: dict[str, Any], instance_uuid: str, migration: dict[str, Any]
     ) -> None:
         """Source half, as Nova's: the destination readies a QEMU and connects the volumes
-        for itself (`pre_live_migration`); the guest moves; the record lists the destination's
-        volume attachments and the source's go; the destination lets the guest run. A failure
-        before the guest moved drops what the destination made; the guest runs on here. One
-        after it leaves the instance on the destination all the same (its guest is there)."""
+        for itself (`pre_live_migration`); the guest moves, its copy here left stopped; the
+        record says it switched over (`post-migrating`) and the move goes on to its end
+        (`finish_switched_over`). A failure before the switch-over drops what the destination
+        made; the guest runs on here."""
         h, uuid, dest = self.h, instance_uuid, migration["dest_compute"]
         await h.conductor.call(
             "event_start", ctx, uuid=uuid, event="compute_live_migration", host=h.host
@@ -282,32 +284,40 @@ class Moves:
             with trace.span("guest moved live", host=h.host, target=dest):
                 handover = await h.driver.live_migration(uuid, dest, ready["target"])
         except Exception as exc:  # the guest runs on here: what the destination readied goes
-            with contextlib.suppress(Exception):
-                await h.bus.call(there, "rollback_at_destination", ctx, instance_uuid=uuid)
-            await volumes.release(h.remote, ctx, volumes.added(old, new))
-            await h.conductor.call(
-                "event_finish",
-                ctx,
-                uuid=uuid,
-                **failed_event("compute_live_migration", exc, h.host),
-            )
-            await h.conductor.call("abort_move", ctx, uuid=uuid, migration=migration)
+            await self._called_off(ctx, uuid, migration, volumes.added(old, new), exc)
             return
-        power = states.RUNNING
         try:
-            with trace.span("volume connections handed over", target=dest):
-                await h.update(ctx, uuid, {"attachments": new})
-                await volumes.hand_over(h.remote, ctx, old, new)
-            with trace.span("destination host took the guest", target=dest):
-                await h.bus.call(there, "post_live_migration_at_destination", ctx,
-                                 instance_uuid=uuid, handover=handover)  # fmt: skip
-        except Exception as exc:  # the guest is there, stopped still: the record says so
-            LOG.warning("the live migration of %s to %s ended with the guest stopped there: %s",
-                        uuid, dest, exc)  # fmt: skip
-            power = states.PAUSED_POWER
+            switched = await _switch_over(h, ctx, uuid, migration)
+        except errors.OvercastError as exc:  # recorded or not: both copies wait, stopped
+            LOG.error("the switch-over of the live migration of %s could not be recorded; this "
+                      "host's next start settles it by the record: %s", uuid, exc)  # fmt: skip
+            return
+        if not switched:  # called off meanwhile: the copy here runs on
+            await h.driver.abandon_migration(spec_for(await h.instance(ctx, uuid)), power_on=True)
+            called_off = errors.Conflict(f"the live migration of {uuid} was called off")
+            await self._called_off(ctx, uuid, migration, volumes.added(old, new), called_off)
+            return
+        await finish_switched_over(h, ctx, uuid, migration, old, new, handover)
+
+    async def _called_off(
+        self,
+        ctx: dict[str, Any],
+        uuid: str,
+        migration: dict[str, Any],
+        made: list[dict[str, Any]],
+        exc: Exception,
+    ) -> None:
+        """A live migration that did not switch over: what the destination readied (its
+        QEMU, the attachments it `made`) goes, the instance stays here."""
+        h = self.h
+        with contextlib.suppress(Exception):
+            await h.bus.call(f"compute.{migration['dest_compute']}", "rollback_at_destination",
+                             ctx, instance_uuid=uuid)  # fmt: skip
+        await volumes.release(h.remote, ctx, made)
         await h.conductor.call(
-            "finish_live_migration", ctx, uuid=uuid, migration=migration, power_state=power
+            "event_finish", ctx, uuid=uuid, **failed_event("compute_live_migration", exc, h.host)
         )
+        await h.conductor.call("abort_move", ctx, uuid=uuid, migration=migration)
 
     async def pre_live_migration(
         self, ctx: dict[str, Any], instance_uuid: str, source: dict[str, Any] | None = None
@@ -326,9 +336,11 @@ class Moves:
             raise
         return {"target": target, "attachments": instance["attachments"]}
 
+    @redeliverable
     async def post_live_migration_at_destination(
         self, ctx: dict[str, Any], instance_uuid: str, handover: dict[str, Any] | None = None
     ) -> None:
+        """Destination: the guest runs here. Again: nothing more."""
         instance = await self.h.instance(ctx, instance_uuid)
         await self.h.driver.post_live_migration_at_destination(spec_for(instance), handover or {})
 
@@ -340,3 +352,60 @@ class Moves:
 
     async def rollback_at_destination(self, ctx: dict[str, Any], instance_uuid: str) -> None:
         await self.h.driver.rollback_at_destination(instance_uuid)
+
+
+async def _switch_over(
+    h: Host, ctx: dict[str, Any], uuid: str, migration: dict[str, Any], tries: int = 4
+) -> bool:
+    """The switch-over recorded (`conductor.switched_over`): asked again while the conductor
+    does not answer (the call is safe to repeat), since until it has, neither copy of the
+    guest may run. False: the move was called off."""
+    for attempt in range(tries):
+        try:
+            return bool(await h.conductor.call("switched_over", ctx, uuid=uuid,
+                                               migration=migration))  # fmt: skip
+        except errors.OvercastError as exc:
+            if attempt == tries - 1:
+                raise
+            LOG.warning("recording the switch-over of %s failed (%s); trying again", uuid, exc)
+            await asyncio.sleep(2**attempt)
+    return False
+
+
+async def finish_switched_over(
+    h: Host,
+    ctx: dict[str, Any],
+    uuid: str,
+    migration: dict[str, Any],
+    old: list[dict[str, Any]],
+    new: list[dict[str, Any]],
+    handover: dict[str, Any],
+) -> None:
+    """Source, a live migration past its switch-over (its record `post-migrating`): the copy
+    here ends (`post_live_migration`, which adds to the `handover`); the volume connections
+    are handed over, the source's (`old`) let go before the guest runs there (an export of a
+    volume stored here is opened anew then); the destination lets the guest run; the record
+    puts the instance there with its `new` attachments (`completed`); what is left of the
+    copy goes. Each step may run again: this host's next start finishes a move that a crash
+    cut short so (`reconcile.recover_host`)."""
+    dest = migration["dest_compute"]
+    power = states.RUNNING
+    try:
+        with trace.span("source host let its copy go", host=h.host):
+            handover = {**handover, **await h.driver.post_live_migration(uuid)}
+    except errors.OvercastError as exc:  # once the instance is not here, `drop_strays` tries
+        LOG.warning("the copy of %s left by its live migration did not end: %s", uuid, exc)
+    try:
+        with trace.span("volume connections handed over", target=dest):
+            await volumes.hand_over(h.remote, ctx, old, new)
+        with trace.span("destination host took the guest", target=dest):
+            await h.bus.call(f"compute.{dest}", "post_live_migration_at_destination", ctx,
+                             instance_uuid=uuid, handover=handover)  # fmt: skip
+    except Exception as exc:  # the guest is there, stopped still (its host's start runs it)
+        LOG.warning("the live migration of %s to %s ended with the guest stopped there: %s",
+                    uuid, dest, exc)  # fmt: skip
+        power = states.PAUSED_POWER
+    await h.conductor.call("finish_live_migration", ctx, uuid=uuid, migration=migration,
+                           power_state=power, attachments=new)  # fmt: skip
+    with contextlib.suppress(errors.OvercastError):  # else `drop_strays` does, later
+        await h.driver.destroy(uuid)

@@ -6,7 +6,9 @@
   driver's calls are idempotent), a snapshot's unfinished image is deleted, other tasks are
   cleared, guests nothing holds are destroyed (`drop_strays`), and volume attaches and
   detaches cut short are undone (`volumes.settle`); a live migration from here that it cut
-  short ends in the driver, the guest running on here (`abandon_migration`).
+  short ends in the driver, the guest running on here (`abandon_migration`), unless its
+  record says it switched over (`post-migrating`): then it goes on to its end, the instance
+  on its destination (`moves.finish_switched_over`).
 - `sync_power_states` (periodic) and `sync_one` (driver events): power state from the driver;
   an ACTIVE instance whose guest stopped becomes SHUTOFF, as Nova's sync does. The periodic
   pass, like the start, destroys the guests nothing holds any more (`drop_strays`): a move's
@@ -18,12 +20,14 @@ Called by `agent.manager.ComputeHost`; the cloud-wide half is `conductor.recover
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from overcast.common import errors, log
 from overcast.compute import drivers, records, states
-from overcast.compute.agent import volumes
+from overcast.compute import volumes as compute_volumes
+from overcast.compute.agent import moves, volumes
 from overcast.compute.agent.build import Builds
 from overcast.compute.agent.host import ADMIN_CTX, Host, spec_for
 
@@ -45,7 +49,10 @@ async def recover_host(h: Host, builds: Builds) -> None:
         _later(_settle_volumes(h, [i["uuid"] for i in at_rest]))
     for inst in mine:
         uuid, task = inst["uuid"], inst["task_state"]
-        if inst["vm_state"] == states.BUILDING:
+        if inst.get("switched_over"):
+            finish = functools.partial(_finish_live_migration, h, inst)
+            _later(_once_answered(finish, f"finish the live migration of {uuid}"))
+        elif inst["vm_state"] == states.BUILDING:
             await h.driver.destroy(uuid)
             message = (
                 f"Build of instance {uuid} was interrupted: its compute host {h.host} restarted."
@@ -77,6 +84,20 @@ async def recover_host(h: Host, builds: Builds) -> None:
             await _settle(h, inst)
         else:
             await _settle(h, inst)
+
+
+async def _finish_live_migration(h: Host, inst: dict[str, Any]) -> None:
+    """A live migration from here that a restart cut short after its switch-over goes on to
+    its end (`moves.finish_switched_over`), its volumes' attachments on the destination
+    found anew (those the volume service holds that the record does not list)."""
+    uuid, migration = inst["uuid"], inst["switched_over"]
+    LOG.info("finishing the live migration of %s to %s, cut short by a restart after its "
+             "switch-over", uuid, migration["dest_compute"])  # fmt: skip
+    ctx = await h.remote.as_service({**ADMIN_CTX, "project_id": inst.get("project_id")})
+    old = list(inst.get("attachments") or [])
+    there = {a["volume_id"]: a for a in await compute_volumes.left_behind(h.remote, ctx, inst)}
+    new = [there.get(a["volume_id"], a) for a in old]
+    await moves.finish_switched_over(h, ctx, uuid, migration, old, new, {})
 
 
 async def _settle(h: Host, inst: dict[str, Any]) -> None:

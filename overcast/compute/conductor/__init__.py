@@ -40,9 +40,16 @@ class HostStart:
         self.agents, self.moves = agents, moves
 
     async def recover_host(self, ctx: dict[str, Any], host: str) -> list[dict[str, Any]]:
-        """The moves whose step ran on `host` are aborted; then the instances on it."""
+        """The moves whose step ran on `host` are aborted; then the instances on it, each
+        with the live migration from `host` that it is past the switch-over of, if any
+        (`"switched_over"`: the host finishes it)."""
         await self.moves.abort_interrupted_moves(ctx, host)
-        return await self.agents.instances_on_host(ctx, host)
+        found = await self.agents.instances_on_host(ctx, host)
+        switched = await self.moves.switched_over_from(host)
+        for inst in found:
+            if inst["uuid"] in switched:
+                inst["switched_over"] = switched[inst["uuid"]]
+        return found
 
 
 class Conductor(Endpoint):

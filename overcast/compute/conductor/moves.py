@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import errors, log, trace
 from overcast.common.bus import Bus
+from overcast.common.bus.endpoints import redeliverable
 from overcast.common.config import Settings
 from overcast.common.db.session import Database
 from overcast.compute import records, states
@@ -291,6 +292,8 @@ class Moves:
             ).all()
         aborted = 0
         for move, task in rows:
+            if move.status == states.SWITCHED_OVER:  # its source finishes it (`switched_over`)
+                continue
             at_destination = task in states.DESTINATION_STEPS or move.migration_type == "evacuation"
             if (move.dest_compute if at_destination else move.source_compute) == host:
                 LOG.info("aborting the %s of %s: %s restarted", move.migration_type,
@@ -338,21 +341,63 @@ class Moves:
                 migration=migration,
             )
 
-    async def finish_live_migration(
-        self, ctx: dict[str, Any], uuid: str, migration: dict[str, Any], power_state: int
-    ) -> None:
+    @redeliverable
+    async def switched_over(
+        self, ctx: dict[str, Any], uuid: str, migration: dict[str, Any]
+    ) -> bool:
+        """The source's QEMU has handed the guest to the destination's: the record says so
+        (`post-migrating`) before the source lets its copy go or the destination lets the
+        guest run, so that a restart finishes the move instead of rolling it back. False when
+        the move had been called off (the source runs its copy on). Run again, the same."""
+        mig = instances.Migration
         async with self.db.session() as session:
-            await claims.release(session, migration["uuid"])
-            await writes.update_instance(
-                session,
-                uuid,
-                {
-                    "host": migration["dest_compute"],
-                    "node": migration["dest_node"],
-                    "task_state": None,
-                    "power_state": power_state,
-                },
+            await session.execute(
+                update(mig)
+                .where(mig.uuid == migration["uuid"], mig.status.in_(states.MOVE_IN_FLIGHT))
+                .values(status=states.SWITCHED_OVER)
             )
+            status = await session.scalar(select(mig.status).where(mig.uuid == migration["uuid"]))
+        return bool(status == states.SWITCHED_OVER)
+
+    async def switched_over_from(self, host: str) -> dict[str, dict[str, Any]]:
+        """The live migrations from `host` past their switch-over, by instance."""
+        mig = instances.Migration
+        async with self.db.reader() as session:
+            rows = await session.scalars(
+                select(mig).where(
+                    mig.status == states.SWITCHED_OVER,
+                    mig.migration_type == "live-migration",
+                    mig.source_compute == host,
+                )
+            )
+            return {m.instance_uuid: migration_dict(m) for m in rows}
+
+    @redeliverable
+    async def finish_live_migration(
+        self,
+        ctx: dict[str, Any],
+        uuid: str,
+        migration: dict[str, Any],
+        power_state: int,
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """The guest runs on the destination (with `attachments`, its volumes' connections
+        there): the instance is the destination's, the move `completed`. Run again, nothing."""
+        values: dict[str, Any] = {
+            "host": migration["dest_compute"],
+            "node": migration["dest_node"],
+            "task_state": None,
+            "power_state": power_state,
+        }
+        if attachments is not None:
+            values["attachments"] = attachments
+        mig = instances.Migration
+        async with self.db.session() as session:
+            status = await session.scalar(select(mig.status).where(mig.uuid == migration["uuid"]))
+            if status == "completed":
+                return
+            await claims.release(session, migration["uuid"])
+            await writes.update_instance(session, uuid, values)
             await _set_migration(session, migration["uuid"], status="completed")
             await records.event_finish(
                 session, ctx, uuid, "compute_live_migration", host=migration["source_compute"]

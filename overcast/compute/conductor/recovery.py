@@ -2,7 +2,8 @@
 
 - `recover_cloud` (service start): with the in-process bus, everything stopped together, so
   moves (resize, migration, live migration, evacuation) that were under way are rolled back to
-  their source, with the flavor the instance had, so quota usage is what exists; action events
+  their source, with the flavor the instance had, so quota usage is what exists (a live
+  migration past its switch-over goes on to its destination: `agent.reconcile`); action events
   left open are ended as errors; builds that never reached a host go to ERROR. With a broker
   the other processes lived on and the casts queued for this conductor will still arrive: only
   the builds this conductor had taken (its open scheduling events) go to ERROR, and its own
@@ -33,9 +34,11 @@ LOG = log.get(__name__)
 
 async def _roll_back_moves(session: AsyncSession) -> None:
     """Every move still in flight goes back to its source: the instance's host, node and flavor,
-    the source allocation; the destination's claim is dropped and the migration is `error`."""
+    the source allocation; the destination's claim is dropped and the migration is `error`.
+    Not a live migration past its switch-over: its source's agent finishes it."""
     mig = instances.Migration
-    rows = await session.execute(select(mig).where(mig.status.in_(states.MOVE_IN_FLIGHT)))
+    back = [s for s in states.MOVE_IN_FLIGHT if s != states.SWITCHED_OVER]
+    rows = await session.execute(select(mig).where(mig.status.in_(back)))
     for move in rows.scalars():
         if move.dest_node:
             await claims.release(session, move.instance_uuid, move.dest_node)
@@ -125,7 +128,7 @@ async def recover_cloud(db: Database, host: str, keeps_messages: bool) -> None:
         await _end_open_events(session, host if keeps_messages else None)
         live = select(inst.uuid).where(inst.deleted.is_(False))
         moving = select(instances.Migration.uuid).where(
-            instances.Migration.status.in_(("pre-migrating", "migrating", "finished"))
+            instances.Migration.status.in_(states.MOVE_UNSETTLED)
         )
         alloc = hosts.Allocation
         await session.execute(

@@ -213,8 +213,9 @@ class Driver(instrument.TracedCalls, abc.ABC):
     async def abandon_migration(self, instance: InstanceSpec, power_on: bool) -> None:  # noqa: B027
         """Agent start, for an instance at rest on this host that is not waiting for a resize
         to be confirmed: a resize or migration from here that a restart cut short (and the
-        database rolled back) leaves no trace; the guest is as it was, running if `power_on`.
-        Nothing to undo is fine."""
+        database rolled back) leaves no trace; the guest is as it was, running if `power_on`
+        (a guest that a live migration brought here and nothing let run, too). Nothing to undo
+        is fine."""
 
     async def finish_revert_migration(self, instance: InstanceSpec, power_on: bool) -> None:
         """Source side of a reverted resize: the guest as it was, with its old flavor."""
@@ -251,14 +252,26 @@ class Driver(instrument.TracedCalls, abc.ABC):
         self, instance_uuid: str, dest_host: str, target: dict[str, Any]
     ) -> dict[str, Any]:
         """Source side: hand the running guest to `dest_host`, readied by its
-        `pre_live_migration` (`target`); the guest is gone from here after. On failure it runs
-        on here. What the destination's `post_live_migration_at_destination` needs (JSON)."""
+        `pre_live_migration` (`target`). After, the guest is the destination's and its copy
+        here is left stopped: the caller records the switch-over, then ends it
+        (`post_live_migration`; or, if the move was called off, `abandon_migration` runs it
+        on here). On failure it runs on here. What the destination's
+        `post_live_migration_at_destination` needs (JSON)."""
         raise errors.NotSupported("live migration is not supported by this driver")
+
+    async def post_live_migration(self, instance_uuid: str) -> dict[str, Any]:
+        """Source side, once the switch-over is recorded: the copy here ends for good (what
+        is left of it goes with `destroy`). What the destination's
+        `post_live_migration_at_destination` needs of it besides what `live_migration` gave
+        (JSON). Called again, after a restart, it gives that again from what is left."""
+        await self.destroy(instance_uuid)
+        return {}
 
     async def post_live_migration_at_destination(
         self, instance: InstanceSpec, handover: dict[str, Any]
     ) -> None:
-        """Destination side, last: adopt the guest that arrived, running."""
+        """Destination side, last: adopt the guest that arrived, running. `handover` may be
+        empty (its source restarted since); called again, nothing more happens."""
         raise errors.NotSupported("live migration is not supported by this driver")
 
     async def rollback_at_destination(self, instance_uuid: str) -> None:

@@ -9,6 +9,8 @@ the image service returns as top-level fields of the image, as Glance v2 does):
 - `fake:spawn_delay`: seconds a spawn takes.
 - `fake:fail_live_migration`: `true` fails a live migration once the destination is ready
   (as a QEMU that cannot send the guest: it runs on at the source).
+- `fake:switch_over_hold`: seconds the source's copy of a live-migrated guest takes to end,
+  once the switch-over is recorded (not again after a restart).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class FakeDriver(drivers.Driver):
     def __init__(self, settings: Any, callbacks: drivers.Callbacks) -> None:
         super().__init__(settings, callbacks)
         self._guests: dict[str, _Guest] = {}
+        self._holds: dict[str, float] = {}  # `fake:switch_over_hold`, by guest sent
         self._path: Path | None = None
         self._flush: asyncio.Task[None] | None = None
 
@@ -190,8 +193,10 @@ class FakeDriver(drivers.Driver):
     async def pre_live_migration(
         self, instance: drivers.InstanceSpec, source: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        fail = str(_knobs(instance).get("fake:fail_live_migration", "")).lower() in _TRUE
-        return {"volumes": _volumes(instance), "fail": fail}
+        knobs = _knobs(instance)
+        fail = str(knobs.get("fake:fail_live_migration", "")).lower() in _TRUE
+        hold = float(knobs.get("fake:switch_over_hold", 0) or 0)
+        return {"volumes": _volumes(instance), "fail": fail, "hold": hold}
 
     async def live_migration(
         self, instance_uuid: str, dest_host: str, target: dict[str, Any]
@@ -199,8 +204,14 @@ class FakeDriver(drivers.Driver):
         self._get(instance_uuid)
         if target.get("fail"):
             raise errors.OvercastError(f"fake driver was told to fail sending {instance_uuid}")
-        await self.destroy(instance_uuid)
+        self._set(instance_uuid, states.PAUSED_POWER, f"sent to {dest_host} by live migration")
+        self._holds[instance_uuid] = float(target.get("hold") or 0)
         return {"volumes": target.get("volumes") or {}}
+
+    async def post_live_migration(self, instance_uuid: str) -> dict[str, Any]:
+        await asyncio.sleep(self._holds.pop(instance_uuid, 0))
+        await self.destroy(instance_uuid)
+        return {}
 
     async def post_live_migration_at_destination(
         self, instance: drivers.InstanceSpec, handover: dict[str, Any]

@@ -425,6 +425,9 @@ class QemuDriver(drivers.Driver):
     ) -> dict[str, Any]:
         return await self.moves.live_migration(instance_uuid, target)
 
+    async def post_live_migration(self, instance_uuid: str) -> dict[str, Any]:
+        return await self.moves.post_live_migration(instance_uuid)
+
     async def post_live_migration_at_destination(
         self, instance: drivers.InstanceSpec, handover: dict[str, Any]
     ) -> None:

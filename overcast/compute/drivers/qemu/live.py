@@ -4,8 +4,10 @@ The destination starts the guest's QEMU waiting for its state (`-incoming`, kept
 new overlays of the same base image, and serves those disks over NBD (`receive`). The source
 mirrors into them what its own overlays hold (`sync=top`: the bases are alike), migrates
 memory and devices while the guest runs, and at the switch-over, with the guest stopped and the
-mirrors in step, ends the mirrors and lets the migration finish (`send`). The destination then
-stops serving its disks and lets the guest run on (`run`). Called by `driver.QemuDriver`.
+mirrors in step, ends the mirrors and lets the migration finish (`send`), its QEMU then
+stopped (`postmigrate`) till its caller, having recorded the switch-over, ends it. The
+destination then stops serving its disks and lets the guest run on (`run`). Called by
+`migration.Moves`.
 """
 
 from __future__ import annotations
@@ -144,12 +146,12 @@ async def _abandon(guest: Guest, mirrors: list[str]) -> None:
             await guest.qmp("cont")
 
 
-async def run(guest: Guest, disks: list[str]) -> None:
+async def run(guest: Guest) -> None:
     """Destination, once the source has let go: stop serving the disks, let the guest run."""
     await _until("the guest's state arriving", lambda: _arrived(guest), 60)
-    for name in disks:
+    for export in await guest.qmp("query-block-exports"):
         with contextlib.suppress(errors.OvercastError):
-            await guest.qmp("block-export-del", id=f"exp-{name}")
+            await guest.qmp("block-export-del", id=export["id"])
     with contextlib.suppress(errors.OvercastError):
         await guest.qmp("nbd-server-stop")
     await guest.qmp("cont")

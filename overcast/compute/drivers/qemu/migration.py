@@ -174,16 +174,21 @@ class Moves:
         return True
 
     async def abandon_migration(self, instance: drivers.InstanceSpec, power_on: bool) -> None:
-        """A live migration from here cut short ends, the guest running on here. The files
-        kept for a revert come back (and the guest starts, if `power_on`); a move cut short
-        before they were whole only stopped the guest, or is stopping it still (the ACPI
-        power-off it asked for goes on): it starts again from scratch."""
+        """A live migration from here cut short ends, the guest running on here; a guest
+        that came here by one and was never let run (its source finished the move without
+        this host) runs, if `power_on`. The files kept for a revert come back (and the guest
+        starts, if `power_on`); a move cut short before they were whole only stopped the
+        guest, or is stopping it still (the ACPI power-off it asked for goes on): it starts
+        again from scratch."""
         g, uuid = self.g, instance.uuid
         if g.files.guest(uuid).config.exists() and g.guest(uuid).running():
             async with g.acting(uuid) as guest:
                 if await live.sending(guest):
                     LOG.info("%s: ending a live migration cut short by a restart", uuid)
                     await live.abandon(guest)
+                elif power_on and await guest.status() == "paused":
+                    LOG.info("%s: letting run a guest that arrived by live migration", uuid)
+                    await live.run(guest)
         if self._backup(uuid).exists():
             LOG.info("%s: undoing a resize or migration cut short by a restart", uuid)
             await self.finish_revert_migration(instance, power_on)
@@ -252,19 +257,33 @@ class Moves:
                 raise
 
     async def live_migration(self, instance_uuid: str, target: dict[str, Any]) -> dict[str, Any]:
+        """The guest sent; its QEMU here stays, stopped (`postmigrate`)."""
+        async with self.g.acting(instance_uuid) as guest:
+            await live.send(guest, target, self.g.conf.migration_timeout)
+        return {}
+
+    async def post_live_migration(self, instance_uuid: str) -> dict[str, Any]:
+        """The copy's QEMU ends; its files stay till `destroy`, so that its console log so
+        far, which the destination's log begins with, is there again after a restart."""
         g = self.g
-        async with g.acting(instance_uuid) as guest:
-            await live.send(guest, target, g.conf.migration_timeout)
-            console = await asyncio.to_thread(tail, guest.files.console_log, g.conf.console_log_max)
-            await g.forget(guest)
-        return {"console_log": console, "disks": target.get("disks", [])}
+        guest = g.guest(instance_uuid)
+        async with guest.lock:
+            guest.busy = True
+            try:
+                await guest.quit()
+            finally:
+                guest.busy = False
+        console = await asyncio.to_thread(tail, guest.files.console_log, g.conf.console_log_max)
+        return {"console_log": console}
 
     async def post_live_migration_at_destination(
         self, instance: drivers.InstanceSpec, handover: dict[str, Any]
     ) -> None:
         """The console log so far comes first in the log here (QEMU writes nothing while the
-        guest waits); then the guest runs."""
+        guest waits); then the guest runs. Again on a guest that runs: nothing."""
         async with self.g.acting(instance.uuid) as guest:
+            if await guest.status() == "running":
+                return
             earlier = str(handover.get("console_log") or "").encode()
             await asyncio.to_thread(append, guest.files.console_log, earlier)
-            await live.run(guest, list(handover.get("disks") or []))
+            await live.run(guest)
