@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -37,6 +36,17 @@ from tests.compute.qemu.conftest import (
 )
 from tests.helpers import nodes
 from tests.multinode.conftest import hosted_cloud
+from tests.multinode.guests import (
+    FIND_VOLUME,
+    MOVER,
+    QEMU_ENV,
+    attached,
+    attached_count,
+    connections,
+    guest_pid,
+    last_count,
+    node_named,
+)
 
 pytestmark = [
     pytest.mark.xdist_group("rabbitmq"),
@@ -46,33 +56,6 @@ pytestmark = [
     ),
 ]
 
-# Shell lines of the guests' scripts: wait for the disk whose serial is SERIAL, as $dev.
-FIND_VOLUME = """while :; do
-  for s in /sys/block/vd*/serial; do
-    [ "$(cat $s 2> /dev/null)" = "SERIAL" ] && dev=/dev/${s#/sys/block/} && dev=${dev%/serial}
-  done
-  [ -n "$dev" ] && [ -b "$dev" ] && break
-  sleep 1
-done"""
-# Finds its volume by serial and writes a marker at 1 MiB; then every second a counter, each
-# into a new cluster (64 KiB apart from 2 MiB on: the image grows, qcow2 adds to its tables),
-# and reads back from the device (its cache dropped) the marker and the counter before.
-MOVER = """#!/bin/sh
-(
-FIND
-printf written-before-move | dd of=$dev bs=512 seek=2048 conv=fsync 2> /dev/null
-n=0
-while :; do
-  n=$((n + 1))
-  printf after-%06d $n | dd of=$dev bs=512 seek=$((4096 + n * 128)) conv=fsync 2> /dev/null
-  echo 3 > /proc/sys/vm/drop_caches
-  first=$(dd if=$dev bs=512 skip=2048 count=1 2> /dev/null | tr -d '\\000')
-  last=$(dd if=$dev bs=512 skip=$((4096 + n * 128 - 128)) count=1 2> /dev/null | tr -d '\\000')
-  echo "movetest: $n reads $first $last."
-  sleep 1
-done
-) &
-""".replace("FIND", FIND_VOLUME)
 # At each boot (from an inittab entry made at the first) finds its volume by serial, says what
 # it reads at 1 MiB (its cache is cold) and, if nothing, writes a marker there.
 READER = """#!/bin/sh
@@ -91,13 +74,6 @@ chmod +x /etc/overcast/coldtest
 echo ::once:/etc/overcast/coldtest >> /etc/inittab
 /etc/overcast/coldtest
 """.replace("FIND", FIND_VOLUME)
-QEMU_ENV = {
-    "OVERCAST_COMPUTE__DRIVER": "qemu",
-    "OVERCAST_COMPUTE__QEMU__ACCEL": "tcg",
-    "OVERCAST_COMPUTE__SHUTDOWN_TIMEOUT": "20",
-    # Each host's periodic pass drops the guests of moves that ended without it, soon.
-    "OVERCAST_COMPUTE__SYNC_POWER_STATE_INTERVAL": "2",
-}
 
 
 @pytest.fixture(scope="module")
@@ -149,26 +125,15 @@ def guests(cloud: nodes.Cloud) -> Cloud:
     return made
 
 
-def _host(cloud: nodes.Cloud, name: str) -> nodes.Node:
-    return next(n for n in cloud.nodes if n.data_dir.name == name)
-
-
-def _pid(node: nodes.Node, server: Any) -> int | None:
-    for pid in qemu_pids(node.data_dir):
-        if server.id.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-            return pid
-    return None
-
-
 def _cmdline(node: nodes.Node, server: Any) -> str:
-    pid = _pid(node, server)
+    pid = guest_pid(node, server)
     assert pid is not None, f"no QEMU of {server.id} on {node.data_dir.name}"
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
 def test_novnc_of_a_guest_on_another_node(cloud: nodes.Cloud, guests: Cloud) -> None:
     (far,) = guests.conn.compute.servers(name="far")
-    where = _host(cloud, far.compute_host)
+    where = node_named(cloud, far.compute_host)
     assert where is not cloud.nodes[0]
     assert cloud.hosts is not None
     address = next(h.address for h in cloud.hosts.hosts if h.name == where.data_dir.name)
@@ -196,13 +161,13 @@ def _live_migrate(guests: Cloud, server: Any) -> Any:
 def test_live_migration_keeps_the_guest_running(cloud: nodes.Cloud, guests: Cloud) -> None:
     compute = guests.conn.compute
     (far,) = compute.servers(name="far")
-    source = _host(cloud, far.compute_host)
+    source = node_named(cloud, far.compute_host)
     booted = guests.console(far).count(BANNER)
-    pid = _pid(source, far)
+    pid = guest_pid(source, far)
     moved = _live_migrate(guests, far)
     assert moved.power_state == 1 and moved.task_state is None
-    dest = _host(cloud, moved.compute_host)
-    assert _pid(dest, far) and not _pid(source, far) and pid is not None
+    dest = node_named(cloud, moved.compute_host)
+    assert guest_pid(dest, far) and not guest_pid(source, far) and pid is not None
     assert not list((source.data_dir / "compute" / "qemu").glob(f"*/instances/{far.id}*"))
     console = compute.create_server_remote_console(far, protocol="serial", type="serial")
     seen = b""
@@ -230,7 +195,7 @@ def test_cold_migration_takes_the_disk_along(cloud: nodes.Cloud, guests: Cloud) 
     on the confirm): started there, the guest reads what it wrote into the volume before."""
     compute = guests.conn.compute
     (far,) = compute.servers(name="far")
-    source = _host(cloud, far.compute_host)
+    source = node_named(cloud, far.compute_host)
     cold = guests.conn.block_storage.find_volume("cold")
     guests.srv.cli("server", "add", "volume", far.id, cold.id)
     guests.wait_console(far, "coldtest: wrote.")
@@ -240,7 +205,7 @@ def test_cold_migration_takes_the_disk_along(cloud: nodes.Cloud, guests: Cloud) 
     subprocess.run(["qemu-io", "-f", "qcow2", *marker, str(_disk(source, far))], check=True)
     compute.migrate_server(far)
     moved = guests.wait_status(far, "VERIFY_RESIZE")
-    dest = _host(cloud, moved.compute_host)
+    dest = node_named(cloud, moved.compute_host)
     assert dest is not source
     shown = guests.srv.cli_json("volume", "show", cold.id)["attachments"]
     # The source's attachment stays until the confirm, for a revert.
@@ -252,43 +217,12 @@ def test_cold_migration_takes_the_disk_along(cloud: nodes.Cloud, guests: Cloud) 
     compute.confirm_server_resize(far)
     guests.wait_status(far, "SHUTOFF")
     assert not list((source.data_dir / "compute" / "qemu").glob(f"*/instances/{far.id}*"))
-    assert _attached(guests, cold.id)[0] == dest.data_dir.name
+    assert attached(guests, cold.id)[0] == dest.data_dir.name
     compute.start_server(far)
     guests.wait_status(far, "ACTIVE")
     guests.wait_console(far, BANNER)  # it boots from the disk that came over
     guests.wait_console(far, "coldtest: reads written-before-cold.")  # the volume came along
-    assert _pid(dest, far) is not None
-
-
-def _attached(guests: Cloud, volume_id: str) -> tuple[str, str]:
-    """(host, connection type) of the volume's one attachment: `openstack volume show`'s
-    host, the attachment's connection as the volume service gave it."""
-    (attachment,) = guests.srv.cli_json("volume", "show", volume_id)["attachments"]
-    found = guests.conn.block_storage.get(
-        f"/attachments/{attachment['attachment_id']}", microversion="3.44"
-    )
-    assert found.status_code == 200, found.text
-    info = found.json()["attachment"]["connection_info"]
-    return str(attachment["host_name"]), str(info["driver_volume_type"])
-
-
-def _attached_count(guests: Cloud, volume_id: str) -> int:
-    """How many attachments the volume service holds of the volume."""
-    found = guests.conn.block_storage.get(
-        f"/attachments?volume_id={volume_id}", microversion="3.27"
-    )
-    assert found.status_code == 200, found.text
-    return len(found.json()["attachments"])
-
-
-def _last_count(guests: Cloud, server: Any) -> int:
-    """The guest's last counter; every line so far read the marker and the counter before."""
-    lines = re.findall(r"movetest: (\d+) reads (\S*) ?(\S*)\.", guests.console(server))
-    assert lines, guests.console(server)[-2000:]
-    for n, first, last in lines:
-        before = f"after-{int(n) - 1:06d}" if int(n) > 1 else ""
-        assert (first, last) == ("written-before-move", before), lines
-    return int(lines[-1][0])
+    assert guest_pid(dest, far) is not None
 
 
 def _daemons(volume_id: str) -> list[str]:
@@ -308,21 +242,22 @@ def test_live_migration_with_a_volume_there_and_back(cloud: nodes.Cloud, guests:
     volume = guests.conn.block_storage.find_volume("moving")
     guests.srv.cli("server", "add", "volume", mover.id, volume.id)
     guests.wait_console(mover, "movetest: 2 reads written-before-move")
-    storage = _host(cloud, "nodea")
+    storage = node_named(cloud, "nodea")
     (path,) = (storage.data_dir / "volumes").glob(f"*/volume-{volume.id}")
     booted = guests.console(mover).count(BANNER)
     kinds = set()
     for _ in range(2):  # away from the host that stores it and back, or the other way round
         source = compute.get_server(mover.id).compute_host
         kind = "local" if source == "nodea" else "nbd"
-        assert _attached(guests, volume.id) == (source, kind)
+        assert attached(guests, volume.id) == (source, kind)
         assert len(_daemons(volume.id)) == (kind == "nbd")
-        count = _last_count(guests, mover)
+        count = last_count(guests, mover)
         moved = _live_migrate(guests, mover)
         there = moved.compute_host
         assert moved.power_state == 1 and moved.task_state is None
-        assert _pid(_host(cloud, there), mover) and not _pid(_host(cloud, source), mover)
-        assert _attached(guests, volume.id) == (there, "nbd" if kind == "local" else "local")
+        assert guest_pid(node_named(cloud, there), mover)
+        assert not guest_pid(node_named(cloud, source), mover)
+        assert attached(guests, volume.id) == (there, "nbd" if kind == "local" else "local")
         assert len(_daemons(volume.id)) == (kind == "local")  # the source's export went
         # It writes on and reads back from the volume, on its new host, what it wrote before.
         guests.wait_console(mover, f"movetest: {count + 5} reads")
@@ -331,7 +266,7 @@ def test_live_migration_with_a_volume_there_and_back(cloud: nodes.Cloud, guests:
     assert guests.console(mover).count(BANNER) == booted  # no reboot
     # What it wrote before the moves and after them is in the volume's file.
     assert image_bytes(path, "qcow2", 1 << 20, 19) == b"written-before-move"
-    count = _last_count(guests, mover)
+    count = last_count(guests, mover)
     for n in range(1, count + 1):
         found = image_bytes(path, "qcow2", (2 << 20) + (n << 16), 12)
         assert found == f"after-{n:06d}".encode(), (n, found)
@@ -341,48 +276,41 @@ def test_live_migration_with_a_volume_there_and_back(cloud: nodes.Cloud, guests:
     assert not detached.attachments and not _daemons(volume.id)
 
 
-def _connections(node: nodes.Node, pid: int, to: str) -> int:
-    """How many connections QEMU `pid` on `node` has open to `to` (its volume's NBD export,
-    and while it sends the guest its mirror's and its migration's)."""
-    found = node.run("ss", "-Htnp", "state", "established", "dst", to)
-    return found.count(f"pid={pid},")
-
-
 def _cut_short(cloud: nodes.Cloud, guests: Cloud, mover: Any, volume_id: str) -> None:
     """A live migration whose source's process is killed while QEMU sends the guest, then
     started again (as systemd would): the source finds the guest running on there, the
     instance ACTIVE with no task, the migration `error`; the destination drops its waiting
     QEMU, its files and its attachment of the volume by itself, without a restart."""
     compute = guests.conn.compute
-    source = _host(cloud, compute.get_server(mover.id).compute_host)
+    source = node_named(cloud, compute.get_server(mover.id).compute_host)
     dest = next(n for n in cloud.nodes[1:] if n is not source)
     assert cloud.hosts is not None
     address = next(h.address for h in cloud.hosts.hosts if h.name == dest.data_dir.name)
-    pid, count = _pid(source, mover), _last_count(guests, mover)
+    pid, count = guest_pid(source, mover), last_count(guests, mover)
     assert pid is not None
     booted = guests.console(mover).count(BANNER)
-    before = _attached(guests, volume_id)
-    exports = _connections(source, pid, address)
+    before = attached(guests, volume_id)
+    exports = connections(source, pid, address)
     compute.live_migrate_server(mover, host=None, block_migration="auto")
     deadline = time.monotonic() + 120
-    while _connections(source, pid, address) <= exports:
+    while connections(source, pid, address) <= exports:
         assert time.monotonic() < deadline, "the source never began to send the guest"
         time.sleep(0.05)
     source.kill()
-    assert _pid(dest, mover), "no QEMU waited at the destination"
+    assert guest_pid(dest, mover), "no QEMU waited at the destination"
     source.start(timeout=240)
     back = guests.wait_status(mover, "ACTIVE")
     assert (back.compute_host, back.task_state, back.power_state) == (source.data_dir.name, None, 1)
     moves = list(compute.migrations(instance_uuid=mover.id))
     assert max(moves, key=lambda m: m.id).status == "error"
-    assert _pid(source, mover) == pid  # the same QEMU runs the guest on
+    assert guest_pid(source, mover) == pid  # the same QEMU runs the guest on
     deadline = time.monotonic() + 60
     left = (dest.data_dir / "compute" / "qemu").glob(f"*/instances/{mover.id}*")
-    while _pid(dest, mover) or list(left) or _attached_count(guests, volume_id) != 1:
+    while guest_pid(dest, mover) or list(left) or attached_count(guests, volume_id) != 1:
         assert time.monotonic() < deadline, "the destination kept what it readied"
         time.sleep(0.5)
         left = (dest.data_dir / "compute" / "qemu").glob(f"*/instances/{mover.id}*")
-    assert _attached(guests, volume_id) == before
+    assert attached(guests, volume_id) == before
     guests.wait_console(mover, f"movetest: {count + 5} reads")  # it reads its volume still
-    _last_count(guests, mover)
+    last_count(guests, mover)
     assert guests.console(mover).count(BANNER) == booted  # no reboot
