@@ -16,13 +16,13 @@ import asyncio
 import itertools
 import json
 import multiprocessing
-import os
 import statistics
 import sys
 import time
 from typing import Any
 
 import httpx
+import stats
 
 
 def _body(args: argparse.Namespace) -> dict[str, Any]:
@@ -87,14 +87,6 @@ def _run_share(job: dict[str, Any]) -> dict[str, Any]:
     return asyncio.run(_load(job))
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
-    """User+system CPU time of a local server process, from /proc (Linux only)."""
-    if pid is None:
-        return None
-    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _phase(args: argparse.Namespace, phase: str, **job: Any) -> dict[str, Any]:
     processes = max(1, min(args.processes, args.concurrency))
     shares = [
@@ -111,13 +103,13 @@ def _phase(args: argparse.Namespace, phase: str, **job: Any) -> dict[str, Any]:
         }
         for n in shares
     ]
-    cpu_before = _cpu_seconds(args.server_pid)
+    cpu_before = stats.cpu_seconds(args.server_pid)
     if processes == 1:
         results = [_run_share(jobs[0])]
     else:
         with multiprocessing.Pool(processes) as pool:
             results = pool.map(_run_share, jobs)
-    cpu_after = _cpu_seconds(args.server_pid)
+    cpu_after = stats.cpu_seconds(args.server_pid)
     latencies = sorted(x for r in results for x in r["latencies"])
     elapsed = max(r["elapsed"] for r in results)
     out: dict[str, Any] = {
@@ -126,7 +118,7 @@ def _phase(args: argparse.Namespace, phase: str, **job: Any) -> dict[str, Any]:
         "seconds": round(elapsed, 2),
         "rps": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
     }
-    if cpu_before is not None and cpu_after is not None and latencies:
+    if args.server_pid and latencies:
         # What one request costs the server, whatever else the machine is doing: the rate a
         # free core could sustain is 1e6 / server_cpu_us_per_request.
         out["server_cpu_us_per_request"] = round((cpu_after - cpu_before) / len(latencies) * 1e6)

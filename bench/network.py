@@ -4,9 +4,11 @@ concurrent port creates on one /22 (zero duplicate addresses, zero errors expect
 (openstacksdk for auth and discovery, then plain REST calls on keep-alive connections).
 
     python bench/network.py --cloud NAME [--single 200 --concurrent 1000 --workers 64
-        --list-size 10000 --boots 100 --image IMG --flavor FLAVOR --phases crud,list,...]
+        --list-size 10000 --boots 100 --image IMG --flavor FLAVOR --phases crud,list,...
+        --server-pid PID ...]
 
-Prints one JSON object. Needs an admin (it raises its project's network quotas) or quotas
+Prints one JSON object; with `--server-pid`, also the server's CPU milliseconds per port
+create (sequential and concurrent), the figure to compare on a busy machine. Needs an admin (it raises its project's network quotas) or quotas
 large enough; everything it makes is deleted at the end.
 """
 
@@ -159,10 +161,12 @@ class Bench:
             times["network_delete"].append(ms)
         net_id, _ = self.network("10.201.0.0/22")
         ports = []
+        cpu = stats.cpu_seconds(*self.args.server_pid)
         for _ in range(n):
             ms, port = self.timed("POST", "/ports", {"port": {"network_id": net_id}}, 201)
             times["port_create"].append(ms)
             ports.append(port["port"]["id"])
+        cpu = stats.cpu_seconds(*self.args.server_pid) - cpu
         for port_id in ports:
             ms, _ = self.timed("DELETE", f"/ports/{port_id}", ok=204)
             times["port_delete"].append(ms)
@@ -171,6 +175,8 @@ class Bench:
             out[key]["sequential_per_s"] = (
                 round(1000 / statistics.fmean(values), 1) if values else 0
             )
+        if self.args.server_pid and n:
+            out["port_create"]["server_cpu_ms"] = round(cpu * 1000 / n, 2)
         return out
 
     def concurrent(self) -> dict[str, Any]:
@@ -188,10 +194,11 @@ class Bench:
             latencies.append(ms)
             return str(port["port"]["fixed_ips"][0]["ip_address"])
 
-        started = time.perf_counter()
+        cpu, started = stats.cpu_seconds(*self.args.server_pid), time.perf_counter()
         with cf.ThreadPoolExecutor(self.args.workers) as pool:
             addresses = [a for a in pool.map(one, range(self.args.concurrent)) if a]
         elapsed = time.perf_counter() - started
+        cpu = stats.cpu_seconds(*self.args.server_pid) - cpu
         return {
             "ports": self.args.concurrent,
             "workers": self.args.workers,
@@ -201,6 +208,11 @@ class Bench:
             "errors": len(errors),
             "first_errors": errors[:3],
             "latency": stats.summary(latencies),
+            "server_cpu_ms_per_create": (
+                round(cpu * 1000 / len(addresses), 2)
+                if self.args.server_pid and addresses
+                else None
+            ),
         }
 
     def listing(self) -> dict[str, Any]:
@@ -286,6 +298,7 @@ def main() -> int:
     parser.add_argument("--image", default="overcast-guest")
     parser.add_argument("--flavor", default="m1.tiny")
     parser.add_argument("--phases", default="crud,concurrent_ports,list,boot_with_port")
+    parser.add_argument("--server-pid", type=int, nargs="*", default=[], help="its processes")
     args = parser.parse_args()
     bench = Bench(args)
     bench.quotas()

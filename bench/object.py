@@ -30,6 +30,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import openstack
+import stats
 import swiftclient
 
 MIB = 1 << 20
@@ -46,16 +47,6 @@ def connect(
     else:
         url, token = swiftclient.Connection(authurl=auth, user=user, key=key).get_auth()
     return str(url), str(token)
-
-
-def cpu(pids: list[int] | None) -> float:
-    """CPU seconds of the server's processes (and their threads) so far."""
-    total = 0.0
-    for pid in pids or []:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def _cpu_self() -> float:
@@ -128,7 +119,7 @@ class Clients:
             pipe.send((op, share))
         for pipe in self.pipes:
             assert pipe.recv() == "ready"
-        start_cpu = cpu(pid)
+        start_cpu = stats.cpu_seconds(*pid or ())
         for pipe in self.pipes:
             pipe.send("go")
         done = [pipe.recv() for pipe in self.pipes]
@@ -136,7 +127,9 @@ class Clients:
         return {
             f"{name}_per_s": round(count / elapsed, 1),
             f"{name}_client_cpu_ms_per_op": round(sum(d[2] for d in done) * 1000 / count, 3),
-            f"{name}_server_cpu_ms_per_op": round((cpu(pid) - start_cpu) * 1000 / count, 3)
+            f"{name}_server_cpu_ms_per_op": round(
+                (stats.cpu_seconds(*pid or ()) - start_cpu) * 1000 / count, 3
+            )
             if pid
             else None,
         }
@@ -188,20 +181,20 @@ def main() -> None:
 
     big = os.urandom(args.large_mb * MIB)
 
-    start_cpu = cpu(pid)
+    start_cpu = stats.cpu_seconds(*pid or ())
     start = time.perf_counter()
     for n in range(args.large_count):
         admin.put_object(container, f"big{n}", io.BytesIO(big), content_length=len(big))
     put_s = time.perf_counter() - start
-    put_cpu = cpu(pid) - start_cpu
-    start_cpu = cpu(pid)
+    put_cpu = stats.cpu_seconds(*pid or ()) - start_cpu
+    start_cpu = stats.cpu_seconds(*pid or ())
     start = time.perf_counter()
     for n in range(args.large_count):
         _headers, body = admin.get_object(container, f"big{n}", resp_chunk_size=4 * MIB)
         size = sum(len(chunk) for chunk in body)
         assert size == len(big)
     get_s = time.perf_counter() - start
-    get_cpu = cpu(pid) - start_cpu
+    get_cpu = stats.cpu_seconds(*pid or ()) - start_cpu
     total_mb = args.large_mb * args.large_count * MIB / 1e6
     out |= {
         "large_mib": args.large_mb,

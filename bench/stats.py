@@ -3,6 +3,7 @@ sits beside them and is imported as `stats`)."""
 
 from __future__ import annotations
 
+import os
 import statistics
 
 
@@ -22,3 +23,15 @@ def summary(values: list[float], unit: str = "ms", digits: int = 2) -> dict[str,
         f"p99_{unit}": pct(values, 99, digits),
         f"mean_{unit}": round(statistics.fmean(values), digits) if values else None,
     }
+
+
+def cpu_seconds(*pids: int | None) -> float:
+    """User + system CPU seconds that local processes `pids` (and their threads) have used so
+    far, from /proc (Linux); None and no pids count as 0."""
+    total = 0
+    for pid in pids:
+        if pid:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import threading
 import time
 import uuid
@@ -109,14 +108,6 @@ def listen(cloud: Cloud, server_id: str, delays: list[float], steps: list[str]) 
             return
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of process `pid` (Linux), 0 without one."""
-    if not pid:
-        return 0.0
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def boots(args: argparse.Namespace) -> dict[str, Any]:
     clouds = {"traced": Cloud(args.cloud, args)}
     if args.compare_cloud:
@@ -128,13 +119,13 @@ def boots(args: argparse.Namespace) -> dict[str, Any]:
     steps: list[str] = []
     for _ in range(args.boots):
         for name, cloud in clouds.items():
-            before = cpu_seconds(pids[name])
+            before = stats.cpu_seconds(pids[name])
             started = time.perf_counter()
             server_id = cloud.create()
             times[name].append(cloud.wait_active(server_id, started))
             cloud.delete(server_id)
             time.sleep(0.05)  # the delete's work, counted with its boot
-            cpu[name] += cpu_seconds(pids[name]) - before
+            cpu[name] += stats.cpu_seconds(pids[name]) - before
     traced = clouds["traced"]
     for _ in range(args.streams):
         started = time.perf_counter()
