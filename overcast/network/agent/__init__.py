@@ -3,7 +3,7 @@ it reports in with heartbeats, and reconciles the host with the database, level-
 a full pass every `report_interval` and at start, ports at once when the API casts
 `port_changed` to `network-agent.<host>` (those that arrive while it is busy in one batch),
 and the filtering of security groups when the API fans `security_groups_changed` out (a
-group's rules or members changed). Ports its driver has wired go ACTIVE; compute hears of it
+group's rules or members changed: looked up only for the groups this host filters with). Ports its driver has wired go ACTIVE; compute hears of it
 through `Notifier` (Nova's `network-vif-plugged` event)."""
 
 from __future__ import annotations
@@ -63,6 +63,12 @@ class NetworkAgent:
         # it works are handed over together once it is done.
         self._groups_pending: set[str] = set()
         self._groups_task: asyncio.Task[None] | None = None
+        # The groups last handed to the driver (those of its wired ports and their rules'
+        # remotes), as of its last read under `_lock`: a change to any other group concerns
+        # this host only once a port of it comes here, and that port's batch reads the group
+        # afresh. Most changes are of other hosts' groups (every port created joins its
+        # project's default group): those cost no look-up.
+        self.filtering: set[str] = set()
 
     @property
     def caps(self) -> drivers.Capabilities:
@@ -155,6 +161,7 @@ class NetworkAgent:
                 await dhcp_ports.ensure(self.state, self.host)
             async with self.db.reader() as session:
                 state = await desired.host_state(session, self.host, self.caps.l3)
+                self.filtering = {group.id for group in state.security_groups}
                 rows = await session.execute(
                     select(Port.id, Port.status).where(Port.host == self.host)
                 )
@@ -201,6 +208,7 @@ class NetworkAgent:
                 return
             async with self.db.reader() as session:
                 batch = await desired.some_ports(session, ids, self.host)
+            self.filtering.update(group.id for group in batch.security_groups)
             full = False
             if batch.ports and self.caps.dhcp and self.state is not None:
                 # A network's first port: its DHCP server must be there before the guest asks.
@@ -224,12 +232,16 @@ class NetworkAgent:
             self._groups_pending.clear()
             try:
                 async with self._lock:
+                    ids = [group_id for group_id in ids if group_id in self.filtering]
+                    if not ids:
+                        continue
                     async with self.db.reader() as session:
                         here = await desired.groups_here(session, self.host, ids)
                         if not here:
                             continue
                         wanted = await desired.with_remotes(session, here)
                         groups = await desired.security_groups(session, wanted)
+                    self.filtering.update(group.id for group in groups)
                     await self.driver.security_groups_changed(tuple(groups))
             except Exception:  # the next full pass applies them
                 LOG.exception("security groups not applied", extra={"fields": {"ids": ids}})
