@@ -15,7 +15,7 @@ from overcast.common.http.policy import Policy
 from overcast.common.service import Gathered, Runtime, Service, Unit, api_app
 from overcast.network import bootstrap, policies
 from overcast.network.agent import NetworkAgent
-from overcast.network.api import routers
+from overcast.network.api import answer_directly, routers
 from overcast.network.notifier import NovaNotifier
 from overcast.network.state import NetworkState
 
@@ -63,6 +63,7 @@ class NetworkService(Service):
         app.state.network = self.state
         for router in routers():
             app.include_router(router)
+        answer_directly(app)
         return app
 
     async def start(self, runtime: Runtime) -> None:

@@ -30,14 +30,17 @@ class ServiceApp(FastAPI):
         # Set by `api_app`: the service's error dialect and its `ApiMiddleware` around an app.
         self.render: faults.Render | None = None
         self.guarded: Callable[[ASGIApp], ASGIApp] | None = None
-        self._direct: list[tuple[str, frozenset[str], ASGIApp]] = []
+        self._direct: list[tuple[str, frozenset[str], bool, ASGIApp]] = []
 
-    def answer_directly(self, prefix: str, methods: list[str], handler: Handler) -> None:
-        """Send requests whose path (below the mount) starts with `prefix` and whose method
-        is one of `methods` to `handler`, past FastAPI's layers. Call before serving."""
+    def answer_directly(
+        self, prefix: str, methods: list[str], handler: Handler, *, leaf: bool = False
+    ) -> None:
+        """Send requests whose path (below the mount) starts with `prefix` (if `leaf`: is
+        `prefix` and one more segment, as a route's `/{name}` matches) and whose method is
+        one of `methods` to `handler`, past FastAPI's layers. Call before serving."""
         assert self.render is not None and self.guarded is not None
         answer = _Answer(self, handler, self.render)
-        self._direct.append((prefix, frozenset(methods), self.guarded(answer)))
+        self._direct.append((prefix, frozenset(methods), leaf, self.guarded(answer)))
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
@@ -45,7 +48,9 @@ class ServiceApp(FastAPI):
 
 
 class _Shortcut:
-    def __init__(self, stack: ASGIApp, direct: list[tuple[str, frozenset[str], ASGIApp]]) -> None:
+    def __init__(
+        self, stack: ASGIApp, direct: list[tuple[str, frozenset[str], bool, ASGIApp]]
+    ) -> None:
         self.stack = stack
         self.direct = direct
 
@@ -54,11 +59,19 @@ class _Shortcut:
             path: str = scope["path"]
             root: str = scope.get("root_path", "")
             start = len(root) if root and path.startswith(root) else 0
-            for prefix, methods, app in self.direct:
-                if path.startswith(prefix, start) and scope["method"] in methods:
+            for prefix, methods, leaf, app in self.direct:
+                if (
+                    path.startswith(prefix, start)
+                    and scope["method"] in methods
+                    and (not leaf or _segment(path[start + len(prefix) :]))
+                ):
                     await app(scope, receive, send)
                     return
         await self.stack(scope, receive, send)
+
+
+def _segment(rest: str) -> bool:
+    return bool(rest) and "/" not in rest
 
 
 class _Answer:

@@ -60,6 +60,12 @@ async def create(path: str, request: Request) -> JSONResponse:
     return JSONResponse(result, status_code=201)
 
 
+async def create_directly(request: Request) -> JSONResponse:
+    """`POST /v2.0/<path>` past FastAPI's layers (`ServiceApp.answer_directly`): creates,
+    ports above all (one or more for every boot), are this API's busiest writes."""
+    return await create(request.scope["path"].rpartition("/")[2], request)
+
+
 @router.get("/{path}/{ident}")
 async def show(path: str, ident: str, request: Request) -> JSONResponse:
     kind = _kind(path)
