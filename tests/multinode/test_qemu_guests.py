@@ -1,5 +1,5 @@
 """Real guests (the qemu driver, TCG) on compute nodes that are namespace hosts of their own,
-with the APIs on a third: the noVNC console of a guest reached by the API's proxy over the
+with the APIs and the conductor on others (`qemu_nodes`): the noVNC console of a guest reached by the API's proxy over the
 network at its host's `my_ip`; a live migration (disks mirrored over NBD, no shared
 storage) after which the guest runs on where it was, its serial console (over TCP from the
 API's proxy too) going on; a live migration of a guest with a volume attached, there and
@@ -14,7 +14,6 @@ this module's subject."""
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,21 +24,16 @@ import pytest
 import websockets.sync.client
 
 from overcast.compute.drivers.qemu import hostinfo
-from overcast.compute.guest import build
 from tests.compute.qemu.conftest import (
     BANNER,
-    GUEST_DIR,
     Cloud,
     image_bytes,
-    qemu_pids,
     vnc_handshake,
 )
 from tests.helpers import nodes
-from tests.multinode.conftest import hosted_cloud
 from tests.multinode.guests import (
     FIND_VOLUME,
     MOVER,
-    QEMU_ENV,
     attached,
     attached_count,
     connections,
@@ -77,33 +71,12 @@ echo ::once:/etc/overcast/coldtest >> /etc/inittab
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.Cloud]:
-    image = build.ensure(GUEST_DIR)
-    with hosted_cloud(tmp_path_factory.mktemp("qemu-nodes")) as made:
-        made.node("api", "api,scheduler,conductor").start()
-        nodea = made.node("nodea", "compute,volume", **QEMU_ENV)  # it stores the volumes too
-        nodea.env["OVERCAST_VOLUME__EXPORT_ADDRESS"] = nodea.env["OVERCAST_MY_IP"]
-        nodea.start(timeout=240)
-        made.node("nodeb", "compute", **QEMU_ENV).start(timeout=240)
-        conn = made.nodes[0].connect()
-        with image.path.open("rb") as data:
-            conn.image.create_image(
-                name="overcast-guest",
-                data=data,
-                disk_format="qcow2",
-                container_format="bare",
-                visibility="public",
-            )
-        try:
-            yield made
-        finally:
-            for node in made.nodes[1:]:
-                for pid in qemu_pids(node.data_dir):  # nothing may outlive the tests
-                    os.kill(pid, 9)
+def cloud(qemu_nodes: nodes.Cloud) -> nodes.Cloud:
+    return qemu_nodes
 
 
 @pytest.fixture(scope="module")
-def guests(cloud: nodes.Cloud) -> Cloud:
+def guests(cloud: nodes.Cloud) -> Iterator[Cloud]:
     """`far`, which reads the volume `cold` (and writes it once) at each boot once it is
     attached, and `mover`, which writes to the volume `moving` once it is attached."""
     made = Cloud(cloud.nodes[0])
@@ -122,7 +95,9 @@ def guests(cloud: nodes.Cloud) -> Cloud:
             {"user_data": base64.b64encode(script).decode(), "availability_zone": "nova:nodeb"},
         ),
     )
-    return made
+    yield made
+    for server in made.conn.compute.servers(name="^(far|mover)$"):  # the next module's room
+        made.conn.compute.delete_server(server)
 
 
 def _cmdline(node: nodes.Node, server: Any) -> str:
@@ -134,7 +109,7 @@ def _cmdline(node: nodes.Node, server: Any) -> str:
 def test_novnc_of_a_guest_on_another_node(cloud: nodes.Cloud, guests: Cloud) -> None:
     (far,) = guests.conn.compute.servers(name="far")
     where = node_named(cloud, far.compute_host)
-    assert where is not cloud.nodes[0]
+    assert where in cloud.nodes[2:]
     assert cloud.hosts is not None
     address = next(h.address for h in cloud.hosts.hosts if h.name == where.data_dir.name)
     line = _cmdline(where, far)  # both consoles on TCP at its host's my_ip
@@ -283,7 +258,7 @@ def _cut_short(cloud: nodes.Cloud, guests: Cloud, mover: Any, volume_id: str) ->
     QEMU, its files and its attachment of the volume by itself, without a restart."""
     compute = guests.conn.compute
     source = node_named(cloud, compute.get_server(mover.id).compute_host)
-    dest = next(n for n in cloud.nodes[1:] if n is not source)
+    dest = next(n for n in cloud.nodes[2:] if n is not source)
     assert cloud.hosts is not None
     address = next(h.address for h in cloud.hosts.hosts if h.name == dest.data_dir.name)
     pid, count = guest_pid(source, mover), last_count(guests, mover)

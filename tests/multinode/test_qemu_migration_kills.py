@@ -11,14 +11,14 @@ the volume for it.
 - The destination's process while QEMU sends the guest.
 - The conductor's process while QEMU sends the guest.
 
-The nodes are namespace hosts: `api` (the APIs and the scheduler), `control` (the conductor)
-and the compute nodes `nodea` (which stores the volume) and `nodeb`. One guest, booted on
-`nodeb`, moves between them in every test; guests have no network (`networks="none"`)."""
+The cloud is the one `test_qemu_guests` uses too (`qemu_nodes`): `api` (the APIs and the
+scheduler), `control` (the conductor) and the compute nodes `nodea` (which stores the volume)
+and `nodeb`, each a namespace host. One guest, booted on `nodeb`, moves between them in every
+test; guests have no network (`networks="none"`)."""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import signal
 import time
@@ -28,13 +28,10 @@ from typing import Any
 import pytest
 
 from overcast.compute.drivers.qemu import hostinfo
-from overcast.compute.guest import build
-from tests.compute.qemu.conftest import BANNER, GUEST_DIR, Cloud, qemu_pids
+from tests.compute.qemu.conftest import BANNER, Cloud
 from tests.helpers import nodes
-from tests.multinode.conftest import hosted_cloud
 from tests.multinode.guests import (
     MOVER,
-    QEMU_ENV,
     attached,
     attached_count,
     connections,
@@ -55,52 +52,32 @@ ENDED = ("completed", "error", "failed")
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.Cloud]:
-    image = build.ensure(GUEST_DIR)
-    with hosted_cloud(tmp_path_factory.mktemp("qemu-kills")) as made:
-        made.node("api", "api,scheduler").start()
-        made.node("control", "conductor").start()
-        nodea = made.node("nodea", "compute,volume", **QEMU_ENV)
-        nodea.env["OVERCAST_VOLUME__EXPORT_ADDRESS"] = nodea.env["OVERCAST_MY_IP"]
-        nodea.start(timeout=240)
-        made.node("nodeb", "compute", **QEMU_ENV).start(timeout=240)
-        conn = made.nodes[0].connect()
-        with image.path.open("rb") as data:
-            conn.image.create_image(name="overcast-guest", data=data, disk_format="qcow2",
-                                    container_format="bare", visibility="public")  # fmt: skip
-        try:
-            yield made
-        finally:
-            for node in made.nodes:
-                if node.process is not None:  # a test that failed may leave one stopped
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(node.process.pid, signal.SIGCONT)
-            for node in made.nodes[2:]:
-                for pid in qemu_pids(node.data_dir):  # nothing may outlive the tests
-                    os.kill(pid, 9)
+def cloud(qemu_nodes: nodes.Cloud) -> nodes.Cloud:
+    return qemu_nodes
 
 
 @pytest.fixture(scope="module")
-def guests(cloud: nodes.Cloud) -> Cloud:
-    """`mover` on `nodeb`, writing to its volume `moving` (stored on `nodea`) every second."""
+def guests(cloud: nodes.Cloud) -> Iterator[Cloud]:
+    """`hopper` on `nodeb`, writing to its volume `hopping` (stored on `nodea`) every second."""
     made = Cloud(cloud.nodes[0])
-    volume = made.conn.block_storage.create_volume(size=1, name="moving")
+    volume = made.conn.block_storage.create_volume(size=1, name="hopping")
     made.conn.block_storage.wait_for_status(volume, "available", wait=60)
     script = MOVER.replace("SERIAL", volume.id[:20]).encode()
-    (mover,) = made.boot_all(
-        ("mover", {"user_data": base64.b64encode(script).decode(),
-                   "availability_zone": "nova:nodeb"}),
+    (hopper,) = made.boot_all(
+        ("hopper", {"user_data": base64.b64encode(script).decode(),
+                    "availability_zone": "nova:nodeb"}),
     )  # fmt: skip
-    made.srv.cli("server", "add", "volume", mover.id, volume.id)
-    made.wait_console(mover, "movetest: 2 reads written-before-move")
-    return made
+    made.srv.cli("server", "add", "volume", hopper.id, volume.id)
+    made.wait_console(hopper, "movetest: 2 reads written-before-move")
+    yield made
+    made.conn.compute.delete_server(hopper)
 
 
 def _on(cloud: nodes.Cloud, guests: Cloud, name: str) -> tuple[Any, nodes.Node, nodes.Node]:
     """The guest on node `name` (moved there if a test before left it elsewhere): (the server,
     that node, the other compute node)."""
     compute = guests.conn.compute
-    (mover,) = compute.servers(name="mover")
+    (mover,) = compute.servers(name="^hopper$")
     if mover.compute_host != name:
         compute.live_migrate_server(mover, host=name, block_migration="auto")
         mover = _settled(guests, mover)
@@ -152,7 +129,7 @@ def _one_guest_left(cloud: nodes.Cloud, guests: Cloud, mover: Any, booted: int) 
     there = node_named(cloud, moved.compute_host)
     other = next(n for n in cloud.nodes[2:] if n is not there)
     assert guest_pid(there, mover) is not None
-    volume = guests.conn.block_storage.find_volume("moving")
+    volume = guests.conn.block_storage.find_volume("hopping")
     deadline = time.monotonic() + 60
     while True:
         files = list((other.data_dir / "compute" / "qemu").glob(f"*/instances/{mover.id}*"))
