@@ -29,6 +29,11 @@ _SUBNETS = (
 
 
 async def subnets_of(op: Op, network_id: str) -> list[Subnet]:
+    """The network's subnets, oldest first: those `networks.network_for` read with it, once
+    (later calls read them again: the request may have changed them since)."""
+    known: list[Subnet] | None = op.memo.pop(("subnets", network_id), None)
+    if known is not None:
+        return known
     rows = await op.session.execute(_SUBNETS, {"network_id": network_id})
     return list(rows.scalars())
 

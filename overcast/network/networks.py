@@ -42,16 +42,30 @@ def network_visible(ctx: RequestContext) -> ColumnElement[bool] | None:
 
 
 _NETWORK = select(Network).where(Network.id == bindparam("network_id"))  # built once
+_WITH_SUBNETS = (
+    select(Network, Subnet)
+    .outerjoin(Subnet, Subnet.network_id == Network.id)
+    .where(Network.id == bindparam("network_id"))
+    .order_by(Subnet.created_at, Subnet.id)
+)
 
 
-async def network_for(op: Op, network_id: str) -> Network:
-    """A network the caller may see (and so use), or NetworkNotFound."""
+async def network_for(op: Op, network_id: str, *, subnets: bool = False) -> Network:
+    """A network the caller may see (and so use), or NetworkNotFound. With `subnets`, its
+    subnets come in the same statement, kept for the request's next `fixed_ips.subnets_of`
+    of it (a port's create reads both: one statement, not two)."""
     known = op.memo.get(("network", network_id))
     if known is not None:
         return known  # type: ignore[no-any-return]
     clause = network_visible(op.ctx)
-    stmt = _NETWORK if clause is None else _NETWORK.where(clause)
-    found = (await op.session.execute(stmt, {"network_id": network_id})).scalar_one_or_none()
+    if subnets:
+        stmt = _WITH_SUBNETS if clause is None else _WITH_SUBNETS.where(clause)
+        rows = (await op.session.execute(stmt, {"network_id": network_id})).all()
+        found = rows[0][0] if rows else None
+        op.memo[("subnets", network_id)] = [s for _n, s in rows if s is not None]
+    else:
+        stmt = _NETWORK if clause is None else _NETWORK.where(clause)
+        found = (await op.session.execute(stmt, {"network_id": network_id})).scalar_one_or_none()
     if found is None:
         raise faults.not_found("network", network_id)
     op.memo[("network", network_id)] = found

@@ -152,7 +152,7 @@ class Ports(Kind):
         return {**self.target(view), "network_project_id": await network_owner(op, row.network_id)}
 
     async def create_target(self, op: Op, values: dict[str, Any]) -> dict[str, Any]:
-        net = await networks.network_for(op, values["network_id"])
+        net = await networks.network_for(op, values["network_id"], subnets=True)
         project = values.get("project_id") or op.ctx.project_id or ""
         return {
             "project_id": project,
