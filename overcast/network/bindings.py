@@ -39,7 +39,7 @@ def _fill(value: Any, names: dict[str, str]) -> Any:
 async def bind(session: AsyncSession, port: Port, down_after: float) -> None:
     """Set the port's VIF type and details for its host (unbound without one)."""
     if not port.host:
-        port.vif_type, port.vif_details = UNBOUND, {}
+        _set(port, UNBOUND, {})
         return
     agent = await l2_agent(session, port.host)
     seg = (
@@ -63,7 +63,7 @@ async def bind(session: AsyncSession, port: Port, down_after: float) -> None:
         and (port.vnic_type in config.get("vnic_types", ["normal"]))
     )
     if not usable:
-        port.vif_type, port.vif_details = FAILED, {}
+        _set(port, FAILED, {})
         return
     assert seg is not None
     names = {
@@ -71,5 +71,13 @@ async def bind(session: AsyncSession, port: Port, down_after: float) -> None:
         "port_id": port.id,
         "segmentation_id": str(seg.segmentation_id or ""),
     }
-    port.vif_type = config.get("vif_type", "other")
-    port.vif_details = _fill(config.get("vif_details", {}), names)
+    _set(port, config.get("vif_type", "other"), _fill(config.get("vif_details", {}), names))
+
+
+def _set(port: Port, vif_type: str, details: dict[str, Any]) -> None:
+    """Only what differs: an attribute given its own value again is still one that the next
+    flush works through (a port created unbound would cost it a flush of its own)."""
+    if port.vif_type != vif_type:
+        port.vif_type = vif_type
+    if port.vif_details != details:
+        port.vif_details = details
