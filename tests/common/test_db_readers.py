@@ -1,0 +1,43 @@
+"""`Database.reader()` on PostgreSQL: its statements run outside a transaction (no BEGIN and
+ROLLBACK round trips), and a write in it is refused rather than committed at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from overcast.common.db.session import Database, WriteInReader
+from tests.helpers import databases
+
+
+def test_a_reader_runs_outside_a_transaction_and_refuses_writes() -> None:
+    if not databases.reachable("postgresql"):
+        pytest.skip("postgresql is not reachable on 127.0.0.1:5432")
+
+    async def run(url: str) -> None:
+        db = Database(url)
+        try:
+            async with db.session() as session:
+                await session.execute(text("CREATE TABLE kept (n integer)"))
+                await session.execute(text("INSERT INTO kept VALUES (1)"))
+                raw = await (await session.connection()).get_raw_connection()
+                assert raw.driver_connection.is_in_transaction()
+            async with db.reader() as session:
+                assert await session.scalar(text("SELECT count(*) FROM kept")) == 1
+                raw = await (await session.connection()).get_raw_connection()
+                assert not raw.driver_connection.is_in_transaction()
+                with pytest.raises(WriteInReader):
+                    await session.execute(text("INSERT INTO kept VALUES (2)"))
+            async with db.session() as session:  # the pooled connection is transactional again
+                await session.execute(text("INSERT INTO kept VALUES (3)"))
+                raw = await (await session.connection()).get_raw_connection()
+                assert raw.driver_connection.is_in_transaction()
+            async with db.reader() as session:
+                assert await session.scalar(text("SELECT sum(n) FROM kept")) == 4
+        finally:
+            await db.close()
+
+    with databases.fresh("postgresql") as url:
+        asyncio.run(run(url))
