@@ -1,7 +1,8 @@
 """The RabbitMQ bus beyond the protocol: messages from other versions refused with a log line,
 a fanout that waits for every process, an unreachable broker answered with 503, a broker
 restart that loses no message it acknowledged, and a call whose server dies while handling it
-answered by the next server when its method is redeliverable."""
+answered by the next server when its method is redeliverable; a call to a server of the
+calling process answered without the broker."""
 
 from __future__ import annotations
 
@@ -196,3 +197,35 @@ async def test_a_call_cut_short_goes_to_the_next_server_only_if_redeliverable(
             assert await calling == answer
     finally:
         await following.close()
+
+
+class Keeps:
+    """A server that changes what it is handed and fails as asked."""
+
+    async def grow(self, ctx: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+        spec["hosts"].append("chosen")
+        return spec
+
+    async def refuse(self, ctx: dict[str, Any], n: int) -> int:
+        raise errors.Conflict(f"no room for {n}")
+
+    async def crash(self, ctx: dict[str, Any], n: int) -> int:
+        raise KeyError(n)
+
+
+async def test_a_call_to_a_server_of_this_process_is_answered_here() -> None:
+    # No broker at all: the call never leaves the process, and behaves as if it had crossed.
+    bus = AmqpBus("amqp://guest:guest@127.0.0.1:1/", BusSettings(publish_timeout=0.3))
+    bus.serve("nearby", Keeps())
+    try:
+        spec: dict[str, Any] = {"hosts": []}
+        assert await bus.call("nearby", "grow", {}, spec=spec) == {"hosts": ["chosen"]}
+        assert spec == {"hosts": []}  # the server had a copy, as over the wire
+        with pytest.raises(errors.Conflict, match="no room for 3"):
+            await bus.call("nearby", "refuse", {}, n=3)
+        with pytest.raises(errors.RemoteError, match="KeyError"):
+            await bus.call("nearby", "crash", {}, n=3)
+        with pytest.raises(errors.ServiceUnavailable):  # anything else still needs the broker
+            await bus.call("elsewhere", "grow", {}, timeout=1, spec=spec)
+    finally:
+        await bus.close()

@@ -7,7 +7,9 @@ one queue per process; per process a reply queue. Queues are durable and message
 and confirmed by the broker, so a broker restart loses nothing it acknowledged; `link.Link`
 reconnects with back-off and declares it all again. A fanout returns once every listening
 process has handled it (their count is the consumer count of `overcast.<topic>_fanout.
-listeners`), so a cache flushed over it is flushed everywhere when it returns.
+listeners`), so a cache flushed over it is flushed everywhere when it returns. A call to a
+topic this process serves itself (the conductor's to the scheduler in a controller) is answered
+here, in the same envelope, without crossing the broker.
 """
 
 from __future__ import annotations
@@ -274,7 +276,7 @@ class AmqpBus:
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
-    def _finished(self, task: asyncio.Future[None]) -> None:
+    def _finished(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             LOG.error("bus: a background send failed", exc_info=task.exception())
@@ -284,7 +286,10 @@ class AmqpBus:
     async def call(
         self, target: str, method: str, ctx: dict[str, Any], timeout: float = 60.0, **kwargs: Any
     ) -> Any:
-        topic = target.partition(".")[0]
+        topic, _, server = target.partition(".")
+        here = self._server_here(topic, server)
+        if here is not None:
+            return await self._call_here(here, topic, target, method, ctx, timeout, kwargs)
         correlation_id = uuid.uuid4().hex
         replied: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
@@ -320,6 +325,52 @@ class AmqpBus:
             self._waiters.pop(correlation_id, None)
             if not sending.done():
                 self._spawn(sending)  # let the confirmation arrive in the background
+        return envelope.open_reply(body)
+
+    def _server_here(self, topic: str, server: str) -> object | None:
+        """This process's server of `topic` (the one named `server`, if named), if it has one."""
+        local = self._servers.get(topic)
+        if not local:
+            return None
+        if server:
+            return local.get(server)
+        names = sorted(local)
+        return local[names[next(self._round_robin[topic]) % len(names)]]
+
+    async def _call_here(
+        self,
+        endpoint: object,
+        topic: str,
+        target: str,
+        method: str,
+        ctx: dict[str, Any],
+        timeout: float,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """A call that a server of this process answers (the conductor's to the scheduler in a
+        controller) need not cross the broker: four messages and their confirmations fewer.
+        It travels in the envelope the broker would carry (the arguments copied, the trace
+        continued, errors as they travel), and outlives a caller that gave up, as it would."""
+        method, ctx, args, trace = envelope.open_request(envelope.request(method, ctx, kwargs))
+
+        async def answer() -> bytes:
+            try:
+                found = await endpoints.invoke(endpoint, method, ctx, args, trace, topic)
+                return envelope.result(found)
+            except errors.OvercastError as exc:  # the caller's to handle
+                LOG.info("bus: %s.%s answered %s", topic, method, exc.message)
+                return envelope.error(exc)
+            except Exception as exc:
+                LOG.error("bus: %s.%s failed", topic, method, exc_info=exc)
+                return envelope.error(exc)
+
+        task = asyncio.ensure_future(answer())
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        try:
+            body = await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError as exc:
+            raise errors.Timeout(f"RPC {target}.{method} timed out after {timeout}s") from exc
         return envelope.open_reply(body)
 
     async def cast(self, target: str, method: str, ctx: dict[str, Any], **kwargs: Any) -> None:
