@@ -106,6 +106,16 @@ async def start_action(
 _ACTIONS: dict[tuple[str, str], int] = {}
 
 
+def known_actions(ctx: dict[str, Any], ids: dict[str, int]) -> None:
+    """The action ids of `ctx`'s request by instance, as the process that wrote them handed
+    them on (a boot's cast to the conductor): its events need not look them up."""
+    request_id = ctx.get("request_id") or ""
+    if len(_ACTIONS) + len(ids) > 20000:
+        _ACTIONS.clear()
+    for instance_uuid, action_id in ids.items():
+        _ACTIONS[(instance_uuid, request_id)] = int(action_id)
+
+
 async def _action(session: AsyncSession, instance_uuid: str, request_id: str) -> int | None:
     key = (instance_uuid, request_id)
     found = _ACTIONS.get(key)

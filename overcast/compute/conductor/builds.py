@@ -37,6 +37,8 @@ class Builds:
 
     async def _schedule_and_build(self, ctx: dict[str, Any], spec: dict[str, Any]) -> None:
         uuids: list[str] = list(spec["instance_uuids"])
+        # Not part of the request spec (the scheduler's rankings are keyed by it).
+        records.known_actions(ctx, spec.pop(rpc.ACTIONS, None) or {})
         # Opened with this conductor's host: if it dies now, its recovery knows these builds
         # were taken off the bus (and lost), unlike those still queued for it.
         async with self.db.session() as session:

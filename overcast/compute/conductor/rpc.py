@@ -10,6 +10,8 @@ from __future__ import annotations
 TOPIC = "compute-conductor"
 ANY = "__any__"
 BUILD_EVENT = "conductor_schedule_and_build_instances"
+# A boot's spec, as the API casts it to the conductor: {instance uuid: its action's id}.
+ACTIONS = "action_ids"
 
 
 def agent(host: str) -> str:
