@@ -22,6 +22,7 @@ from overcast.common.context import RequestContext
 from overcast.common.db.base import new_uuid
 from overcast.compute import flavors, host_services, image_bdms, quotas, records, states
 from overcast.compute.conductor import writes
+from overcast.compute.conductor.rpc import ACTIONS
 from overcast.compute.conductor.rpc import TOPIC as CONDUCTOR
 from overcast.compute.models import hosts, instances
 from overcast.compute.scheduler.filters.resources import requested
@@ -176,6 +177,7 @@ class _Checked:
     destination: dict[str, Any]
     image: dict[str, Any]
     limits: quotas.Limits
+    key_data: str | None
 
 
 async def _check(st: ComputeState, ctx: RequestContext, req: BootRequest) -> _Checked:
@@ -203,6 +205,12 @@ async def _check(st: ComputeState, ctx: RequestContext, req: BootRequest) -> _Ch
         await _check_zone(st, session, zone, destination)
         # Read before the project's lock is taken, so that the locked section is shorter.
         limits = await quotas.read(session, ctx.project_id or "", ctx.user_id or "")
+        key_data = None
+        if req.key_name:
+            from overcast.compute import keypairs
+
+            key = await keypairs.get_keypair(session, ctx.user_id or "", req.key_name)
+            key_data = key.public_key
     image: dict[str, Any] = {}
     if image_ref and not (is_bfv and not req.image_ref):
         image = await _image(st, ctx, image_ref)
@@ -224,7 +232,7 @@ async def _check(st: ComputeState, ctx: RequestContext, req: BootRequest) -> _Ch
     await _check_groups(st, ctx, req.security_groups)
     if boot_volume and boot_volume.get("source_type") == "volume":
         await _check_bootable(st, ctx, str(boot_volume.get("uuid") or ""))
-    return _Checked(image_ref, is_bfv, flavor, zone, destination, image, limits)
+    return _Checked(image_ref, is_bfv, flavor, zone, destination, image, limits, key_data)
 
 
 async def create(
@@ -234,114 +242,168 @@ async def create(
     Returns (instances, reservation_id, admin password)."""
     with trace.span("request validated"):
         checked = await _check(st, ctx, req)
-    image_ref, is_bfv, flavor = checked.image_ref, checked.is_bfv, checked.flavor
-    zone, destination, image = checked.zone, checked.destination, checked.image
     hints = dict(req.hints)
-    reservation_id = "r-" + secrets.token_hex(4)
-    admin_pass = req.admin_pass or new_password()
-    async with st.quota_turns.turn(ctx.project_id or ""), st.db.session() as session:
-        # The quota lock first: on MariaDB the first read fixes the snapshot usage is counted in.
-        await quotas.lock_project(session, ctx.project_id or "")
-        key_data = None
-        if req.key_name:
-            from overcast.compute import keypairs
+    project = ctx.project_id or ""
+    # A boot of a known number of servers outside any server group (most): its rows are its
+    # reservation, written before the project's lock (a write fixes no MariaDB snapshot) and
+    # counted after it among the project's, so that the lock is held for two statements and
+    # the commit. Otherwise the count is fitted to the quota under the lock, then written.
+    known = req.min_count == req.max_count and not hints.get("group")
+    async with st.quota_turns.turn(project), st.db.session() as session:
+        if known:
+            with trace.span("quota reserved"):
+                made = await _write(session, ctx, req, checked, req.max_count, None)
+                await quotas.lock_project(session, project)
+                await _reserve(session, ctx, req, checked, req.max_count, included=True)
+            written = trace.span("record written", instances=req.max_count)
+        else:
+            # The quota lock first: on MariaDB the first read fixes the snapshot usage is
+            # counted in.
+            await quotas.lock_project(session, project)
+            limits = checked.limits
+            await quotas.check_limit(session, project, "metadata_items", len(req.metadata), limits)
+            group = None
+            if hints.get("group"):
+                from overcast.compute import server_groups
 
-            key_data = (
-                await keypairs.get_keypair(session, ctx.user_id or "", req.key_name)
-            ).public_key
-        await quotas.check_limit(
-            session, ctx.project_id or "", "metadata_items", len(req.metadata), checked.limits
-        )
-        group = None
-        if hints.get("group"):
-            from overcast.compute import server_groups
+                group = await server_groups.instance_group(session, str(hints["group"]), project)
+            with trace.span("quota reserved"):
+                count = await _count(session, ctx, req, checked.flavor, checked.limits)
+            written = trace.span("record written", instances=count)
+            made = await _write(session, ctx, req, checked, count, group)
+            if group is not None:
+                from overcast.compute import server_groups
 
-            group = await server_groups.instance_group(session, str(hints["group"]), ctx.project_id)
-        with trace.span("quota reserved"):
-            count = await _count(session, ctx, req, flavor, checked.limits)
-        written = trace.span("record written", instances=count)
-        uuids = [new_uuid() for _ in range(count)]
-        spec = {
-            "instance_uuids": uuids,
-            "num_instances": count,
-            "project_id": ctx.project_id,
-            "user_id": ctx.user_id,
-            "flavor": flavor,
-            "image": {
-                "id": image.get("id"),
-                "properties": properties(image),
-                "min_disk": image.get("min_disk"),
-                "min_ram": image.get("min_ram"),
-                "size": image.get("size"),
-            }
-            if image
-            else {},
-            "availability_zone": zone,
-            "scheduler_hints": hints,
-            "instance_group": group,
-            "ignore_hosts": [],
-            "force_hosts": [],
-            "force_nodes": [],
-            "is_bfv": is_bfv,
-            "networks": req.networks,
-            "uses_volumes": any(b.get("destination_type") == "volume" for b in req.bdms),
-            "retry": {"num_attempts": 1, "hosts": []},
-            **destination,
-        }
-        kept = {k: v for k, v in spec.items() if k != "instance_uuids"}
-        created = []
-        for index, uuid in enumerate(uuids):
-            name = req.name if count == 1 else f"{req.name}-{index + 1}"
-            inst = instances.Instance(
-                uuid=uuid,
-                display_name=name,
-                display_description=req.description,
-                hostname=req.hostname or sanitize_hostname(name),
-                project_id=ctx.project_id or "",
-                user_id=ctx.user_id or "",
-                image_ref=image_ref,
-                flavor=flavor,
-                vm_state=states.BUILDING,
-                task_state=states.SCHEDULING,
-                power_state=states.NOSTATE,
-                availability_zone=zone,
-                pinned_availability_zone=zone,
-                key_name=req.key_name,
-                key_data=key_data,
-                user_data=req.user_data,
-                config_drive="True" if req.config_drive else "",
-                metadata_=dict(req.metadata),
-                system_metadata={"disk_config": req.disk_config},
-                security_groups=req.security_groups or ["default"],
-                requested_networks=req.networks,
-                block_device_mapping=list(req.bdms),
-                request_spec=kept,
-                reservation_id=reservation_id,
-                launch_index=index,
-                access_ip_v4=req.access_ip_v4,
-                access_ip_v6=req.access_ip_v6,
-                root_device_name="/dev/vda",
-                trusted_certs=req.trusted_certs,
-                tags=[instances.InstanceTag(tag=t) for t in dict.fromkeys(req.tags)],
-            )
-            session.add(inst)
-            created.append(inst)
-            await records.start_action(session, ctx.to_dict(), uuid, "create")
-        await session.flush()
-        if group is not None:
-            from overcast.compute import server_groups
-
-            await server_groups.add_members(session, group["uuid"], ctx.project_id or "", uuids)
+                uuids = [inst.uuid for inst in made.created]
+                await server_groups.add_members(session, group["uuid"], project, uuids)
     written.end()
+    # The conductor records its events under these actions without looking them up.
+    actions = {row.instance_uuid: row.id for row in made.started}
     try:
-        await st.bus.cast(CONDUCTOR, "schedule_and_build_instances", ctx.to_dict(), spec=spec)
+        await st.bus.cast(
+            CONDUCTOR,
+            "schedule_and_build_instances",
+            ctx.to_dict(),
+            spec={**made.spec, ACTIONS: actions},
+        )
     except errors.ServiceUnavailable as exc:
         # Nothing will build them: they fail now, visibly, rather than wait in BUILD.
         async with st.db.session() as session:
-            for inst in created:
+            for inst in made.created:
                 await writes.to_error(session, inst.uuid, records.fault(exc, 503))
         raise
-    return created, reservation_id, admin_pass
+    return made.created, made.reservation_id, made.admin_pass
+
+
+@dataclass
+class _Made:
+    created: list[instances.Instance]
+    started: list[Any]  # their create actions
+    spec: dict[str, Any]
+    reservation_id: str
+    admin_pass: str
+
+
+async def _reserve(
+    session: AsyncSession,
+    ctx: RequestContext,
+    req: BootRequest,
+    checked: _Checked,
+    count: int,
+    included: bool,
+) -> None:
+    """The quota check of `count` servers of the request (403 otherwise); `included`: their
+    rows are written in this transaction already."""
+    flavor = checked.flavor
+    project, user = ctx.project_id or "", ctx.user_id or ""
+    await quotas.check_limit(session, project, "metadata_items", len(req.metadata), checked.limits)
+    per = {"instances": 1, "cores": int(flavor["vcpus"]), "ram": int(flavor["memory_mb"])}
+    deltas = {k: v * count for k, v in per.items()}
+    await quotas.reserve(session, project, user, deltas, checked.limits, included=included)
+
+
+async def _write(
+    session: AsyncSession,
+    ctx: RequestContext,
+    req: BootRequest,
+    checked: _Checked,
+    count: int,
+    group: dict[str, Any] | None,
+) -> _Made:
+    """Add the request's `count` instances and their create actions, and flush them."""
+    image_ref, is_bfv, flavor = checked.image_ref, checked.is_bfv, checked.flavor
+    zone, destination, image = checked.zone, checked.destination, checked.image
+    reservation_id = "r-" + secrets.token_hex(4)
+    admin_pass = req.admin_pass or new_password()
+    uuids = [new_uuid() for _ in range(count)]
+    spec = {
+        "instance_uuids": uuids,
+        "num_instances": count,
+        "project_id": ctx.project_id,
+        "user_id": ctx.user_id,
+        "flavor": flavor,
+        "image": {
+            "id": image.get("id"),
+            "properties": properties(image),
+            "min_disk": image.get("min_disk"),
+            "min_ram": image.get("min_ram"),
+            "size": image.get("size"),
+        }
+        if image
+        else {},
+        "availability_zone": zone,
+        "scheduler_hints": dict(req.hints),
+        "instance_group": group,
+        "ignore_hosts": [],
+        "force_hosts": [],
+        "force_nodes": [],
+        "is_bfv": is_bfv,
+        "networks": req.networks,
+        "uses_volumes": any(b.get("destination_type") == "volume" for b in req.bdms),
+        "retry": {"num_attempts": 1, "hosts": []},
+        **destination,
+    }
+    kept = {k: v for k, v in spec.items() if k != "instance_uuids"}
+    created, started = [], []
+    for index, uuid in enumerate(uuids):
+        name = req.name if count == 1 else f"{req.name}-{index + 1}"
+        inst = instances.Instance(
+            uuid=uuid,
+            display_name=name,
+            display_description=req.description,
+            hostname=req.hostname or sanitize_hostname(name),
+            project_id=ctx.project_id or "",
+            user_id=ctx.user_id or "",
+            image_ref=image_ref,
+            flavor=flavor,
+            vm_state=states.BUILDING,
+            task_state=states.SCHEDULING,
+            power_state=states.NOSTATE,
+            availability_zone=zone,
+            pinned_availability_zone=zone,
+            key_name=req.key_name,
+            key_data=checked.key_data,
+            user_data=req.user_data,
+            config_drive="True" if req.config_drive else "",
+            metadata_=dict(req.metadata),
+            system_metadata={"disk_config": req.disk_config},
+            security_groups=req.security_groups or ["default"],
+            requested_networks=req.networks,
+            block_device_mapping=list(req.bdms),
+            request_spec=kept,
+            reservation_id=reservation_id,
+            launch_index=index,
+            access_ip_v4=req.access_ip_v4,
+            access_ip_v6=req.access_ip_v6,
+            root_device_name="/dev/vda",
+            trusted_certs=req.trusted_certs,
+            tags=[instances.InstanceTag(tag=t) for t in dict.fromkeys(req.tags)],
+        )
+        session.add(inst)
+        created.append(inst)
+        started.append(await records.start_action(session, ctx.to_dict(), uuid, "create"))
+    await session.flush()
+    return _Made(created, started, spec, reservation_id, admin_pass)
 
 
 async def _check_bootable(st: ComputeState, ctx: RequestContext, volume_id: str) -> None:

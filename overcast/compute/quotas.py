@@ -158,6 +158,8 @@ async def reserve(
     user_id: str,
     deltas: Mapping[str, int],
     known: Limits | None = None,
+    *,
+    included: bool = False,
 ) -> None:
     """Check that `project_id` may grow by `deltas` (e.g. {"instances": 1, "cores": 2, "ram":
     512}); raise QuotaExceeded (403) in Nova's words otherwise.
@@ -168,6 +170,9 @@ async def reserve(
     any other read of the transaction: on MariaDB (REPEATABLE READ) the first read fixes the
     snapshot that usage would be counted from. `known`: the limits, if the caller has read them
     (in another session before the lock, say: limits need no lock, only usage does).
+    `included`: the resources are written already, in this transaction (before the lock:
+    a write fixes no snapshot), so usage counts them and they are taken off it; the lock is
+    then held for the usage and the commit only.
     """
     wanted = {k: int(v) for k, v in deltas.items() if int(v) > 0}
     if not wanted:
@@ -175,11 +180,12 @@ async def reserve(
     await lock_project(session, project_id)
     known = known or await read(session, project_id, user_id)
     hard, own = known.project, known.user
-    used = await usage(session, project_id, user_id, only=wanted)
+    used = _others(await usage(session, project_id, user_id, only=wanted), wanted, included)
     overs = _over(wanted, hard, used)
     if own and not overs:
         hard = {**hard, **own}
         used = await usage(session, project_id, user_id, of_user=True, only=wanted)
+        used = _others(used, wanted, included)
         overs = _over(wanted, own, used)
     if overs:
         raise QuotaExceeded(
@@ -190,6 +196,11 @@ async def reserve(
                 a=", ".join(str(hard[x]) for x in overs),
             )
         )
+
+
+def _others(used: dict[str, int], wanted: Mapping[str, int], included: bool) -> dict[str, int]:
+    """What is used besides the request's own resources (`included`: counted in `used`)."""
+    return {k: v - wanted.get(k, 0) for k, v in used.items()} if included else used
 
 
 def _over(wanted: dict[str, int], hard: Mapping[str, int], used: Mapping[str, int]) -> list[str]:
