@@ -1,5 +1,6 @@
 """`Database.reader()` on PostgreSQL: its statements run outside a transaction (no BEGIN and
-ROLLBACK round trips), and a write in it is refused rather than committed at once."""
+ROLLBACK round trips), and a write in it is refused rather than committed at once; those of
+`Database.each()` commit one by one."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from overcast.common.db.session import Database, WriteInReader
 from tests.helpers import databases
 
 
-def test_a_reader_runs_outside_a_transaction_and_refuses_writes() -> None:
+def test_readers_and_single_statements_run_outside_a_transaction() -> None:
     if not databases.reachable("postgresql"):
         pytest.skip("postgresql is not reachable on 127.0.0.1:5432")
 
@@ -36,6 +37,14 @@ def test_a_reader_runs_outside_a_transaction_and_refuses_writes() -> None:
                 assert raw.driver_connection.is_in_transaction()
             async with db.reader() as session:
                 assert await session.scalar(text("SELECT sum(n) FROM kept")) == 4
+            with pytest.raises(ZeroDivisionError):  # each statement of `each` commits alone
+                async with db.each() as session:
+                    await session.execute(text("INSERT INTO kept VALUES (5)"))
+                    raw = await (await session.connection()).get_raw_connection()
+                    assert not raw.driver_connection.is_in_transaction()
+                    raise ZeroDivisionError
+            async with db.reader() as session:
+                assert await session.scalar(text("SELECT sum(n) FROM kept")) == 9
         finally:
             await db.close()
 

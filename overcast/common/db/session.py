@@ -96,7 +96,7 @@ class Database:
             _ping_rested(self.engine.sync_engine, (pool or DatabaseSettings()).ping_idle)
         event.listen(self.engine.sync_engine, "before_cursor_execute", instrument.on_statement)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._readers = self._sessions
+        self._readers = self._each = self._sessions
         if self.engine.dialect.name == "postgresql":
             # READ COMMITTED takes a snapshot per statement, in a transaction or not: a reader
             # sees the same without one, and saves its BEGIN and ROLLBACK (two round trips of
@@ -105,6 +105,8 @@ class Database:
                 isolation_level="AUTOCOMMIT", overcast_reader=True
             )
             self._readers = async_sessionmaker(reading, expire_on_commit=False)
+            single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._each = async_sessionmaker(single, expire_on_commit=False)
             event.listen(self.engine.sync_engine, "before_cursor_execute", _reads_only)
         # an in-memory database is one per connection: its work stays on the async engine
         on_file = self.is_sqlite and self.engine.url.database not in (None, "", ":memory:")
@@ -189,6 +191,19 @@ class Database:
         refused with `WriteInReader`, as it would commit at once)."""
         with _out_of_range():
             async with self._readers() as session:
+                yield session
+
+    @asynccontextmanager
+    async def each(self) -> AsyncIterator[AsyncSession]:
+        """A session whose statements commit one by one, for appends that need no atomicity
+        together (the trace recorder's batches): on PostgreSQL outside a transaction, without
+        its BEGIN and COMMIT round trips; elsewhere a transaction, as `session`."""
+        if self._each is self._sessions:
+            async with self.session() as session:
+                yield session
+            return
+        with _out_of_range():
+            async with self._each() as session:
                 yield session
 
     async def wait_reachable(self) -> None:
