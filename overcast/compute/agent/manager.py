@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from overcast.common import errors, log
@@ -68,7 +68,11 @@ class ComputeHost:
 
     async def resources(self) -> dict[str, Any]:
         """This host's report: its name and its node's totals."""
-        return {"host": self.host, "node": asdict(await self.driver.get_available_resources())}
+        found = await self.driver.get_available_resources()
+        # Field by field, not dataclasses.asdict: its deep copy of every nested dict cost a
+        # process of 250 fake hosts a fifth of a second per report, and the report is only
+        # serialised.
+        return {"host": self.host, "node": {f.name: getattr(found, f.name) for f in fields(found)}}
 
     async def sync_power_states(self, found: list[dict[str, Any]]) -> None:
         """Power states from the driver, for the instances the database puts on this host."""
