@@ -8,9 +8,19 @@ import asyncio
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from overcast.common.db.session import Database, WriteInReader
 from tests.helpers import databases
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class Kept(_Base):
+    __tablename__ = "kept"
+    n: Mapped[int] = mapped_column(primary_key=True)
 
 
 def test_readers_and_single_statements_run_outside_a_transaction() -> None:
@@ -31,6 +41,10 @@ def test_readers_and_single_statements_run_outside_a_transaction() -> None:
                 assert not raw.driver_connection.is_in_transaction()
                 with pytest.raises(WriteInReader):
                     await session.execute(text("INSERT INTO kept VALUES (2)"))
+                kept = await session.get(Kept, 1)
+                assert kept is not None
+                kept.n = 100  # changed for a view: never flushed, dropped with the session
+                assert await session.scalar(text("SELECT sum(n) FROM kept")) == 1
             async with db.session() as session:  # the pooled connection is transactional again
                 await session.execute(text("INSERT INTO kept VALUES (3)"))
                 raw = await (await session.connection()).get_raw_connection()

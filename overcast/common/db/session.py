@@ -104,7 +104,9 @@ class Database:
             reading = self.engine.execution_options(
                 isolation_level="AUTOCOMMIT", overcast_reader=True
             )
-            self._readers = async_sessionmaker(reading, expire_on_commit=False)
+            # No autoflush: a change made to a loaded row (for a view, say) is dropped with the
+            # session as a rollback would drop it, never written.
+            self._readers = async_sessionmaker(reading, expire_on_commit=False, autoflush=False)
             single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
             self._each = async_sessionmaker(single, expire_on_commit=False)
             event.listen(self.engine.sync_engine, "before_cursor_execute", _reads_only)
