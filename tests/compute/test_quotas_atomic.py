@@ -1,6 +1,6 @@
 """Quota checks are atomic in the database: two boots racing for the last instance of a
 project, or two resizes for its last cores, cannot both pass `quotas.reserve`, however their
-steps interleave."""
+steps interleave; nor two boots whose rows were both written before either counted them."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from overcast.common.context import RequestContext
 from overcast.common.db.session import Database
 from overcast.compute import models, quotas, server_actions
 from overcast.compute.models.instances import Instance
+from tests.helpers import databases
 
 
 async def test_concurrent_reserves_cannot_both_pass(tmp_path: Path) -> None:
@@ -71,3 +72,42 @@ async def test_concurrent_resizes_cannot_both_pass(
     assert sorted(type(r).__name__ for r in results) == ["NoneType", "QuotaExceeded"]
     assert used == {"instances": 2, "cores": 3, "ram": 128, "server_groups": 0, "key_pairs": 0}
     assert sorted(pending, key=str) == [(False, None), (True, "resize_prep")]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_boots_written_before_the_lock_cannot_both_pass(tmp_path: Path, kind: str) -> None:
+    # A boot of a known count writes its rows first, then takes the project's lock and counts
+    # them with the others' (`included`): two such boots for the last instance, both written
+    # before either counts, still cannot both pass.
+    if kind == "postgresql" and not databases.reachable(kind):
+        pytest.skip("postgresql is not reachable on 127.0.0.1:5432")
+
+    async def run(url: str) -> list[Any]:
+        db = Database(url)
+        async with db.engine.begin() as conn:
+            await conn.run_sync(models.Base.metadata.create_all)
+        async with db.session() as session:
+            await quotas.update_project(session, "p", {"instances": 1})
+        written = asyncio.Barrier(2) if kind == "postgresql" else None
+
+        async def boot() -> None:
+            async with db.session() as session:
+                session.add(Instance(project_id="p", user_id="u", flavor={"vcpus": 1}))
+                await session.flush()
+                if written is not None:  # SQLite's writers take turns from their first write
+                    await written.wait()
+                await quotas.lock_project(session, "p")
+                await quotas.reserve(session, "p", "u", {"instances": 1, "cores": 1}, included=True)
+                await asyncio.sleep(0.05)  # the window a racing check would slip through
+
+        try:
+            return await asyncio.gather(boot(), boot(), return_exceptions=True)
+        finally:
+            await db.close()
+
+    if kind == "sqlite":
+        results = asyncio.run(run(f"sqlite+aiosqlite:///{tmp_path / 'quota.db'}"))
+    else:
+        with databases.fresh(kind) as url:
+            results = asyncio.run(run(url))
+    assert sorted(type(r).__name__ for r in results) == ["NoneType", "QuotaExceeded"]
