@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from overcast.common import config, log
-from overcast.common.listener import tcp_listener
+from overcast.common.listener import SERVER_KEEP_ALIVE, tcp_listener
 from overcast.common.service import ROLES
 
 LOG = log.get(__name__)
@@ -128,6 +128,7 @@ def run_process(
                 lifespan="on",
                 loop=app.event_loop(settings),
                 timeout_graceful_shutdown=5,
+                timeout_keep_alive=SERVER_KEEP_ALIVE,
             )
         )
         server.run(sockets=[listener])

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from overcast import runfiles
 from overcast.common.config import Settings
-from overcast.common.listener import tcp_listener
+from overcast.common.listener import SERVER_KEEP_ALIVE, tcp_listener
 
 if TYPE_CHECKING:
     from overcast import app
@@ -79,6 +79,7 @@ def run(settings: Settings, user_clouds: bool = False) -> int:
                 lifespan="on",
                 loop=app.event_loop(settings),
                 timeout_graceful_shutdown=int(settings.shutdown_timeout),
+                timeout_keep_alive=SERVER_KEEP_ALIVE,
             )
         )
         with _quiet_interrupt():

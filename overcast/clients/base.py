@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from overcast.common import errors
+from overcast.common.listener import CLIENT_KEEP_ALIVE
 from overcast.common.trace import propagate
 
 _POOLS: dict[int, httpx.AsyncClient] = {}
@@ -38,7 +39,11 @@ def pool() -> httpx.AsyncClient:
     if found is None or found.is_closed:
         found = httpx.AsyncClient(
             timeout=httpx.Timeout(60.0, connect=10.0),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            limits=httpx.Limits(
+                max_connections=100,
+                max_keepalive_connections=50,
+                keepalive_expiry=CLIENT_KEEP_ALIVE,
+            ),
         )
         _POOLS[key] = found
     return found

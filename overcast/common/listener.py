@@ -24,3 +24,12 @@ def tcp_listener(host: str, port: int, backlog: int = 2048) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+SERVER_KEEP_ALIVE = 65
+"""Seconds Overcast's HTTP servers keep an idle kept-alive connection open."""
+
+CLIENT_KEEP_ALIVE = 20.0
+"""Seconds Overcast's own HTTP clients keep an idle connection, well under the servers' figure:
+with the same figure on both sides (uvicorn's and httpx's defaults are both 5 s) a request
+sent on a connection just as the server closes it fails with a read error."""

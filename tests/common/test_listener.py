@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import socket
+import time
 
-from overcast.common.listener import tcp_listener
+from overcast.common.listener import CLIENT_KEEP_ALIVE, SERVER_KEEP_ALIVE, tcp_listener
+from tests.helpers.server import Server
 
 
 def test_accepted_connections_have_nodelay() -> None:
@@ -43,3 +46,18 @@ def test_a_port_in_use_is_refused_and_the_socket_closed() -> None:
             raise AssertionError("a second listener on one port was allowed")
     finally:
         first.close()
+
+
+def test_the_server_keeps_an_idle_connection_longer_than_its_own_clients_do(server: Server) -> None:
+    """A client that keeps connections as long as httpx's default (5 s, uvicorn's default too)
+    must not meet a server closing them under its next request."""
+    assert CLIENT_KEEP_ALIVE < SERVER_KEEP_ALIVE
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", "/v3")
+        assert conn.getresponse().read()
+        time.sleep(6)
+        conn.request("GET", "/v3")  # the same connection, idle past 5 s
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()

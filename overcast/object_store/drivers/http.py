@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from overcast.common.listener import CLIENT_KEEP_ALIVE
 from overcast.object_store.drivers import (
     Capabilities,
     DeviceUnavailable,
@@ -123,7 +124,11 @@ class HttpServer(ObjectServer):
             base_url=self.url,
             headers={KEY_HEADER: key},
             timeout=httpx.Timeout(node_timeout, connect=conn_timeout),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            limits=httpx.Limits(
+                max_connections=256,
+                max_keepalive_connections=64,
+                keepalive_expiry=CLIENT_KEEP_ALIVE,
+            ),
         )
 
     async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

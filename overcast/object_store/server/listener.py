@@ -12,6 +12,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from overcast.common import errors, log
+from overcast.common.listener import SERVER_KEEP_ALIVE
 
 LOG = log.get(__name__)
 
@@ -37,6 +38,7 @@ class Listener:
                 access_log=False,
                 lifespan="off",
                 timeout_graceful_shutdown=5,
+                timeout_keep_alive=SERVER_KEEP_ALIVE,
             )
         )
         self.task: asyncio.Task[None] | None = None
