@@ -52,6 +52,13 @@ def properties(image: dict[str, Any]) -> dict[str, Any]:
 # records are kept this long per token, so one user's burst of boots asks the service once.
 CACHE_SECONDS = 2.0
 _CACHE: dict[tuple[str, str | None, str], tuple[float, dict[str, Any]]] = {}
+# The reads under way: a burst of boots that finds the record expired waits for one read
+# instead of each sending its own (a dozen at once per API process was seen).
+_READING: dict[tuple[str, str | None, str], asyncio.Future[dict[str, Any]]] = {}
+
+
+class _ReadFailed(Exception):
+    """The read a caller waited for failed; it reads for itself."""
 
 
 class ImageClient(RestClient):
@@ -64,11 +71,30 @@ class ImageClient(RestClient):
         hit = _CACHE.get(key)
         if hit is not None and hit[0] > now:
             return dict(hit[1])
-        response = await self.request("GET", f"/v2/images/{image_id}")
-        image: dict[str, Any] = response.json()
+        reading = _READING.get(key)
+        if reading is not None:
+            try:
+                return dict(await asyncio.shield(reading))
+            except Exception:
+                pass  # the read it waited for failed: its own says why
+        else:
+            reading = _READING[key] = asyncio.get_running_loop().create_future()
+        try:
+            response = await self.request("GET", f"/v2/images/{image_id}")
+            image: dict[str, Any] = response.json()
+        except BaseException:
+            if reading is not None and not reading.done():
+                reading.set_exception(_ReadFailed())
+                reading.exception()  # retrieved: its waiters read for themselves
+            raise
+        finally:
+            if reading is not None and _READING.get(key) is reading:
+                del _READING[key]
         if len(_CACHE) > 10000:
             _CACHE.clear()
         _CACHE[key] = (now + CACHE_SECONDS, image)
+        if reading is not None and not reading.done():
+            reading.set_result(image)
         return dict(image)
 
     def _forget(self, image_id: str) -> None:
