@@ -7,7 +7,10 @@ stages a new one and drops the oldest beyond `max_active`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography.fernet import Fernet, MultiFernet
@@ -29,16 +32,31 @@ class KeyRepository:
             return []
         return sorted(int(p.name) for p in self.directory.iterdir() if p.name.isdigit())
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One process at a time changes the keys (API workers start together)."""
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.directory / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def ensure(self) -> None:
         """Create the repository with a staged and a primary key if it is empty."""
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._locked():
+            self._ensure()
+
+    def _ensure(self) -> None:
         if not self._indexes():
             _write_key(self.directory / "0", Fernet.generate_key())
             _write_key(self.directory / "1", Fernet.generate_key())
 
     def rotate(self) -> int:
         """Promote the staged key to primary; return the new primary's index."""
-        self.ensure()
+        with self._locked():
+            return self._rotate()
+
+    def _rotate(self) -> int:
+        self._ensure()
         indexes = self._indexes()
         new_primary = indexes[-1] + 1
         os.replace(self.directory / "0", self.directory / str(new_primary))
