@@ -7,6 +7,8 @@ import http.client
 import socket
 import time
 
+import pytest
+
 from overcast.common.listener import CLIENT_KEEP_ALIVE, SERVER_KEEP_ALIVE, tcp_listener
 from tests.helpers.server import Server
 
@@ -38,12 +40,8 @@ def test_a_port_in_use_is_refused_and_the_socket_closed() -> None:
     first = tcp_listener("127.0.0.1", 0)
     try:
         port = first.getsockname()[1]
-        try:
+        with pytest.raises(OSError):
             tcp_listener("127.0.0.1", port)
-        except OSError:
-            pass
-        else:
-            raise AssertionError("a second listener on one port was allowed")
     finally:
         first.close()
 
