@@ -8,8 +8,20 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from overcast.compute.drivers.qemu import hostinfo
 from tests.compute.qemu.conftest import Cloud, qemu_pids
 from tests.helpers import nodes
+
+# The modules' marks: they share the multi-node RabbitMQ harness, so they run on one worker.
+MARKS = [
+    pytest.mark.xdist_group("rabbitmq"),
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not hostinfo.qemu_usable("qemu-system-x86_64"), reason="QEMU cannot run here"
+    ),
+]
 
 # Shell lines of the guests' scripts: wait for the disk whose serial is SERIAL, as $dev.
 FIND_VOLUME = """while :; do

@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 import websockets.sync.client
 
-from overcast.compute.drivers.qemu import hostinfo
 from tests.compute.qemu.conftest import (
     BANNER,
     Cloud,
@@ -33,6 +32,7 @@ from tests.compute.qemu.conftest import (
 from tests.helpers import nodes
 from tests.multinode.guests import (
     FIND_VOLUME,
+    MARKS,
     MOVER,
     attached,
     attached_count,
@@ -42,13 +42,7 @@ from tests.multinode.guests import (
     node_named,
 )
 
-pytestmark = [
-    pytest.mark.xdist_group("rabbitmq"),
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not hostinfo.qemu_usable("qemu-system-x86_64"), reason="QEMU cannot run here"
-    ),
-]
+pytestmark = MARKS
 
 # At each boot (from an inittab entry made at the first) finds its volume by serial, says what
 # it reads at 1 MiB (its cache is cold) and, if nothing, writes a marker there.

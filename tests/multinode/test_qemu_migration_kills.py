@@ -27,10 +27,10 @@ from typing import Any
 
 import pytest
 
-from overcast.compute.drivers.qemu import hostinfo
 from tests.compute.qemu.conftest import BANNER, Cloud
 from tests.helpers import nodes
 from tests.multinode.guests import (
+    MARKS,
     MOVER,
     attached,
     attached_count,
@@ -40,13 +40,7 @@ from tests.multinode.guests import (
     node_named,
 )
 
-pytestmark = [
-    pytest.mark.xdist_group("rabbitmq"),
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not hostinfo.qemu_usable("qemu-system-x86_64"), reason="QEMU cannot run here"
-    ),
-]
+pytestmark = MARKS
 
 ENDED = ("completed", "error", "failed")
 
