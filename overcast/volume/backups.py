@@ -142,11 +142,24 @@ _RECORD = (
 )
 
 
+# An exported record names its backup driver as Cinder names its own (clients and Tempest
+# expect Cinder's `cinder.backup.drivers.` names); the `file` driver keeps backups as Cinder's
+# POSIX driver does, files under a directory.
+EXPORTED_SERVICES = {"file": "cinder.backup.drivers.posix.PosixBackupDriver"}
+
+
+def _driver_of(exported: str) -> str:
+    """The driver an exported service name means: Cinder's name, or the driver's own."""
+    found = [name for name, cinder in EXPORTED_SERVICES.items() if exported == cinder]
+    return found[0] if found else exported
+
+
 def export_record(backup: Backup) -> dict[str, str]:
     data = {k: getattr(backup, k) for k in _RECORD}
     data["metadata"] = backup.metadata_
     url = base64.b64encode(json.dumps(data).encode()).decode()
-    return {"backup_service": backup.service, "backup_url": url}
+    service = EXPORTED_SERVICES.get(backup.service, backup.service)
+    return {"backup_service": service, "backup_url": url}
 
 
 async def import_record(
@@ -159,7 +172,7 @@ async def import_record(
         assert isinstance(data, dict) and data.get("id") and isinstance(data.get("manifest"), dict)
     except (ValueError, AssertionError) as exc:
         raise errors.BadRequest("Invalid input received: The backup record is not valid.") from exc
-    if service != data.get("service", "file"):
+    if _driver_of(service) != data.get("service", "file"):
         raise errors.BadRequest(f"Invalid input received: Unsupported backup service {service}.")
     found = await session.get(Backup, data["id"])
     if found is not None and not found.deleted:

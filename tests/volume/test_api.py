@@ -156,6 +156,7 @@ def test_snapshot_image_metadata_backup_records_messages(admin: Any) -> None:
     wait_status(bs.get_backup, backup.id, "available")
     exported = bs.get(f"/backups/{backup.id}/export_record", microversion="3.0")
     record = exported.json()["backup-record"]
+    assert record["backup_service"].startswith("cinder.backup.drivers.")  # Cinder's names
     bs.delete_backup(backup)
     wait_status(lambda i: _gone(bs, i), backup.id, "gone")
     # (openstacksdk's import_backup posts to the wrong path: the REST call as Cinder has it.)
@@ -166,6 +167,8 @@ def test_snapshot_image_metadata_backup_records_messages(admin: Any) -> None:
     bad = _import(bs, {**record, "backup_url": "bm90IGEgcmVjb3Jk"})
     assert bad.status_code == 400 and "badRequest" in bad.json()
     assert _import(bs, record).status_code == 400  # it exists again: not imported twice
+    other = _import(bs, {**record, "backup_service": "cinder.backup.drivers.swift"})
+    assert other.status_code == 400 and "badRequest" in other.json()
     restored = bs.restore_backup(again, name=name("r"))
     wait_volume(admin, restored.volume_id, "available")
 
