@@ -1,7 +1,8 @@
 """A real `overcast up` in a subprocess, on a free port, with a temporary data dir.
 
 Tests drive it with the real clients: openstacksdk connections (`connect`) and the `openstack`
-command (`cli`, `cli_json`), configured through the clouds.yaml the server writes.
+command (`cli`, `cli_json`; run in the test's process by tests/helpers/cli.py), configured through
+the clouds.yaml the server writes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 import httpx
 import openstack
 import openstack.config
+
+from tests.helpers import cli
 
 OPENSTACK = str(Path(sys.executable).parent / "openstack")
 
@@ -141,17 +144,7 @@ class Server:
     def cli(
         self, *args: str, cloud: str = "overcast", check: bool = True, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(self.clouds_yaml)}
-        for key in [k for k in env if k.startswith("OS_") and k != "OS_CLIENT_CONFIG_FILE"]:
-            del env[key]
-        result = subprocess.run(
-            [OPENSTACK, "--os-cloud", cloud, *args],
-            env=env,
-            text=True,
-            capture_output=True,
-            input=input,
-            timeout=120,
-        )
+        result = cli.openstack(["--os-cloud", cloud, *args], self.clouds_yaml, input=input)
         if check and result.returncode != 0:
             raise AssertionError(f"openstack {' '.join(args)} failed:\n{result.stderr}")
         return result
