@@ -3,10 +3,14 @@ v1 auth, e.g. a Swift all-in-one with tempauth to compare with).
 
     python bench/object.py (--cloud NAME | --auth URL --user ACCOUNT:USER --key KEY)
                            [--small N] [--concurrency 10] [--processes P] [--large-mb 64]
-                           [--large-count 3] [--server-pid PID ...]
+                           [--large-count 3] [--client swiftclient|http] [--server-pid PID ...]
 
-Uses python-swiftclient (the client Swift's users have), authenticated once with the cloud's
-Keystone session (or the v1 auth URL), every client reusing the token. Small objects: N PUTs
+Uses python-swiftclient (the client Swift's users have; `--client swiftclient`, the default)
+or plain http.client keep-alive connections speaking the same v1 API (`--client http`: about a
+millisecond less client CPU per request, which on a small machine the server shares with the
+clients otherwise holds both Swift's and Overcast's rates near the clients' limit; compare two
+clouds with the same client). Authenticated once with the cloud's Keystone session (or the v1
+auth URL), every client reusing the token. Small objects: N PUTs
 of 4 KiB at `--concurrency` (connections in threads, spread over `--processes` client
 processes: one interpreter's GIL would cap the rate at what one core of client work allows),
 then N GETs, then N DELETEs, each timed as a rate with the clients' CPU per request. Large
@@ -18,16 +22,20 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
 import json
 import multiprocessing
 import os
 import resource
+import socket
 import time
+import urllib.parse
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, BinaryIO
 
 import openstack
 import stats
@@ -49,12 +57,74 @@ def connect(
     return str(url), str(token)
 
 
+class PlainClient:
+    """The three calls the bench makes, as python-swiftclient's Connection names them, over one
+    http.client keep-alive connection (TCP_NODELAY, as urllib3 sets it: http.client sends a
+    body apart from its headers, which would otherwise wait for the server's delayed ACK)."""
+
+    def __init__(self, url: str, token: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        assert parts.scheme == "http", "--client http speaks plain http only"
+        self.host, self.root, self.token = parts.netloc, parts.path.rstrip("/"), token
+        self.conn: http.client.HTTPConnection | None = None
+
+    def _call(
+        self, method: str, path: str, body: bytes | BinaryIO | None = None, length: int = 0
+    ) -> http.client.HTTPResponse:
+        headers = {"X-Auth-Token": self.token}
+        if body is not None:
+            headers["Content-Length"] = str(length)
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, timeout=300, blocksize=1 << 20)
+            self.conn.connect()
+            assert self.conn.sock is not None
+            self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.conn.request(method, f"{self.root}/{path}", body=body, headers=headers)
+        response = self.conn.getresponse()
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path}: {response.status} {response.read()[:200]!r}")
+        return response
+
+    def put_object(
+        self, container: str, name: str, data: bytes | BinaryIO, content_length: int
+    ) -> None:
+        self._call("PUT", f"{container}/{name}", data, content_length).read()
+
+    def get_object(
+        self, container: str, name: str, resp_chunk_size: int | None = None
+    ) -> tuple[dict[str, str], Any]:
+        response = self._call("GET", f"{container}/{name}")
+        headers = dict(response.getheaders())
+        if resp_chunk_size is None:
+            return headers, response.read()
+
+        def chunks() -> Iterator[bytes]:
+            while chunk := response.read(resp_chunk_size):
+                yield chunk
+
+        return headers, chunks()
+
+    def delete_object(self, container: str, name: str) -> None:
+        self._call("DELETE", f"{container}/{name}").read()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def client(kind: str, url: str, token: str) -> Any:
+    """A swiftclient Connection or a PlainClient for the object store at `url`."""
+    if kind == "http":
+        return PlainClient(url, token)
+    return swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=0)
+
+
 def _cpu_self() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
-def _op(c: swiftclient.Connection, op: str, container: str, n: int, data: bytes) -> None:
+def _op(c: Any, op: str, container: str, n: int, data: bytes) -> None:
     name = f"o{n:06d}"
     if op == "put":
         c.put_object(container, name, data, content_length=len(data))
@@ -66,14 +136,11 @@ def _op(c: swiftclient.Connection, op: str, container: str, n: int, data: bytes)
 
 
 def _worker(
-    pipe: Connection, url: str, token: str, container: str, threads: int, data: bytes
+    pipe: Connection, kind: str, url: str, token: str, container: str, threads: int, data: bytes
 ) -> None:
-    """One client process: `threads` swiftclient connections, each in a thread of its own,
+    """One client process: `threads` client connections, each in a thread of its own,
     running the numbered operations each phase hands it."""
-    clients = [
-        swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=0)
-        for _ in range(threads)
-    ]
+    clients = [client(kind, url, token) for _ in range(threads)]
     with ThreadPoolExecutor(threads) as pool:
         while (job := pipe.recv()) is not None:
             op, numbers = job
@@ -93,12 +160,19 @@ def _worker(
 
 
 class Clients:
-    """`concurrency` swiftclient connections spread over `processes` client processes, so
-    that the clients' own CPU (about a millisecond a request) is not all bound by one
-    interpreter's GIL."""
+    """`concurrency` client connections spread over `processes` client processes, so that the
+    clients' own CPU (about a millisecond a request through swiftclient) is not all bound by
+    one interpreter's GIL."""
 
     def __init__(
-        self, url: str, token: str, container: str, concurrency: int, processes: int, data: bytes
+        self,
+        kind: str,
+        url: str,
+        token: str,
+        container: str,
+        concurrency: int,
+        processes: int,
+        data: bytes,
     ) -> None:
         ctx = multiprocessing.get_context("fork")
         self.pipes: list[Connection] = []
@@ -107,7 +181,9 @@ class Clients:
             threads = concurrency // processes + (p < concurrency % processes)
             mine, theirs = ctx.Pipe()
             proc = ctx.Process(
-                target=_worker, args=(theirs, url, token, container, threads, data), daemon=True
+                target=_worker,
+                args=(theirs, kind, url, token, container, threads, data),
+                daemon=True,
             )
             proc.start()
             self.pipes.append(mine)
@@ -156,23 +232,32 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="client processes the concurrent connections are spread over (default: the cores)",
     )
+    parser.add_argument(
+        "--client",
+        choices=("swiftclient", "http"),
+        default="swiftclient",
+        help="python-swiftclient, or plain http.client keep-alive connections",
+    )
     parser.add_argument("--large-mb", type=int, default=64)
     parser.add_argument("--large-count", type=int, default=3)
     parser.add_argument("--server-pid", type=int, nargs="+", help="the server's processes")
     args = parser.parse_args()
     url, token = connect(args.cloud, args.auth, args.user, args.key)
     container = f"bench-{uuid.uuid4().hex[:8]}"
-    admin = swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=0)
-    admin.put_container(container)
+    swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=0).put_container(container)
+    admin = client(args.client, url, token)
     data = os.urandom(4096)
     out: dict[str, Any] = {
         "cloud": args.cloud or args.auth,
         "small_bytes": 4096,
+        "client": args.client,
         "concurrency": args.concurrency,
         "client_processes": min(args.processes, args.concurrency),
     }
     pid = args.server_pid
-    clients = Clients(url, token, container, args.concurrency, out["client_processes"], data)
+    clients = Clients(
+        args.client, url, token, container, args.concurrency, out["client_processes"], data
+    )
     try:
         for op in ("put", "get", "delete"):
             out |= clients.rate(f"small_{op}", op, args.small, pid)
@@ -205,7 +290,10 @@ def main() -> None:
     }
     for n in range(args.large_count):
         admin.delete_object(container, f"big{n}")
-    admin.delete_container(container)
+    admin.close()
+    swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=0).delete_container(
+        container
+    )
     print(json.dumps(out))
 
 
