@@ -6,7 +6,10 @@ against any OpenStack compute endpoint (openstacksdk for auth and discovery, pla
 
 Phases:
 - single: boot one server at a time; create -> ACTIVE latency (polled every 5 ms); p50/p99.
-- concurrent: N boots at once; time until all are ACTIVE; per-server p50/p99; then delete all.
+- idle (--idle S): the CPU the cloud's processes (--cpu) use per second while nothing is asked.
+- concurrent: N boots at once; time until all are ACTIVE (watched as a client does: a list of
+  the servers changed since its last look, every --poll s); per-server p50/p99, boots/s and,
+  with --cpu, the CPU ms per boot of each group of processes; then delete all.
 - list: grow the project to each size (multi-create, 100 per request) and time
   GET /servers/detail (all pages, as `openstack server list --long` fetches them), 5 runs.
 - scheduler: the `scheduler_select_destinations` (or Nova's `schedule_instances`) event
@@ -39,7 +42,15 @@ class Bench:
         self.args = args
         self.conn = openstack.connect(cloud=args.cloud)
         self.compute = self.conn.compute
-        self.image = self.conn.image.find_image(args.image, ignore_missing=False)
+        if args.tiny_image:  # the fake driver boots anything
+            self.image = self.conn.image.create_image(
+                name=f"bench-tiny-{uuid.uuid4().hex[:6]}",
+                data=b"\0" * 4096,
+                disk_format="raw",
+                container_format="bare",
+            )
+        else:
+            self.image = self.conn.image.find_image(args.image, ignore_missing=False)
         self.flavor = self.compute.find_flavor(args.flavor, ignore_missing=False)
         self.prefix = f"bench-{uuid.uuid4().hex[:6]}"
         self.created: list[str] = []
@@ -65,6 +76,21 @@ class Bench:
         response = self.compute.get(f"/servers/{server_id}", microversion=MICROVERSION)
         return str(response.json()["server"]["status"])
 
+    def cpu(self, meter: stats.CpuMeter | None, per: float, unit: str) -> dict[str, Any]:
+        """The CPU ms each group of processes used since meter.start(), per `unit` (`per` of
+        them), and their total."""
+        if meter is None or not per:
+            return {}
+        used = {name: round(cpu * 1000 / per, 2) for name, cpu in meter.stop().items()}
+        return {f"cpu_ms_per_{unit}": {**used, "total": round(sum(used.values()), 2)}}
+
+    def idle(self, seconds: float, meter: stats.CpuMeter | None) -> dict[str, Any]:
+        """The cloud's CPU while nothing is asked of it (agents' reports, periodic tasks)."""
+        if meter:
+            meter.start()
+        time.sleep(seconds)
+        return {"seconds": seconds, **self.cpu(meter, seconds, "s")}
+
     def single(self, count: int) -> dict[str, Any]:
         latencies = []
         for i in range(count):
@@ -78,8 +104,11 @@ class Bench:
             latencies.append((time.perf_counter() - started) * 1000)
         return stats.summary(latencies)
 
-    def concurrent(self, count: int) -> dict[str, Any]:
+    def concurrent(self, count: int, meter: stats.CpuMeter | None = None) -> dict[str, Any]:
+        if meter:
+            meter.start()
         started = time.perf_counter()
+        since = first = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
         begun: dict[str, float] = {}
 
         def one(i: int) -> None:
@@ -93,31 +122,47 @@ class Bench:
         done: dict[str, float] = {}
         errors = 0
         deadline = time.perf_counter() + 300
-        while len(done) + errors < count and time.perf_counter() < deadline:
-            for s in self._list(f"^{self.prefix}-c"):
+        news = time.perf_counter()
+        while len(done) < count and time.perf_counter() < deadline:
+            # As a client that watches a burst does: only the servers changed since its last
+            # look (2 s of overlap for the stamps' resolution and commits that took their
+            # time); a look at them all when a second brought nothing (a commit later still).
+            asked = dt.datetime.now(dt.UTC)
+            stalled = time.perf_counter() - news > 1
+            for s in self._list(f"^{self.prefix}-c", first if stalled else since):
                 if s["id"] in begun and s["id"] not in done and s["status"] in ("ACTIVE", "ERROR"):
                     if s["status"] == "ERROR":
                         errors += 1
-                    done[s["id"]] = time.perf_counter()
-            time.sleep(0.2)  # a cheap poll: listing hundreds of servers costs the cloud too
+                    done[s["id"]] = news = time.perf_counter()
+            if stalled:
+                news = time.perf_counter()
+            since = asked - dt.timedelta(seconds=2)
+            time.sleep(self.args.poll)
         total = time.perf_counter() - started
+        cpu = self.cpu(meter, len(done), "boot")
         ids = list(begun)
         self.created.extend(ids)
-        deleted = self._delete(ids)
+        deleted = None if self.args.keep else self._delete(ids)
         latencies = [(done[s] - begun[s]) * 1000 for s in done]
         return {
             **stats.summary(latencies),
             "all_active_s": round(total, 3),
             "errors": errors,
+            "boots_per_s": round(len(done) / total, 1),
             "requests_s": round(posted - started, 3),
             "delete_all_s": deleted,
+            **cpu,
         }
 
-    def _list(self, name: str | None = None) -> list[dict[str, Any]]:
+    def _list(
+        self, name: str | None = None, since: dt.datetime | None = None
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         params: dict[str, Any] = {"limit": 1000}
         if name:
             params["name"] = name
+        if since:
+            params["changes-since"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         while True:
             query = "&".join(f"{k}={v}" for k, v in params.items())
             body = self.compute.get(f"/servers/detail?{query}", microversion=MICROVERSION).json()
@@ -195,27 +240,47 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--cloud", required=True, help="a cloud in clouds.yaml")
     parser.add_argument("--image", default="overcast-guest")
+    parser.add_argument(
+        "--tiny-image",
+        action="store_true",
+        help="boot a 4 KiB image made for the run (fake driver)",
+    )
     parser.add_argument("--flavor", default="m1.tiny")
     parser.add_argument("--network", default="none", help="'none', 'auto' (needs 2.37)")
     parser.add_argument("--single", type=int, default=20)
     parser.add_argument("--concurrent", type=int, default=200)
     parser.add_argument("--list-sizes", default="1000,10000")
     parser.add_argument("--keep", action="store_true", help="leave the servers behind")
+    parser.add_argument("--poll", type=float, default=0.05, help="s between looks at a burst")
+    parser.add_argument(
+        "--cpu",
+        default="",
+        help="NAME=PID (with the processes below it), NAME=~WORD (processes with WORD in their"
+        " command line: a database's PostgreSQL backends, beam.smp), NAME=self, comma-separated:"
+        " their CPU ms per boot of the concurrent phase, and per second of --idle",
+    )
+    parser.add_argument("--idle", type=float, default=0, help="s to measure the idle cloud's CPU")
     args = parser.parse_args(argv)
     bench = Bench(args)
     result: dict[str, Any] = {"cloud": args.cloud, "microversion": MICROVERSION}
     sizes = [int(s) for s in args.list_sizes.split(",") if s]
     most = max([args.single + args.concurrent, *sizes])
+    groups = stats.parse_groups(args.cpu)
+    meter = stats.CpuMeter(groups) if groups else None
     with room_for(bench.conn, most, bench.flavor) as result["quota"]:
         try:
+            if args.idle:
+                result["idle"] = bench.idle(args.idle, meter)
             result["single_boot"] = bench.single(args.single)
             result["scheduler"] = bench.scheduler(list(bench.created))
-            result["concurrent_boot"] = bench.concurrent(args.concurrent)
+            result["concurrent_boot"] = bench.concurrent(args.concurrent, meter)
             if sizes:
                 result["list_detail"] = bench.listing(sizes)
         finally:
             if not args.keep:
                 result["cleanup_s"] = bench.cleanup()
+                if args.tiny_image:
+                    bench.conn.image.delete_image(bench.image)
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0

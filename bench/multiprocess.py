@@ -2,12 +2,16 @@
 
     python bench/multiprocess.py --database-url postgresql+asyncpg://postgres@127.0.0.1/bench \
         --bus-url amqp://guest:guest@127.0.0.1:5672/bench --workers 2 \
-        --compute-processes 4 --hosts 1000 -- python bench/compute.py --cloud overcast
+        --compute-processes 4 --hosts 1000 -- python bench/compute.py --cloud overcast \
+        --tiny-image --single 20 --concurrent 300 --list-sizes "" --cpu {cpu_groups} --idle 20
 
 One `overcast serve --role controller --workers W` and P `overcast serve --role compute`
 processes sharing `--hosts` fake compute hosts (the fake driver) between them; the command after `--` runs with
 OS_CLIENT_CONFIG_FILE pointing at the cloud's clouds.yaml (clouds `overcast`, `overcast-demo`),
-and `{auth_url}` / `{admin_password}` in it replaced by the cloud's.
+and `{auth_url}` / `{admin_password}` in it replaced by the cloud's, `{cpu_groups}` by the
+groups of processes whose CPU `bench/compute.py --cpu` measures: the controller's API workers
+and its scheduler-and-conductor process, each compute process, the database's PostgreSQL backends, RabbitMQ (the whole broker:
+other users of it count too) and the bench client itself.
 Prints one JSON object: the cloud's shape, its start-up time and the command's JSON output.
 The database and the virtual host must exist and be empty.
 """
@@ -54,6 +58,21 @@ def wait_ready(log: Path, count: int, proc: subprocess.Popen[bytes], timeout: fl
             return
         time.sleep(0.2)
     raise SystemExit(f"{log.parent.name} did not start: {log.read_text()[-2000:]}")
+
+
+def controller_processes(pid: int, workers: int) -> list[tuple[str, int]]:
+    """The controller's processes by name: `overcast serve` forks its API workers first, then
+    one for the scheduler and conductor (`controller` for the whole when it runs as one)."""
+    children: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as found:
+            children.extend(int(child) for child in found.read().split())
+    children.sort()
+    if workers <= 1 or len(children) != workers + 1:
+        return [("controller", pid)]
+    return [(f"api{i + 1}", child) for i, child in enumerate(children[:workers])] + [
+        ("conductor", children[-1])
+    ]
 
 
 def main() -> None:
@@ -126,7 +145,17 @@ def main() -> None:
             }
         }
         if command:
-            fill = {"{auth_url}": env["OVERCAST_PUBLIC_URL"] + "/v3", "{admin_password}": password}
+            database = args.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+            groups = [
+                f"{name}={pid}" for name, pid in controller_processes(ctl[0].pid, args.workers)
+            ]
+            groups += [f"{log.parent.name}={proc.pid}" for proc, log in computes]
+            groups += [f"postgres=~{database}", "rabbitmq=~beam.smp", "client=self"]
+            fill = {
+                "{auth_url}": env["OVERCAST_PUBLIC_URL"] + "/v3",
+                "{admin_password}": password,
+                "{cpu_groups}": ",".join(groups),
+            }
             for key, value in fill.items():
                 command = [part.replace(key, value) for part in command]
             done = subprocess.run(
