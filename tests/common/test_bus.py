@@ -14,7 +14,7 @@ from overcast.common import errors
 from overcast.common.bus.endpoints import Endpoint
 from tests.common.conftest import MakeBus
 
-pytestmark = pytest.mark.xdist_group("rabbitmq")
+pytestmark = pytest.mark.xdist_group("bus")
 
 
 class Echo:

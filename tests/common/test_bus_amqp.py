@@ -7,9 +7,10 @@ calling process answered without the broker."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aio_pika
@@ -23,7 +24,7 @@ from overcast.common.bus.endpoints import redeliverable
 from overcast.common.config import BusSettings
 from tests.helpers import rabbit
 
-pytestmark = pytest.mark.xdist_group("rabbitmq")
+pytestmark = pytest.mark.xdist_group("bus-amqp")
 
 
 class Worker:
@@ -37,14 +38,23 @@ class Worker:
         return n * 2
 
 
-@pytest_asyncio.fixture(loop_scope="function")
-async def buses(amqp_url: str) -> AsyncIterator[list[AmqpBus]]:
-    made = [AmqpBus(amqp_url, BusSettings(publish_timeout=30.0), f"p{i}") for i in range(2)]
+@contextlib.asynccontextmanager
+async def _two_buses(url: str) -> AsyncIterator[list[AmqpBus]]:
+    """Two started buses on `url`, as two processes."""
+    made = [AmqpBus(url, BusSettings(publish_timeout=30.0), f"p{i}") for i in range(2)]
     for bus in made:
         await bus.start()
-    yield made
-    for bus in made:
-        await bus.close()
+    try:
+        yield made
+    finally:
+        for bus in made:
+            await bus.close()
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def buses(amqp_url: str) -> AsyncIterator[list[AmqpBus]]:
+    async with _two_buses(amqp_url) as made:
+        yield made
 
 
 async def _raw(url: str, body: bytes, routing_key: str) -> Any:
@@ -114,38 +124,50 @@ async def test_unreachable_broker_waits_with_log_lines_and_sends_answer_503(
         await bus.close()
 
 
+@pytest.fixture(scope="module")
+def restartable() -> Iterator[tuple[rabbit.Broker, str]]:
+    """A RabbitMQ of this module's own, which the test restarts, and a virtual host on it."""
+    reason = rabbit.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with rabbit.private() as broker, broker.vhost() as url:
+        yield broker, url
+
+
 async def test_broker_restart_loses_no_acknowledged_message(
-    buses: list[AmqpBus], amqp_url: str
+    restartable: tuple[rabbit.Broker, str],
 ) -> None:
-    # The server's process goes away: what is sent to it waits in its durable queue.
-    buses[0].serve("durable", Worker(), server="w")
-    await buses[0].ready()
-    await buses[0].close()
-    for n in range(5):
-        await buses[1].cast("durable.w", "work", {}, n=n)
-    restarting = asyncio.get_running_loop().run_in_executor(None, rabbit.restart, 1.0)
-    await asyncio.sleep(0.3)
-    # Sent while the broker is away: each waits for the reconnection, then is confirmed.
-    casts = [buses[1].cast("durable.w", "work", {}, n=n) for n in range(5, 10)]
-    calls = [buses[1].call("durable.w", "work", {}, timeout=30, n=n) for n in range(10, 12)]
-    sending = asyncio.gather(*casts, *calls)
-    await restarting
-    # The server's process comes back after the broker did.
-    worker = Worker()
-    again = AmqpBus(amqp_url, BusSettings(), "again")
-    again.serve("durable", worker, server="w")
-    await again.start()
-    try:
-        results = await sending
-        assert results[-2:] == [20, 22]
-        deadline = time.monotonic() + 20
-        while sorted(worker.seen) != list(range(12)):
-            assert time.monotonic() < deadline, sorted(worker.seen)
-            await asyncio.sleep(0.05)
-        # And the bus works as before.
-        assert await buses[1].call("durable.w", "work", {}, n=20) == 40
-    finally:
-        await again.close()
+    broker, amqp_url = restartable
+    async with _two_buses(amqp_url) as buses:
+        # The server's process goes away: what is sent to it waits in its durable queue.
+        buses[0].serve("durable", Worker(), server="w")
+        await buses[0].ready()
+        await buses[0].close()
+        for n in range(5):
+            await buses[1].cast("durable.w", "work", {}, n=n)
+        restarting = asyncio.get_running_loop().run_in_executor(None, broker.restart, 1.0)
+        await asyncio.sleep(0.3)
+        # Sent while the broker is away: each waits for the reconnection, then is confirmed.
+        casts = [buses[1].cast("durable.w", "work", {}, n=n) for n in range(5, 10)]
+        calls = [buses[1].call("durable.w", "work", {}, timeout=30, n=n) for n in range(10, 12)]
+        sending = asyncio.gather(*casts, *calls)
+        await restarting
+        # The server's process comes back after the broker did.
+        worker = Worker()
+        again = AmqpBus(amqp_url, BusSettings(), "again")
+        again.serve("durable", worker, server="w")
+        await again.start()
+        try:
+            results = await sending
+            assert results[-2:] == [20, 22]
+            deadline = time.monotonic() + 20
+            while sorted(worker.seen) != list(range(12)):
+                assert time.monotonic() < deadline, sorted(worker.seen)
+                await asyncio.sleep(0.05)
+            # And the bus works as before.
+            assert await buses[1].call("durable.w", "work", {}, n=20) == 40
+        finally:
+            await again.close()
 
 
 class Stalls:

@@ -109,14 +109,21 @@ class Node(Server):
 class Cloud:
     """Nodes sharing one fresh PostgreSQL database and one fresh RabbitMQ virtual host."""
 
-    def __init__(self, root: Path, hosts: fabric.Fabric | None = None, **settings: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        hosts: fabric.Fabric | None = None,
+        broker: rabbit.Broker = rabbit.SHARED,
+        **settings: str,
+    ) -> None:
         self.root = root
         self.hosts = hosts
+        self.broker = broker
         self.port = free_port()
         self.nodes: list[Node] = []
         self._stack = contextlib.ExitStack()
         self.db_url = self._stack.enter_context(databases.fresh("postgresql"))
-        self.bus_url = self._stack.enter_context(rabbit.vhost())
+        self.bus_url = self._stack.enter_context(broker.vhost())
         self.env = {
             **FAST_ENV,
             "OVERCAST_DATABASE_URL": self.db_url,
@@ -165,7 +172,7 @@ class Cloud:
     def _host(self, name: str) -> fabric.Host:
         assert self.hosts is not None
         host = self.hosts.host(name)
-        for port in (rabbit.PORT, databases.PORTS["postgresql"]):
+        for port in (self.broker.port, databases.PORTS["postgresql"]):
             self.hosts.forward(host.namespace, port, None, ("127.0.0.1", port))
         if len(self.hosts.hosts) == 1:  # the API's node: its API out to the tests
             self.hosts.forward(None, self.port, host.namespace, ("127.0.0.1", self.port))
@@ -186,8 +193,13 @@ class Cloud:
 
 
 @contextlib.contextmanager
-def cloud(root: Path, hosts: fabric.Fabric | None = None, **settings: str) -> Iterator[Cloud]:
-    made = Cloud(root, hosts, **settings)
+def cloud(
+    root: Path,
+    hosts: fabric.Fabric | None = None,
+    broker: rabbit.Broker = rabbit.SHARED,
+    **settings: str,
+) -> Iterator[Cloud]:
+    made = Cloud(root, hosts, broker, **settings)
     try:
         yield made
     finally:

@@ -16,17 +16,19 @@ import pytest
 
 from overcast.compute.guest import build
 from tests.compute.qemu.conftest import GUEST_DIR, qemu_pids
-from tests.helpers import fabric, nodes
+from tests.helpers import fabric, nodes, rabbit
 from tests.multinode.guests import QEMU_ENV
 
 
 @contextlib.contextmanager
-def hosted_cloud(root: Path, **settings: str) -> Iterator[nodes.Cloud]:
+def hosted_cloud(
+    root: Path, broker: rabbit.Broker = rabbit.SHARED, **settings: str
+) -> Iterator[nodes.Cloud]:
     """A fresh cloud whose nodes are namespace hosts (skips where that cannot run)."""
     reason = nodes.unavailable() or fabric.usable()
     if reason:
         pytest.skip(reason)
-    with fabric.fabric() as hosts, nodes.cloud(root, hosts, **settings) as made:
+    with fabric.fabric() as hosts, nodes.cloud(root, hosts, broker, **settings) as made:
         yield made
 
 

@@ -14,9 +14,9 @@ from overcast.compute.drivers.qemu import hostinfo
 from tests.compute.qemu.conftest import Cloud, qemu_pids
 from tests.helpers import nodes
 
-# The modules' marks: they share the multi-node RabbitMQ harness, so they run on one worker.
+# The modules' marks: they share one cloud of real-guest nodes (qemu_nodes), so one worker.
 MARKS = [
-    pytest.mark.xdist_group("rabbitmq"),
+    pytest.mark.xdist_group("multinode-qemu"),
     pytest.mark.slow,
     pytest.mark.skipif(
         not hostinfo.qemu_usable("qemu-system-x86_64"), reason="QEMU cannot run here"

@@ -22,9 +22,8 @@ from tests.helpers import databases, nodes
 from tests.helpers.server import Server
 from tests.multinode.conftest import boot, tiny_image
 
-# With the other tests on the shared broker (one of them restarts it).
 pytestmark = [
-    pytest.mark.xdist_group("rabbitmq"),
+    pytest.mark.xdist_group("multinode-database-pool"),
     pytest.mark.skipif(not databases.reachable("postgresql"), reason="PostgreSQL is not running"),
 ]
 

@@ -27,7 +27,7 @@ from tests.helpers import nodes
 from tests.multinode.conftest import host_of, hosted_cloud
 from tests.network.dataplane.conftest import assert_not_in_root, leases, usable
 
-pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("multinode-guest-traffic"), pytest.mark.slow]
 
 CIDR, G1, G2 = "10.60.0.0/24", "10.60.0.11", "10.60.0.12"
 PUBLIC = "203.0.113.0/24"

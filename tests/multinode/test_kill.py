@@ -18,7 +18,7 @@ from tests.compute.conftest import wait_for, wait_gone
 from tests.helpers import nodes
 from tests.multinode.conftest import boot, host_of, hosted_cloud, tiny_image
 
-pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("multinode-kill"), pytest.mark.slow]
 
 SETTLED = ("ACTIVE", "ERROR", "SHUTOFF", "VERIFY_RESIZE")
 

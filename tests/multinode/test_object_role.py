@@ -12,7 +12,7 @@ import pytest
 from tests.helpers import nodes
 from tests.object_store.conftest import swift_conn
 
-pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("multinode-object-role"), pytest.mark.slow]
 
 
 def test_daemons_run_once_per_node_and_work(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from overcast.object_store.ring.ring import Ring
 from tests.multinode.conftest import hosted_cloud
 from tests.object_store.conftest import swift_conn
 
-pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("multinode-object-servers"), pytest.mark.slow]
 
 SALT = b"0123456789abcdef0123456789abcdef"
 PORT = 6200  # each node's own namespace: the same port on every node, as Swift's servers use

@@ -20,15 +20,23 @@ from tests.compute.conftest import wait_for
 from tests.helpers import nodes, rabbit
 from tests.multinode.conftest import boot, host_of, hosted_cloud, tiny_image
 
-pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("multinode-processes"), pytest.mark.slow]
 
 DOWN_AFTER = 20.0  # compute.service_down_time: longer than a RabbitMQ restart
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.Cloud]:
+def broker() -> Iterator[rabbit.Broker]:
+    """This module's own RabbitMQ, which one test restarts."""
+    with rabbit.private() as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory, broker: rabbit.Broker) -> Iterator[nodes.Cloud]:
     with hosted_cloud(
         tmp_path_factory.mktemp("multi"),
+        broker,
         OVERCAST_COMPUTE__SERVICE_DOWN_TIME=str(DOWN_AFTER),
         OVERCAST_COMPUTE__REPORT_INTERVAL="1",
     ) as made:
@@ -119,11 +127,11 @@ def test_cold_and_live_migration_between_nodes(
 
 
 def test_restarting_rabbitmq_in_the_middle_of_boots_loses_none(
-    admin: openstack.connection.Connection, image: Any
+    admin: openstack.connection.Connection, image: Any, broker: rabbit.Broker
 ) -> None:
     booted = [boot(admin, image, f"through-restart-{i}") for i in range(4)]
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        restarting = pool.submit(rabbit.restart, 1.0)
+        restarting = pool.submit(broker.restart, 1.0)
         time.sleep(0.5)
         booted += [boot(admin, image, f"through-restart-{i}") for i in range(4, 8)]
         restarting.result()

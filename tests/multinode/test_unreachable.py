@@ -17,7 +17,7 @@ from tests.helpers import databases, nodes, rabbit
 from tests.helpers.forwarder import Forwarder
 from tests.helpers.server import FAST_ENV, free_port
 
-pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("multinode-unreachable"), pytest.mark.slow]
 
 
 def _until(check: Callable[[], bool], what: str, timeout: float = 240.0) -> None:

@@ -21,7 +21,7 @@ from tests.helpers import nodes
 from tests.multinode.conftest import boot, host_of, hosted_cloud, tiny_image
 from tests.volume.conftest import holds, wait_volume
 
-pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("multinode-volume-across"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

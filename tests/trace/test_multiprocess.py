@@ -17,7 +17,7 @@ import pytest
 from tests.compute.conftest import wait_for
 from tests.helpers import nodes
 
-pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("trace-multiprocess"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
