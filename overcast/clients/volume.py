@@ -1,5 +1,6 @@
 """The block storage service (Cinder v3) as compute uses it: volumes to boot from or attach,
-created from images when the block device mapping asks, and their attachments."""
+created from images when the block device mapping asks, and their attachments; the re-image
+of a rebuilt server's root volume; how an assisted snapshot went."""
 
 from __future__ import annotations
 
@@ -106,6 +107,23 @@ class VolumeClient(RestClient):
         server's disk keeps (`save_volume_id`)."""
         body = {"os-migrate_volume_completion": {"new_volume": new_id, "error": error}}
         return str((await self._action(volume_id, body))["save_volume_id"])
+
+    async def reimage(self, volume_id: str, image_id: str, reserved: bool) -> None:
+        """3.68: write the image over the volume (`reserved`: one a server holds by a
+        reserved attachment while it is rebuilt); `volume-reimaged` tells when it is done."""
+        body = {"os-reimage": {"image_id": image_id, "reimage_reserved": reserved}}
+        await self._action(volume_id, body, "3.68")
+
+    async def update_snapshot_status(
+        self, snapshot_id: str, status: str, progress: str | None = None
+    ) -> None:
+        """How compute's part of an assisted snapshot went (`os-update_snapshot_status`)."""
+        args = {"status": status, **({"progress": progress} if progress else {})}
+        await self.request(
+            "POST",
+            f"/snapshots/{snapshot_id}/action",
+            json_body={"os-update_snapshot_status": args},
+        )
 
     async def extend_volume_completion(self, volume_id: str, error: bool) -> None:
         """3.71: tell the volume service how growing an attached volume ended in the guest."""

@@ -162,6 +162,12 @@ class ComputeSettings(BaseModel):
         300.0, ge=0, description="seconds a boot waits for network-vif-plugged; 0: no wait"
     )
     vif_plugging_is_fatal: bool = Field(True, description="a boot fails when ports stay down")
+    reimage_timeout_per_gb: float = Field(
+        20.0,
+        gt=0,
+        description="seconds per GB of the image a rebuild of a volume-backed server waits for "
+        "volume-reimaged (Nova's)",
+    )
     default_image: str = Field(
         "overcast-guest",
         description="`overcast up` builds the guest image and registers it (public) under "

@@ -15,6 +15,8 @@ ADMIN = "rule:admin_required"
 ANY = "@"
 READER = "rule:project_reader_or_admin"
 MEMBER = "rule:project_member_or_admin"
+# Nova's `service_or_admin`: what other services call (the `service` role) and admins may.
+SERVICE_OR_ADMIN = "role:service or rule:admin_required"
 
 
 def _rules(prefix: str, check: str, *actions: str) -> list[RuleDefault]:
@@ -74,6 +76,7 @@ RULES: list[RuleDefault] = [
     *_rules("os-evacuate", ADMIN, ""),
     *_rules("os-admin-actions", ADMIN, "reset_state", "inject_network_info"),
     *_rules("os-server-external-events", ADMIN, "create"),
+    *_rules("os-assisted-volume-snapshots", SERVICE_OR_ADMIN, "create", "delete"),
     *_rules("os-security-groups", MEMBER, "add", "remove", "list"),
     *_rules("os-security-groups", READER, "get", "show"),
     *_rules("os-security-groups", MEMBER, "create", "update", "delete"),

@@ -9,7 +9,7 @@ from typing import Any
 from overcast.clients.image import properties
 from overcast.common import errors, trace
 from overcast.common.context import RequestContext
-from overcast.compute import conductor, servers, states, volume_snapshots
+from overcast.compute import conductor, servers, states, volume_snapshots, volumes
 from overcast.compute.models.instances import Instance
 from overcast.compute.server_actions import begin, to_agent
 from overcast.compute.state import ComputeState
@@ -32,18 +32,25 @@ async def rebuild(
     image_ref: str,
     changes: dict[str, Any],
     admin_password: str | None,
+    reimage_boot_volume: bool = False,
 ) -> Instance:
-    """Validate the new image against the flavor and start the rebuild on the server's host."""
+    """Validate the new image against the flavor (a volume-backed server's: against its root
+    volume) and start the rebuild on the server's host. A volume-backed server keeps its image
+    below 2.93; from 2.93 (`reimage_boot_volume`) its root volume is re-imaged, as Nova's."""
     image = await _image(st, ctx, image_ref)
     async with st.db.reader() as session:
         inst = await servers.get(session, ctx, uuid)
     if int(image.get("min_ram") or 0) > int(inst.flavor.get("memory_mb", 0)):
         raise errors.BadRequest("Flavor's memory is too small for requested image.")
-    if inst.flavor.get("root_gb") and int(image.get("min_disk") or 0) > int(inst.flavor["root_gb"]):
-        raise errors.BadRequest("Flavor's disk is too small for requested image.")
-    if not inst.image_ref:
-        raise errors.BadRequest("Rebuilding a volume-backed server is not supported here.")
-    values: dict[str, Any] = {"image_ref": image_ref, **changes}
+    values: dict[str, Any] = dict(changes)
+    if inst.image_ref:
+        if inst.flavor.get("root_gb") and int(image.get("min_disk") or 0) > int(
+            inst.flavor["root_gb"]
+        ):
+            raise errors.BadRequest("Flavor's disk is too small for requested image.")
+        values["image_ref"] = image_ref
+    else:
+        await _check_root_volume(st, ctx, inst, image, reimage_boot_volume)
     preserve = states.STOPPED if inst.vm_state == states.STOPPED else states.ACTIVE
     inst = await begin(
         st,
@@ -63,8 +70,43 @@ async def rebuild(
         image_ref=image_ref,
         preserve_state=preserve,
         admin_password=admin_password,
+        reimage_boot_volume=reimage_boot_volume and not inst.image_ref,
     )
     return inst
+
+
+async def _check_root_volume(
+    st: ComputeState,
+    ctx: RequestContext,
+    inst: Instance,
+    image: dict[str, Any],
+    reimage_boot_volume: bool,
+) -> None:
+    """A volume-backed server may be rebuilt from the image its root volume holds; with
+    another image only from 2.93, on a root volume in use that is large enough for it."""
+    root = volumes.root(list(inst.attachments or []))
+    client = st.remote.volume(ctx.to_dict())
+    if root is None or client is None:
+        raise errors.BadRequest(f"Instance {inst.uuid} has no root volume to rebuild from.")
+    volume = await client.get_volume(root["volume_id"])
+    held = (volume.get("volume_image_metadata") or {}).get("image_id")
+    if held != image["id"] and not reimage_boot_volume:
+        raise errors.BadRequest(
+            f"Image {image['id']} is unacceptable: Unable to rebuild with a different image"
+            " for a volume-backed server."
+        )
+    if volume.get("status") != "in-use":
+        raise errors.BadRequest(
+            f"Invalid volume: volume {volume['id']} is {volume.get('status')}, not in-use."
+        )
+    size = int(volume.get("size") or 0)
+    if reimage_boot_volume and (
+        int(image.get("min_disk") or 0) > size or int(image.get("size") or 0) > size << 30
+    ):
+        raise errors.BadRequest(
+            f"Image {image['id']} is unacceptable: the root volume ({size} GB) is smaller"
+            " than the image needs."
+        )
 
 
 async def _snapshot_image(

@@ -99,6 +99,15 @@ async def connect_for_move(
     return moved
 
 
+def root(attachments: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The attachment item of a volume-backed server's root volume: boot index 0 (or, from
+    a mapping that gave none, its first disk)."""
+    for item in attachments:
+        if str(item.get("boot_index")) == "0":
+            return item
+    return next((a for a in attachments if a.get("device_name") == device_name(0)), None)
+
+
 def added(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The attachment items of `new` that `old` does not hold."""
     held = {a.get("attachment_id") for a in old}

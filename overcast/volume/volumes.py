@@ -191,7 +191,7 @@ async def create(state: VolumeState, ctx: dict[str, Any], spec: CreateSpec, admi
         backup_id=spec.backup_id,
         group_id=spec.group_id,
         bootable=bool(image is not None) or bool(inherited and inherited.bootable),
-        image_metadata=_image_metadata(image)
+        image_metadata=image_metadata(image)
         if image is not None
         else dict(inherited.image_metadata or {})
         if inherited is not None
@@ -251,7 +251,7 @@ async def _image(state: VolumeState, ctx: dict[str, Any], image_id: str) -> dict
 _IMAGE_KEYS = ("checksum", "container_format", "disk_format", "min_disk", "min_ram", "size")
 
 
-def _image_metadata(image: dict[str, Any]) -> dict[str, str]:
+def image_metadata(image: dict[str, Any]) -> dict[str, str]:
     """What Cinder keeps of the image a volume was made from (`volume_image_metadata`)."""
     from overcast.clients.image import properties
 

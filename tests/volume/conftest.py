@@ -54,9 +54,8 @@ def name(prefix: str = "v") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-@pytest.fixture(scope="session")
-def volume_image(admin: openstack.connection.Connection) -> Any:
-    """A small public qcow2 image with known bytes at offset 0 (b"overcast")."""
+def qcow2_image(conn: openstack.connection.Connection, pattern: str, length: str = "4k") -> Any:
+    """A public 32 MiB qcow2 image whose first `length` bytes are `pattern`."""
     import subprocess
     import tempfile
     from pathlib import Path
@@ -65,11 +64,11 @@ def volume_image(admin: openstack.connection.Connection) -> Any:
         path = Path(tmp) / "disk.qcow2"
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "32M"], check=True)
         subprocess.run(
-            ["qemu-io", "-f", "qcow2", "-c", "write -P 0x6f 0 4k", str(path)],
+            ["qemu-io", "-f", "qcow2", "-c", f"write -P {pattern} 0 {length}", str(path)],
             check=True,
             capture_output=True,
         )
-        return admin.image.create_image(
+        return conn.image.create_image(
             name=name("volimg"),
             data=path.read_bytes(),
             disk_format="qcow2",
@@ -77,6 +76,12 @@ def volume_image(admin: openstack.connection.Connection) -> Any:
             visibility="public",
             allow_duplicates=True,
         )
+
+
+@pytest.fixture(scope="session")
+def volume_image(admin: openstack.connection.Connection) -> Any:
+    """A small public qcow2 image with known bytes at offset 0 (b"overcast")."""
+    return qcow2_image(admin, "0x6f")
 
 
 @pytest.fixture(scope="module")

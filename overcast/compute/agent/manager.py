@@ -1,8 +1,9 @@
 """A compute host in this process: its driver, its bus endpoint and its periodic tasks.
 
 `ComputeHost` builds the host's means (`host.Host`) and hands them to the pieces that serve the
-bus as `compute.<host>` (`build`, `actions`, `moves`, `images`); it is the driver's callbacks
-object, and runs the reconciler at start and periodically. Built by `compute.units`.
+bus as `compute.<host>` (`build`, `actions`, `moves`, `images`, `volumes`, `assisted`, ...);
+it is the driver's callbacks object, and runs the reconciler at start and periodically. Built by
+`compute.units`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from overcast.common.db import session
 from overcast.compute import drivers
 from overcast.compute.agent import reconcile
 from overcast.compute.agent.actions import Actions
+from overcast.compute.agent.assisted import AssistedSnapshots
 from overcast.compute.agent.build import Builds
 from overcast.compute.agent.events import Events
 from overcast.compute.agent.host import ADMIN_CTX, ConductorAPI, Host
@@ -51,6 +53,7 @@ class ComputeHost:
             Images(self.h),
             Events(self.h.events, {"volume-extended": volumes.volume_extended}),
             volumes,
+            AssistedSnapshots(self.h),
             Interfaces(self.h),
         )
 

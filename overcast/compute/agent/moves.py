@@ -14,6 +14,7 @@ from typing import Any
 from overcast.common import errors, log, trace
 from overcast.common.bus.endpoints import redeliverable
 from overcast.compute import networking, states, volumes
+from overcast.compute.agent import reimage
 from overcast.compute.agent.host import Host, failed_event, spec_for
 
 LOG = log.get(__name__)
@@ -58,16 +59,20 @@ class Moves:
         preserve_state: str = states.ACTIVE,
         migration_uuid: str | None = None,
         admin_password: str | None = None,
+        reimage_boot_volume: bool = False,
     ) -> None:
         """Rebuild on this host: a new root disk from `image_ref`. With `migration_uuid` this is
-        an evacuation's rebuild, on a host the instance was not on."""
+        an evacuation's rebuild, on a host the instance was not on. A volume-backed server
+        boots from its root volume again, which `reimage_boot_volume` (2.93) first has the
+        volume service write `image_ref` over."""
         h, uuid = self.h, instance_uuid
         event = "compute_rebuild_instance"
 
         async def work() -> None:
             instance = await self.h.instance(ctx, uuid)
+            volume_backed = not instance.get("image_ref")
             with trace.span("image fetched", image=image_ref):
-                image = await self.h.fetch_image(ctx, image_ref)
+                image = {} if volume_backed else await self.h.fetch_image(ctx, image_ref)
             if migration_uuid is not None and instance.get("network_info"):
                 await self._bind_here(ctx, instance)
             elif migration_uuid is not None:
@@ -79,6 +84,8 @@ class Moves:
                 await h.update(ctx, uuid, {"network_info": network_info, "addresses": addresses})
             with trace.span("old guest removed"):
                 await h.driver.destroy(uuid)
+            if volume_backed and reimage_boot_volume and image_ref:
+                instance["attachments"] = await reimage.root_volume(h, ctx, instance, image_ref)
             await h.update(ctx, uuid, {"task_state": states.REBUILD_SPAWNING})
             with trace.span("hypervisor defined and started", host=h.host):
                 await h.driver.spawn(spec_for(instance, image, admin_password=admin_password))
@@ -92,7 +99,7 @@ class Moves:
             event,
             work,
             {"vm_state": preserve_state},
-            [states.REBUILDING, states.REBUILD_SPAWNING],
+            [states.REBUILDING, states.REBUILD_BLOCK_DEVICE_MAPPING, states.REBUILD_SPAWNING],
             failure={"vm_state": states.ERROR},
         )
         if ok:

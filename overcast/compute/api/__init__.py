@@ -21,6 +21,7 @@ MINE = (
     "trace",
     "ips",
     "external_events",
+    "assisted_snapshots",
     "interfaces",
     "diagnostics",
     "metadata",

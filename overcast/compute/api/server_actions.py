@@ -312,7 +312,9 @@ async def _rebuild(r: Req, uuid: str, args: Any) -> Response:
         changes.update(await _key(r, a["key_name"]))
     password = schemas.password(a.get("adminPass")) or boot.new_password()
     disk_config = _disk_config(args)
-    await server_images.rebuild(r.state, r.ctx, uuid, image_ref, changes, password)
+    await server_images.rebuild(
+        r.state, r.ctx, uuid, image_ref, changes, password, reimage_boot_volume=r.at_least("2.93")
+    )
     await _save_disk_config(r, uuid, disk_config)
     body = await changed_body(r, uuid, rebuild=True)
     body["adminPass"] = password

@@ -312,6 +312,27 @@ class Driver(instrument.TracedCalls, abc.ABC):
         A guest that is not running: errors.Conflict."""
         raise errors.NotSupported("swapping volumes is not supported by this driver")
 
+    async def volume_snapshot_create(
+        self, instance_uuid: str, connection_info: dict[str, Any], create_info: dict[str, Any]
+    ) -> None:
+        """Nova's assisted snapshot of an attached file-backed volume: the qcow2 file
+        `create_info["new_file"]` (made by the volume service beside the volume's active
+        file, which backs it) becomes the file the guest writes; the old one, now read-only,
+        is the snapshot. On failure the guest still writes the old file."""
+        raise errors.NotSupported("assisted volume snapshots are not supported by this driver")
+
+    async def volume_snapshot_delete(
+        self,
+        instance_uuid: str,
+        connection_info: dict[str, Any],
+        snapshot_id: str,
+        delete_info: dict[str, Any],
+    ) -> None:
+        """Undo one assisted snapshot: `delete_info["file_to_merge"]` merged into
+        `merge_target_file` (a commit), or, with no target, into the file above it (a
+        stream), while the guest keeps its data."""
+        raise errors.NotSupported("assisted volume snapshots are not supported by this driver")
+
     async def attach_interface(self, instance_uuid: str, vif: dict[str, Any]) -> None:
         """Plug one more bound port (its network info, as `spawn` gets them) into the guest.
         Attaching a port the guest has already succeeds."""

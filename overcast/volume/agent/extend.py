@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from overcast.clients.compute import ComputeClient
 from overcast.common import errors, log
 from overcast.common.db.base import utcnow
 from overcast.volume import messages, outcomes
-from overcast.volume.agent import refs
-from overcast.volume.models.volumes import Attachment, Volume
+from overcast.volume.agent import compute_events, refs
+from overcast.volume.models.volumes import Volume
 
 if TYPE_CHECKING:
     from overcast.volume.agent.backend import Backend
@@ -28,7 +25,11 @@ async def extend(backend: Backend, ctx: dict[str, Any], volume_id: str, new_size
         volume = await session.get(Volume, volume_id)
         if volume is None or volume.status != "extending":
             return
-        servers = await _servers(session, volume) if volume.task.get("then") == "in-use" else []
+        servers = (
+            await compute_events.servers(session, volume, "attached")
+            if volume.task.get("then") == "in-use"
+            else []
+        )
     try:
         grown = await backend.driver.extend_volume(
             refs.volume(volume, volume.task.get("extend_from")), new_size
@@ -48,31 +49,10 @@ async def extend(backend: Backend, ctx: dict[str, Any], volume_id: str, new_size
             row.size = new_size
             row.task = {}
             row.updated_at = utcnow()
-    if servers and not await _notify(backend, volume_id, servers) and not grown:
-        await failed(backend, ctx, volume_id)
-
-
-async def _servers(session: Any, volume: Volume) -> list[str]:
-    found = await session.scalars(
-        select(Attachment.instance_uuid).where(
-            Attachment.volume_id == volume.id,
-            Attachment.deleted.is_(False),
-            Attachment.attach_status == "attached",
-        )
-    )
-    return sorted({uuid for uuid in found if uuid})
-
-
-async def _notify(backend: Backend, volume_id: str, servers: list[str]) -> bool:
-    """Send compute `volume-extended` for each server; whether every one was delivered."""
-    events = [{"name": "volume-extended", "server_uuid": s, "tag": volume_id} for s in servers]
-    try:
-        client = ComputeClient(backend.endpoint("compute"), await backend.service_token.get())
-        answered = await client.external_events(events)
-    except errors.OvercastError as exc:
-        LOG.warning("compute did not take volume-extended for %s: %s", volume_id, exc.message)
-        return False
-    return all(e.get("code") == 200 for e in answered)
+    if servers:
+        delivered = await compute_events.send(backend, "volume-extended", volume_id, servers)
+        if not delivered and not grown:
+            await failed(backend, ctx, volume_id)
 
 
 async def failed(backend: Backend, ctx: dict[str, Any], volume_id: str) -> None:

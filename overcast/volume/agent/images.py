@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from overcast.common import errors, log
 from overcast.common.db.base import utcnow
 from overcast.volume import messages, outcomes
-from overcast.volume.agent import refs
+from overcast.volume.agent import compute_events, refs
 from overcast.volume.models.volumes import Volume
 
 if TYPE_CHECKING:
@@ -62,10 +62,15 @@ async def upload(
 
 
 async def reimage(backend: Backend, ctx: dict[str, Any], volume_id: str, image_id: str) -> None:
+    """Write the image over the volume; it takes the image's metadata and goes back to the
+    status it had. The servers holding it (compute keeps a reserved attachment while it
+    rebuilds a volume-backed server) hear `volume-reimaged`: `failed` when the copy failed
+    (the volume then in `error`), as Nova waits for the event either way."""
     async with backend.db.reader() as session:
         volume = await session.get(Volume, volume_id)
-    if volume is None or volume.status != "downloading":
-        return
+        if volume is None or volume.status != "downloading":
+            return
+        servers = await compute_events.servers(session, volume)
     try:
         await backend.copy_image(ctx, refs.volume(volume), image_id)
     except Exception as exc:  # noqa: BLE001
@@ -76,14 +81,20 @@ async def reimage(backend: Backend, ctx: dict[str, Any], volume_id: str, image_i
                 outcomes.volume_failed(
                     session, row, action=messages.REIMAGE, detail=messages.UNKNOWN, ctx=ctx
                 )
+        if servers:
+            await compute_events.send(backend, "volume-reimaged", volume_id, servers, "failed")
         return
     async with backend.db.session() as session:
         row = await session.get(Volume, volume_id)
         if row is not None and row.status == "downloading":
             row.status = str(row.task.get("then") or "available")
             row.image_id = image_id
+            row.image_metadata = dict(row.task.get("image_metadata") or row.image_metadata or {})
+            row.bootable = True
             row.task = {}
             row.updated_at = utcnow()
+    if servers:
+        await compute_events.send(backend, "volume-reimaged", volume_id, servers)
 
 
 async def manage(

@@ -115,7 +115,10 @@ async def reimage(r: Req, volume_id: str, args: dict[str, Any]) -> dict[str, Any
             raise errors.BadRequest(
                 f"Invalid input received: the image is larger than the volume ({volume.size}GB)."
             )
-        volume.task = {"then": "available" if volume.status == "error" else volume.status}
+        volume.task = {
+            "then": "available" if volume.status == "error" else volume.status,
+            "image_metadata": volumes.image_metadata(image),
+        }
         volume.status = "downloading"
         backend = volume.backend
     if backend:

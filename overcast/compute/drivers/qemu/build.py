@@ -1,6 +1,6 @@
 """Making a guest's files from an instance spec: the root disk (an overlay on the checked base
-image, grown to the flavor; a blank disk under an ISO; or a kernel and ramdisk booted directly),
-ephemeral and swap disks, the config drive, and the `Launch` that describes the machine.
+image, grown to the flavor; a blank disk under an ISO; or a kernel and ramdisk booted directly;
+a volume-backed server's root volume, first), ephemeral and swap disks, the config drive, and the `Launch` that describes the machine.
 
 Called by the driver's spawn, rescue and resize. Image properties honoured: hw_disk_bus,
 hw_vif_model, hw_machine_type, hw_cdrom_bus, os_command_line.
@@ -57,7 +57,7 @@ async def root_disk(
     props = properties(spec.image)
     bus = _choice(props, "hw_disk_bus", _DISK_BUSES, "virtio")
     root_size = int(flavor.get("root_gb") or 0) * GiB
-    if not spec.image_path:  # no image (boot from volume, or a driver test): a blank root
+    if not spec.image_path:  # no image and no root volume (a driver test): a blank root
         await disks.create_blank(dest, root_size or GiB)
         return [Disk(str(dest), "qcow2", bus, node="disk0")], False
     base = Path(spec.image_path)
@@ -127,6 +127,12 @@ def volume_disks(spec: drivers.InstanceSpec) -> list[Disk]:
             for b in bdms if b.get("connection_info")]  # fmt: skip
 
 
+def boots_from_volume(spec: drivers.InstanceSpec) -> bool:
+    """Whether the spec maps a connected root volume (boot index 0)."""
+    return any(str(b.get("boot_index")) == "0" and b.get("connection_info")
+               for b in spec.block_devices)  # fmt: skip
+
+
 def nic_for(vif: dict[str, Any], props: dict[str, Any], index: int) -> Nic:
     model = _choice(props, "hw_vif_model", _VIF_MODELS, "virtio")
     port = str(vif.get("port_id") or vif.get("id") or index)
@@ -164,9 +170,14 @@ async def make(
     if int(spec.image.get("min_ram") or 0) > memory:
         raise errors.BadRequest("Flavor's memory is too small for requested image.")
     machine = machine_for(props, settings)
-    roots, cdrom = await root_disk(spec, files)
+    volumes = volume_disks(spec)
+    if not spec.image_path and boots_from_volume(spec):
+        # Volume-backed: the root volume is the first disk, the one the firmware boots.
+        roots, cdrom, volumes = volumes[:1], False, volumes[1:]
+    else:
+        roots, cdrom = await root_disk(spec, files)
     bus = roots[0].bus
-    all_disks = roots + await extra_disks(spec, files, bus) + volume_disks(spec)
+    all_disks = roots + await extra_disks(spec, files, bus) + volumes
     if spec.config_drive or settings.force_config_drive:
         await configdrive.write(files.config_drive, spec.metadata_files)
         all_disks.append(Disk(str(files.config_drive), "raw", "virtio", readonly=True,
