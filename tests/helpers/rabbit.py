@@ -139,3 +139,14 @@ def private(timeout: float = 180.0) -> Iterator[Broker]:
             os.killpg(process.pid, 9)  # the Erlang VM and its epmd-registered helpers
         process.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def selected() -> Iterator[dict[str, str]]:
+    """Server environment for the run's bus: a fresh virtual host when OVERCAST_TEST_BUS is
+    "amqp", nothing (the in-process bus) otherwise."""
+    if os.environ.get("OVERCAST_TEST_BUS") != "amqp":
+        yield {}
+        return
+    with vhost() as url:
+        yield {"OVERCAST_BUS_URL": url}
