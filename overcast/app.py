@@ -41,12 +41,6 @@ class Cloud:
     lifespan: Callable[[object], AbstractAsyncContextManager[None]]  # start..stop, no HTTP
 
 
-def event_loop(settings: Settings) -> str:
-    """The event loop uvicorn runs: uvloop is faster, but it cannot carry netlink sockets,
-    which the linuxbridge dataplane's pyroute2 calls make in this process."""
-    return "asyncio" if settings.network.driver == "linuxbridge" else "auto"
-
-
 def build(
     settings: Settings,
     on_ready: list[Callable[[], None]] | None = None,

@@ -126,7 +126,6 @@ def run_process(
                 log_level="warning",
                 access_log=False,
                 lifespan="on",
-                loop=app.event_loop(settings),
                 timeout_graceful_shutdown=5,
                 timeout_keep_alive=SERVER_KEEP_ALIVE,
             )

@@ -77,7 +77,6 @@ def run(settings: Settings, user_clouds: bool = False) -> int:
                 log_level="warning",
                 access_log=False,
                 lifespan="on",
-                loop=app.event_loop(settings),
                 timeout_graceful_shutdown=int(settings.shutdown_timeout),
                 timeout_keep_alive=SERVER_KEEP_ALIVE,
             )
