@@ -42,7 +42,7 @@ def network_visible(ctx: RequestContext) -> ColumnElement[bool] | None:
 
 
 _NETWORK = select(Network).where(Network.id == bindparam("network_id"))  # built once
-_WITH_SUBNETS = (
+WITH_SUBNETS = (
     select(Network, Subnet)
     .outerjoin(Subnet, Subnet.network_id == Network.id)
     .where(Network.id == bindparam("network_id"))
@@ -57,19 +57,30 @@ async def network_for(op: Op, network_id: str, *, subnets: bool = False) -> Netw
     known = op.memo.get(("network", network_id))
     if known is not None:
         return known  # type: ignore[no-any-return]
-    clause = network_visible(op.ctx)
     if subnets:
-        stmt = _WITH_SUBNETS if clause is None else _WITH_SUBNETS.where(clause)
-        rows = (await op.session.execute(stmt, {"network_id": network_id})).all()
-        found = rows[0][0] if rows else None
-        op.memo[("subnets", network_id)] = [s for _n, s in rows if s is not None]
-    else:
-        stmt = _NETWORK if clause is None else _NETWORK.where(clause)
-        found = (await op.session.execute(stmt, {"network_id": network_id})).scalar_one_or_none()
+        return (await with_subnets(op, network_id, WITH_SUBNETS))[0][0]  # type: ignore[no-any-return]
+    clause = network_visible(op.ctx)
+    stmt = _NETWORK if clause is None else _NETWORK.where(clause)
+    found = (await op.session.execute(stmt, {"network_id": network_id})).scalar_one_or_none()
     if found is None:
         raise faults.not_found("network", network_id)
     op.memo[("network", network_id)] = found
     return found
+
+
+async def with_subnets(op: Op, network_id: str, stmt: Any, **params: Any) -> Sequence[Any]:
+    """`network_for(subnets=True)` with the statement `stmt`: `WITH_SUBNETS`, or it with more
+    columns (read in the same trip, bound by `params`). Its rows (network, subnet, *more),
+    one a subnet (one with subnet None when there is none)."""
+    clause = network_visible(op.ctx)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    rows = (await op.session.execute(stmt, {"network_id": network_id, **params})).all()
+    if not rows:
+        raise faults.not_found("network", network_id)
+    op.memo[("subnets", network_id)] = [row[1] for row in rows if row[1] is not None]
+    op.memo[("network", network_id)] = rows[0][0]
+    return rows
 
 
 async def shared_with(session: AsyncSession, network: Network, project_id: str) -> bool:

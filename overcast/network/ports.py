@@ -152,8 +152,8 @@ class Ports(Kind):
         return {**self.target(view), "network_project_id": await network_owner(op, row.network_id)}
 
     async def create_target(self, op: Op, values: dict[str, Any]) -> dict[str, Any]:
-        net = await networks.network_for(op, values["network_id"], subnets=True)
         project = values.get("project_id") or op.ctx.project_id or ""
+        net = await _create_reads(op, values["network_id"], project)
         return {
             "project_id": project,
             "tenant_id": project,
@@ -196,7 +196,8 @@ class Ports(Kind):
                 else faults.forbidden("create_port")
             )
         settings = op.st.settings.network
-        await quotas.check(op.session, settings.default_quotas, "port", project)
+        limit = op.memo.pop(("port_limit", project), None)
+        await quotas.check(op.session, settings.default_quotas, "port", project, limit=limit)
         mac = values.get("mac_address")
         if mac is not None:
             await _check_mac(op, net.id, mac)
@@ -308,6 +309,30 @@ class Ports(Kind):
             op, viewed if viewed is not None else await _groups_of(op, row.id)
         )
         await op.session.delete(row)
+
+
+# A port create's reads in one statement: its network and subnets, the project's own port
+# quota, its default security group and whether a rule names that as remote group.
+_CREATE_READS = networks.WITH_SUBNETS.add_columns(
+    quotas.own_limit("port"), *security_groups.DEFAULT_FOR_PORT
+)
+
+
+async def _create_reads(op: Op, network_id: str, project: str) -> Network:
+    """The network a port is made on (NetworkNotFound unless the caller sees it), read with
+    its subnets, the project's port limit and default group, kept in `op.memo` for the
+    create's `fixed_ips.assign`, `quotas.check` and `security_groups.default_for_port`.
+    A network read before in the request (a bulk create's later ports) is not read again."""
+    known = op.memo.get(("network", network_id))
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    rows = await networks.with_subnets(op, network_id, _CREATE_READS, project_id=project)
+    net, _subnet, own, group, named = rows[0]
+    op.memo[("port_limit", project)] = quotas.limit_of(
+        op.st.settings.network.default_quotas, "port", own
+    )
+    op.memo[("default_group", project)] = (group, named)
+    return net  # type: ignore[no-any-return]
 
 
 async def _groups_of(op: Op, port_id: str) -> list[str]:

@@ -51,6 +51,21 @@ async def limits(
     return values
 
 
+def own_limit(resource: str) -> Any:
+    """The project's own limit of `resource` (NULL: none, the default holds) as a column of
+    another statement, with `project_id` bound: a create reads it with its other reads."""
+    return (
+        select(Quota.hard_limit)
+        .where(Quota.project_id == bindparam("project_id"), Quota.resource == resource)
+        .scalar_subquery()
+    )
+
+
+def limit_of(defaults: dict[str, int], resource: str, own: int | None) -> int:
+    """The limit of `resource` a project with its own limit `own` (None: none) has."""
+    return defaults[resource] if own is None else own
+
+
 async def used(session: AsyncSession, resource: str, project_id: str) -> int:
     model = COUNTED[resource]
     count = await session.scalar(
@@ -72,10 +87,17 @@ async def lock(session: AsyncSession, project_id: str) -> None:
 
 
 async def check(
-    session: AsyncSession, defaults: dict[str, int], resource: str, project_id: str, count: int = 1
+    session: AsyncSession,
+    defaults: dict[str, int],
+    resource: str,
+    project_id: str,
+    count: int = 1,
+    limit: int | None = None,
 ) -> None:
-    """409 OverQuota unless `project_id` may have `count` more of `resource`."""
-    limit = (await limits(session, defaults, project_id))[resource]
+    """409 OverQuota unless `project_id` may have `count` more of `resource`; `limit` is its
+    limit when the caller read it (`own_limit`, `limit_of`), else it is read here."""
+    if limit is None:
+        limit = (await limits(session, defaults, project_id))[resource]
     if limit < 0:
         return
     await lock(session, project_id)

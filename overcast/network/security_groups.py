@@ -203,19 +203,27 @@ async def ensure_default(session: AsyncSession, defaults: dict[str, int], projec
     return group.id
 
 
-_DEFAULT = select(
-    DefaultSecurityGroup.security_group_id,
-    exists().where(SecurityGroupRule.remote_group_id == DefaultSecurityGroup.security_group_id),
-).where(DefaultSecurityGroup.project_id == bindparam("project_id"))  # built once: ports ask
+_DEFAULT_ID = (
+    select(DefaultSecurityGroup.security_group_id)
+    .where(DefaultSecurityGroup.project_id == bindparam("project_id"))
+    .scalar_subquery()
+)
+# The project's default group (NULL: none yet) and whether a rule names it as its remote
+# group, as columns of another statement with `project_id` bound (a port create's reads).
+DEFAULT_FOR_PORT = (_DEFAULT_ID, exists().where(SecurityGroupRule.remote_group_id == _DEFAULT_ID))
+_DEFAULT = select(*DEFAULT_FOR_PORT)  # built once: ports ask
 
 
 async def default_for_port(op: Op, project_id: str) -> str:
     """`ensure_default` for a new port, in one statement: the group, and whether a rule names
-    it as its remote group (remembered for the port's `members_changed`)."""
-    found = (await op.session.execute(_DEFAULT, {"project_id": project_id})).first()
-    if found is None:
+    it as its remote group (remembered for the port's `members_changed`). The request may
+    have read both already (`DEFAULT_FOR_PORT`, kept in `op.memo` as "default_group")."""
+    known = op.memo.pop(("default_group", project_id), None)
+    if known is None:
+        known = (await op.session.execute(_DEFAULT, {"project_id": project_id})).first()
+    if known is None or known[0] is None:
         return await ensure_default(op.session, op.st.settings.network.default_quotas, project_id)
-    group_id, named = found
+    group_id, named = known
     op.memo[("remote_named", group_id)] = bool(named)
     return str(group_id)
 
