@@ -202,7 +202,9 @@ class Ports(Kind):
         if mac is not None:
             await _check_mac(op, net.id, mac)
         secure = values.get("port_security_enabled", net.port_security_enabled)
-        row = Port(
+        row = await inserts.insert_row(
+            op.session,
+            Port,
             project_id=project,
             name=values["name"],
             description=values["description"],
@@ -221,7 +223,6 @@ class Ports(Kind):
             dns_domain=values["dns_domain"],
             propagate_uplink_status=values["propagate_uplink_status"],
         )
-        await inserts.insert_row(op.session, row)
         held = await fixed_ips.assign(op, row, net, values.get("fixed_ips"))
         groups = await _set_groups(op, row, values.get("security_groups"), created=True)
         _check_pairs(row)
@@ -490,7 +491,9 @@ async def service_port(
 ) -> Port:
     """A port the network service makes for itself (router gateway or interface, floating
     IP): no quota, no security groups, its addresses from IPAM like any other."""
-    row = Port(
+    row = await inserts.insert_row(
+        op.session,
+        Port,
         project_id=project_id,
         network_id=network.id,
         mac_address=new_mac(op.st.settings.network.base_mac),
@@ -499,7 +502,6 @@ async def service_port(
         port_security_enabled=False,
         status="ACTIVE" if device_owner != "network:floatingip" else "N/A",
     )
-    await inserts.insert_row(op.session, row)
     await fixed_ips.assign(op, row, network, requested)
     await op.session.flush()
     return row

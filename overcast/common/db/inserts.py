@@ -4,13 +4,15 @@ to an existing key instead of failing the transaction, and a new ORM object writ
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Table, insert
+from sqlalchemy import insert
 from sqlalchemy import inspect as inspect_mapped
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+
+M = TypeVar("M")
 
 
 @functools.cache
@@ -36,26 +38,41 @@ async def insert_new(session: AsyncSession, model: Any, values: dict[str, Any]) 
 
 
 @functools.cache
-def _plain_insert(table: Table) -> Any:
-    return insert(table)
+def _columns(model: Any) -> tuple[Any, Any, tuple[tuple[str, str, Any], ...]]:
+    """`model`'s class manager, its plain insert, and (attribute, column key, column) of
+    each mapped column."""
+    mapper = inspect_mapped(model)
+    columns = tuple((p.key, p.columns[0].key, p.columns[0]) for p in mapper.column_attrs)
+    return mapper.class_manager, insert(mapper.local_table), columns
 
 
-async def insert_row(session: AsyncSession, row: Any) -> None:
-    """Write the new ORM object `row` now, with one plain INSERT, and attach it to `session`
-    as a loaded row (later changes to it flush as updates, as usual).
+async def insert_row(session: AsyncSession, model: type[M], **values: Any) -> M:
+    """A new `model` object with `values` (by attribute; column defaults for the rest),
+    written now with one plain INSERT and attached to `session` as a loaded row (later
+    changes to it flush as updates, as usual).
 
-    A unit-of-work flush of one row costs several times its statement. Column defaults are
-    filled in on `row` first, so every attribute is loaded; a column whose default only the
-    database knows (`server_default`) must be given."""
-    values: dict[str, Any] = {}
-    for prop in inspect_mapped(type(row)).column_attrs:
-        column = prop.columns[0]
-        if prop.key not in row.__dict__:
-            setattr(row, prop.key, _default(column))
-        values[column.key] = getattr(row, prop.key)
-    await session.execute(_plain_insert(row.__table__), values)
+    A unit-of-work flush of one row costs several times its statement, and so does setting
+    each attribute of a new object through the ORM's events: the object is made bare and its
+    values put in its state whole. A column whose default only the database knows
+    (`server_default`) must be given."""
+    manager, stmt, columns = _columns(model)  # type: ignore[arg-type]  # a class: hashable
+    row: M = manager.new_instance()
+    state: dict[str, Any] = row.__dict__
+    params: dict[str, Any] = {}
+    given = 0
+    for attr, column_key, column in columns:
+        if attr in values:
+            value, given = values[attr], given + 1
+        else:
+            value = _default(column)
+        state[attr] = params[column_key] = value
+    if given != len(values):
+        unknown = set(values) - {attr for attr, _key, _column in columns}
+        raise TypeError(f"{model.__name__} has no column attribute {sorted(unknown)}")
+    await session.execute(stmt, params)
     make_transient_to_detached(row)
     session.add(row)
+    return row
 
 
 def _default(column: Any) -> Any:
