@@ -1,4 +1,5 @@
-"""A real `overcast up` in a subprocess, on a free port, with a temporary data dir.
+"""A real `overcast up` in a process of its own (forked by tests/helpers/launcher.py), on a
+free port, with a temporary data dir.
 
 Tests drive it with the real clients: openstacksdk connections (`connect`) and the `openstack`
 command (`cli`, `cli_json`; run in the test's process by tests/helpers/cli.py), configured through
@@ -22,7 +23,7 @@ import httpx
 import openstack
 import openstack.config
 
-from tests.helpers import cli
+from tests.helpers import cli, launcher
 
 OPENSTACK = str(Path(sys.executable).parent / "openstack")
 
@@ -77,7 +78,7 @@ class Server:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.env = {**os.environ, **FAST_ENV, **(env or {})}
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: launcher.Launched | None = None
         self.log = data_dir / "server.log"
         self.db_env: dict[str, str] = {}
 
@@ -91,18 +92,8 @@ class Server:
 
     def start(self, timeout: float = 120.0) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            sys.executable,
-            "-m",
-            "overcast.cli",
-            "up",
-            "--data-dir",
-            str(self.data_dir),
-            "--port",
-            str(self.port),
-        ]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        argv = ["up", "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        self.process = launcher.launch(argv, self.env, self.log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
