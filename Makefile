@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
+# pytest's worker processes (`make test WORKERS=4`).
+WORKERS ?= 2
 
 .PHONY: up test setup system-packages lint test-databases conformance clean
 
@@ -16,7 +18,7 @@ up: setup
 # process the tests start would otherwise compile Overcast's modules again.
 test: setup lint
 	$(BIN)/python -m compileall -q overcast tests
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
 	$(MAKE) test-databases
 
 # The identity, volume and network suites again on PostgreSQL and MariaDB (each skipped if its server is
