@@ -13,6 +13,7 @@ from overcast.common import log, trace
 from overcast.compute import networking, states, teardown, volumes
 from overcast.compute.agent.events import Abandoned
 from overcast.compute.agent.host import Host, failed_event, spec_for
+from overcast.compute.conductor import rpc
 
 LOG = log.get(__name__)
 
@@ -26,28 +27,44 @@ class Builds:
         self.h = h
 
     async def build_and_run_instance(
-        self, ctx: dict[str, Any], instance_uuid: str, spec: dict[str, Any], node: str
+        self,
+        ctx: dict[str, Any],
+        instance_uuid: str,
+        spec: dict[str, Any],
+        node: str,
+        instance: dict[str, Any] | None = None,
     ) -> None:
+        """Build the instance the conductor placed here; `instance` is its record as the
+        conductor started the build on this host (an older conductor sends none: the agent
+        starts the build itself)."""
         with trace.span("compute agent", host=self.h.host, node=node):
             with self.h.events.building(instance_uuid):
-                await self._build(ctx, instance_uuid, spec, node)
+                await self._build(ctx, instance_uuid, spec, node, instance)
 
     async def _build(
-        self, ctx: dict[str, Any], instance_uuid: str, spec: dict[str, Any], node: str
+        self,
+        ctx: dict[str, Any],
+        instance_uuid: str,
+        spec: dict[str, Any],
+        node: str,
+        instance: dict[str, Any] | None,
     ) -> None:
-        h, uuid, event = self.h, instance_uuid, "compute__do_build_and_run_instance"
+        h, uuid, event = self.h, instance_uuid, rpc.AGENT_BUILD_EVENT
         wants_network = h.remote.has("network") and spec.get("networks") != "none"
         wants_volumes = bool(spec.get("uses_volumes"))
-        first = (
-            states.NETWORKING
-            if wants_network
-            else states.BLOCK_DEVICE_MAPPING
-            if wants_volumes
-            else states.SPAWNING
-        )
-        instance = await h.conductor.call(
-            "start_build", ctx, uuid=uuid, event=event, host=h.host, task_state=first
-        )
+        if instance is not None:
+            first = instance["task_state"]  # the conductor's start
+        else:
+            first = (
+                states.NETWORKING
+                if wants_network
+                else states.BLOCK_DEVICE_MAPPING
+                if wants_volumes
+                else states.SPAWNING
+            )
+            instance = await h.conductor.call(
+                "start_build", ctx, uuid=uuid, event=event, host=h.host, task_state=first
+            )
         if instance is None:
             return  # deleted before it got here; the delete released its claim
         network_info: list[dict[str, Any]] = []
@@ -78,6 +95,7 @@ class Builds:
                     "addresses": addresses,
                     "attachments": attached,
                 },
+                first,  # a delete (or this host's restart) since the start: no spawn
             ):
                 raise _Deleted()
             with trace.span("hypervisor defined and started"):

@@ -23,6 +23,14 @@ from overcast.compute.scheduler.manager import TOPIC as SCHEDULER
 LOG = log.get(__name__)
 
 
+def first_build_state(spec: dict[str, Any]) -> str:
+    """The task state a build starts in on its host: its ports first, then its volumes, then
+    the guest (an agent with no network service to ask moves on from networking at once)."""
+    if spec.get("networks") != "none":
+        return states.NETWORKING
+    return states.BLOCK_DEVICE_MAPPING if spec.get("uses_volumes") else states.SPAWNING
+
+
 class Builds:
     """Every method takes the caller's context dict first."""
 
@@ -81,10 +89,18 @@ class Builds:
         event: str = rpc.BUILD_EVENT,
     ) -> None:
         """Place the build on its selected host and cast it there; the event is the open one
-        this conductor started, or a one-shot from `started`."""
+        this conductor started, or a one-shot from `started`. The host's work begins in the
+        same transaction (its first task state, its event opened) and the cast hands it the
+        instance, so the agent does not come back for them (`start_build`, which older
+        conductors' casts still need): one call and one transaction fewer per build."""
         host, node = selection["host"], selection["node"]
         async with self.db.session() as session:
-            values = {"host": host, "node": node, "launched_on": host}
+            values = {
+                "host": host,
+                "node": node,
+                "launched_on": host,
+                "task_state": first_build_state(spec),
+            }
             if not spec.get("availability_zone"):  # Nova shows the zone of the host it got
                 values["availability_zone"] = selection.get(
                     "shown_zone"
@@ -96,6 +112,9 @@ class Builds:
                 await claims.release(session, uuid)
                 return
             await records.event_finish(session, ctx, uuid, event, start=started)
+            await records.event_start(session, ctx, uuid, rpc.AGENT_BUILD_EVENT, host)
+            inst = await writes.get(session, uuid)
+            instance = None if inst is None else records.instance_dict(inst)
         try:
             await self.bus.cast(
                 rpc.agent(host),
@@ -104,8 +123,13 @@ class Builds:
                 instance_uuid=uuid,
                 spec=spec,
                 node=node,
+                instance=instance,
             )
         except errors.OvercastError as exc:
+            async with self.db.session() as session:  # the host never heard of it
+                await records.event_finish(
+                    session, ctx, uuid, rpc.AGENT_BUILD_EVENT, result="Error", details=exc.message
+                )
             await self.build_failed(ctx, uuid, spec, host, node, exc.message)
 
     async def build_failed(

@@ -12,6 +12,8 @@ ANY = "__any__"
 BUILD_EVENT = "conductor_schedule_and_build_instances"
 # A boot's spec, as the API casts it to the conductor: {instance uuid: its action's id}.
 ACTIONS = "action_ids"
+# The agent's event of a build, which the conductor opens as it casts the build to the host.
+AGENT_BUILD_EVENT = "compute__do_build_and_run_instance"
 
 
 def agent(host: str) -> str:
