@@ -120,6 +120,12 @@ class ComputeSettings(BaseModel):
     report_interval: float = 10.0
     sync_power_state_interval: float = 60.0
     max_attempts: int = 3
+    conductor_builds: int = Field(
+        32,
+        ge=1,
+        description="boots a conductor process schedules at once; the others wait on the bus, "
+        "not for one of its database connections (where its calls to the scheduler timed out)",
+    )
     enabled_filters: list[str] = [
         "ComputeFilter",
         "AvailabilityZoneFilter",

@@ -128,6 +128,50 @@ async def test_concurrent_boots_never_oversubscribe(tmp_path: Path) -> None:
         await cloud.stop()
 
 
+async def test_a_conductor_schedules_its_turns_of_a_burst(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst waits for the conductor's turns (`conductor_builds`), not inside it: never more
+    boots scheduled at once than the turns, and each of the burst ends ACTIVE once."""
+    import asyncio
+
+    from overcast.compute.scheduler.manager import Scheduler
+
+    inside, most = 0, 0
+    original = Scheduler.select_destinations
+
+    async def counted(self: Scheduler, spec: dict, ctx: dict | None = None) -> list:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        try:
+            await asyncio.sleep(0.02)
+            return await original(self, spec, ctx)
+        finally:
+            inside -= 1
+
+    monkeypatch.setattr(Scheduler, "select_destinations", counted)
+    cloud = await Cloud(tmp_path, fake_hosts=3, conductor_builds=2).start()
+    try:
+        ctxs = [context(project=f"p{i}") for i in range(6)]
+        await asyncio.gather(*(_boot(cloud, ctx=c, name=f"vm{i}") for i, c in enumerate(ctxs)))
+        await cloud.bus.drain()
+        async with cloud.db.reader() as session:
+            rows = (await session.execute(select(instances.Instance))).scalars().all()
+            assert sorted(r.vm_state for r in rows) == ["active"] * 6
+            events = (
+                await session.execute(
+                    select(actions.InstanceActionEvent.event).where(
+                        actions.InstanceActionEvent.event == "compute__do_build_and_run_instance"
+                    )
+                )
+            ).all()
+            assert len(events) == 6
+        assert most == 2
+    finally:
+        await cloud.stop()
+
+
 async def test_delete_during_build_leaves_no_claim(cloud: Cloud) -> None:
     import asyncio
 

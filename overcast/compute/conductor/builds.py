@@ -7,6 +7,7 @@ One of the pieces of the conductor's bus endpoint (`conductor.Conductor`).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -38,10 +39,15 @@ class Builds:
         self.settings = settings
         self.db = db
         self.bus = bus
+        # A burst of boots takes turns here rather than in the queue for the pool's few
+        # connections, where every one of them waited behind all the others (a bus call's
+        # 60 s ran out on a busy machine, and boots went to ERROR).
+        self._turns = asyncio.Semaphore(settings.compute.conductor_builds)
 
     async def schedule_and_build_instances(self, ctx: dict[str, Any], spec: dict[str, Any]) -> None:
-        with trace.span("conductor", instances=len(spec["instance_uuids"])):
-            await self._schedule_and_build(ctx, spec)
+        async with self._turns:
+            with trace.span("conductor", instances=len(spec["instance_uuids"])):
+                await self._schedule_and_build(ctx, spec)
 
     async def _schedule_and_build(self, ctx: dict[str, Any], spec: dict[str, Any]) -> None:
         uuids: list[str] = list(spec["instance_uuids"])
