@@ -79,6 +79,14 @@ def namespace() -> Any:
     assert root_links() == before
 
 
+async def test_drivers_of_one_process_start_at_once_on_one_namespace(namespace: str) -> None:
+    """The fake hosts' network agents of one process share the dataplane's namespace and start
+    together: each finds it made once, none fails on the other's mount point."""
+    made = [make_driver(namespace)[0] for _ in range(4)]
+    await asyncio.gather(*(driver.start() for driver in made))
+    assert common_netns.exists(namespace)
+
+
 async def test_bridges_taps_orphans_and_cleanup(namespace: str) -> None:
     driver, recorder = make_driver(namespace)
     await driver.start()

@@ -59,12 +59,18 @@ def listing() -> list[str]:
     return sorted(n for n in pyroute_netns.listnetns() if n.startswith(names.PREFIX))
 
 
+_making: dict[str, asyncio.Lock] = {}
+
+
 async def ensure(name: str) -> None:
-    """Make namespace `name` if it is missing, with its loopback up. Idempotent."""
+    """Make namespace `name` if it is missing, with its loopback up. Idempotent, and safe to
+    call at once from several agents of one process (the fake hosts' network agents share the
+    dataplane's namespace: a second create of it would find its mount point taken)."""
     if not name.startswith(names.PREFIX):
         raise ValueError(f"namespace {name!r} is not Overcast's")
-    if not exists(name):
-        await asyncio.to_thread(pyroute_netns.create, name)
+    async with _making.setdefault(name, asyncio.Lock()):
+        if not exists(name):
+            await asyncio.to_thread(pyroute_netns.create, name)
     async with ipr(name) as ip:
         await ip.link("set", ifname="lo", state="up")
 
