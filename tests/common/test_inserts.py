@@ -51,8 +51,7 @@ async def test_a_row_is_written_with_its_defaults_and_changes_later_as_an_update
     db: Database,
 ) -> None:
     async with db.session() as session:
-        row = Thing(name="a")
-        await inserts.insert_row(session, row)
+        row = await inserts.insert_row(session, Thing, name="a")
         assert (row.size, row.extra, row.note) == (3, {}, None) and len(row.id) == 36
         found = (
             await session.execute(select(Thing.name, Thing.size).where(Thing.id == row.id))
@@ -67,7 +66,9 @@ async def test_a_row_is_written_with_its_defaults_and_changes_later_as_an_update
 async def test_a_column_only_the_database_fills_must_be_given(db: Database) -> None:
     async with db.session() as session:
         with pytest.raises(ValueError, match="server default"):
-            await inserts.insert_row(session, Stamped(id=1))
-        await inserts.insert_row(session, Stamped(id=2, made="then"))
+            await inserts.insert_row(session, Stamped, id=1)
+        with pytest.raises(TypeError, match="no column attribute"):
+            await inserts.insert_row(session, Stamped, id=3, made="x", colour="red")
+        await inserts.insert_row(session, Stamped, id=2, made="then")
     async with db.reader() as session:
         assert list(await session.scalars(select(Stamped.made))) == ["then"]
