@@ -103,7 +103,9 @@ def test_other_project_gets_404(
 def test_stream_delivers_steps_as_they_happen(
     demo: openstack.connection.Connection, cirros: Any
 ) -> None:
-    server = boot(demo, cirros)
+    # The spawn takes a while, so the stream opens while the boot is still under way (a fake
+    # boot can be over before the client has sent its request).
+    server = boot(demo, cirros, metadata={"fake:spawn_delay": "2"})
     received: list[tuple[float, dict[str, Any]]] = []
 
     def read() -> None:
