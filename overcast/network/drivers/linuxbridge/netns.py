@@ -59,7 +59,8 @@ def listing() -> list[str]:
     return sorted(n for n in pyroute_netns.listnetns() if n.startswith(names.PREFIX))
 
 
-_making: dict[str, asyncio.Lock] = {}
+# One lock a namespace name and event loop (a lock waited on is bound to its loop).
+_making: dict[tuple[int, str], asyncio.Lock] = {}
 
 
 async def ensure(name: str) -> None:
@@ -68,7 +69,8 @@ async def ensure(name: str) -> None:
     dataplane's namespace: a second create of it would find its mount point taken)."""
     if not name.startswith(names.PREFIX):
         raise ValueError(f"namespace {name!r} is not Overcast's")
-    async with _making.setdefault(name, asyncio.Lock()):
+    key = (id(asyncio.get_running_loop()), name)
+    async with _making.setdefault(key, asyncio.Lock()):
         if not exists(name):
             await asyncio.to_thread(pyroute_netns.create, name)
     async with ipr(name) as ip:
