@@ -15,7 +15,8 @@ of 4 KiB at `--concurrency` (connections in threads, spread over `--processes` c
 processes: one interpreter's GIL would cap the rate at what one core of client work allows),
 then N GETs, then N DELETEs, each timed as a rate with the clients' CPU per request. Large
 objects: `--large-count` PUTs of `--large-mb` MiB each (streamed from memory) and as many
-GETs, as MB/s. With `--server-pid` it also reports the server's CPU seconds per phase.
+GETs, as MB/s. With `--server-pid` it also reports the CPU seconds per phase of those processes and the
+processes below them.
 Prints one JSON object.
 """
 
@@ -195,7 +196,7 @@ class Clients:
             pipe.send((op, share))
         for pipe in self.pipes:
             assert pipe.recv() == "ready"
-        start_cpu = stats.cpu_seconds(*pid or ())
+        start_cpu = stats.tree_cpu_seconds(*pid or ())
         for pipe in self.pipes:
             pipe.send("go")
         done = [pipe.recv() for pipe in self.pipes]
@@ -204,7 +205,7 @@ class Clients:
             f"{name}_per_s": round(count / elapsed, 1),
             f"{name}_client_cpu_ms_per_op": round(sum(d[2] for d in done) * 1000 / count, 3),
             f"{name}_server_cpu_ms_per_op": round(
-                (stats.cpu_seconds(*pid or ()) - start_cpu) * 1000 / count, 3
+                (stats.tree_cpu_seconds(*pid or ()) - start_cpu) * 1000 / count, 3
             )
             if pid
             else None,
@@ -266,20 +267,20 @@ def main() -> None:
 
     big = os.urandom(args.large_mb * MIB)
 
-    start_cpu = stats.cpu_seconds(*pid or ())
+    start_cpu = stats.tree_cpu_seconds(*pid or ())
     start = time.perf_counter()
     for n in range(args.large_count):
         admin.put_object(container, f"big{n}", io.BytesIO(big), content_length=len(big))
     put_s = time.perf_counter() - start
-    put_cpu = stats.cpu_seconds(*pid or ()) - start_cpu
-    start_cpu = stats.cpu_seconds(*pid or ())
+    put_cpu = stats.tree_cpu_seconds(*pid or ()) - start_cpu
+    start_cpu = stats.tree_cpu_seconds(*pid or ())
     start = time.perf_counter()
     for n in range(args.large_count):
         _headers, body = admin.get_object(container, f"big{n}", resp_chunk_size=4 * MIB)
         size = sum(len(chunk) for chunk in body)
         assert size == len(big)
     get_s = time.perf_counter() - start
-    get_cpu = stats.cpu_seconds(*pid or ()) - start_cpu
+    get_cpu = stats.tree_cpu_seconds(*pid or ()) - start_cpu
     total_mb = args.large_mb * args.large_count * MIB / 1e6
     out |= {
         "large_mib": args.large_mb,

@@ -37,6 +37,11 @@ def cpu_seconds(*pids: int | None) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(*pids: int | None) -> float:
+    """`cpu_seconds` of `pids` and every process below them (a server's helper processes)."""
+    return cpu_seconds(*(found for pid in pids if pid for found in _descendants(pid)))
+
+
 def _descendants(pid: int) -> list[int]:
     """`pid` and every process below it (from /proc/PID/task/TID/children, Linux)."""
     found, todo = [], [pid]

@@ -18,12 +18,12 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from overcast.object_store import diskfile
 from overcast.object_store.drivers import (
     DeviceUnavailable,
     ObjectServer,
     Pending,
     Stored,
-    diskfile,
 )
 from overcast.object_store.drivers import http as http_driver
 from overcast.object_store.drivers.local import LocalServer, init_device

@@ -216,11 +216,16 @@ def test_kill_during_uploads_keeps_acknowledged(tmp_path: Path) -> None:
         for t in threads:
             t.start()
         time.sleep(2.0)
+        assert srv.process is not None
+        writers = _writer_processes(srv.process.pid)
+        assert writers  # small objects' replicas are written by the writer processes
         srv.kill()
         stop.set()
         for t in threads:
             t.join()
         assert len(acked) > 5
+        # the writers end with the server that started them (their socket closes)
+        wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in writers))
         srv.start()
         conn = swift_conn(srv, "admin", srv.password("admin"), "admin")
         for key, etag in acked.items():
@@ -231,6 +236,15 @@ def test_kill_during_uploads_keeps_acknowledged(tmp_path: Path) -> None:
         assert not list((srv.data_dir / "object-store" / "devices").glob("*/tmp/*"))
     finally:
         srv.stop()
+
+
+def _writer_processes(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [
+        int(child)
+        for child in children
+        if b"child_worker" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
 
 
 def test_updater_makes_async_pendings(cloud: Server, conn: swiftclient.Connection) -> None:

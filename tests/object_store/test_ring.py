@@ -12,7 +12,7 @@ import pytest
 
 from overcast.common import errors
 from overcast.common.config import Settings
-from overcast.object_store.drivers import diskfile
+from overcast.object_store import diskfile
 from overcast.object_store.ring import commands
 from overcast.object_store.ring.builder import RingBuilder
 from overcast.object_store.ring.ring import Ring

@@ -12,7 +12,8 @@ import time
 from collections.abc import AsyncIterator
 
 from overcast.common import log
-from overcast.object_store.drivers import DeviceUnavailable, diskfile
+from overcast.object_store import diskfile
+from overcast.object_store.drivers import DeviceUnavailable
 from overcast.object_store.ring.ring import Node
 from overcast.object_store.state import ObjectStoreState
 

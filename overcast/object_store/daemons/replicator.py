@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 from overcast.common import log
-from overcast.object_store.drivers import DeviceUnavailable, ObjectServer, diskfile
+from overcast.object_store import diskfile
+from overcast.object_store.drivers import DeviceUnavailable, ObjectServer
 from overcast.object_store.ring.ring import Node
 from overcast.object_store.state import ObjectStoreState
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from overcast.common import errors
+from overcast.object_store.diskfile import trailer
 
 
 class DeviceUnavailable(errors.ServiceUnavailable):
@@ -77,7 +78,6 @@ class ObjectServer(abc.ABC):
 
     # -- objects -----------------------------------------------------------------------------
 
-    @abc.abstractmethod
     async def put(
         self,
         device: str,
@@ -88,6 +88,9 @@ class ObjectServer(abc.ABC):
         metadata: dict[str, str],
     ) -> None:
         """Store a whole (small) object at once; durable when it returns."""
+        await self.write_file(
+            device, part, name_hash, f"{timestamp}.data", data + trailer(metadata)
+        )
 
     @abc.abstractmethod
     async def writer(self, device: str, part: int, name_hash: str, timestamp: str) -> Writer:
@@ -118,17 +121,17 @@ class ObjectServer(abc.ABC):
     ) -> AsyncIterator[bytes]:
         """Content bytes [start, end) of the data file of `timestamp`."""
 
-    @abc.abstractmethod
     async def delete(
         self, device: str, part: int, name_hash: str, timestamp: str, metadata: dict[str, str]
     ) -> None:
         """Write a tombstone at `timestamp` (older files go)."""
+        await self.write_file(device, part, name_hash, f"{timestamp}.ts", trailer(metadata))
 
-    @abc.abstractmethod
     async def post(
         self, device: str, part: int, name_hash: str, timestamp: str, metadata: dict[str, str]
     ) -> None:
         """Replace the object's user metadata as of `timestamp` (a .meta file)."""
+        await self.write_file(device, part, name_hash, f"{timestamp}.meta", trailer(metadata))
 
     # -- replication and audit ---------------------------------------------------------------
 
@@ -156,7 +159,23 @@ class ObjectServer(abc.ABC):
     async def write_file(
         self, device: str, part: int, name_hash: str, filename: str, raw: bytes
     ) -> None:
-        """Store a file copied from another device, whole and durable; newer files win."""
+        """Store a whole file (content and trailer, as `read_file` gives it), durable when it
+        returns; newer files win."""
+
+    async def write_files(
+        self, wanted: list[tuple[str, int, str]], filename: str, raw: bytes
+    ) -> list[DeviceUnavailable | None]:
+        """`write_file` of the same file on several (device, part, name_hash) at once, each
+        outcome in its place (None: written). A driver may do them in one go."""
+
+        async def one(device: str, part: int, name_hash: str) -> DeviceUnavailable | None:
+            try:
+                await self.write_file(device, part, name_hash, filename, raw)
+            except DeviceUnavailable as exc:
+                return exc
+            return None
+
+        return list(await asyncio.gather(*(one(*w) for w in wanted)))
 
     @abc.abstractmethod
     async def drop_partition(self, device: str, part: int) -> None:

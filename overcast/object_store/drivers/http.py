@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from overcast.common.listener import CLIENT_KEEP_ALIVE
+from overcast.object_store import diskfile as df
 from overcast.object_store.drivers import (
     Capabilities,
     DeviceUnavailable,
@@ -32,7 +33,6 @@ from overcast.object_store.drivers import (
     Stored,
     Writer,
 )
-from overcast.object_store.drivers import diskfile as df
 
 KEY_HEADER = "X-Object-Server-Key"
 
@@ -162,19 +162,6 @@ class HttpServer(ObjectServer):
 
     # -- objects -----------------------------------------------------------------------------
 
-    async def put(
-        self,
-        device: str,
-        part: int,
-        name_hash: str,
-        timestamp: str,
-        data: bytes,
-        metadata: dict[str, str],
-    ) -> None:
-        await self.write_file(
-            device, part, name_hash, f"{timestamp}.data", data + df.trailer(metadata)
-        )
-
     async def writer(self, device: str, part: int, name_hash: str, timestamp: str) -> Writer:
         # A device that is down is known before the stream starts, so the proxy can take a
         # handoff instead (Swift learns it from the 100-continue it waits for).
@@ -207,16 +194,6 @@ class HttpServer(ObjectServer):
                     yield chunk
         except httpx.TransportError as exc:
             raise self._failed(exc) from exc
-
-    async def delete(
-        self, device: str, part: int, name_hash: str, timestamp: str, metadata: dict[str, str]
-    ) -> None:
-        await self.write_file(device, part, name_hash, f"{timestamp}.ts", df.trailer(metadata))
-
-    async def post(
-        self, device: str, part: int, name_hash: str, timestamp: str, metadata: dict[str, str]
-    ) -> None:
-        await self.write_file(device, part, name_hash, f"{timestamp}.meta", df.trailer(metadata))
 
     # -- replication and audit ---------------------------------------------------------------
 

@@ -1,6 +1,9 @@
 """The `local` object server: devices that are directories on this node, served in-process.
 
-File work runs in a pool of threads of its own (os.write, fsync, hashlib release the GIL),
+Whole small files (an object of up to `SMALL_OBJECT` bytes, a tombstone, a POST's metadata)
+are written by a few child processes (`workers.Processes`): such a write is a dozen system
+calls, each of which in a thread would hand the GIL to the event loop and wait to take it back.
+Other file work (reads, streams, replication scans) runs in a pool of threads of its own,
 sized so that many fsyncs are in flight at once and the filesystem journal commits them
 together. See `diskfile` for the format.
 """
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from overcast.common import files, workers
+from overcast.object_store import diskfile as df
 from overcast.object_store.drivers import (
     DeviceUnavailable,
     ObjectServer,
@@ -27,7 +31,6 @@ from overcast.object_store.drivers import (
     Stored,
     Writer,
 )
-from overcast.object_store.drivers import diskfile as df
 
 T = TypeVar("T")
 READ_CHUNK = 1 << 20
@@ -100,9 +103,10 @@ def _write_all(fd: int, data: memoryview | bytes) -> None:
 
 
 class LocalServer(ObjectServer):
-    def __init__(self, devices_root: Path, threads: int = 48) -> None:
+    def __init__(self, devices_root: Path, threads: int = 48, writers: int = 8) -> None:
         self.root = devices_root
         self.threads = workers.Threads(threads, "object-io")
+        self.writers = workers.Processes(writers, "object-writer")
         # (device root, partition) -> (the partition's mtime, its suffix hashes)
         self.hashes: dict[tuple[str, int], tuple[int, dict[str, str]]] = {}
 
@@ -110,14 +114,14 @@ class LocalServer(ObjectServer):
         return f"{self.root}/{device}"
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a thread; a device's failure as DeviceUnavailable."""
         try:
             return await self.threads.run(fn, *args)
-        except df.Unavailable as exc:
-            raise DeviceUnavailable(str(exc)) from exc
-        except OSError as exc:
-            if exc.errno in df.FATAL:
-                raise DeviceUnavailable(f"device failed: {exc}") from exc
-            raise
+        except (df.Unavailable, OSError) as exc:
+            unavailable = _unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     async def recover(self, before: float) -> None:
         """A temporary file nobody wrote to since `before` is a dead write: a restart never
@@ -133,23 +137,9 @@ class LocalServer(ObjectServer):
 
     async def close(self) -> None:
         self.threads.close()
+        await self.writers.close()
 
     # -- objects -----------------------------------------------------------------------------
-
-    async def put(
-        self,
-        device: str,
-        part: int,
-        name_hash: str,
-        timestamp: str,
-        data: bytes,
-        metadata: dict[str, str],
-    ) -> None:
-        root = self.dev(device)
-        raw = data + df.trailer(metadata)
-        await self.run(
-            df.write_whole, root, df.hash_dir(root, part, name_hash), f"{timestamp}.data", raw
-        )
 
     async def writer(self, device: str, part: int, name_hash: str, timestamp: str) -> Writer:
         return await self.receive(device, part, name_hash, f"{timestamp}.data")
@@ -177,12 +167,11 @@ class LocalServer(ObjectServer):
             for device, part, name_hash in wanted:
                 try:
                     found.append(_head(self.dev(device), part, name_hash, small))
-                except df.Unavailable as exc:
-                    found.append(DeviceUnavailable(str(exc)))
-                except OSError as exc:
-                    if exc.errno not in df.FATAL:
+                except (df.Unavailable, OSError) as exc:
+                    unavailable = _unavailable(exc)
+                    if unavailable is None:
                         raise
-                    found.append(DeviceUnavailable(f"device failed: {exc}"))
+                    found.append(unavailable)
             return found
 
         return await self.run(each)
@@ -203,32 +192,6 @@ class LocalServer(ObjectServer):
                 yield chunk
         finally:
             os.close(fd)
-
-    async def delete(
-        self, device: str, part: int, name_hash: str, timestamp: str, metadata: dict[str, str]
-    ) -> None:
-        root = self.dev(device)
-        await self.run(
-            df.write_whole,
-            root,
-            df.hash_dir(root, part, name_hash),
-            f"{timestamp}.ts",
-            df.trailer(metadata),
-        )
-
-    async def post(
-        self, device: str, part: int, name_hash: str, timestamp: str, metadata: dict[str, str]
-    ) -> None:
-        root = self.dev(device)
-        await self.run(
-            df.write_whole,
-            root,
-            df.hash_dir(root, part, name_hash),
-            f"{timestamp}.meta",
-            df.trailer(metadata),
-        )
-
-    # -- replication and audit ---------------------------------------------------------------
 
     async def partitions(self, device: str) -> list[int]:
         def scan() -> list[int]:
@@ -288,8 +251,23 @@ class LocalServer(ObjectServer):
     async def write_file(
         self, device: str, part: int, name_hash: str, filename: str, raw: bytes
     ) -> None:
-        root = self.dev(device)
-        await self.run(df.write_whole, root, df.hash_dir(root, part, name_hash), filename, raw)
+        (outcome,) = await self.write_files([(device, part, name_hash)], filename, raw)
+        if outcome is not None:
+            raise outcome
+
+    async def write_files(
+        self, wanted: list[tuple[str, int, str]], filename: str, raw: bytes
+    ) -> list[DeviceUnavailable | None]:
+        """In one call to a writer process, the devices one after another."""
+        targets = [(self.dev(d), part, name_hash) for d, part, name_hash in wanted]
+        outcomes = await self.writers.run(df.write_replicas, targets, filename, raw)
+        found: list[DeviceUnavailable | None] = []
+        for exc in outcomes:
+            unavailable = None if exc is None else _unavailable(exc)
+            if exc is not None and unavailable is None:
+                raise exc
+            found.append(unavailable)
+        return found
 
     async def drop_partition(self, device: str, part: int) -> None:
         await self.run(shutil.rmtree, f"{self.dev(device)}/objects/{part}", True)
@@ -321,6 +299,15 @@ class LocalServer(ObjectServer):
 
     async def drop_pending(self, device: str, key: str) -> None:
         await self.run(os.unlink, f"{self.dev(device)}/async_pending/{key}")
+
+
+def _unavailable(exc: BaseException) -> DeviceUnavailable | None:
+    """The DeviceUnavailable a device's failure means (None: not a device's failure)."""
+    if isinstance(exc, df.Unavailable):
+        return DeviceUnavailable(str(exc))
+    if isinstance(exc, OSError) and exc.errno in df.FATAL:
+        return DeviceUnavailable(f"device failed: {exc}")
+    return None
 
 
 def _listdir(path: str) -> list[str]:

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from overcast.common import errors
 from overcast.object_store import constraints
+from overcast.object_store.diskfile import trailer
 from overcast.object_store.drivers import DeviceUnavailable, ObjectServer, Stored, Writer
 from overcast.object_store.proxy.placement import Placement
 from overcast.object_store.ring.ring import Node
@@ -51,10 +52,6 @@ class ObjectReplicas:
 
         async def heads(nodes: list[Node]) -> list[Found]:
             """The answers of `nodes`, asked of each server once."""
-            by_server: dict[int, tuple[ObjectServer, list[Node]]] = {}
-            for node in nodes:
-                server = self.placement.server(node)
-                by_server.setdefault(id(server), (server, []))[1].append(node)
 
             async def ask(server: ObjectServer, group: list[Node]) -> list[Found]:
                 wanted = [(n.device, part, name_hash) for n in group]
@@ -65,7 +62,7 @@ class ObjectReplicas:
                     if isinstance(a, Stored)
                 ]
 
-            found = await asyncio.gather(*(ask(s, g) for s, g in by_server.values()))
+            found = await asyncio.gather(*(ask(s, g) for s, g in self.placement.by_server(nodes)))
             return [f for group in found for f in group]
 
         answers = await heads(ring.primaries(part))
@@ -96,12 +93,9 @@ class ObjectReplicas:
     ) -> list[Node]:
         """Store a small object held in memory; `metadata` holds its ETag and timestamp."""
         name_hash, part = self.placement.locate(account, container, obj)
-        timestamp = metadata["X-Timestamp"]
-
-        async def put(server: ObjectServer, node: Node) -> None:
-            await server.put(node.device, part, name_hash, timestamp, data, metadata)
-
-        return [n for n, _ in self._quorum(await self.placement.on_replicas(part, put))]
+        raw = data + trailer(metadata)
+        filename = f"{metadata['X-Timestamp']}.data"
+        return self._quorum(await self.placement.write_replicas(part, name_hash, filename, raw))
 
     async def put_stream(
         self,
@@ -139,7 +133,7 @@ class ObjectReplicas:
 
             done = await asyncio.gather(*(commit(n, w) for n, w in writers.items()))
             writers = {}
-            stored = [n for n, _ in self._quorum([(n, None) for n in done if n is not None])]
+            stored = self._quorum([n for n in done if n is not None])
             return stored, etag, size
         finally:
             await asyncio.gather(*(w.abort() for w in writers.values()))
@@ -214,22 +208,19 @@ class ObjectReplicas:
         return digest.hexdigest(), size
 
     async def delete(self, found: Found, timestamp: str) -> list[Node]:
-        async def tombstone(server: ObjectServer, node: Node) -> None:
-            await server.delete(
-                node.device, found.part, found.name_hash, timestamp, {"X-Timestamp": timestamp}
-            )
-
-        return [n for n, _ in self._quorum(await self.placement.on_replicas(found.part, tombstone))]
+        raw = trailer({"X-Timestamp": timestamp})
+        return await self._everywhere(found, f"{timestamp}.ts", raw)
 
     async def post(self, found: Found, metadata: dict[str, str]) -> list[Node]:
-        timestamp = metadata["X-Timestamp"]
+        return await self._everywhere(found, f"{metadata['X-Timestamp']}.meta", trailer(metadata))
 
-        async def meta(server: ObjectServer, node: Node) -> None:
-            await server.post(node.device, found.part, found.name_hash, timestamp, metadata)
+    async def _everywhere(self, found: Found, filename: str, raw: bytes) -> list[Node]:
+        placement = self.placement
+        return self._quorum(
+            await placement.write_replicas(found.part, found.name_hash, filename, raw)
+        )
 
-        return [n for n, _ in self._quorum(await self.placement.on_replicas(found.part, meta))]
-
-    def _quorum(self, done: list[tuple[Node, T]]) -> list[tuple[Node, T]]:
+    def _quorum(self, done: list[T]) -> list[T]:
         if len(done) < self.placement.quorum:
             raise errors.ServiceUnavailable(
                 f"Only {len(done)} of {self.placement.ring.replicas} devices took the write"

@@ -42,6 +42,14 @@ class Placement:
             found = self.remotes[node.host] = self.remote(node.host)
         return found
 
+    def by_server(self, nodes: list[Node]) -> list[tuple[ObjectServer, list[Node]]]:
+        """`nodes` grouped by the server that reaches them, so each is asked once."""
+        groups: dict[int, tuple[ObjectServer, list[Node]]] = {}
+        for node in nodes:
+            server = self.server(node)
+            groups.setdefault(id(server), (server, []))[1].append(node)
+        return list(groups.values())
+
     def local_devices(self) -> list[Node]:
         """The devices this node holds: the daemons look after these only, as each node's
         replicator and auditor do in Swift."""
@@ -85,3 +93,35 @@ class Placement:
 
         found = await asyncio.gather(*(one(n) for n in self.ring.primaries(part)))
         return [f for f in found if f is not None]
+
+    async def write_replicas(
+        self, part: int, name_hash: str, filename: str, raw: bytes
+    ) -> list[Node]:
+        """Write a whole file on every primary, one call per server (a small object, a
+        tombstone, a POST's metadata); each device that is down is replaced by the next unused
+        handoff, as `on_replicas` does. The nodes that took it."""
+        handoffs = self.ring.handoffs(part)
+        took: list[Node] = []
+        nodes = self.ring.primaries(part)
+        while nodes:
+            groups = self.by_server(nodes)
+            outcomes = await asyncio.gather(
+                *(
+                    s.write_files([(n.device, part, name_hash) for n in g], filename, raw)
+                    for s, g in groups
+                )
+            )
+            nodes = []
+            for (_server, group), answers in zip(groups, outcomes, strict=True):
+                for node, failure in zip(group, answers, strict=True):
+                    if failure is None:
+                        took.append(node)
+                        continue
+                    LOG.warning(
+                        "device unavailable",
+                        extra={"fields": {"device": node.device, "error": str(failure)}},
+                    )
+                    handoff = next(handoffs, None)
+                    if handoff is not None:
+                        nodes.append(handoff)
+        return took

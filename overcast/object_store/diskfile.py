@@ -1,5 +1,5 @@
 """The on-disk format of one object on one device, as plain synchronous functions (the local
-driver runs them in its threads).
+driver runs them in its threads and its writer processes, so this module imports little).
 
     <device>/objects/<part>/<suffix>/<hash>/<timestamp>.data   content, then metadata
     <device>/objects/<part>/<suffix>/<hash>/<timestamp>.meta   metadata of a POST
@@ -186,6 +186,21 @@ def write_whole(root: str, target_dir: str, filename: str, raw: bytes) -> None:
         raise
     finally:
         os.close(fd)
+
+
+def write_replicas(
+    targets: list[tuple[str, int, str]], filename: str, raw: bytes
+) -> list[OSError | Unavailable | None]:
+    """`write_whole` of one file in the object directory of each (device root, partition,
+    name hash), one after another; each failure in its place (None: written)."""
+    outcomes: list[OSError | Unavailable | None] = []
+    for root, part, name_hash in targets:
+        try:
+            write_whole(root, hash_dir(root, part, name_hash), filename, raw)
+            outcomes.append(None)
+        except (OSError, Unavailable) as exc:
+            outcomes.append(exc)
+    return outcomes
 
 
 # Temporary names unique on the device: this process's id and a per-process count (no
