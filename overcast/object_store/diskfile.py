@@ -53,6 +53,18 @@ def trailer(metadata: Mapping[str, object]) -> bytes:
     return raw + TRAILER.pack(len(raw), MAGIC)
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What a device holds for one object: its newest state."""
+
+    timestamp: str  # of the data file or tombstone
+    deleted: bool
+    metadata: dict[str, str]  # the data file's, overlaid with the newest .meta
+    size: int = 0  # content bytes
+    body: bytes | None = None  # the whole content, when small enough to be read with metadata
+    meta_timestamp: str | None = None
+
+
 @dataclass
 class Parsed:
     metadata: dict[str, str]
@@ -201,6 +213,71 @@ def write_replicas(
         except (OSError, Unavailable) as exc:
             outcomes.append(exc)
     return outcomes
+
+
+def heads(
+    targets: list[tuple[str, int, str]], small: int
+) -> list[Stored | None | OSError | Unavailable]:
+    """`head` of each (device root, partition, name hash); each failure in its place."""
+    found: list[Stored | None | OSError | Unavailable] = []
+    for root, part, name_hash in targets:
+        try:
+            found.append(head(root, part, name_hash, small))
+        except (OSError, Unavailable) as exc:
+            found.append(exc)
+    return found
+
+
+def head(root: str, part: int, name_hash: str, small: int) -> Stored | None:
+    """The object's newest state on this device (None: never heard of); its content too
+    when it has at most `small` bytes."""
+    check_device(root)
+    directory = hash_dir(root, part, name_hash)
+    names = listdir(directory)
+    state, meta = newest(names)
+    if state is None:
+        return None
+    timestamp = state.rsplit(".", 1)[0]
+    if state.endswith(".ts"):
+        return Stored(timestamp=timestamp, deleted=True, metadata={})
+    fd = os.open(f"{directory}/{state}", os.O_RDONLY)
+    try:
+        parsed = parse(fd, small)
+    finally:
+        os.close(fd)
+    metadata = parsed.metadata
+    meta_ts = None
+    if meta is not None:
+        fd = os.open(f"{directory}/{meta}", os.O_RDONLY)
+        try:
+            update = parse(fd, 0).metadata
+        finally:
+            os.close(fd)
+        metadata = overlay(metadata, update)
+        meta_ts = meta.rsplit(".", 1)[0]
+    return Stored(timestamp, False, metadata, parsed.size, parsed.body, meta_ts)
+
+
+POSTABLE = (
+    "x-object-meta-",
+    "x-delete-at",
+    "content-disposition",
+    "content-encoding",
+    "x-object-manifest",
+)
+
+
+def overlay(data: dict[str, str], post: dict[str, str]) -> dict[str, str]:
+    """A POST replaces the user metadata and whatever else a POST may set; the rest stays."""
+    kept = {k: v for k, v in data.items() if not k.lower().startswith(POSTABLE)}
+    return {**kept, **post}
+
+
+def listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 # Temporary names unique on the device: this process's id and a per-process count (no

@@ -17,23 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from overcast.common import errors
+from overcast.object_store.diskfile import Stored as Stored  # the contract names it
 from overcast.object_store.diskfile import trailer
 
 
 class DeviceUnavailable(errors.ServiceUnavailable):
     """The device is unmounted, read-only or failing: try another."""
-
-
-@dataclass(frozen=True)
-class Stored:
-    """What a device holds for one object: its newest state."""
-
-    timestamp: str  # of the data file or tombstone
-    deleted: bool
-    metadata: dict[str, str]  # the data file's, overlaid with the newest .meta
-    size: int = 0  # content bytes
-    body: bytes | None = None  # the whole content, when small enough to be read with metadata
-    meta_timestamp: str | None = None
 
 
 @dataclass(frozen=True)

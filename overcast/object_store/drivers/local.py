@@ -154,27 +154,17 @@ class LocalServer(ObjectServer):
         await self.run(df.check_device, self.dev(device))
 
     async def head(self, device: str, part: int, name_hash: str, small: int = 0) -> Stored | None:
-        return await self.run(_head, self.dev(device), part, name_hash, small)
+        (found,) = await self.heads([(device, part, name_hash)], small)
+        if isinstance(found, DeviceUnavailable):
+            raise found
+        return found
 
     async def heads(
         self, wanted: list[tuple[str, int, str]], small: int = 0
     ) -> list[Stored | None | DeviceUnavailable]:
-        """All in one trip to the threads: a metadata read takes tens of microseconds, less
-        than handing it to a thread and back (the GIL changes hands twice per trip)."""
-
-        def each() -> list[Stored | None | DeviceUnavailable]:
-            found: list[Stored | None | DeviceUnavailable] = []
-            for device, part, name_hash in wanted:
-                try:
-                    found.append(_head(self.dev(device), part, name_hash, small))
-                except (df.Unavailable, OSError) as exc:
-                    unavailable = _unavailable(exc)
-                    if unavailable is None:
-                        raise
-                    found.append(unavailable)
-            return found
-
-        return await self.run(each)
+        """All in one call to a writer process (a metadata read is a few system calls)."""
+        targets = [(self.dev(d), part, name_hash) for d, part, name_hash in wanted]
+        return _in_place(await self.writers.run(df.heads, targets, small))
 
     async def read(
         self, device: str, part: int, name_hash: str, timestamp: str, start: int, end: int
@@ -236,8 +226,10 @@ class LocalServer(ObjectServer):
         def scan() -> dict[str, list[str]]:
             base = f"{self.dev(device)}/objects/{part}/{suffix}"
             out = {}
-            for name_hash in _listdir(base):
-                names = sorted(n for n in _listdir(f"{base}/{name_hash}") if not n.endswith(".tmp"))
+            for name_hash in df.listdir(base):
+                names = sorted(
+                    n for n in df.listdir(f"{base}/{name_hash}") if not n.endswith(".tmp")
+                )
                 if names:
                     out[name_hash] = names
             return out
@@ -260,14 +252,7 @@ class LocalServer(ObjectServer):
     ) -> list[DeviceUnavailable | None]:
         """In one call to a writer process, the devices one after another."""
         targets = [(self.dev(d), part, name_hash) for d, part, name_hash in wanted]
-        outcomes = await self.writers.run(df.write_replicas, targets, filename, raw)
-        found: list[DeviceUnavailable | None] = []
-        for exc in outcomes:
-            unavailable = None if exc is None else _unavailable(exc)
-            if exc is not None and unavailable is None:
-                raise exc
-            found.append(unavailable)
-        return found
+        return _in_place(await self.writers.run(df.write_replicas, targets, filename, raw))
 
     async def drop_partition(self, device: str, part: int) -> None:
         await self.run(shutil.rmtree, f"{self.dev(device)}/objects/{part}", True)
@@ -289,7 +274,7 @@ class LocalServer(ObjectServer):
         def scan() -> list[tuple[str, Pending]]:
             base = f"{self.dev(device)}/async_pending"
             out = []
-            for key in sorted(_listdir(base))[:limit]:
+            for key in sorted(df.listdir(base))[:limit]:
                 if key.endswith(".json"):
                     with open(f"{base}/{key}", "rb") as handle:
                         out.append((key, Pending(**json.load(handle))))
@@ -301,6 +286,21 @@ class LocalServer(ObjectServer):
         await self.run(os.unlink, f"{self.dev(device)}/async_pending/{key}")
 
 
+def _in_place(outcomes: list[T | OSError | df.Unavailable]) -> list[T | DeviceUnavailable]:
+    """Each device's outcome, a device's failure as DeviceUnavailable (any other error is
+    raised)."""
+    found: list[T | DeviceUnavailable] = []
+    for outcome in outcomes:
+        if isinstance(outcome, (OSError, df.Unavailable)):
+            unavailable = _unavailable(outcome)
+            if unavailable is None:
+                raise outcome
+            found.append(unavailable)
+        else:
+            found.append(outcome)
+    return found
+
+
 def _unavailable(exc: BaseException) -> DeviceUnavailable | None:
     """The DeviceUnavailable a device's failure means (None: not a device's failure)."""
     if isinstance(exc, df.Unavailable):
@@ -310,64 +310,14 @@ def _unavailable(exc: BaseException) -> DeviceUnavailable | None:
     return None
 
 
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
-def _head(root: str, part: int, name_hash: str, small: int) -> Stored | None:
-    df.check_device(root)
-    directory = df.hash_dir(root, part, name_hash)
-    names = _listdir(directory)
-    state, meta = df.newest(names)
-    if state is None:
-        return None
-    timestamp = state.rsplit(".", 1)[0]
-    if state.endswith(".ts"):
-        return Stored(timestamp=timestamp, deleted=True, metadata={})
-    fd = os.open(f"{directory}/{state}", os.O_RDONLY)
-    try:
-        parsed = df.parse(fd, small)
-    finally:
-        os.close(fd)
-    metadata = parsed.metadata
-    meta_ts = None
-    if meta is not None:
-        fd = os.open(f"{directory}/{meta}", os.O_RDONLY)
-        try:
-            update = df.parse(fd, 0).metadata
-        finally:
-            os.close(fd)
-        metadata = _overlay(metadata, update)
-        meta_ts = meta.rsplit(".", 1)[0]
-    return Stored(timestamp, False, metadata, parsed.size, parsed.body, meta_ts)
-
-
-POSTABLE = (
-    "x-object-meta-",
-    "x-delete-at",
-    "content-disposition",
-    "content-encoding",
-    "x-object-manifest",
-)
-
-
-def _overlay(data: dict[str, str], post: dict[str, str]) -> dict[str, str]:
-    """A POST replaces the user metadata and whatever else a POST may set; the rest stays."""
-    kept = {k: v for k, v in data.items() if not k.lower().startswith(POSTABLE)}
-    return {**kept, **post}
-
-
 def _suffix_hashes(root: str, part: int) -> dict[str, str]:
     df.check_device(root)
     base = f"{root}/objects/{part}"
     out = {}
-    for suffix in _listdir(base):
+    for suffix in df.listdir(base):
         digest = hashlib.md5(usedforsecurity=False)
-        for name_hash in sorted(_listdir(f"{base}/{suffix}")):
-            for name in sorted(_listdir(f"{base}/{suffix}/{name_hash}")):
+        for name_hash in sorted(df.listdir(f"{base}/{suffix}")):
+            for name in sorted(df.listdir(f"{base}/{suffix}/{name_hash}")):
                 if not name.endswith(".tmp"):
                     digest.update(f"{name_hash}/{name}".encode())
         out[suffix] = digest.hexdigest()
