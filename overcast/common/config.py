@@ -214,8 +214,8 @@ class ObjectStoreSettings(BaseModel):
         description="this node's object server as the ring names it (http://ADDRESS:PORT): "
         "the object role serves the node's devices there to other nodes",
     )
-    writer_processes: int = Field(
-        8, ge=1, description="processes writing small objects' replicas on this node's devices"
+    file_processes: int = Field(
+        8, ge=1, description="processes that read and write small objects on this node's devices"
     )
     conn_timeout: float = Field(1.0, gt=0, description="seconds to connect to an object server")
     node_timeout: float = Field(10.0, gt=0, description="seconds an object server may take")

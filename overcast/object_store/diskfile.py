@@ -1,5 +1,5 @@
 """The on-disk format of one object on one device, as plain synchronous functions (the local
-driver runs them in its threads and its writer processes, so this module imports little).
+driver runs them in its threads and its file processes, so this module imports little).
 
     <device>/objects/<part>/<suffix>/<hash>/<timestamp>.data   content, then metadata
     <device>/objects/<part>/<suffix>/<hash>/<timestamp>.meta   metadata of a POST

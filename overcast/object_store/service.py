@@ -73,7 +73,7 @@ class ObjectStoreService(Service):
         key = http.node_key(salt)
         placement = Placement(
             ring,
-            LocalServer(where.devices, writers=cfg.writer_processes),
+            LocalServer(where.devices, files=cfg.file_processes),
             lambda url: http.HttpServer(
                 url,
                 key,

@@ -217,15 +217,15 @@ def test_kill_during_uploads_keeps_acknowledged(tmp_path: Path) -> None:
             t.start()
         time.sleep(2.0)
         assert srv.process is not None
-        writers = _writer_processes(srv.process.pid)
-        assert writers  # small objects' replicas are written by the writer processes
+        files = _file_processes(srv.process.pid)
+        assert files  # small objects are read and written by the file processes
         srv.kill()
         stop.set()
         for t in threads:
             t.join()
         assert len(acked) > 5
-        # the writers end with the server that started them (their socket closes)
-        wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in writers))
+        # the file processes end with the server that started them (their socket closes)
+        wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in files))
         srv.start()
         conn = swift_conn(srv, "admin", srv.password("admin"), "admin")
         for key, etag in acked.items():
@@ -238,7 +238,7 @@ def test_kill_during_uploads_keeps_acknowledged(tmp_path: Path) -> None:
         srv.stop()
 
 
-def _writer_processes(pid: int) -> list[int]:
+def _file_processes(pid: int) -> list[int]:
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [
         int(child)

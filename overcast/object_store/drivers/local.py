@@ -1,9 +1,10 @@
 """The `local` object server: devices that are directories on this node, served in-process.
 
 Whole small files (an object of up to `SMALL_OBJECT` bytes, a tombstone, a POST's metadata)
-are written by a few child processes (`workers.Processes`): such a write is a dozen system
-calls, each of which in a thread would hand the GIL to the event loop and wait to take it back.
-Other file work (reads, streams, replication scans) runs in a pool of threads of its own,
+are written, and objects' metadata read, by a few child processes, the file processes
+(`workers.Processes`): such a call is a few to a dozen system calls, each of which in a thread
+would hand the GIL to the event loop and wait to take it back. Other file work (streams,
+reads of large content, replication scans) runs in a pool of threads of its own,
 sized so that many fsyncs are in flight at once and the filesystem journal commits them
 together. See `diskfile` for the format.
 """
@@ -103,10 +104,10 @@ def _write_all(fd: int, data: memoryview | bytes) -> None:
 
 
 class LocalServer(ObjectServer):
-    def __init__(self, devices_root: Path, threads: int = 48, writers: int = 8) -> None:
+    def __init__(self, devices_root: Path, threads: int = 48, files: int = 8) -> None:
         self.root = devices_root
         self.threads = workers.Threads(threads, "object-io")
-        self.writers = workers.Processes(writers, "object-writer")
+        self.files = workers.Processes(files, "object-file")
         # (device root, partition) -> (the partition's mtime, its suffix hashes)
         self.hashes: dict[tuple[str, int], tuple[int, dict[str, str]]] = {}
 
@@ -137,7 +138,7 @@ class LocalServer(ObjectServer):
 
     async def close(self) -> None:
         self.threads.close()
-        await self.writers.close()
+        await self.files.close()
 
     # -- objects -----------------------------------------------------------------------------
 
@@ -162,9 +163,9 @@ class LocalServer(ObjectServer):
     async def heads(
         self, wanted: list[tuple[str, int, str]], small: int = 0
     ) -> list[Stored | None | DeviceUnavailable]:
-        """All in one call to a writer process (a metadata read is a few system calls)."""
+        """All in one call to a file process (a metadata read is a few system calls)."""
         targets = [(self.dev(d), part, name_hash) for d, part, name_hash in wanted]
-        return _in_place(await self.writers.run(df.heads, targets, small))
+        return _in_place(await self.files.run(df.heads, targets, small))
 
     async def read(
         self, device: str, part: int, name_hash: str, timestamp: str, start: int, end: int
@@ -250,9 +251,9 @@ class LocalServer(ObjectServer):
     async def write_files(
         self, wanted: list[tuple[str, int, str]], filename: str, raw: bytes
     ) -> list[DeviceUnavailable | None]:
-        """In one call to a writer process, the devices one after another."""
+        """In one call to a file process, the devices one after another."""
         targets = [(self.dev(d), part, name_hash) for d, part, name_hash in wanted]
-        return _in_place(await self.writers.run(df.write_replicas, targets, filename, raw))
+        return _in_place(await self.files.run(df.write_replicas, targets, filename, raw))
 
     async def drop_partition(self, device: str, part: int) -> None:
         await self.run(shutil.rmtree, f"{self.dev(device)}/objects/{part}", True)
