@@ -273,6 +273,36 @@ def overlay(data: dict[str, str], post: dict[str, str]) -> dict[str, str]:
     return {**kept, **post}
 
 
+def partition_hashes(
+    root: str, parts: list[int], known: dict[int, int]
+) -> dict[int, tuple[int | None, dict[str, str] | None]]:
+    """Each partition's (mtime, suffix hashes): the hashes None when the mtime is the one
+    `known` gives (what the caller has is still right), the mtime None when the partition
+    is not on this device. A suffix's hash covers the names of its objects' files."""
+    check_device(root)
+    out: dict[int, tuple[int | None, dict[str, str] | None]] = {}
+    for part in parts:
+        base = f"{root}/objects/{part}"
+        try:
+            mtime = os.stat(base).st_mtime_ns
+        except FileNotFoundError:
+            out[part] = (None, None)
+            continue
+        if known.get(part) == mtime:
+            out[part] = (mtime, None)
+            continue
+        hashes = {}
+        for suffix in listdir(base):
+            digest = hashlib.md5(usedforsecurity=False)
+            for name_hash in sorted(listdir(f"{base}/{suffix}")):
+                for name in sorted(listdir(f"{base}/{suffix}/{name_hash}")):
+                    if not name.endswith(".tmp"):
+                        digest.update(f"{name_hash}/{name}".encode())
+            hashes[suffix] = digest.hexdigest()
+        out[part] = (mtime, hashes)
+    return out
+
+
 def listdir(path: str) -> list[str]:
     try:
         return os.listdir(path)

@@ -19,7 +19,7 @@ import re
 import shutil
 import struct
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -116,13 +116,11 @@ class LocalServer(ObjectServer):
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in a thread; a device's failure as DeviceUnavailable."""
-        try:
-            return await self.threads.run(fn, *args)
-        except (df.Unavailable, OSError) as exc:
-            unavailable = _unavailable(exc)
-            if unavailable is None:
-                raise
-            raise unavailable from exc
+        return await _checked(self.threads.run(fn, *args))
+
+    async def in_files(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a file process; a device's failure as DeviceUnavailable."""
+        return await _checked(self.files.run(fn, *args))
 
     async def recover(self, before: float) -> None:
         """A temporary file nobody wrote to since `before` is a dead write: a restart never
@@ -165,7 +163,7 @@ class LocalServer(ObjectServer):
     ) -> list[Stored | None | DeviceUnavailable]:
         """All in one call to a file process (a metadata read is a few system calls)."""
         targets = [(self.dev(d), part, name_hash) for d, part, name_hash in wanted]
-        return _in_place(await self.files.run(df.heads, targets, small))
+        return _in_place(await self.in_files(df.heads, targets, small))
 
     async def read(
         self, device: str, part: int, name_hash: str, timestamp: str, start: int, end: int
@@ -193,35 +191,30 @@ class LocalServer(ObjectServer):
         return await self.run(scan)
 
     async def suffix_hashes(self, device: str, part: int) -> dict[str, str]:
-        return await self.run(self._cached_hashes, self.dev(device), part)
+        return (await self.suffix_hashes_of(device, [part]))[part]
 
     async def suffix_hashes_of(self, device: str, parts: list[int]) -> dict[int, dict[str, str]]:
-        """In one trip to the threads (a replication pass asks of every partition)."""
-
-        def each() -> dict[int, dict[str, str]]:
-            root = self.dev(device)
-            return {part: self._cached_hashes(root, part) for part in parts}
-
-        return await self.run(each)
-
-    def _cached_hashes(self, root: str, part: int) -> dict[str, str]:
-        """Suffix hashes, reused while the partition's mtime stays what it was (every change
-        of an object's files touches it: `diskfile.changed`). Kept only once that mtime is
-        two seconds old, so a change made in the same clock tick as the listing is never
-        missed (as Git treats racily clean files)."""
-        df.check_device(root)
-        try:
-            mtime = os.stat(f"{root}/objects/{part}").st_mtime_ns
-        except FileNotFoundError:
-            self.hashes.pop((root, part), None)
-            return {}
-        cached = self.hashes.get((root, part))
-        if cached is not None and cached[0] == mtime:
-            return dict(cached[1])
-        hashes = _suffix_hashes(root, part)
-        if time.time_ns() - mtime > STABLE_NS:
-            self.hashes[(root, part)] = (mtime, hashes)
-        return hashes
+        """In one call to a file process (a replication pass asks of every partition).
+        Hashes are reused while the partition's mtime stays what it was (every change of an
+        object's files touches it: `diskfile.changed`), and kept only once that mtime is two
+        seconds old, so a change made in the same clock tick as the listing is never missed
+        (as Git treats racily clean files)."""
+        root = self.dev(device)
+        known = {p: self.hashes[(root, p)][0] for p in parts if (root, p) in self.hashes}
+        found = await self.in_files(df.partition_hashes, root, parts, known)
+        now = time.time_ns()
+        out: dict[int, dict[str, str]] = {}
+        for part, (mtime, hashes) in found.items():
+            if mtime is None:  # no such partition here
+                self.hashes.pop((root, part), None)
+                out[part] = {}
+            elif hashes is None:  # unchanged since cached
+                out[part] = dict(self.hashes[(root, part)][1])
+            else:
+                if now - mtime > STABLE_NS:
+                    self.hashes[(root, part)] = (mtime, hashes)
+                out[part] = hashes
+        return out
 
     async def suffix_files(self, device: str, part: int, suffix: str) -> dict[str, list[str]]:
         def scan() -> dict[str, list[str]]:
@@ -253,7 +246,7 @@ class LocalServer(ObjectServer):
     ) -> list[DeviceUnavailable | None]:
         """In one call to a file process, the devices one after another."""
         targets = [(self.dev(d), part, name_hash) for d, part, name_hash in wanted]
-        return _in_place(await self.files.run(df.write_replicas, targets, filename, raw))
+        return _in_place(await self.in_files(df.write_replicas, targets, filename, raw))
 
     async def drop_partition(self, device: str, part: int) -> None:
         await self.run(shutil.rmtree, f"{self.dev(device)}/objects/{part}", True)
@@ -287,6 +280,16 @@ class LocalServer(ObjectServer):
         await self.run(os.unlink, f"{self.dev(device)}/async_pending/{key}")
 
 
+async def _checked(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except (df.Unavailable, OSError) as exc:
+        unavailable = _unavailable(exc)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
+
+
 def _in_place(outcomes: list[T | OSError | df.Unavailable]) -> list[T | DeviceUnavailable]:
     """Each device's outcome, a device's failure as DeviceUnavailable (any other error is
     raised)."""
@@ -309,20 +312,6 @@ def _unavailable(exc: BaseException) -> DeviceUnavailable | None:
     if isinstance(exc, OSError) and exc.errno in df.FATAL:
         return DeviceUnavailable(f"device failed: {exc}")
     return None
-
-
-def _suffix_hashes(root: str, part: int) -> dict[str, str]:
-    df.check_device(root)
-    base = f"{root}/objects/{part}"
-    out = {}
-    for suffix in df.listdir(base):
-        digest = hashlib.md5(usedforsecurity=False)
-        for name_hash in sorted(df.listdir(f"{base}/{suffix}")):
-            for name in sorted(df.listdir(f"{base}/{suffix}/{name_hash}")):
-                if not name.endswith(".tmp"):
-                    digest.update(f"{name_hash}/{name}".encode())
-        out[suffix] = digest.hexdigest()
-    return out
 
 
 def _audit(
