@@ -8,14 +8,15 @@ scheduler and the agents) and the reconciler.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import traceback as tb
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overcast.common import trace
-from overcast.common.db.base import synced, utcnow
+from overcast.common.db.base import holds_rows, synced, utcnow
 from overcast.compute.models import actions, instances
 
 # Instance fields an agent needs (and may be handed over the bus).
@@ -62,9 +63,19 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
-def instance_dict(inst: instances.Instance) -> dict[str, Any]:
+@functools.cache
+def instance_columns() -> tuple[Any, ...]:
+    """The columns `instance_dict` reads, labelled by attribute: a row of them (an UPDATE's
+    RETURNING, say) makes the same dict as the ORM row."""
+    i = instances.Instance
+    names = (*AGENT_FIELDS, "id", "metadata_", "launched_at")
+    return tuple(getattr(i, name).label(name) for name in names)
+
+
+def instance_dict(inst: instances.Instance | Any) -> dict[str, Any]:
+    """What the agents are handed of an instance: its ORM row, or a row of `instance_columns`."""
     out = {name: getattr(inst, name) for name in AGENT_FIELDS}
-    out["name"] = inst.name
+    out["name"] = instances.instance_name(inst.id)
     out["metadata"] = dict(inst.metadata_ or {})
     out["launched_at"] = iso(inst.launched_at)
     return out
@@ -136,6 +147,72 @@ async def _action(session: AsyncSession, instance_uuid: str, request_id: str) ->
     return found
 
 
+# The statements of an event, built once (their parameters vary, not their shape): plain
+# statements on the tables cost about half of what the ORM's unit of work and bulk-update
+# paths do, several times per boot. A session that holds rows of a table has them brought up
+# to date by the ORM's statement instead (`holds_rows`).
+_EVENT = actions.InstanceActionEvent.__table__
+_ACTION = actions.InstanceAction.__table__
+_ADD_EVENT = insert(_EVENT)
+_FINISH_EVENT = (
+    update(_EVENT)
+    .where(
+        _EVENT.c.action_id == bindparam("b_action"),
+        _EVENT.c.event == bindparam("b_event"),
+        _EVENT.c.finish_time.is_(None),
+    )
+    .values(
+        finish_time=bindparam("b_finish"),
+        result=bindparam("b_result"),
+        traceback=bindparam("b_traceback"),
+        details=bindparam("b_details"),
+    )
+)
+_TOUCH_ACTION = (
+    update(_ACTION)
+    .where(_ACTION.c.id == bindparam("b_action"))
+    .values(updated_at=bindparam("b_now"))
+)
+
+
+async def _add_event(
+    session: AsyncSession,
+    action_id: int,
+    event: str,
+    host: str | None,
+    start: dt.datetime,
+    finish: dt.datetime | None = None,
+    result: str | None = None,
+    traceback: str | None = None,
+    details: str | None = None,
+) -> None:
+    row = {
+        "action_id": action_id,
+        "event": event,
+        "host": host,
+        "start_time": start,
+        "finish_time": finish,
+        "result": result,
+        "traceback": traceback,
+        "details": details,
+    }
+    await session.execute(_ADD_EVENT, row)
+
+
+async def _touch(
+    session: AsyncSession, action_id: int, now: dt.datetime, message: str | None = None
+) -> None:
+    """The action changed now (an event of it started or ended), failed if `message`."""
+    a = actions.InstanceAction
+    if message is None and not holds_rows(session, a):
+        await session.execute(_TOUCH_ACTION, {"b_action": action_id, "b_now": now})
+        return
+    values: dict[str, Any] = {"updated_at": now}
+    if message is not None:
+        values["message"] = message
+    await session.execute(synced(session, update(a).where(a.id == action_id).values(values)))
+
+
 async def event_start(
     session: AsyncSession,
     ctx: dict[str, Any],
@@ -147,19 +224,9 @@ async def event_start(
     action_id = await _action(session, instance_uuid, ctx.get("request_id") or "")
     if action_id is None:
         return
-    session.add(
-        actions.InstanceActionEvent(
-            action_id=action_id, event=event, host=host, start_time=start or utcnow()
-        )
-    )
-    await session.execute(
-        synced(
-            session,
-            update(actions.InstanceAction)
-            .where(actions.InstanceAction.id == action_id)
-            .values(updated_at=utcnow()),
-        )
-    )
+    now = utcnow()
+    await _add_event(session, action_id, event, host, start or now)
+    await _touch(session, action_id, now)
 
 
 async def event_finish(
@@ -172,10 +239,12 @@ async def event_finish(
     details: str | None = None,
     host: str | None = None,
     start: dt.datetime | None = None,
+    then: tuple[str, str | None] | None = None,
 ) -> None:
     """Finish the unfinished `event` of the request (one UPDATE: a request runs one of each
     name at a time), or write it whole when there is none. With `start`, the event is a
-    one-shot written whole (it was never started)."""
+    one-shot written whole (it was never started). `then` = (event, host): start that event
+    of the request too, the action touched once for both."""
     action_id = await _action(session, instance_uuid, ctx.get("request_id") or "")
     if action_id is None:
         return
@@ -184,20 +253,21 @@ async def event_finish(
     done = {"finish_time": now, "result": result, "traceback": traceback, "details": details}
     finished = 0
     if start is None:
-        finished = (
-            await session.execute(
-                synced(
-                    session,
-                    update(e)
-                    .where(e.action_id == action_id, e.event == event, e.finish_time.is_(None))
-                    .values(done),
-                )
+        if holds_rows(session, e):
+            stmt = (
+                update(e)
+                .where(e.action_id == action_id, e.event == event, e.finish_time.is_(None))
+                .values(done)
             )
-        ).rowcount  # type: ignore[attr-defined]
+            finished = (await session.execute(synced(session, stmt))).rowcount  # type: ignore[attr-defined]
+        else:
+            params = {"b_action": action_id, "b_event": event, "b_finish": now}
+            params.update(b_result=result, b_traceback=traceback, b_details=details)
+            finished = (await session.execute(_FINISH_EVENT, params)).rowcount  # type: ignore[attr-defined]
     if not finished:
-        session.add(e(action_id=action_id, event=event, host=host, start_time=start or now, **done))
-    values: dict[str, Any] = {"updated_at": now}
-    if result != "Success":
-        values["message"] = "Error"
-    a = actions.InstanceAction
-    await session.execute(synced(session, update(a).where(a.id == action_id).values(values)))
+        await _add_event(
+            session, action_id, event, host, start or now, now, result, traceback, details
+        )
+    if then is not None:
+        await _add_event(session, action_id, then[0], then[1], now)
+    await _touch(session, action_id, now, None if result == "Success" else "Error")

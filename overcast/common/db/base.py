@@ -84,6 +84,11 @@ def synced(session: Session | AsyncSession, stmt: Any) -> Any:
     when the session holds rows of its table (SQLAlchemy's "auto"): with none held there is
     nothing to bring up to date, and evaluating the statement's criteria for them costs as
     much as running it."""
-    model = stmt.entity_description["type"]
-    held = any(isinstance(obj, model) for obj in session.identity_map.values())
+    held = holds_rows(session, stmt.entity_description["type"])
     return stmt.execution_options(synchronize_session="auto" if held else False)
+
+
+def holds_rows(session: Session | AsyncSession, model: type[Any]) -> bool:
+    """Whether the session holds rows of `model`: a plain statement on its table (cheaper than
+    the ORM's) would leave them stale."""
+    return any(isinstance(obj, model) for obj in session.identity_map.values())

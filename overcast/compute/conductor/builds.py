@@ -113,14 +113,13 @@ class Builds:
                 ) or await aggregates.host_availability_zone(
                     session, host, self.settings.compute.default_availability_zone
                 )
-            placed = await writes.update_instance(session, uuid, values)
-            if not placed:  # deleted while it was being scheduled
+            instance = await writes.update_and_get(session, uuid, values)
+            if instance is None:  # deleted while it was being scheduled
                 await claims.release(session, uuid)
                 return
-            await records.event_finish(session, ctx, uuid, event, start=started)
-            await records.event_start(session, ctx, uuid, rpc.AGENT_BUILD_EVENT, host)
-            inst = await writes.get(session, uuid)
-            instance = None if inst is None else records.instance_dict(inst)
+            await records.event_finish(
+                session, ctx, uuid, event, start=started, then=(rpc.AGENT_BUILD_EVENT, host)
+            )
         try:
             await self.bus.cast(
                 rpc.agent(host),

@@ -7,15 +7,16 @@ Called by the conductor's pieces and by `compute.servers`; imports no other cond
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
 from overcast.common import trace
-from overcast.common.db.base import synced, utcnow
-from overcast.compute import server_groups, states
+from overcast.common.db.base import holds_rows, synced, utcnow
+from overcast.compute import records, server_groups, states
 from overcast.compute.conductor import rpc
 from overcast.compute.models import consoles, instances
 from overcast.compute.scheduler import claims
@@ -35,6 +36,41 @@ def _values(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _guarded(table: Any, uuid: str, values: dict[str, Any], expected_task_state: Any) -> Any:
+    """The UPDATE of a live instance guarded by its task_state, on `table` (the model for the
+    ORM's statement, its table for a plain one)."""
+    if _FLAVORS & values.keys():
+        raise ValueError(f"update_instance cannot change {sorted(_FLAVORS & values.keys())}")
+    cols = table if table is instances.Instance else table.c
+    stmt = update(table).where(cols.uuid == uuid, cols.deleted.is_(False))
+    if expected_task_state != rpc.ANY:
+        expected = (
+            expected_task_state if isinstance(expected_task_state, list) else [expected_task_state]
+        )
+        clause: Any = cols.task_state.in_([e for e in expected if e is not None])
+        if None in expected:
+            clause = clause | cols.task_state.is_(None)
+        stmt = stmt.where(clause)
+    return stmt.values(**values, updated_at=utcnow())
+
+
+@functools.cache
+def _column_keys() -> dict[str, str]:
+    """Instance attribute -> its column's key (`metadata_` is the column `metadata`)."""
+    return {p.key: p.columns[0].key for p in inspect(instances.Instance).column_attrs}
+
+
+def _statement(session: AsyncSession, uuid: str, values: dict[str, Any], expected: Any) -> Any:
+    """The guarded UPDATE: a plain one on the table, or the ORM's when the session holds
+    instances (which it brings up to date)."""
+    values = _values(values)
+    if holds_rows(session, instances.Instance):
+        return synced(session, _guarded(instances.Instance, uuid, values, expected))
+    keys = _column_keys()
+    table = instances.Instance.__table__
+    return _guarded(table, uuid, {keys[k]: v for k, v in values.items()}, expected)
+
+
 async def update_instance(
     session: AsyncSession,
     uuid: str,
@@ -43,22 +79,24 @@ async def update_instance(
 ) -> bool:
     """Change a live instance if its task_state is still as expected; False otherwise.
     Flavors are not changed here: they go through the ORM, which keeps the counted sizes."""
-    if _FLAVORS & values.keys():
-        raise ValueError(f"update_instance cannot change {sorted(_FLAVORS & values.keys())}")
-    inst = instances.Instance
-    stmt = update(inst).where(inst.uuid == uuid, inst.deleted.is_(False))
-    if expected_task_state != rpc.ANY:
-        expected = (
-            expected_task_state if isinstance(expected_task_state, list) else [expected_task_state]
-        )
-        clause: Any = inst.task_state.in_([e for e in expected if e is not None])
-        if None in expected:
-            clause = clause | inst.task_state.is_(None)
-        stmt = stmt.where(clause)
-    result = await session.execute(
-        synced(session, stmt.values(**_values(values), updated_at=utcnow()))
-    )
+    result = await session.execute(_statement(session, uuid, values, expected_task_state))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def update_and_get(
+    session: AsyncSession, uuid: str, values: dict[str, Any]
+) -> dict[str, Any] | None:
+    """`update_instance` (unguarded), then the instance as the agents are handed it
+    (`records.instance_dict`); None when it is not live. One statement where the database
+    returns what it updated (PostgreSQL, SQLite), two on MariaDB."""
+    stmt = _statement(session, uuid, values, rpc.ANY)
+    if not session.get_bind().dialect.update_returning:
+        if not (await session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
+            return None
+        inst = await get(session, uuid)
+        return None if inst is None else records.instance_dict(inst)
+    row = (await session.execute(stmt.returning(*records.instance_columns()))).first()
+    return None if row is None else records.instance_dict(row)
 
 
 def holds(inst: instances.Instance | None, values: dict[str, Any]) -> bool:

@@ -20,6 +20,11 @@ from overcast.compute.models import Base
 COUNTED = ("vcpus", "memory_mb", "root_gb")
 
 
+def instance_name(instance_id: int) -> str:
+    """The hypervisor-side name of the instance with this row id."""
+    return f"instance-{instance_id:08x}"
+
+
 class Instance(Base):
     __tablename__ = "compute_instance"
     __table_args__ = (
@@ -100,7 +105,7 @@ class Instance(Base):
     @property
     def name(self) -> str:
         """The hypervisor-side name, as Nova's instance_name_template writes it."""
-        return f"instance-{self.id:08x}"
+        return instance_name(self.id)
 
     @property
     def tag_list(self) -> list[str]:

@@ -10,11 +10,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from overcast.common.db.base import synced
+from overcast.common.db.base import holds_rows, synced, utcnow
 from overcast.compute.models import hosts
+
+
+def _claiming(target: Any, node: Any, v: Any, m: Any, d: Any) -> Any:
+    """The claim's conditional UPDATE on `target` (the model for the ORM's statement, its table
+    for a plain one) of values or bound parameters."""
+    c = target if target is hosts.ComputeNode else target.c
+    return (
+        update(target)
+        .where(
+            c.hypervisor_hostname == node,
+            c.vcpus_used + v <= c.vcpus * c.cpu_allocation_ratio,
+            c.memory_mb_used + m
+            <= (c.memory_mb - c.reserved_host_memory_mb) * c.ram_allocation_ratio,
+            c.local_gb_used + d <= c.local_gb * c.disk_allocation_ratio,
+        )
+        .values(
+            vcpus_used=c.vcpus_used + v,
+            memory_mb_used=c.memory_mb_used + m,
+            local_gb_used=c.local_gb_used + d,
+            running_vms=c.running_vms + 1,
+        )
+    )
+
+
+# The claim's two statements, built once, on the tables: a plain statement costs about half
+# what the ORM's bulk-update and unit-of-work paths do.
+_CLAIM = _claiming(
+    hosts.ComputeNode.__table__,
+    bindparam("b_node"),
+    bindparam("b_vcpus"),
+    bindparam("b_memory_mb"),
+    bindparam("b_disk_gb"),
+)
+_ALLOCATE = insert(hosts.Allocation.__table__)
 
 
 async def claim(
@@ -29,43 +63,28 @@ async def claim(
     user_id: str | None = None,
 ) -> bool:
     """Claim `resources` ({vcpus, memory_mb, disk_gb}) on `node`; False if they do not fit."""
-    n = hosts.ComputeNode
     v, m, d = resources["vcpus"], resources["memory_mb"], resources["disk_gb"]
-    result = await session.execute(
-        synced(
-            session,
-            update(n)
-            .where(
-                n.hypervisor_hostname == node,
-                n.vcpus_used + v <= n.vcpus * n.cpu_allocation_ratio,
-                n.memory_mb_used + m
-                <= (n.memory_mb - n.reserved_host_memory_mb) * n.ram_allocation_ratio,
-                n.local_gb_used + d <= n.local_gb * n.disk_allocation_ratio,
-            )
-            .values(
-                vcpus_used=n.vcpus_used + v,
-                memory_mb_used=n.memory_mb_used + m,
-                local_gb_used=n.local_gb_used + d,
-                running_vms=n.running_vms + 1,
-            ),
-        )
-    )
+    if holds_rows(session, hosts.ComputeNode):  # the ORM's statement brings them up to date
+        stmt = _claiming(hosts.ComputeNode, node, v, m, d)
+        result = await session.execute(synced(session, stmt))
+    else:
+        params = {"b_node": node, "b_vcpus": v, "b_memory_mb": m, "b_disk_gb": d}
+        result = await session.execute(_CLAIM, params)
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    session.add(
-        hosts.Allocation(
-            consumer_uuid=consumer_uuid,
-            instance_uuid=instance_uuid,
-            host=host,
-            node=node,
-            vcpus=v,
-            memory_mb=m,
-            disk_gb=d,
-            project_id=project_id,
-            user_id=user_id,
-        )
-    )
-    await session.flush()
+    allocation = {
+        "consumer_uuid": consumer_uuid,
+        "instance_uuid": instance_uuid,
+        "host": host,
+        "node": node,
+        "vcpus": v,
+        "memory_mb": m,
+        "disk_gb": d,
+        "project_id": project_id,
+        "user_id": user_id,
+        "created_at": utcnow(),
+    }
+    await session.execute(_ALLOCATE, allocation)
     return True
 
 
