@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
+from sqlalchemy.sql.base import ExecutableOption
 
 from overcast.common import errors
 from overcast.common.context import RequestContext
@@ -46,9 +48,11 @@ def _visible(stmt: Select[Any], ctx: RequestContext) -> Select[Any]:
     return stmt.where(or_(Flavor.is_public.is_(True), access))
 
 
-async def get(session: AsyncSession, ctx: RequestContext, flavorid: str) -> Flavor:
-    """A flavor the caller may see; 404 otherwise."""
-    stmt = select(Flavor).where(Flavor.flavorid == flavorid)
+async def get(
+    session: AsyncSession, ctx: RequestContext, flavorid: str, *options: ExecutableOption
+) -> Flavor:
+    """A flavor the caller may see (loaded with `options`); 404 otherwise."""
+    stmt = select(Flavor).where(Flavor.flavorid == flavorid).options(*options)
     if not ctx.is_admin:
         stmt = _visible(stmt, ctx)
     found = (await session.execute(stmt)).scalar_one_or_none()
@@ -61,7 +65,9 @@ async def get_for_boot(session: AsyncSession, ctx: RequestContext, flavor_ref: s
     """The flavor of a boot request (`flavorRef` may be an id or a URL); 400 if unknown."""
     flavorid = str(flavor_ref).rstrip("/").rsplit("/", 1)[-1]
     try:
-        flavor = await get(session, ctx, flavorid)
+        # Without the projects it is shared with: a boot keeps a snapshot, which has none
+        # (one statement fewer per boot).
+        flavor = await get(session, ctx, flavorid, raiseload(Flavor.projects))
     except errors.NotFound as exc:
         raise errors.BadRequest("Invalid flavorRef provided.") from exc
     if flavor.disabled:
