@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 from typing import Any
 
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import ClauseElement, bindparam, delete, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
@@ -36,9 +36,11 @@ def _values(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _guarded(table: Any, uuid: str, values: dict[str, Any], expected_task_state: Any) -> Any:
+def _guarded(
+    table: Any, uuid: Any, values: dict[str, Any], expected_task_state: Any, now: Any
+) -> Any:
     """The UPDATE of a live instance guarded by its task_state, on `table` (the model for the
-    ORM's statement, its table for a plain one)."""
+    ORM's statement, its table for a plain one), of values or bound parameters."""
     if _FLAVORS & values.keys():
         raise ValueError(f"update_instance cannot change {sorted(_FLAVORS & values.keys())}")
     cols = table if table is instances.Instance else table.c
@@ -51,7 +53,7 @@ def _guarded(table: Any, uuid: str, values: dict[str, Any], expected_task_state:
         if None in expected:
             clause = clause | cols.task_state.is_(None)
         stmt = stmt.where(clause)
-    return stmt.values(**values, updated_at=utcnow())
+    return stmt.values(**values, updated_at=now)
 
 
 @functools.cache
@@ -60,15 +62,45 @@ def _column_keys() -> dict[str, str]:
     return {p.key: p.columns[0].key for p in inspect(instances.Instance).column_attrs}
 
 
-def _statement(session: AsyncSession, uuid: str, values: dict[str, Any], expected: Any) -> Any:
-    """The guarded UPDATE: a plain one on the table, or the ORM's when the session holds
-    instances (which it brings up to date)."""
+@functools.lru_cache(maxsize=256)
+def _plain(keys: tuple[str, ...], expected: tuple[Any, ...] | None, returning: bool) -> Any:
+    """The guarded UPDATE of these columns on the table, built once (a statement built anew
+    costs its construction and its cache key at every execution), with bound parameters
+    `b_<column>`, `b_uuid` and `b_now`."""
+    c = instances.Instance.__table__.c
+    values = {k: bindparam(f"b_{k}", type_=c[k].type) for k in keys}
+    stmt = _guarded(
+        instances.Instance.__table__,
+        bindparam("b_uuid", type_=c.uuid.type),
+        values,
+        rpc.ANY if expected is None else list(expected),
+        bindparam("b_now", type_=c.updated_at.type),
+    )
+    return stmt.returning(*records.instance_columns()) if returning else stmt
+
+
+async def _execute(
+    session: AsyncSession, uuid: str, values: dict[str, Any], expected: Any, returning: bool
+) -> Any:
+    """The guarded UPDATE run: a plain one on the table, or the ORM's when the session holds
+    instances (which it brings up to date) or a value is a SQL expression."""
     values = _values(values)
-    if holds_rows(session, instances.Instance):
-        return synced(session, _guarded(instances.Instance, uuid, values, expected))
-    keys = _column_keys()
-    table = instances.Instance.__table__
-    return _guarded(table, uuid, {keys[k]: v for k, v in values.items()}, expected)
+    plain = not any(isinstance(v, ClauseElement) for v in values.values())
+    if plain and not holds_rows(session, instances.Instance):
+        keys = _column_keys()
+        params = {f"b_{keys[k]}": v for k, v in values.items()}
+        params.update(b_uuid=uuid, b_now=utcnow())
+        shape = (
+            None
+            if expected == rpc.ANY
+            else tuple(expected if isinstance(expected, list) else [expected])
+        )
+        stmt = _plain(tuple(sorted(keys[k] for k in values)), shape, returning)
+        return await session.execute(stmt, params)
+    stmt = synced(session, _guarded(instances.Instance, uuid, values, expected, utcnow()))
+    if returning:
+        stmt = stmt.returning(*records.instance_columns())
+    return await session.execute(stmt)
 
 
 async def update_instance(
@@ -79,7 +111,7 @@ async def update_instance(
 ) -> bool:
     """Change a live instance if its task_state is still as expected; False otherwise.
     Flavors are not changed here: they go through the ORM, which keeps the counted sizes."""
-    result = await session.execute(_statement(session, uuid, values, expected_task_state))
+    result = await _execute(session, uuid, values, expected_task_state, False)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -89,13 +121,12 @@ async def update_and_get(
     """`update_instance` (unguarded), then the instance as the agents are handed it
     (`records.instance_dict`); None when it is not live. One statement where the database
     returns what it updated (PostgreSQL, SQLite), two on MariaDB."""
-    stmt = _statement(session, uuid, values, rpc.ANY)
     if not session.get_bind().dialect.update_returning:
-        if not (await session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
+        if not await update_instance(session, uuid, values):
             return None
         inst = await get(session, uuid)
         return None if inst is None else records.instance_dict(inst)
-    row = (await session.execute(stmt.returning(*records.instance_columns()))).first()
+    row = (await _execute(session, uuid, values, rpc.ANY, True)).first()
     return None if row is None else records.instance_dict(row)
 
 
