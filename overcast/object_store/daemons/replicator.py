@@ -25,6 +25,10 @@ async def run_once(st: ObjectStoreState) -> dict[str, int]:
     """One pass over every local device; counts of what it did."""
     stats = {"partitions": 0, "pushed": 0, "handoffs_dropped": 0, "reclaimed": 0}
     ring = st.placement.ring
+    # Each partition's hashes are computed once a pass, whether asked of its device as this
+    # device or as another's peer (three devices of one node would hash each three times);
+    # what changed since is seen by the next pass.
+    seen: Hashes = {}
     for node in st.placement.local_devices():
         server = st.placement.server(node)
         try:
@@ -34,11 +38,11 @@ async def run_once(st: ObjectStoreState) -> dict[str, int]:
         for start in range(0, len(parts), CHUNK):
             chunk = parts[start : start + CHUNK]
             try:
-                mine = await server.suffix_hashes_of(node.device, chunk)
+                mine = await _hashes(st, node, chunk, seen)
             except DeviceUnavailable:
                 break
             peers = {part: [p for p in ring.primaries(part) if p.id != node.id] for part in chunk}
-            theirs = await _peer_hashes(st, peers)
+            theirs = await _peer_hashes(st, peers, seen)
             for part in chunk:
                 stats["partitions"] += 1
                 try:
@@ -59,8 +63,21 @@ async def run_once(st: ObjectStoreState) -> dict[str, int]:
 Hashes = dict[tuple[int, int], dict[str, str] | None]  # (peer device id, part) → None if down
 
 
-async def _peer_hashes(st: ObjectStoreState, peers: dict[int, list[Node]]) -> Hashes:
-    """The suffix hashes every peer holds of the partitions, asked of each peer device once."""
+async def _hashes(
+    st: ObjectStoreState, node: Node, parts: list[int], seen: Hashes
+) -> dict[int, dict[str, str]]:
+    """The suffix hashes `node` holds of `parts`: those not `seen` this pass asked of it."""
+    missing = [part for part in parts if seen.get((node.id, part)) is None]
+    if missing:
+        got = await st.placement.server(node).suffix_hashes_of(node.device, missing)
+        for part in missing:
+            seen[(node.id, part)] = got.get(part, {})
+    return {part: seen[(node.id, part)] or {} for part in parts}
+
+
+async def _peer_hashes(st: ObjectStoreState, peers: dict[int, list[Node]], seen: Hashes) -> Hashes:
+    """The suffix hashes every peer holds of the partitions, asked of each peer device once
+    (None for a peer that is down)."""
     wanted: dict[Node, list[int]] = {}
     for part, nodes in peers.items():
         for peer in nodes:
@@ -68,7 +85,7 @@ async def _peer_hashes(st: ObjectStoreState, peers: dict[int, list[Node]]) -> Ha
     found: Hashes = {}
     for peer, parts in wanted.items():
         try:
-            got = await st.placement.server(peer).suffix_hashes_of(peer.device, parts)
+            got = await _hashes(st, peer, parts, seen)
         except DeviceUnavailable:
             got = {}
         for part in parts:
