@@ -1,7 +1,8 @@
-"""`Threads`: a pool of worker threads for short blocking calls (file system work) awaited from
-an event loop. Used by the object store's local driver.
+"""Blocking calls awaited from an event loop, as the object store's local driver makes them:
+`Threads`, a pool of worker threads (streams, scans), and `Processes`, single-threaded child
+processes for calls made of many short system calls (see its docstring for why).
 
-Lighter than `loop.run_in_executor` on a `ThreadPoolExecutor`, which builds a
+`Threads` is lighter than `loop.run_in_executor` on a `ThreadPoolExecutor`, which builds a
 `concurrent.futures.Future` (a condition variable and its lock) per call, takes the pool's
 semaphore and chains the result into an asyncio future through two callbacks: at the hundreds
 of calls a second that small object writes make, that was a fifth of the event loop's time.
