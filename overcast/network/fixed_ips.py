@@ -79,9 +79,14 @@ async def assign(
             f"Exceeded maximum amount of fixed ips per port ({limit}).", "InvalidInput"
         )
     by_id = {s.id: s for s in subnets}
-    for item in requested:
-        subnet = _subnet_for(network, by_id, subnets, item)
-        address = item.get("ip_address")
+    chosen = [
+        (_subnet_for(network, by_id, subnets, item), item.get("ip_address")) for item in requested
+    ]
+    for subnet, address in chosen:  # the named addresses first: a free pick must not take one
+        if address is not None:
+            _check_chosen(subnet, address, port)
+            await ipam.hold(op.session, subnet, port.id, address)
+    for subnet, address in chosen:
         if address is None:
             if auto_address(subnet):
                 address = ipam.eui64(subnet.cidr, port.mac_address)
@@ -90,9 +95,6 @@ async def assign(
                 address = await ipam.allocate(op.session, subnet, port.id)
                 if address is None:
                     raise _exhausted(network.id)
-        else:
-            _check_chosen(subnet, address, port)
-            await ipam.hold(op.session, subnet, port.id, address)
         held.append((subnet.id, address))
     return held
 

@@ -40,23 +40,42 @@ def test_tutorial_port_create(server: Server, tenant: Tenant, lan: tuple[Any, An
 def test_fixed_ip_choices(tenant: Tenant, lan: tuple[Any, Any]) -> None:
     net, sub = lan
     conn = tenant.conn
-    anywhere = conn.network.create_port(network_id=net.id)
-    on_subnet = conn.network.create_port(network_id=net.id, fixed_ips=[{"subnet_id": sub.id}])
     chosen = conn.network.create_port(network_id=net.id, fixed_ips=[{"ip_address": "10.10.0.9"}])
     two = conn.network.create_port(
         network_id=net.id,
         fixed_ips=[{"subnet_id": sub.id}, {"subnet_id": sub.id, "ip_address": "10.10.0.10"}],
     )
+    anywhere = conn.network.create_port(network_id=net.id)
+    on_subnet = conn.network.create_port(network_id=net.id, fixed_ips=[{"subnet_id": sub.id}])
     addresses = [ip["ip_address"] for p in (anywhere, on_subnet, chosen, two) for ip in p.fixed_ips]
     assert len(addresses) == len(set(addresses)) == 5
     assert chosen.fixed_ips == [{"subnet_id": sub.id, "ip_address": "10.10.0.9"}]
+    assert two.fixed_ips[1] == {"subnet_id": sub.id, "ip_address": "10.10.0.10"}
+    spare = next(a for a in (f"10.10.0.{i}" for i in range(11, 255)) if a not in addresses)
     updated = conn.network.update_port(
         two,
-        fixed_ips=[{"subnet_id": sub.id, "ip_address": "10.10.0.10"}, {"ip_address": "10.10.0.11"}],
+        fixed_ips=[{"subnet_id": sub.id, "ip_address": "10.10.0.10"}, {"ip_address": spare}],
     )
-    assert sorted(ip["ip_address"] for ip in updated.fixed_ips) == ["10.10.0.10", "10.10.0.11"]
-    found = list(conn.network.ports(fixed_ips=["ip_address=10.10.0.11"]))
+    assert sorted(ip["ip_address"] for ip in updated.fixed_ips) == ["10.10.0.10", spare]
+    found = list(conn.network.ports(fixed_ips=[f"ip_address={spare}"]))
     assert [p.id for p in found] == [two.id]
+
+
+def test_named_address_is_not_taken_by_a_free_pick(tenant: Tenant) -> None:
+    """A free pick earlier in the same request never takes an address named later in it."""
+    conn = tenant.conn
+    net = conn.network.create_network(name=name("net"))
+    sub = conn.network.create_subnet(
+        network_id=net.id,
+        ip_version=4,
+        cidr="10.20.0.0/29",
+        allocation_pools=[{"start": "10.20.0.2", "end": "10.20.0.3"}],
+    )
+    port = conn.network.create_port(
+        network_id=net.id,
+        fixed_ips=[{"subnet_id": sub.id}, {"subnet_id": sub.id, "ip_address": "10.20.0.3"}],
+    )
+    assert [ip["ip_address"] for ip in port.fixed_ips] == ["10.20.0.2", "10.20.0.3"]
 
 
 @pytest.mark.parametrize(
