@@ -64,6 +64,11 @@ class Stored:
     body: bytes | None = None  # the whole content, when small enough to be read with metadata
     meta_timestamp: str | None = None
 
+    @property
+    def order(self) -> tuple[str, str]:
+        """Newer states sort later: by the data file or tombstone, then by the metadata."""
+        return self.timestamp, self.meta_timestamp or ""
+
 
 @dataclass
 class Parsed:
@@ -215,17 +220,28 @@ def write_replicas(
     return outcomes
 
 
-def heads(
-    targets: list[tuple[str, int, str]], small: int
-) -> list[Stored | None | OSError | Unavailable]:
-    """`head` of each (device root, partition, name hash); each failure in its place."""
-    found: list[Stored | None | OSError | Unavailable] = []
-    for root, part, name_hash in targets:
+def newest_of(targets: list[tuple[str, int, str]], small: int) -> tuple[int, Stored] | None:
+    """The newest state among replicas of one object on these devices (its index, the state);
+    None when none of them has heard of it. The directories are listed to find it and only its
+    files are read; a device that is down or unreadable is passed over for the next newest."""
+    found: list[tuple[tuple[str, str], int, str, str | None, str]] = []
+    for index, (root, part, name_hash) in enumerate(targets):
         try:
-            found.append(head(root, part, name_hash, small))
-        except (OSError, Unavailable) as exc:
-            found.append(exc)
-    return found
+            check_device(root)
+            directory = hash_dir(root, part, name_hash)
+            state, meta = newest(listdir(directory))
+        except (OSError, Unavailable):
+            continue
+        if state is not None:
+            shown = meta.rsplit(".", 1)[0] if meta and state.endswith(".data") else ""
+            key = (state.rsplit(".", 1)[0], shown)
+            found.append((key, index, state, meta, directory))
+    for _key, index, state, meta, directory in sorted(found, reverse=True):
+        try:
+            return index, _read_state(directory, state, meta, small)
+        except OSError:
+            continue
+    return None
 
 
 def head(root: str, part: int, name_hash: str, small: int) -> Stored | None:
@@ -233,10 +249,13 @@ def head(root: str, part: int, name_hash: str, small: int) -> Stored | None:
     when it has at most `small` bytes."""
     check_device(root)
     directory = hash_dir(root, part, name_hash)
-    names = listdir(directory)
-    state, meta = newest(names)
+    state, meta = newest(listdir(directory))
     if state is None:
         return None
+    return _read_state(directory, state, meta, small)
+
+
+def _read_state(directory: str, state: str, meta: str | None, small: int) -> Stored:
     timestamp = state.rsplit(".", 1)[0]
     if state.endswith(".ts"):
         return Stored(timestamp=timestamp, deleted=True, metadata={})

@@ -23,7 +23,6 @@ from overcast.object_store.drivers import (
     DeviceUnavailable,
     ObjectServer,
     Pending,
-    Stored,
 )
 from overcast.object_store.drivers import http as http_driver
 from overcast.object_store.drivers.local import LocalServer, init_device
@@ -87,14 +86,26 @@ async def test_small_put_head_read(server: ObjectServer) -> None:
     assert await server.head("d2", PART, HASH) is None
 
 
-async def test_heads_answer_each_in_its_place(server: ObjectServer, tmp_path: Path) -> None:
+async def test_newest_among_devices(server: ObjectServer, tmp_path: Path) -> None:
+    """The newest replica wins (a newer .meta counts); a device that is down or has never
+    heard of the object is passed over; None when none has."""
     await server.put("d1", PART, HASH, "0000000001.00000", b"one", meta("1"))
+    await server.put("d2", PART, HASH, "0000000002.00000", b"two", meta("2"))
+    wanted = [("d1", PART, HASH), ("d2", PART, HASH), ("d3", PART, HASH)]
+    found = await server.newest(wanted, small=10)
+    assert found is not None and found[0] == 1 and found[1].body == b"two"
+    await server.put("d1", PART, HASH, "0000000002.00000", b"two", meta("2"))
+    await server.post("d1", PART, HASH, "0000000003.00000", {"X-Object-Meta-B": "3"})
+    found = await server.newest(wanted, small=10)
+    assert found is not None and found[0] == 0
+    assert found[1].meta_timestamp == "0000000003.00000" and found[1].body == b"two"
+    await server.delete("d2", PART, HASH, "0000000004.00000", meta("4"))
+    found = await server.newest(wanted)
+    assert found is not None and found[0] == 1 and found[1].deleted
     (tmp_path / "d2" / diskfile.MARKER).unlink()
-    wanted = [("d1", PART, HASH), ("d1", PART, "0" * 32), ("d2", PART, HASH)]
-    stored, missing, down = await server.heads(wanted, small=10)
-    assert isinstance(stored, Stored) and stored.body == b"one"
-    assert missing is None
-    assert isinstance(down, DeviceUnavailable)
+    found = await server.newest(wanted)
+    assert found is not None and found[0] == 0 and not found[1].deleted
+    assert await server.newest([("d1", PART, "0" * 32), ("d3", PART, HASH)]) is None
 
 
 async def test_streamed_write_commit_and_abort(server: ObjectServer, tmp_path: Path) -> None:

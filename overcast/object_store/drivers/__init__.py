@@ -90,19 +90,22 @@ class ObjectServer(abc.ABC):
         """The newest state of the object (with its content if it has at most `small` bytes);
         None when the device has never heard of it."""
 
-    async def heads(
+    async def newest(
         self, wanted: list[tuple[str, int, str]], small: int = 0
-    ) -> list[Stored | None | DeviceUnavailable]:
-        """`head` of several (device, part, name_hash) at once, each answer in its place (a
-        device that is down gives its DeviceUnavailable). A driver may do them in one go."""
+    ) -> tuple[int, Stored] | None:
+        """The newest state of one object among replicas on several of this server's devices:
+        (its index in `wanted`, the state); None when none has heard of it. Devices that are
+        down are passed over. A driver may find it in one go."""
 
-        async def one(device: str, part: int, name_hash: str) -> Stored | None | DeviceUnavailable:
+        async def one(device: str, part: int, name_hash: str) -> Stored | None:
             try:
                 return await self.head(device, part, name_hash, small)
-            except DeviceUnavailable as exc:
-                return exc
+            except DeviceUnavailable:
+                return None
 
-        return list(await asyncio.gather(*(one(*w) for w in wanted)))
+        answers = await asyncio.gather(*(one(*w) for w in wanted))
+        found = [(i, a) for i, a in enumerate(answers) if a is not None]
+        return max(found, key=lambda f: f[1].order, default=None)
 
     @abc.abstractmethod
     def read(

@@ -19,7 +19,7 @@ import re
 import shutil
 import struct
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -153,17 +153,17 @@ class LocalServer(ObjectServer):
         await self.run(df.check_device, self.dev(device))
 
     async def head(self, device: str, part: int, name_hash: str, small: int = 0) -> Stored | None:
-        (found,) = await self.heads([(device, part, name_hash)], small)
-        if isinstance(found, DeviceUnavailable):
-            raise found
-        return found
+        """In the event loop, as `newest`."""
+        with _as_unavailable():
+            return df.head(self.dev(device), part, name_hash, small)
 
-    async def heads(
+    async def newest(
         self, wanted: list[tuple[str, int, str]], small: int = 0
-    ) -> list[Stored | None | DeviceUnavailable]:
-        """All in one call to a file process (a metadata read is a few system calls)."""
+    ) -> tuple[int, Stored] | None:
+        """In the event loop: a few system calls on directories and files the page cache
+        holds, cheaper than handing them to a file process and waiting for its answer."""
         targets = [(self.dev(d), part, name_hash) for d, part, name_hash in wanted]
-        return _in_place(await self.in_files(df.heads, targets, small))
+        return df.newest_of(targets, small)
 
     async def read(
         self, device: str, part: int, name_hash: str, timestamp: str, start: int, end: int
@@ -281,8 +281,15 @@ class LocalServer(ObjectServer):
 
 
 async def _checked(call: Awaitable[T]) -> T:
-    try:
+    with _as_unavailable():
         return await call
+
+
+@contextlib.contextmanager
+def _as_unavailable() -> Iterator[None]:
+    """A device's failure raised as DeviceUnavailable (any other error as it is)."""
+    try:
+        yield
     except (df.Unavailable, OSError) as exc:
         unavailable = _unavailable(exc)
         if unavailable is None:

@@ -51,19 +51,18 @@ class ObjectReplicas:
         ring = self.placement.ring
 
         async def heads(nodes: list[Node]) -> list[Found]:
-            """The answers of `nodes`, asked of each server once."""
+            """The newest answer of each server asked (one call a server)."""
 
-            async def ask(server: ObjectServer, group: list[Node]) -> list[Found]:
+            async def ask(server: ObjectServer, group: list[Node]) -> Found | None:
                 wanted = [(n.device, part, name_hash) for n in group]
-                answers = await server.heads(wanted, constraints.SMALL_OBJECT)
-                return [
-                    Found(n, part, name_hash, a)
-                    for n, a in zip(group, answers, strict=True)
-                    if isinstance(a, Stored)
-                ]
+                answer = await server.newest(wanted, constraints.SMALL_OBJECT)
+                if answer is None:
+                    return None
+                index, stored = answer
+                return Found(group[index], part, name_hash, stored)
 
             found = await asyncio.gather(*(ask(s, g) for s, g in self.placement.by_server(nodes)))
-            return [f for group in found for f in group]
+            return [f for f in found if f is not None]
 
         answers = await heads(ring.primaries(part))
         if not answers:
@@ -73,9 +72,7 @@ class ObjectReplicas:
                 answers = await heads([node])
                 if answers:
                     break
-        if not answers:
-            return None
-        return max(answers, key=lambda a: (a.stored.timestamp, a.stored.meta_timestamp or ""))
+        return max(answers, key=lambda a: a.stored.order, default=None)
 
     def read(self, found: Found, start: int, end: int) -> AsyncIterator[bytes]:
         """Content bytes [start, end) of a found replica."""
