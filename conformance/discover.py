@@ -54,6 +54,7 @@ class Facts:
     volume_versions: tuple[str, str] = ("3.0", "3.0")
     # What the first back-end pool reports (Tempest makes types that ask for these).
     volume_backend: dict[str, str] = field(default_factory=dict)
+    object_store: dict[str, Any] = field(default_factory=dict)  # its `GET /info`
 
 
 def _json(conn: openstack.connection.Connection, service: str, path: str, **kw: Any) -> Any:
@@ -112,6 +113,13 @@ def _volume(conn: openstack.connection.Connection, facts: Facts) -> None:
         break
 
 
+def _object_store(conn: openstack.connection.Connection, facts: Facts) -> None:
+    """What Swift's `/info` (beside `/v1/`, public) says the store implements."""
+    root = facts.catalog["object-store"].split("/v1/")[0]
+    response = conn.session.get(f"{root}/info", authenticated=False, raise_exc=False)
+    facts.object_store = response.json() if response.status_code == 200 else {}
+
+
 def _networks(conn: openstack.connection.Connection, facts: Facts) -> None:
     for net in conn.network.networks():
         if net.is_router_external and "external" not in facts.networks:
@@ -166,4 +174,6 @@ def facts(
         _networks(conn, found)
     if "block-storage" in found.catalog or "volumev3" in found.catalog:
         _volume(conn, found)
+    if "object-store" in found.catalog:
+        _object_store(conn, found)
     return found

@@ -13,6 +13,7 @@ import functools
 import http.server
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from conformance import discover, report, tempest_conf
-from tests.helpers.server import Server
+from tests.helpers.server import Server, free_port
 
 # Two fake compute hosts, so that Tempest's migration tests have somewhere to move to.
 CLOUD_ENV = {"OVERCAST_COMPUTE__FAKE_HOSTS": "2"}
@@ -89,6 +90,13 @@ def _serve(root: Path) -> http.server.ThreadingHTTPServer:
     return httpd
 
 
+def _sync_realm(port: int) -> dict[str, object]:
+    """A container sync realm whose one cluster is the cloud itself, named as DevStack names
+    the one it configures for Swift (and Tempest expects): realm1 / name1."""
+    endpoint = f"http://127.0.0.1:{port}/object-store/v1/"
+    return {"realm1": {"key": secrets.token_hex(16), "clusters": {"name1": endpoint}}}
+
+
 def main() -> int:
     args = _arguments()
     bin_dir = args.tempest.resolve() / "bin"
@@ -106,7 +114,9 @@ def main() -> int:
     http_image = f"http://127.0.0.1:{httpd.server_port}/cirros.qcow2"
     # The image service may fetch from that server's port (Glance allows 80 and 443 only).
     env["OVERCAST_IMAGE__IMPORT_ALLOWED_PORTS"] = json.dumps([80, 443, httpd.server_port])
-    server = Server(work / "cloud", env=env).start()
+    port = free_port()
+    env["OVERCAST_OBJECT_STORE__SYNC_REALMS"] = json.dumps(_sync_realm(port))
+    server = Server(work / "cloud", env=env, port=port).start()
     try:
         clouds = yaml.safe_load(server.clouds_yaml.read_text())["clouds"]["overcast"]
         found = discover.facts(server.connect(), clouds["auth"], clouds["region_name"], disk)

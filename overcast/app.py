@@ -67,6 +67,7 @@ def build(
     probe = health.Health()
     registry = services.all_services()
     runtime.catalog = [e for s in registry for e in s.catalog_entries(settings.base_url)]
+    runtime.service_roles = tuple(r for s in registry for r in s.identity_roles(settings))
     # Identity builds first: it supplies the token validator every other service checks with.
     # Every service builds (its units use what its build makes); only the served ones mount.
     apps = [(s, s.build(runtime)) for s in registry]

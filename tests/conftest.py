@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from tests.helpers import databases, rabbit
 from tests.helpers.isolation import Tenant, make_tenant
-from tests.helpers.server import Server, reap
+from tests.helpers.server import Server, free_port, reap
 
 # Tests run on the fake compute driver unless a test asks for real guests.
 os.environ.setdefault("OVERCAST_COMPUTE__DRIVER", "fake")
@@ -21,6 +22,8 @@ os.environ.setdefault("OVERCAST_COMPUTE__DRIVER", "fake")
 # would point the clients they start (openstacksdk, the CLI) at another one.
 for _name in [n for n in os.environ if n.startswith("OS_")]:
     del os.environ[_name]
+
+SYNC_REALM_KEY = "test-realm-key"
 
 # The fixtures that boot real QEMU guests: their tests carry the `guests` mark.
 REAL_GUESTS = {"dataplane_cloud", "qemu_cloud"}
@@ -45,13 +48,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The shared cloud. Tests must not change what other tests rely on (bootstrap data)."""
     with databases.selected() as db_env, rabbit.selected() as bus_env:
+        port = free_port()
+        local = f"http://127.0.0.1:{port}"
         env = {
             "OVERCAST_COMPUTE__FAKE_HOSTS": "3",
             "OVERCAST_OBJECT_STORE__S3_DOMAIN": "s3.test",
+            # A container sync realm whose one cluster is this cloud (object_store/test_sync.py).
+            "OVERCAST_OBJECT_STORE__SYNC_REALMS": json.dumps(
+                {"test": {"key": SYNC_REALM_KEY, "clusters": {"here": f"{local}/object-store/v1/"}}}
+            ),
+            "OVERCAST_OBJECT_STORE__SYNC_INTERVAL": "0.5",
             **db_env,
             **bus_env,
         }
-        srv = Server(tmp_path_factory.mktemp("cloud"), env=env)
+        srv = Server(tmp_path_factory.mktemp("cloud"), env=env, port=port)
         srv.start()
         yield srv
         srv.stop()

@@ -192,6 +192,18 @@ class ComputeSettings(BaseModel):
     qemu: QemuSettings = QemuSettings()
 
 
+class SyncRealm(BaseModel):
+    """A container sync realm (Swift's container-sync-realms.conf): clusters that agreed to
+    sync containers with each other, and the keys signing their requests."""
+
+    key: str = Field(description="the realm's key, signing X-Container-Sync-Auth")
+    key2: str = Field("", description="a second key accepted while the first is rotated")
+    clusters: dict[str, str] = Field(
+        default_factory=dict,
+        description="cluster name -> its object store endpoint up to /v1/ (http://HOST/v1/)",
+    )
+
+
 class ObjectStoreSettings(BaseModel):
     devices: int = Field(3, ge=1, description="device directories made on first start")
     part_power: int = Field(10, ge=1, le=24, description="the ring has 2**part_power partitions")
@@ -207,6 +219,17 @@ class ObjectStoreSettings(BaseModel):
     )
     updater_interval: float = Field(5.0, description="seconds between async pending sweeps")
     expirer_interval: float = Field(30.0, description="seconds between expirer passes")
+    sync_interval: float = Field(10.0, gt=0, description="seconds between container sync passes")
+    sync_realms: dict[str, SyncRealm] = Field(
+        default_factory=dict,
+        description="container sync realms by name (X-Container-Sync-To: //REALM/CLUSTER/...)",
+    )
+    sync_full_urls: bool = Field(
+        True, description="whether X-Container-Sync-To may be a URL (http://HOST/v1/AUTH_a/c)"
+    )
+    sync_hosts: list[str] = Field(
+        ["127.0.0.1"], description="the hosts an X-Container-Sync-To URL may name"
+    )
     reclaim_age: float = Field(7 * 86400.0, description="seconds a tombstone is kept")
     s3_domain: str = Field("", description="virtual-hosted S3 buckets: <bucket>.<s3_domain>")
     server_url: str = Field(

@@ -70,6 +70,9 @@ class Runtime:
     db: Database
     bus: Bus
     catalog: list[CatalogEntry] = field(default_factory=list)
+    # Identity roles the services' authorisation names beyond Keystone's own (`Service.
+    # identity_roles`): identity's bootstrap makes them, as DevStack does for each service.
+    service_roles: tuple[str, ...] = ()
     validator: TokenValidator | None = None
     # Says what a long start is doing ("starting compute", an image build) to whoever
     # watches `overcast up`; silent unless the command asks (it does on a first start).
@@ -109,6 +112,11 @@ class Service(abc.ABC):
     def catalog_entries(self, base_url: str) -> list[CatalogEntry]:
         """What the service adds to the catalog (one entry; some services have two types)."""
         return [CatalogEntry(self.catalog_type, self.catalog_name, self.endpoint_url(base_url))]
+
+    def identity_roles(self, settings: Settings) -> tuple[str, ...]:
+        """Roles this service grants rights to that Keystone's bootstrap does not make (Swift's
+        `ResellerAdmin`); identity makes them on its first start. Default: none."""
+        return ()
 
     @abc.abstractmethod
     def build(self, runtime: Runtime) -> FastAPI:

@@ -1,7 +1,7 @@
 """First start: the Default domain, the admin/service/demo projects, the admin > manager >
-member > reader roles and `service`, the admin and demo users, RegionOne and the catalog.
-Every step is idempotent, so a second start on the same data dir only refreshes the catalog
-URLs.
+member > reader roles, `service` and the roles other services name (Swift's `ResellerAdmin`),
+the admin and demo users, RegionOne and the catalog. Every step is idempotent, so a second
+start on the same data dir only refreshes the catalog URLs and adds a newly named role.
 """
 
 from __future__ import annotations
@@ -52,7 +52,12 @@ async def _ensure(
 
 
 async def run(
-    session: AsyncSession, data_dir: Path, region: str, entries: list[CatalogEntry], rounds: int
+    session: AsyncSession,
+    data_dir: Path,
+    region: str,
+    entries: list[CatalogEntry],
+    service_roles: tuple[str, ...],
+    rounds: int,
 ) -> Credentials:
     await _ensure(
         session,
@@ -76,7 +81,7 @@ async def run(
             tags=[],
         )
     role = {}
-    for name in ("admin", "manager", "member", "reader", "service"):
+    for name in ("admin", "manager", "member", "reader", "service", *service_roles):
         role[name] = await _ensure(
             session, models.Role, {"name": name, "domain_id": models.GLOBAL}, options={}, extra={}
         )

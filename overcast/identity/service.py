@@ -103,6 +103,7 @@ class IdentityService(Service):
                 settings.data_dir,
                 settings.region,
                 runtime.catalog,
+                runtime.service_roles,
                 settings.identity.password_hash_rounds,
             )
             runtime.projects.update(creds.projects)

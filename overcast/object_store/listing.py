@@ -10,6 +10,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 from xml.sax.saxutils import escape, quoteattr
 
 from sqlalchemy import select
@@ -146,13 +147,17 @@ def last_modified(ts: str) -> str:
 
 
 def object_entry(row: Any) -> dict[str, Any]:
-    return {
+    content_type, symlink, path = row.content_type.partition(";symlink_path=")
+    entry = {
         "name": row.name,
         "hash": row.etag,
         "bytes": row.size,
-        "content_type": row.content_type,
+        "content_type": content_type,
         "last_modified": last_modified(row.ts),
     }
+    if symlink:
+        entry["symlink_path"] = unquote(path)
+    return entry
 
 
 def container_entry(row: Any) -> dict[str, Any]:

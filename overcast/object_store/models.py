@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -137,7 +138,8 @@ class Object(Base):
     name: Mapped[str] = mapped_column(Name(1024), primary_key=True)
     ts: Mapped[str] = mapped_column(String(20))
     size: Mapped[int] = mapped_column(BigInteger, default=0)
-    content_type: Mapped[str] = mapped_column(String(256), default="")
+    # A symlink's carries its target (`;symlink_path=`, see `listing.object_entry`).
+    content_type: Mapped[str] = mapped_column(Text, default="")
     etag: Mapped[str] = mapped_column(String(64), default="")
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -152,3 +154,14 @@ class Expiring(Base):
     container: Mapped[str] = mapped_column(ShortName(), primary_key=True)
     name: Mapped[str] = mapped_column(Name(1024), primary_key=True)
     delete_at: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class SyncPoint(Base):
+    """How far the syncer replayed a synced container's listing: the last change (by
+    timestamp, then name) its target took (Swift keeps x_container_sync_point)."""
+
+    __tablename__ = "object_store_sync_point"
+
+    container_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ts: Mapped[str] = mapped_column(String(20), default="")
+    name: Mapped[str] = mapped_column(Name(1024), default="")

@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from overcast.common import log
+from overcast.common.config import Settings
 from overcast.common.http import faults
 from overcast.common.service import Runtime, Service, Unit, api_app
 from overcast.object_store import api, layout
@@ -52,6 +53,10 @@ class ObjectStoreService(Service):
 
     def endpoint_url(self, base_url: str) -> str:
         return f"{base_url}{PREFIX}/v1/AUTH_%(project_id)s"
+
+    def identity_roles(self, settings: Settings) -> tuple[str, ...]:
+        """The reseller admin role (`ResellerAdmin`), which reaches every account."""
+        return (settings.object_store.reseller_admin_role,)
 
     def build(self, runtime: Runtime) -> FastAPI:
         settings = runtime.settings

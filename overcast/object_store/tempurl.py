@@ -55,10 +55,17 @@ def split_signature(sig: str) -> tuple[str, bytes]:
 
 
 def valid(
-    method: str, path: str, params: dict[str, str], keys: list[str], now: float | None = None
+    method: str,
+    path: str,
+    params: dict[str, str],
+    keys: list[str],
+    now: float | None = None,
+    mount: str = "",
 ) -> bool:
     """Whether the query's signature opens `path` (`/v1/<account>/<container>/<object>`) for
-    `method` under one of `keys`; HEAD is allowed by a GET, PUT or HEAD signature."""
+    `method` under one of `keys`; HEAD is allowed by a GET, PUT or HEAD signature. The path
+    signed is the one Swift sees or the one the client called, under the service's `mount`
+    (`/object-store/v1/...`, the catalog URL's path)."""
     sig = params.get("temp_url_sig", "")
     raw_expires = params.get("temp_url_expires", "")
     if not sig or not raw_expires or not keys:
@@ -67,20 +74,21 @@ def valid(
     if expires < (now or time.time()):
         return False
     algo, wanted = split_signature(sig)
+    roots = ("", mount) if mount else ("",)
     prefix = params.get("temp_url_prefix")
     if prefix is not None:
-        container_path = path.split("/", 4)
-        base = "/".join(container_path[:4]) + "/"
+        base = "/".join(path.split("/", 4)[:4]) + "/"
         if not path.startswith(base + prefix):
             return False
-        signed_path = f"prefix:{base}{prefix}"
+        signed_paths = [f"prefix:{root}{base}{prefix}" for root in roots]
     else:
-        signed_path = path
+        signed_paths = [root + path for root in roots]
     methods = METHODS if method == "HEAD" else (method,)
     for key in keys:
         for signed_method in methods:
-            body = f"{signed_method}\n{params['temp_url_expires']}\n{signed_path}".encode()
-            mac = hmac.new(key.encode(), body, ALGORITHMS[algo]).digest()
-            if hmac.compare_digest(mac, wanted):
-                return True
+            for signed in signed_paths:
+                body = f"{signed_method}\n{params['temp_url_expires']}\n{signed}".encode()
+                mac = hmac.new(key.encode(), body, ALGORITHMS[algo]).digest()
+                if hmac.compare_digest(mac, wanted):
+                    return True
     return False

@@ -1,7 +1,7 @@
 """The object store's unit for the "object" role: what Swift runs beside its object servers
 on a storage node. It sweeps the writes a crash left behind on this node's devices, serves
 them to other nodes when `object_store.server_url` is set (`server`), then runs the daemons
-(updater, replicator, auditor, expirer) until it stops.
+(updater, replicator, auditor, expirer, container syncer) until it stops.
 
 `service.ObjectStoreService.units` declares it, so the daemons run once per node (in `overcast
 up`'s one process, or in `overcast serve --role object`), never in every API worker.

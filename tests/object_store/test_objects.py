@@ -42,6 +42,8 @@ def test_info_advertises_limits(server: Server) -> None:
         "slo",
         "bulk_delete",
         "bulk_upload",
+        "container_sync",
+        "crossdomain",
         "formpost",
         "staticweb",
         "tempurl",

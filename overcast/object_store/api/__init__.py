@@ -20,6 +20,7 @@ from overcast.object_store.api import (
     formpost,
     info,
     objects,
+    probes,
     staticweb,
 )
 from overcast.object_store.api.call import Call
@@ -56,7 +57,7 @@ async def v1(request: Request) -> Response:
 
 async def _route(call: Call) -> Response:
     params, obj, container = call.params, call.obj, call.container
-    if call.method == "POST" and "bulk-delete" in params and obj is None:
+    if call.method in ("POST", "DELETE") and "bulk-delete" in params and obj is None:
         return await bulk.bulk_delete(call)
     if container is not None and formpost.is_form(call):
         return await formpost.handle(call)
@@ -86,7 +87,7 @@ async def _temp_url(call: Call) -> Response:
     if info is not None:
         keys += [info.get(k) for k in tempurl.CONTAINER_KEYS]
     path = f"/v1/{call.account}/{call.container}/{call.obj}"
-    if not tempurl.valid(call.method, path, call.params, [k for k in keys if k]):
+    if not tempurl.valid(call.method, path, call.params, [k for k in keys if k], mount=call.mount):
         raise errors.Unauthorized("Temp URL invalid")
     call._caller = access.Caller(None, call.account, owner=True, reseller=False)
     response = await objects.handle(call)
@@ -102,12 +103,14 @@ async def _temp_url(call: Call) -> Response:
     return response
 
 
-async def capabilities(_request: Request) -> Response:
-    return JSONResponse(info.capabilities())
+async def capabilities(request: Request) -> Response:
+    return JSONResponse(info.capabilities(state.get(request).settings))
 
 
 def install(app: ServiceApp) -> None:
     """Swift's requests need none of FastAPI's parameter machinery (which would cost every
     small object request a fifth of its time), nor its layers: `/v1/` is answered directly."""
     app.add_route("/info", capabilities, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_route("/healthcheck", probes.healthcheck, methods=["GET", "HEAD"])
+    app.add_route("/crossdomain.xml", probes.crossdomain, methods=["GET"])
     app.answer_directly("/v1/", METHODS, v1)

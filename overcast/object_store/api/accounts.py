@@ -1,5 +1,5 @@
 """Account requests: HEAD/GET (usage headers and the container listing) and POST (metadata,
-account ACLs, temp URL keys). Accounts are created on first use; PUT and DELETE are refused
+account ACLs, temp URL keys, quotas). Accounts are created on first use; PUT and DELETE are refused
 as Swift refuses them without `allow_account_management`."""
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from overcast.object_store import access, constraints, listing
 from overcast.object_store.api.call import Call, empty, require, title
 from overcast.object_store.containers import AccountInfo
 
+# Swift's account_quotas: the reseller's to set. Bytes by either name (`X-Account-Meta-Quota-
+# Bytes`, and since Swift 2.34 `X-Account-Quota-Bytes`), and an object count.
+QUOTAS = ("x-account-meta-quota-bytes", "x-account-quota-bytes", "x-account-quota-count")
 OWNER_ONLY = (
     "x-account-meta-temp-url-key",
     "x-account-meta-temp-url-key-2",
@@ -51,15 +54,15 @@ async def handle(call: Call) -> Response:
         return await _listing(call, headers)
     if call.method == "POST":
         require(caller.owner, caller)
-        changes = call.meta_changes("account", extra=("x-account-access-control",))
+        changes = call.meta_changes("account", extra=("x-account-access-control", *QUOTAS[1:]))
         acl = changes.get("x-account-access-control")
         if acl:
             changes["x-account-access-control"] = access.parse_account_acl(acl)
-        if any(k.startswith("x-account-meta-quota-bytes") for k in changes) and not caller.reseller:
+        if any(k in QUOTAS for k in changes) and not caller.reseller:
             raise errors.Forbidden()
-        if "x-account-meta-quota-bytes" in changes and changes["x-account-meta-quota-bytes"]:
-            if not str(changes["x-account-meta-quota-bytes"]).isdigit():
-                raise errors.BadRequest("Invalid bytes quota")
+        for key in QUOTAS:
+            if changes.get(key) and not str(changes[key]).isdigit():
+                raise errors.BadRequest(f"Invalid {title(key)}")
         await call.st.containers.post_account(call.account, constraints.now(), changes)
         return empty(204)
     if call.method in ("PUT", "DELETE"):

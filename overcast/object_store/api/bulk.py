@@ -1,6 +1,6 @@
-"""Swift's bulk middleware: `POST ?bulk-delete` (a newline-separated list of `/container/object`
-and `/container` paths, deleted one by one with the caller's rights) and `PUT
-?extract-archive=tar|tar.gz|tar.bz2` (each file of the archive becomes an object, under the
+"""Swift's bulk middleware: `POST` or `DELETE ?bulk-delete` (a newline-separated list of
+`/container/object` and `/container` paths, deleted one by one with the caller's rights) and
+`PUT ?extract-archive=tar|tar.gz|tar.bz2` (each file of the archive becomes an object, under the
 path of the request). Each answers with counts and per-path errors in the listing formats."""
 
 from __future__ import annotations

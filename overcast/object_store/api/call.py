@@ -39,6 +39,9 @@ class Call:
     _caller: access.Caller | None = None
     body: AsyncIterator[bytes] | None = None  # the request body, when not the request's own
     slo_etag: str | None = None  # the ETag a manifest PUT gets, when not Swift's (S3 multipart)
+    # The write's timestamp when the request brings its own (a container sync replaying
+    # one, `X-Timestamp`); otherwise the write is timed when it is made.
+    timestamp: str | None = None
     _account_info: AccountInfo | None = None
     _by_name: dict[str, str] | None = None  # the headers by (lower-case) name, once asked
 
@@ -71,6 +74,12 @@ class Call:
     async def container_info(self) -> ContainerInfo | None:
         assert self.container is not None
         return await self.st.containers.info(self.account, self.container)
+
+    @property
+    def mount(self) -> str:
+        """The path the service is mounted at (`/object-store`), where its catalog URL's path
+        begins: what a client signing a temp URL or a form sees before `/v1/`."""
+        return str(self.request.scope.get("root_path", ""))
 
     def header(self, name: str, default: str = "") -> str:
         """A header by its lower-case name; the first of a repeated one, as `Headers.get`.

@@ -1,4 +1,4 @@
-"""Container requests: PUT (create or update), POST (metadata, ACLs, versioning, quotas),
+"""Container requests: PUT (create or update), POST (metadata, ACLs, versioning, quotas, sync),
 DELETE (only when empty), HEAD/GET (usage headers and the object listing)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from overcast.common import errors
-from overcast.object_store import access, constraints, listing
+from overcast.object_store import access, constraints, listing, sync
 from overcast.object_store.api.call import Call, empty, http_date, require, title
 from overcast.object_store.containers import ContainerInfo
 
@@ -15,10 +15,14 @@ SYSTEM = (
     "x-container-write",
     "x-versions-location",
     "x-history-location",
+    "x-container-sync-to",
+    "x-container-sync-key",
 )
 OWNER_ONLY = (
     "x-container-read",
     "x-container-write",
+    "x-container-sync-to",
+    "x-container-sync-key",
     "x-container-meta-temp-url-key",
     "x-container-meta-temp-url-key-2",
 )
@@ -53,6 +57,11 @@ def _changes(call: Call, owner: bool) -> dict[str, str | None]:
         value = changes.get(key)
         if value and not value.isdigit():
             raise errors.BadRequest("Invalid quota value")
+    if not owner:  # as Swift strips an owner's headers from others' requests
+        for key in ("x-container-sync-to", "x-container-sync-key"):
+            changes.pop(key, None)
+    if changes.get("x-container-sync-to"):
+        sync.target(str(changes["x-container-sync-to"]), call.st.settings)
     if changes.get("x-versions-location") and changes.get("x-history-location"):
         raise errors.BadRequest("Only one of X-Versions-Location or X-History-Location may be set")
     for key in ("x-versions-location", "x-history-location"):

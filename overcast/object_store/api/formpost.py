@@ -24,7 +24,9 @@ from overcast.object_store.api.call import Call
 READ = 1 << 20
 
 
-def _signature_ok(path: str, form: Any, keys: list[str]) -> bool:
+def _signature_ok(paths: tuple[str, ...], form: Any, keys: list[str]) -> bool:
+    """Whether the form is signed under one of `keys` for one of `paths` (as Swift sees the
+    path, and as the client called it: see `tempurl.valid`)."""
     sig = str(form.get("signature", ""))
     if not sig or not keys:
         return False
@@ -32,11 +34,11 @@ def _signature_ok(path: str, form: Any, keys: list[str]) -> bool:
     body = "\n".join(
         str(form.get(k, "")) for k in ("redirect", "max_file_size", "max_file_count", "expires")
     )
-    signed = f"{path}\n{body}".encode()
     for key in keys:
-        mac = hmac.new(key.encode(), signed, tempurl.ALGORITHMS[algo]).digest()
-        if hmac.compare_digest(mac, wanted):
-            return True
+        for path in paths:
+            mac = hmac.new(key.encode(), f"{path}\n{body}".encode(), tempurl.ALGORITHMS[algo])
+            if hmac.compare_digest(mac.digest(), wanted):
+                return True
     return False
 
 
@@ -79,7 +81,7 @@ async def handle(call: Call) -> Response:
         keys += [info.get(k) for k in tempurl.CONTAINER_KEYS]
     prefix = call.obj or ""
     path = f"/v1/{call.account}/{call.container}" + (f"/{prefix}" if prefix else "")
-    if not _signature_ok(path, form, [k for k in keys if k]):
+    if not _signature_ok((path, call.mount + path), form, [k for k in keys if k]):
         raise errors.Unauthorized("FormPost: Invalid Signature")
     if info is None:
         raise errors.NotFound()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from overcast.object_store import constraints, tempurl
+from overcast.common.config import ObjectStoreSettings
+from overcast.object_store import constraints, sync, tempurl
 from overcast.object_store.api import bulk, large, objects
 
 
-def capabilities() -> dict[str, Any]:
+def capabilities(settings: ObjectStoreSettings) -> dict[str, Any]:
     return {
         "swift": {
             "version": "2.38.0",
@@ -35,6 +36,13 @@ def capabilities() -> dict[str, Any]:
             "max_containers_per_extraction": bulk.MAX_CONTAINERS,
             "max_failed_extractions": bulk.MAX_FAILED,
         },
+        "container_sync": {
+            "realms": {
+                name: {"clusters": {cluster.upper(): {} for cluster in realm.clusters}}
+                for name, realm in sync.realms(settings).items()
+            }
+        },
+        "crossdomain": {},
         "formpost": {},
         "staticweb": {},
         "tempurl": {

@@ -10,12 +10,13 @@ import hashlib
 import mimetypes
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from overcast.common import errors, log
-from overcast.object_store import access, constraints
+from overcast.object_store import access, constraints, sync
 from overcast.object_store.api import conditions, large
 from overcast.object_store.api.call import Call, empty, http_date, require, title
 from overcast.object_store.containers import ContainerInfo
@@ -38,6 +39,8 @@ POSTABLE = ("content-disposition", "content-encoding", "x-delete-at", "x-object-
 
 
 async def handle(call: Call) -> Response:
+    if call.method in ("PUT", "DELETE") and call.header("x-container-sync-key"):
+        await _from_sync(call)
     caller = await call.caller()
     info = await call.container_info()
     if call.method in ("GET", "HEAD"):
@@ -65,18 +68,54 @@ async def handle(call: Call) -> Response:
     raise errors.MethodNotAllowed()
 
 
+async def _from_sync(call: Call) -> None:
+    """A container sync's replay (as Swift's container_sync middleware lets it in): with the
+    key its container holds, and a realm's signature when it has one, it writes as the
+    owner, at the timestamp it brings. A bad signature is refused; a wrong key is a request
+    like any other."""
+    info = await call.container_info()
+    timestamp = call.header("x-timestamp")
+    if info is None or not timestamp:
+        return
+    raw = call.request.scope.get("raw_path") or call.request.url.path.encode()
+    signed = call.header("x-container-sync-auth")
+    if not sync.authorised(
+        call.st.settings,
+        call.method,
+        raw.decode("latin-1"),
+        timestamp,
+        call.header("x-container-sync-key"),
+        signed,
+        info.get("x-container-sync-key"),
+    ):
+        if signed:
+            raise errors.Unauthorized("X-Container-Sync-Auth header not valid")
+        return
+    call._caller = access.Caller(None, call.account, owner=True, reseller=False)
+    call.timestamp = constraints.check_timestamp(timestamp)
+
+
+def _not_newer(call: Call, found: Found | None) -> None:
+    """A write that brings its timestamp loses to what is stored at or after it (409)."""
+    if call.timestamp is not None and found is not None:
+        if found.stored.timestamp >= call.timestamp:
+            raise errors.Conflict()
+
+
 # -- reads ------------------------------------------------------------------------------------
 
 
 async def current(call: Call, account: str, container: str, obj: str) -> Found | None:
     """The object's newest replica; None if it does not exist (deleted or expired)."""
     found = await call.st.replicas.newest(account, container, obj)
-    if found is None or found.stored.deleted:
-        return None
-    delete_at = found.stored.metadata.get("X-Delete-At")
-    if delete_at and int(delete_at) <= time.time():
+    if found is None or found.stored.deleted or _expired(found):
         return None
     return found
+
+
+def _expired(found: Found) -> bool:
+    delete_at = found.stored.metadata.get("X-Delete-At")
+    return int(delete_at) <= time.time() if delete_at else False
 
 
 def object_headers(found: Found) -> dict[str, str]:
@@ -294,6 +333,8 @@ async def put(call: Call, info: ContainerInfo) -> Response:
         raise errors.BadRequest("Only If-None-Match: * is supported on PUT")
     if call.header("x-static-large-object"):
         raise errors.BadRequest("X-Static-Large-Object is a reserved header")
+    if call.timestamp is not None:
+        _not_newer(call, await call.st.replicas.newest(call.account, call.container, call.obj))
     meta = new_metadata(call, SETTABLE)
     meta["Content-Type"] = content_type(call, call.obj)
     if meta.get("X-Symlink-Target"):
@@ -331,7 +372,7 @@ async def store(
     assert call.container is not None and call.obj is not None
     st = call.st
     account = account or call.account
-    ts = constraints.now()
+    ts = call.timestamp or constraints.now()
     meta = {**meta, "X-Timestamp": ts, "name": f"/{account}/{info.name}/{call.obj}"}
     if _versioning:
         await large.version_before_write(call, info)
@@ -361,7 +402,7 @@ async def store(
             ts,
             False,
             int(meta.get("X-Slo-Size", size)),
-            meta["Content-Type"],
+            _listed_type(meta, account),
             meta.get("X-Slo-Etag", digest),
             {"delete_at": meta.get("X-Delete-At")} if meta.get("X-Delete-At") else {},
         ),
@@ -373,10 +414,24 @@ async def store(
     )
 
 
+def _listed_type(meta: dict[str, str], account: str) -> str:
+    """The content type the listing keeps: a symlink's carries its target's path, which
+    listings show as `symlink_path` (as Swift's symlink middleware does)."""
+    target = meta.get("X-Symlink-Target")
+    if not target:
+        return meta["Content-Type"]
+    where = meta.get("X-Symlink-Target-Account", account)
+    return f"{meta['Content-Type']};symlink_path={quote(f'/v1/{where}/{target}')}"
+
+
 async def _quota(call: Call, info: ContainerInfo, size: int) -> None:
     """Container and account quotas (Swift's container_quotas and account_quotas)."""
     limit_count = info.get("x-container-meta-quota-count")
     if limit_count and info.object_count + 1 > int(limit_count):
+        raise errors.PayloadTooLarge("Upload exceeds quota.")
+    account = await call.account_info()
+    account_count = account.get("x-account-quota-count")
+    if account_count and account.object_count + 1 > int(account_count):
         raise errors.PayloadTooLarge("Upload exceeds quota.")
     room = await _room(call, info)
     if room is not None and size > room:
@@ -390,9 +445,10 @@ async def _room(call: Call, info: ContainerInfo) -> int | None:
     limit_bytes = info.get("x-container-meta-quota-bytes")
     if limit_bytes:
         rooms.append(int(limit_bytes) - info.bytes_used)
-    account_limit = (await call.account_info()).get("x-account-meta-quota-bytes")
-    if account_limit:
-        rooms.append(int(account_limit) - (await call.account_info()).bytes_used)
+    account = await call.account_info()
+    for key in ("x-account-meta-quota-bytes", "x-account-quota-bytes"):
+        if account.get(key):
+            rooms.append(int(account.get(key)) - account.bytes_used)
     return min(rooms) if rooms else None
 
 
@@ -426,8 +482,14 @@ async def post(call: Call, info: ContainerInfo) -> Response:
 
 async def delete(call: Call, info: ContainerInfo) -> Response:
     assert call.obj is not None
-    found = await current(call, call.account, info.name, call.obj)
-    if found is None:
+    found = await call.st.replicas.newest(call.account, info.name, call.obj)
+    if found is None or found.stored.deleted:
+        raise errors.NotFound()
+    _not_newer(call, found)
+    if _expired(found):
+        # As Swift's object server: deleting an expired object (before the expirer came)
+        # removes it, listing row included, and answers 404 as reading it would.
+        await remove(call, info.name, call.obj, found)
         raise errors.NotFound()
     if await large.restore_on_delete(call, info):
         return empty(204)
@@ -443,7 +505,7 @@ async def remove(
     call: Call, container: str, obj: str, found: Found, account: str | None = None
 ) -> None:
     """Tombstone every replica and drop the listing row."""
-    ts = constraints.now()
+    ts = call.timestamp or constraints.now()
     nodes = await call.st.replicas.delete(found, ts)
     await call.st.listings.follow(nodes, Pending(account or call.account, container, obj, ts, True))
 
@@ -496,8 +558,13 @@ async def copy_from(
     await _quota(call, info, size)
     body = call.st.replicas.read(found, 0, size)
     response = await store(call, info, meta, body, size, None, account=account)
-    response.headers["X-Copied-From"] = f"{src_container}/{src_obj}"
+    # As Swift's copy middleware: where it came from, and the copy's metadata.
+    response.headers["X-Copied-From-Account"] = quote(src_account)
+    response.headers["X-Copied-From"] = quote(f"{src_container}/{src_obj}")
     response.headers["X-Copied-From-Last-Modified"] = http_date(found.stored.timestamp)
+    for key, value in meta.items():
+        if key.lower().startswith("x-object-meta-") or key == "X-Delete-At":
+            response.headers[key] = value
     return response
 
 

@@ -2,6 +2,7 @@
 `X-Web-Mode: true`) to a container with `X-Container-Meta-Web-Index` or `-Web-Listings`, a
 path ending in `/` serves its index object or an HTML listing, a pseudo-directory without the
 slash is redirected to it, and a missing object answers with `<code><Web-Error>` when set.
+A listing links `X-Container-Meta-Web-Listings-CSS` as its style sheet.
 Reading still needs the container's read ACL (`.r:*`)."""
 
 from __future__ import annotations
@@ -85,10 +86,23 @@ async def _listing(call: Call, info: ContainerInfo, prefix: str) -> Response:
         )
     title = escape(f"Listing of /{call.account}/{call.container}/{prefix}")
     body = (
-        f"<!DOCTYPE html>\n<html><head><title>{title}</title></head><body><h1>{title}</h1>"
+        f"<!DOCTYPE html>\n<html><head><title>{title}</title>{_stylesheet(info, prefix)}"
+        f"</head><body><h1>{title}</h1>"
         f"<table><tr><th>Name</th><th>Size</th></tr>{''.join(rows)}</table></body></html>"
     )
     return Response(body, media_type="text/html; charset=UTF-8")
+
+
+def _stylesheet(info: ContainerInfo, prefix: str) -> str:
+    """The `<link>` to `X-Container-Meta-Web-Listings-CSS`: a relative name is the container's
+    object, reached from a listing `prefix` deep; a URL or an absolute path is used as is."""
+    css = info.get("x-container-meta-web-listings-css")
+    if not css:
+        return ""
+    href = quote(css, safe=":/")
+    if "://" not in css and not css.startswith("/"):
+        href = "../" * prefix.count("/") + href
+    return f'\n<link rel="stylesheet" type="text/css" href="{escape(href)}" />\n'
 
 
 async def _error(call: Call, info: ContainerInfo, status: int) -> Response:

@@ -1,6 +1,7 @@
 """The object store's background loops (Swift's daemons), started with the service on the
-node that holds the devices: the updater (async pendings), the replicator, the auditor and
-the expirer. Each runs one pass at its interval, logs and survives its own errors."""
+node that holds the devices: the updater (async pendings), the replicator, the auditor, the
+expirer and the container syncer. Each runs one pass at its interval, logs and survives its
+own errors."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ async def every(name: str, interval: float, step: Callable[[], Awaitable[object]
 
 
 def start(st: ObjectStoreState) -> list[asyncio.Task[None]]:
-    from overcast.object_store.daemons import auditor, expirer, replicator, updater
+    from overcast.object_store.daemons import auditor, expirer, replicator, syncer, updater
 
     cfg = st.settings
     audit = auditor.Auditor(st)
@@ -35,5 +36,6 @@ def start(st: ObjectStoreState) -> list[asyncio.Task[None]]:
         every("replicator", cfg.replicator_interval, lambda: replicator.run_once(st)),
         every("auditor", 1.0, audit.step),
         every("expirer", cfg.expirer_interval, lambda: expirer.run_once(st)),
+        every("container sync", cfg.sync_interval, lambda: syncer.run_once(st)),
     ]
     return [asyncio.create_task(loop) for loop in loops]
