@@ -219,6 +219,8 @@ def test_account_object_count_quota(tenant_swift) -> None:  # type: ignore[no-un
     assert owner.head_account()["x-account-quota-count"] == "1"
     assert status_of(lambda: owner.put_object("c", "second", b"")) == 413
     assert [e["name"] for e in owner.get_container("c")[1]] == ["first"]
+    as_reseller.put_object("c", "resold", b"")  # quotas do not bind the reseller
+    as_reseller.delete_object("c", "resold")
     as_reseller.post_account({"X-Remove-Account-Quota-Count": "x", "X-Account-Quota-Bytes": "3"})
     assert status_of(lambda: owner.put_object("c", "big", b"four")) == 413
     owner.put_object("c", "second", b"22")
