@@ -83,11 +83,12 @@ def main() -> None:
     parser.add_argument("--compute-processes", type=int, default=2, help="0: none (API benches)")
     parser.add_argument("--hosts", type=int, default=100, help="fake hosts over all of them")
     parser.add_argument("--data-dir", type=Path, help="default: a temporary directory")
+    parser.add_argument("--port", type=int, help="the API's port (default: a free one)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="overcast-bench-"))
-    port = free_port()
+    port = args.port or free_port()
     env = {
         "OVERCAST_DATABASE_URL": args.database_url,
         "OVERCAST_BUS_URL": args.bus_url,
