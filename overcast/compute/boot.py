@@ -20,7 +20,7 @@ from overcast.clients.image import properties
 from overcast.common import errors, log, trace
 from overcast.common.context import RequestContext
 from overcast.common.db.base import new_uuid
-from overcast.compute import flavors, host_services, image_bdms, quotas, records, states
+from overcast.compute import host_services, image_bdms, quotas, records, states
 from overcast.compute.conductor import writes
 from overcast.compute.conductor.rpc import ACTIONS
 from overcast.compute.conductor.rpc import TOPIC as CONDUCTOR
@@ -199,12 +199,12 @@ async def _check(st: ComputeState, ctx: RequestContext, req: BootRequest) -> _Ch
     is_bfv = boot_volume is not None
     _check_services(st, req)
     async with st.db.reader() as session:
-        flavor_row = await flavors.get_for_boot(session, ctx, req.flavor_ref)
-        flavor = flavor_row.snapshot()
+        # Both mostly from memory; the session connects only if something is read.
+        flavor = await st.boot_cache.flavor(session, ctx, req.flavor_ref)
         zone, destination = await _destination(session, req, req.availability_zone)
         await _check_zone(st, session, zone, destination)
         # Read before the project's lock is taken, so that the locked section is shorter.
-        limits = await quotas.read(session, ctx.project_id or "", ctx.user_id or "")
+        limits = await st.boot_cache.limits(session, ctx.project_id or "", ctx.user_id or "")
         key_data = None
         if req.key_name:
             from overcast.compute import keypairs

@@ -10,6 +10,7 @@ from overcast.common.config import Settings
 from overcast.common.db.session import Database
 from overcast.common.http.policy import Policy
 from overcast.compute import quotas
+from overcast.compute.boot_cache import BootCache
 from overcast.compute.remote import Remote
 
 
@@ -21,3 +22,7 @@ class ComputeState:
     policy: Policy
     remote: Remote
     quota_turns: quotas.ProjectQueues = field(default_factory=quotas.ProjectQueues)
+    boot_cache: BootCache = field(init=False)  # flavors and limits, dropped on a change
+
+    def __post_init__(self) -> None:
+        self.boot_cache = BootCache(self.bus)

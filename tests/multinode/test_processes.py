@@ -166,3 +166,43 @@ def test_a_stopped_node_goes_down_and_its_server_is_evacuated(
     while next(s.state for s in admin.compute.services() if s.host == "nodeb-1") != "up":
         assert time.monotonic() < deadline, "nodeb-1 never came back"
         time.sleep(0.5)
+
+
+def test_a_flavor_or_quota_change_holds_at_once_in_every_api_worker(
+    admin: openstack.connection.Connection, image: Any
+) -> None:
+    """Boots read flavors and quota limits from each API worker's memory (`boot_cache`): a
+    change made through one worker holds for the very next boot in every worker."""
+    flavor = admin.compute.create_flavor(name="cached", ram=64, vcpus=1, disk=1)
+    compute = admin.compute.get_endpoint().rstrip("/")
+    quota = f"{compute}/os-quota-sets/{admin.current_project_id}"
+    headers = {"X-Auth-Token": admin.auth_token, "OpenStack-API-Version": "compute 2.47"}
+    made: list[str] = []
+
+    def post(i: int) -> int:
+        # A new connection each time, so the requests spread over both workers.
+        server = {"name": f"cached-{i}", "imageRef": image.id, "flavorRef": flavor.id}
+        response = httpx.post(
+            compute + "/servers", json={"server": {**server, "networks": "none"}}, headers=headers
+        )
+        if response.status_code == 202:
+            made.append(response.json()["server"]["id"])
+        return response.status_code
+
+    def set_instances(value: int) -> None:
+        body = {"quota_set": {"instances": value, "force": True}}
+        assert httpx.put(quota, json=body, headers=headers).status_code == 200
+
+    try:
+        set_instances(100)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(post, range(8))) == {202}  # now cached in both workers
+            set_instances(0)
+            assert set(pool.map(post, range(8))) == {403}
+            set_instances(100)
+            admin.compute.delete_flavor(flavor)
+            assert set(pool.map(post, range(8))) == {400}
+    finally:
+        httpx.delete(quota, headers=headers)
+        for server_id in made:
+            admin.compute.delete_server(server_id)

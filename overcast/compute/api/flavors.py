@@ -140,7 +140,7 @@ async def create(request: Request, r: Req = Depends(req)) -> Response:
         "is_public": body.get("os-flavor-access:is_public", True) not in (False, "false", "False"),
         "description": body.get("description"),
     }
-    async with r.state.db.session() as session:
+    async with r.state.boot_cache.announcing(), r.state.db.session() as session:
         flavor = await flavors.create(session, values)
     return _json({"flavor": views.flavor(r, flavor)})
 
@@ -153,7 +153,7 @@ async def update(flavor_id: str, request: Request, r: Req = Depends(req)) -> Res
     body = (await json_body(request)).get("flavor")
     if not isinstance(body, dict) or set(body) != {"description"}:
         raise errors.BadRequest("Invalid input for field/attribute flavor: only 'description'.")
-    async with r.state.db.session() as session:
+    async with r.state.boot_cache.announcing(), r.state.db.session() as session:
         flavor = await flavors.get(session, r.ctx, flavor_id)
         flavor.description = body["description"]
     return _json({"flavor": views.flavor(r, flavor)})
@@ -162,7 +162,7 @@ async def update(flavor_id: str, request: Request, r: Req = Depends(req)) -> Res
 @router.delete("/flavors/{flavor_id}", status_code=202)
 async def delete(flavor_id: str, r: Req = Depends(req)) -> Response:
     r.enforce("os_compute_api:os-flavor-manage:delete")
-    async with r.state.db.session() as session:
+    async with r.state.boot_cache.announcing(), r.state.db.session() as session:
         await session.delete(await flavors.get(session, r.ctx, flavor_id))
     return Response(status_code=202)
 
@@ -184,7 +184,7 @@ async def add_specs(flavor_id: str, request: Request, r: Req = Depends(req)) -> 
     specs = (await json_body(request)).get("extra_specs")
     if not isinstance(specs, dict):
         raise errors.BadRequest("Invalid input for field/attribute extra_specs.")
-    async with r.state.db.session() as session:
+    async with r.state.boot_cache.announcing(), r.state.db.session() as session:
         flavor = await flavors.get(session, r.ctx, flavor_id)
         flavors.set_specs(flavor, specs, validate=r.at_least("2.86"))
     return _json({"extra_specs": specs})
@@ -208,7 +208,7 @@ async def update_spec(
     body = await json_body(request)
     if set(body) != {key}:
         raise errors.BadRequest("Request body and URI mismatch")
-    async with r.state.db.session() as session:
+    async with r.state.boot_cache.announcing(), r.state.db.session() as session:
         flavor = await flavors.get(session, r.ctx, flavor_id)
         flavors.set_specs(flavor, body, validate=r.at_least("2.86"))
     return _json(body)
@@ -217,7 +217,7 @@ async def update_spec(
 @router.delete("/flavors/{flavor_id}/os-extra_specs/{key}")
 async def delete_spec(flavor_id: str, key: str, r: Req = Depends(req)) -> Response:
     r.enforce("os_compute_api:os-flavor-extra-specs:delete")
-    async with r.state.db.session() as session:
+    async with r.state.boot_cache.announcing(), r.state.db.session() as session:
         flavors.delete_spec(await flavors.get(session, r.ctx, flavor_id), key)
     return Response(status_code=200)
 
@@ -254,7 +254,7 @@ async def action(flavor_id: str, request: Request, r: Req = Depends(req)) -> Res
         raise errors.BadRequest("Invalid flavor action or missing tenant.")
     rule = "add_tenant_access" if name == "addTenantAccess" else "remove_tenant_access"
     r.enforce(f"os_compute_api:os-flavor-access:{rule}")
-    async with r.state.db.session() as session:
+    async with r.state.boot_cache.announcing(), r.state.db.session() as session:
         flavor = (
             await session.execute(select(Flavor).where(Flavor.flavorid == flavor_id))
         ).scalar_one_or_none()

@@ -90,7 +90,7 @@ async def update(project_id: str, request: Request, r: Req = Depends(req)) -> di
     force = bool(values.pop("force", False))
     if await r.state.remote.identity(r.ctx.to_dict()).project_exists(project_id) is False:
         raise errors.BadRequest(f"Project ID {project_id} is not a valid project.")
-    async with r.state.db.session() as session:
+    async with r.state.boot_cache.announcing(), r.state.db.session() as session:
         if user_id is None:
             await quotas.update_project(session, project_id, values, force=force)
         else:
@@ -103,7 +103,7 @@ async def update(project_id: str, request: Request, r: Req = Depends(req)) -> di
 async def revert(project_id: str, request: Request, r: Req = Depends(req)) -> Response:
     r.enforce(RULE + "delete", {"project_id": project_id})
     user_id = request.query_params.get("user_id") or None
-    async with r.state.db.session() as session:
+    async with r.state.boot_cache.announcing(), r.state.db.session() as session:
         await quotas.reset_project(session, project_id, user_id)
     return Response(status_code=202)
 
@@ -122,7 +122,7 @@ async def update_class(class_name: str, request: Request, r: Req = Depends(req))
     r.enforce(CLASS_RULE + "update", {"quota_class": class_name})
     inputs.string(class_name, "id")
     values = _values(r, await json_body(request), "quota_class_set", classes=True)
-    async with r.state.db.session() as session:
+    async with r.state.boot_cache.announcing(), r.state.db.session() as session:
         await quotas.update_class(session, class_name, values)
         current = await quotas.class_limits(session, class_name)
     return {"quota_class_set": {k: current[k] for k in shown(r, classes=True)}}
