@@ -137,6 +137,8 @@ class Object(Base):
     container_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Name(1024), primary_key=True)
     ts: Mapped[str] = mapped_column(String(20))
+    # The newest change: `ts`, or a later POST's (container sync replays the object again).
+    changed_ts: Mapped[str] = mapped_column(String(20), default="")
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     # A symlink's carries its target (`;symlink_path=`, see `listing.object_entry`).
     content_type: Mapped[str] = mapped_column(Text, default="")
@@ -158,7 +160,7 @@ class Expiring(Base):
 
 class SyncPoint(Base):
     """How far the syncer replayed a synced container's listing: the last change (by
-    timestamp, then name) its target took (Swift keeps x_container_sync_point)."""
+    `Object.changed_ts`, then name) its target took (Swift keeps x_container_sync_point)."""
 
     __tablename__ = "object_store_sync_point"
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, Text, and_, bindparam, func, insert, select, update
 
 from overcast.common import errors, log
 from overcast.common.db.inserts import insert_ignoring
@@ -120,21 +120,28 @@ def _apply(updates: list[Pending], conn: Connection) -> Usage:
         count = size = 0
         inserts: list[dict[str, Any]] = []
         changes: list[dict[str, Any]] = []
-        retyped: list[dict[str, Any]] = []
+        posted: list[dict[str, Any]] = []
         expiring: list[dict[str, Any]] = []
         for name, p in newest.items():
             row = existing.get(name)
-            if p.extra.get("meta_only"):  # a POST: content type and expiry only
+            if p.extra.get("meta_only"):  # a POST: content type, expiry, the change's time
                 if row is None or row.deleted or row.ts > p.timestamp:
                     continue
-                if p.content_type:
-                    retyped.append({"b_cid": cid, "b_name": name, "b_type": p.content_type})
+                posted.append(
+                    {
+                        "b_cid": cid,
+                        "b_name": name,
+                        "b_type": p.content_type,
+                        "b_changed": max(p.timestamp, row.changed_ts),
+                    }
+                )
             elif row is not None and row.ts >= p.timestamp:
                 continue
             else:
                 count, size = _count(row, p, count, size)
                 values = {
                     "ts": p.timestamp,
+                    "changed_ts": p.timestamp,
                     "size": p.size,
                     "content_type": p.content_type,
                     "etag": p.etag,
@@ -158,8 +165,8 @@ def _apply(updates: list[Pending], conn: Connection) -> Usage:
                 )
         if changes:
             conn.execute(_CHANGE, changes)
-        if retyped:
-            conn.execute(_RETYPE, retyped)
+        if posted:
+            conn.execute(_POSTED, posted)
         if inserts:
             conn.execute(insert(_OBJECTS), inserts)
         if expiring:
@@ -176,7 +183,13 @@ _CONTAINER_IDS = select(_CONTAINERS.c.id, _CONTAINERS.c.name).where(
     _CONTAINERS.c.account == bindparam("account"),
     _CONTAINERS.c.name.in_(bindparam("names", expanding=True)),
 )
-_EXISTING = select(_OBJECTS.c.name, _OBJECTS.c.ts, _OBJECTS.c.size, _OBJECTS.c.deleted).where(
+_EXISTING = select(
+    _OBJECTS.c.name,
+    _OBJECTS.c.ts,
+    _OBJECTS.c.changed_ts,
+    _OBJECTS.c.size,
+    _OBJECTS.c.deleted,
+).where(
     _OBJECTS.c.container_id == bindparam("cid"),
     _OBJECTS.c.name.in_(bindparam("names", expanding=True)),
 )
@@ -189,13 +202,24 @@ _CHANGE = (
     .where(_ONE)
     .values(
         ts=bindparam("b_ts"),
+        changed_ts=bindparam("b_changed_ts"),
         size=bindparam("b_size"),
         content_type=bindparam("b_content_type"),
         etag=bindparam("b_etag"),
         deleted=bindparam("b_deleted"),
     )
 )
-_RETYPE = update(_OBJECTS).where(_ONE).values(content_type=bindparam("b_type"))
+_POSTED = (
+    update(_OBJECTS)
+    .where(_ONE)
+    .values(
+        # a POST without a Content-Type keeps the one listed
+        content_type=func.coalesce(
+            func.nullif(bindparam("b_type", type_=Text()), ""), _OBJECTS.c.content_type
+        ),
+        changed_ts=bindparam("b_changed"),
+    )
+)
 _USAGE = (
     update(_CONTAINERS)
     .where(_CONTAINERS.c.id == bindparam("cid"))

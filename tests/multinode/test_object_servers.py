@@ -3,10 +3,13 @@ proxy (`--role controller`) holds no device and reaches every device over HTTP a
 bridge, at the object servers that `--role object` runs on two nodes (three devices each, at
 the node's own address). Every object has replicas on both nodes. With one node killed, reads
 and writes still succeed (its replicas go to handoffs on the other); when it returns, the
-replicators bring its devices up to date and the handoffs go home."""
+replicators bring its devices up to date and the handoffs go home. Both nodes run the container
+syncer, yet each synced container is replayed by one of them, and by the other while the
+first is down."""
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -56,9 +59,21 @@ def wait_for(check: object, what: str, timeout: float = 60.0) -> None:
         time.sleep(0.3)
 
 
+def synced(log: Path) -> list[str]:
+    """The containers a node's syncer replayed changes of, once per change."""
+    lines = (json.loads(line) for line in log.read_text().splitlines() if line.startswith("{"))
+    return [
+        entry["container"]
+        for entry in lines
+        if entry.get("message") == "container synced"
+        for _ in range(entry["changes"])
+    ]
+
+
 def test_two_object_nodes_one_killed(tmp_path: Path) -> None:
     fast = {
         "OVERCAST_OBJECT_STORE__REPLICATOR_INTERVAL": "0.5",
+        "OVERCAST_OBJECT_STORE__SYNC_INTERVAL": "0.5",
         # a node that was down is asked again soon after it returns (default: a minute)
         "OVERCAST_OBJECT_STORE__ERROR_SUPPRESSION_INTERVAL": "3",
     }
@@ -68,17 +83,51 @@ def test_two_object_nodes_one_killed(tmp_path: Path) -> None:
         urls = [f"http://{s.env['OVERCAST_MY_IP']}:{PORT}" for s in servers]
         for server, url in zip(servers, urls, strict=True):
             server.env["OVERCAST_OBJECT_STORE__SERVER_URL"] = url
+        # a realm whose one cluster is this cloud, as every node reaches its API
+        realm = {
+            "r": {
+                "key": "k",
+                "clusters": {"here": f"{cloud.env['OVERCAST_PUBLIC_URL']}/object-store/v1/"},
+            }
+        }
+        for node in [proxy, *servers]:
+            node.env["OVERCAST_OBJECT_STORE__SYNC_REALMS"] = json.dumps(realm)
         ring_for([proxy.data_dir, *(s.data_dir for s in servers)], urls)
+        ring = Ring(proxy.data_dir / "object-store" / "object.ring.json.gz", b"", SALT)
         proxy.start(timeout=300)  # first: it makes the database
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(lambda node: node.start(), servers))
         conn = swift_conn(proxy, "admin", proxy.password("admin"), "admin")
+        account = f"AUTH_{conn.get_auth()[0].rsplit('AUTH_', 1)[1]}"
         conn.put_container("c")
         before = b"written with both nodes up " * 100
         conn.put_object("c", "before", before)
         spread = [len(copies(s.data_dir, before)) for s in servers]
         assert sum(spread) == 3 and all(spread), spread  # both nodes hold replicas
         assert not list((proxy.data_dir / "object-store" / "devices").iterdir())
+
+        # one synced container whose name falls to each node's devices first
+        def first_host(name: str) -> str:
+            return ring.primaries(ring.partition(ring.hash_of(account, name)))[0].host
+
+        names = (f"sync{n}" for n in range(1000))
+        sources = [next(n for n in names if first_host(n) == url) for url in urls]
+        conn.put_container("dst", headers={"X-Container-Sync-Key": "same"})
+        for source in sources:
+            conn.put_container(
+                source,
+                headers={
+                    "X-Container-Sync-To": f"//r/here/{account}/dst",
+                    "X-Container-Sync-Key": "same",
+                },
+            )
+            conn.put_object(source, f"from-{source}", b"synced")
+        wait_for(
+            lambda: [synced(s.log) for s in servers] == [[sources[0]], [sources[1]]],
+            "each synced container was not replayed once, by its node",
+            timeout=20,
+        )
+        assert len(conn.get_container("dst")[1]) == 2
 
         servers[1].kill()
         assert conn.get_object("c", "before")[1] == before
@@ -89,11 +138,17 @@ def test_two_object_nodes_one_killed(tmp_path: Path) -> None:
         assert len(copies(servers[0].data_dir, during)) == 3  # primaries and handoffs on node 1
         assert conn.get_object("c", "during")[1] == during
         assert [o["name"] for o in conn.get_container("c")[1]] == ["before", "during", "small"]
+        conn.put_object(sources[1], "while-down", b"synced by node 1")
+        wait_for(
+            lambda: "while-down" in {o["name"] for o in conn.get_container("dst")[1]},
+            "node 1 did not take over node 2's synced container",
+        )
+        wait_for(
+            lambda: synced(servers[0].log) == sources, "node 1 did not replay it once", timeout=10
+        )
         conn.delete_object("c", "before")
 
         servers[1].start()
-        ring = Ring(proxy.data_dir / "object-store" / "object.ring.json.gz", b"", SALT)
-        account = f"AUTH_{conn.get_auth()[0].rsplit('AUTH_', 1)[1]}"
 
         def home(name: str, data: bytes) -> bool:
             """Each replica on its primary device, and nowhere else."""

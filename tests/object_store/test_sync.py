@@ -1,20 +1,28 @@
 """Container sync between two accounts of the test cloud, as Swift's container-sync does it:
 through the realm the shared server configures (`//test/here/...`, tests/conftest.py) and by
-URL; writes and deletes replayed both ways with their timestamps and metadata, nothing synced
-without the same key at both ends, bad targets refused, a forged signature refused."""
+URL; writes, deletes and POSTs' metadata replayed both ways with their timestamps, nothing
+synced without the same key at both ends, bad targets refused, a forged signature refused.
+Which node syncs a container, on a ring of several nodes, is checked on the ring itself."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 import swiftclient
 from swiftclient import ClientException
 
-from overcast.object_store import sync
+from overcast.object_store import diskfile, sync
+from overcast.object_store.daemons.syncer import Owners
+from overcast.object_store.drivers.local import LocalServer, init_device
+from overcast.object_store.proxy.placement import Placement
+from overcast.object_store.ring.builder import RingBuilder
+from overcast.object_store.ring.ring import Ring
 from tests.conftest import SYNC_REALM_KEY
 from tests.helpers.server import Server
 
@@ -69,6 +77,13 @@ def test_sync_through_a_realm_both_ways(pair) -> None:  # type: ignore[no-untype
     swift.put_object(a, "from-a", b"A2")
     other.delete_object(b, "from-b")
     _until(lambda: other.get_object(b, "from-a")[1] == b"A2" and _names(swift, a) == {"from-a"})
+    # a POST's metadata follows (the whole object is sent again, as of the POST)
+    swift.post_object(a, "from-a", {"X-Object-Meta-Color": "red", "Content-Type": "text/x-posted"})
+    _until(lambda: other.head_object(b, "from-a").get("x-object-meta-color") == "red")
+    headers, data = other.get_object(b, "from-a")
+    assert data == b"A2" and headers["content-type"] == "text/x-posted"
+    assert headers["x-timestamp"] == swift.head_object(a, "from-a")["x-timestamp"]
+    assert other.get_container(b)[1][0]["content_type"] == "text/x-posted"
     # the sync headers are the owner's to see
     assert swift.head_container(a)["x-container-sync-key"] == "shared"
     swift.post_container(a, {"X-Container-Read": ".r:*,.rlistings"})
@@ -145,3 +160,58 @@ def test_sync_requests_are_checked(swift: swiftclient.Connection, container: str
     signed = sync.signature(SYNC_REALM_KEY, "PUT", raw_path, older, "n2", "recv")
     assert put("recv", auth=f"TEST n2 {signed}", at=older) == 409
     assert swift.get_object(container, "in")[1] == b"in"
+    # a replay as of a POST the object already had (a sync coming back) is not taken again
+    swift.post_object(container, "in", {"X-Object-Meta-Posted": "yes"})
+    posted = swift.head_object(container, "in")["x-timestamp"]
+    assert posted > ts
+    signed = sync.signature(SYNC_REALM_KEY, "PUT", raw_path, posted, "n3", "recv")
+    assert put("recv", auth=f"TEST n3 {signed}", at=posted) == 409
+    assert swift.head_object(container, "in")["x-object-meta-posted"] == "yes"
+
+
+async def test_one_node_syncs_each_container(tmp_path: Path) -> None:
+    """Three nodes of two devices each: every container is synced by exactly one, the one
+    holding the first primary device of the container's partition; with that node's devices
+    out of service, by exactly one other."""
+    hosts = [f"http://node{n}:6200" for n in (1, 2, 3)]
+    builder = RingBuilder(part_power=4, replicas=3, min_part_hours=0)
+    for zone, host in enumerate(hosts, start=1):
+        for d in (1, 2):
+            builder.add_device(region=1, zone=zone, weight=100.0, device=f"d{zone}{d}", host=host)
+    builder.rebalance(seed=1)
+    builder.write_ring(tmp_path / "ring.json.gz")
+    ring = Ring(tmp_path / "ring.json.gz", b"", b"salt")
+    servers = {
+        host: LocalServer(tmp_path / str(n), threads=1, files=1) for n, host in enumerate(hosts)
+    }
+    for node in ring.devices():
+        init_device(servers[node.host].root / node.device)
+    placements = {
+        host: Placement(ring, servers[host], servers.__getitem__, frozenset({host}))
+        for host in hosts
+    }
+    names = [f"c{n}" for n in range(40)]
+
+    async def owners(name: str) -> list[str]:
+        """The hosts that would sync `name` in a pass begun now."""
+        return [h for h, p in placements.items() if await Owners(p).mine("AUTH_test", name)]
+
+    try:
+        first = {}
+        for name in names:
+            found = await owners(name)
+            part = ring.partition(ring.hash_of("AUTH_test", name))
+            assert found == [ring.primaries(part)[0].host], name
+            first[name] = found[0]
+        assert len(Counter(first.values())) == 3  # the work is spread over the nodes
+        for node in ring.devices():
+            if node.host == hosts[0]:
+                (servers[hosts[0]].root / node.device / diskfile.MARKER).unlink()
+        for name in names:
+            found = await owners(name)
+            assert len(found) == 1 and found[0] != hosts[0], name
+            if first[name] != hosts[0]:
+                assert found == [first[name]]  # the others' containers stay where they were
+    finally:
+        for server in servers.values():
+            await server.close()

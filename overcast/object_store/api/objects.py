@@ -96,9 +96,10 @@ async def _from_sync(call: Call) -> None:
 
 
 def _not_newer(call: Call, found: Found | None) -> None:
-    """A write that brings its timestamp loses to what is stored at or after it (409)."""
+    """A write that brings its timestamp loses to what is stored at or after it (409), a
+    POST's metadata included: a synced object replayed back is not taken again."""
     if call.timestamp is not None and found is not None:
-        if found.stored.timestamp >= call.timestamp:
+        if max(found.stored.order) >= call.timestamp:
             raise errors.Conflict()
 
 

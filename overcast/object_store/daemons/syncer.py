@@ -1,14 +1,26 @@
 """The container syncer, as Swift's container-sync daemon: for each container with
 `X-Container-Sync-To` and `X-Container-Sync-Key`, the listing's changes since its sync point
-are replayed at the target (`sync.target`) in timestamp order: a PUT of the object (content,
-metadata and timestamp) or a DELETE, each with the container's key and, to a realm's cluster,
-a signed `X-Container-Sync-Auth`. The point moves past a change once the target took it (or
-has something as new: 409), so a pass that fails resumes there. Over HTTP, so the target may
-be this cloud, another Overcast or a Swift.
+are replayed at the target (`sync.target`) in the order they were made: a PUT of the object
+(content, current metadata, and as timestamp its newest change, so a POST's metadata reaches
+the target as Swift's sync sends it: the whole object again) or a DELETE, each with the
+container's key and, to a realm's cluster, a signed `X-Container-Sync-Auth`. The point moves
+past a change once the target took it (or has something as new: 409), so a pass that fails
+resumes there. Over HTTP, so the target may be this cloud, another Overcast or a Swift.
+
+Every object node runs the syncer; each container is synced by one node at a time
+(`Owners`). Swift's runs beside each of a container's database replicas, splits the rows
+between them and has each replay the others' rows late, as a fallback. Here the listing is one
+shared database, so no replica is nearer than another: the container's name is placed on the
+ring like an object's, and the node holding the first device of that partition (primaries,
+then handoffs) that answers syncs it. A node whose devices do not answer hands its containers
+to the next node at the others' next pass; should two nodes disagree for a moment (one still
+sees a device the other does not), each change is sent twice and the target refuses the
+second (409), as before.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -18,6 +30,8 @@ from sqlalchemy import String, and_, cast, or_, select
 
 from overcast.common import errors, log
 from overcast.object_store import models, sync
+from overcast.object_store.drivers import DeviceUnavailable
+from overcast.object_store.proxy.placement import Placement
 from overcast.object_store.state import ObjectStoreState
 
 LOG = log.get(__name__)
@@ -47,6 +61,8 @@ async def run_once(st: ObjectStoreState) -> int:
             )
         ).scalars()
         synced = [r for r in rows if (r.meta or {}).get("x-container-sync-key")]
+    owners = Owners(st.placement)
+    synced = [r for r in synced if await owners.mine(r.account, r.name)]
     if not synced:
         return 0
     done = 0
@@ -61,6 +77,30 @@ async def run_once(st: ObjectStoreState) -> int:
                 continue
             done += await syncer.container(container, to, meta["x-container-sync-key"])
     return done
+
+
+class Owners:
+    """Which containers this node syncs (see the module's docstring). Each device is asked
+    once (whether it answers) per instance: make one per pass."""
+
+    def __init__(self, placement: Placement) -> None:
+        self.placement = placement
+        self.answered: dict[int, bool] = {}  # device id → it answered
+
+    async def mine(self, account: str, container: str) -> bool:
+        ring = self.placement.ring
+        name_hash = ring.hash_of(account, container)
+        part = ring.partition(name_hash)
+        for node in itertools.chain(ring.primaries(part), ring.handoffs(part)):
+            if node.id not in self.answered:
+                try:
+                    await self.placement.server(node).head(node.device, part, name_hash)
+                    self.answered[node.id] = True
+                except DeviceUnavailable:
+                    self.answered[node.id] = False
+            if self.answered[node.id]:
+                return node.host in self.placement.own
+        return False
 
 
 class Syncer:
@@ -79,11 +119,11 @@ class Syncer:
                         .where(
                             models.Object.container_id == container.id,
                             or_(
-                                models.Object.ts > ts,
-                                and_(models.Object.ts == ts, models.Object.name > name),
+                                models.Object.changed_ts > ts,
+                                and_(models.Object.changed_ts == ts, models.Object.name > name),
                             ),
                         )
-                        .order_by(models.Object.ts, models.Object.name)
+                        .order_by(models.Object.changed_ts, models.Object.name)
                         .limit(BATCH)
                     )
                 ).scalars()
@@ -92,9 +132,19 @@ class Syncer:
         for row in rows:
             if not await self._replay(container, row, to, key):
                 break
-            ts, name = row.ts, row.name
+            ts, name = row.changed_ts, row.name
             done += 1
         if done:
+            LOG.info(
+                "container synced",
+                extra={
+                    "fields": {
+                        "account": container.account,
+                        "container": container.name,
+                        "changes": done,
+                    }
+                },
+            )
             async with self.st.db.session() as session:
                 point = await session.get(models.SyncPoint, container.id)
                 if point is None:
@@ -108,8 +158,9 @@ class Syncer:
     ) -> bool:
         """One change made at the target; False when it must be tried again later."""
         url = f"{to.url}/{quote(row.name)}"
-        headers = {"X-Timestamp": row.ts, "X-Container-Sync-Key": key}
+        ts = row.ts
         body: Any = None
+        headers = {"X-Container-Sync-Key": key}
         if row.deleted:
             method = "DELETE"
         else:
@@ -126,6 +177,7 @@ class Syncer:
                 )
                 return True
             method = "PUT"
+            ts = max(found.stored.timestamp, found.stored.meta_timestamp or "")
             headers |= {
                 k: v
                 for k, v in meta.items()
@@ -133,9 +185,10 @@ class Syncer:
             }
             headers["Content-Length"] = str(found.stored.size)
             body = self.st.replicas.read(found, 0, found.stored.size)
+        headers["X-Timestamp"] = ts
         if to.realm:
             path = urlsplit(url).path
-            headers["X-Container-Sync-Auth"] = sync.auth_header(to, method, path, row.ts, key)
+            headers["X-Container-Sync-Auth"] = sync.auth_header(to, method, path, ts, key)
         try:
             response = await self.client.request(method, url, headers=headers, content=body)
         except httpx.HTTPError as exc:
