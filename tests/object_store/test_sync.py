@@ -18,7 +18,7 @@ import swiftclient
 from swiftclient import ClientException
 
 from overcast.object_store import diskfile, sync
-from overcast.object_store.daemons.syncer import Owners
+from overcast.object_store.daemons.owners import Owners
 from overcast.object_store.drivers.local import LocalServer, init_device
 from overcast.object_store.proxy.placement import Placement
 from overcast.object_store.ring.builder import RingBuilder

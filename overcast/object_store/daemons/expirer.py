@@ -1,6 +1,7 @@
 """The expirer: deletes objects whose `X-Delete-At` has passed (they already read as 404),
 as Swift's object expirer does. It checks the object still carries the same `X-Delete-At`
-before deleting it, so an object rewritten or re-timed since is left alone."""
+before deleting it, so an object rewritten or re-timed since is left alone. Every object node
+runs it; each container's expiring objects are deleted by one of them (`owners.Owners`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import delete, select
 
 from overcast.common import log
 from overcast.object_store import constraints, models
+from overcast.object_store.daemons.owners import Owners
 from overcast.object_store.drivers import Pending
 from overcast.object_store.state import ObjectStoreState
 
@@ -31,8 +33,11 @@ async def run_once(st: ObjectStoreState) -> int:
                 )
             ).scalars()
         )
+    owners = Owners(st.placement)
     deleted = 0
     for row in due:
+        if not await owners.mine(row.account, row.container):
+            continue
         found = await st.replicas.newest(row.account, row.container, row.name)
         if (
             found is not None

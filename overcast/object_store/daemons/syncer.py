@@ -8,19 +8,14 @@ past a change once the target took it (or has something as new: 409), so a pass 
 resumes there. Over HTTP, so the target may be this cloud, another Overcast or a Swift.
 
 Every object node runs the syncer; each container is synced by one node at a time
-(`Owners`). Swift's runs beside each of a container's database replicas, splits the rows
-between them and has each replay the others' rows late, as a fallback. Here the listing is one
-shared database, so no replica is nearer than another: the container's name is placed on the
-ring like an object's, and the node holding the first device of that partition (primaries,
-then handoffs) that answers syncs it. A node whose devices do not answer hands its containers
-to the next node at the others' next pass; should two nodes disagree for a moment (one still
-sees a device the other does not), each change is sent twice and the target refuses the
-second (409), as before.
+(`owners.Owners`). Swift's runs beside each of a container's database replicas, splits the rows
+between them and has each replay the others' rows late, as a fallback; here the listing is one
+shared database. Should two nodes disagree for a moment on the owner, each change is sent
+twice and the target refuses the second (409).
 """
 
 from __future__ import annotations
 
-import itertools
 import time
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -30,8 +25,7 @@ from sqlalchemy import String, and_, cast, or_, select
 
 from overcast.common import errors, log
 from overcast.object_store import models, sync
-from overcast.object_store.drivers import DeviceUnavailable
-from overcast.object_store.proxy.placement import Placement
+from overcast.object_store.daemons.owners import Owners
 from overcast.object_store.state import ObjectStoreState
 
 LOG = log.get(__name__)
@@ -77,30 +71,6 @@ async def run_once(st: ObjectStoreState) -> int:
                 continue
             done += await syncer.container(container, to, meta["x-container-sync-key"])
     return done
-
-
-class Owners:
-    """Which containers this node syncs (see the module's docstring). Each device is asked
-    once (whether it answers) per instance: make one per pass."""
-
-    def __init__(self, placement: Placement) -> None:
-        self.placement = placement
-        self.answered: dict[int, bool] = {}  # device id → it answered
-
-    async def mine(self, account: str, container: str) -> bool:
-        ring = self.placement.ring
-        name_hash = ring.hash_of(account, container)
-        part = ring.partition(name_hash)
-        for node in itertools.chain(ring.primaries(part), ring.handoffs(part)):
-            if node.id not in self.answered:
-                try:
-                    await self.placement.server(node).head(node.device, part, name_hash)
-                    self.answered[node.id] = True
-                except DeviceUnavailable:
-                    self.answered[node.id] = False
-            if self.answered[node.id]:
-                return node.host in self.placement.own
-        return False
 
 
 class Syncer:
