@@ -4,6 +4,7 @@ projects of a user, and `openstack project create --parent --tag`."""
 
 from __future__ import annotations
 
+import openstack.exceptions as osexc
 import pytest
 
 from tests.helpers.server import Server
@@ -164,3 +165,44 @@ def test_cli_project_create_with_parent_and_tags(server: Server) -> None:
     tok = people.admin_token(server)
     listed = api(server, "GET", f"/v3/projects?parent_id={made['parent_id']}", tok).json()
     assert [p["name"] for p in listed["projects"]] == [child]
+
+
+def test_project_acting_as_domain(server: Server) -> None:
+    """`is_domain` projects are domains, reached through the project API by id as Keystone
+    keeps them; they stay domains and refuse a domain or parent of their own."""
+    conn = server.connect("overcast")
+    made = conn.identity.create_project(name=people.uid("d"), is_domain=True, description="x")
+    assert made.is_domain is True and made.domain_id is None and made.parent_id is None
+    domain = conn.identity.get_domain(made.id)
+    assert (domain.name, domain.description) == (made.name, "x")
+    assert made.id in [p.id for p in conn.identity.projects(is_domain=True)]
+    assert made.id not in [p.id for p in conn.identity.projects()]
+    shown = conn.identity.get_project(made.id)
+    assert (shown.name, shown.is_domain) == (made.name, True)
+    inside = conn.identity.create_project(name=people.uid("p"), domain_id=made.id)
+    assert inside.domain_id == made.id and inside.parent_id == made.id
+    with pytest.raises(osexc.BadRequestException):
+        conn.identity.update_project(made.id, parent_id="default")
+    with pytest.raises(osexc.BadRequestException):
+        conn.identity.create_project(name=people.uid("d"), is_domain=True, domain_id=made.id)
+    with pytest.raises(osexc.ForbiddenException):  # enabled: as DELETE /v3/domains refuses
+        conn.identity.delete_project(made.id)
+    assert conn.identity.update_project(made.id, enabled=False).is_enabled is False
+    assert conn.identity.get_domain(made.id).is_enabled is False
+    conn.identity.delete_project(made.id)
+    with pytest.raises(osexc.NotFoundException):
+        conn.identity.get_domain(made.id)
+    with pytest.raises(osexc.NotFoundException):
+        conn.identity.get_project(inside.id)
+
+
+def test_only_admins_make_domain_projects(server: Server, tok: str) -> None:
+    member = people.member(server, tok)
+    r = api(
+        server,
+        "POST",
+        "/v3/projects",
+        member["token"],
+        json={"project": {"name": people.uid("d"), "is_domain": True}},
+    )
+    error(r, 403)

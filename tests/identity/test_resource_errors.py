@@ -66,7 +66,8 @@ def test_bad_bodies(server: Server, tok: str, kind: str) -> None:
         cases += [
             {kind: {"name": people.uid(), "tags": "a"}},
             {kind: {"name": people.uid(), "tags": ["a,b"]}},
-            {kind: {"name": people.uid(), "is_domain": True}},
+            {kind: {"name": people.uid(), "is_domain": True, "domain_id": "default"}},
+            {kind: {"name": people.uid(), "is_domain": True, "parent_id": "default"}},
             {kind: {"name": people.uid(), "parent_id": "nope"}},
         ]
     if kind == "user":

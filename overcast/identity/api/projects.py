@@ -9,10 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import and_, or_, select
 
+from overcast.common import errors
 from overcast.common.context import RequestContext
 from overcast.common.http import auth
 from overcast.identity import (
     assignment_list,
+    domains,
     lookup,
     models,
     projects,
@@ -27,15 +29,40 @@ router = APIRouter(prefix="/v3")
 P = models.Project
 
 
+# A project acting as a domain (`is_domain`) is a domain: Keystone keeps its domains as such
+# projects, and its project API reaches them by id. Here they are rows of the domain table,
+# created, shown, changed and deleted through the project API as through the domain API.
+_DOMAIN_SHAPE = ("is_domain", "domain_id", "parent_id")
+
+
 @router.post("/projects", status_code=201)
 async def create(request: Request, ctx: RequestContext = Depends(auth.context)) -> Any:
     ident = state.get(request)
     values = (await links.parse(request, schemas.ProjectBody)).project.values()
     schemas.require_name(values, "project")
+    if values.get("is_domain"):
+        if values.get("domain_id") or values.get("parent_id"):
+            raise errors.BadRequest("A project acting as a domain has no domain and no parent.")
+        ident.enforce("identity:create_domain", ctx)
+        async with ident.db.session() as session:
+            domain = await domains.create(session, _domain_values(values))
+        return {"project": views.domain_as_project(request, domain)}
     ident.enforce("identity:create_project", ctx, targets.in_domain(values.get("domain_id")))
     async with ident.db.session() as session:
         project = await projects.create(session, values, targets.default_domain(ctx))
     return {"project": views.project(request, project)}
+
+
+def _domain_values(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in _DOMAIN_SHAPE}
+
+
+async def _domain(session: Any, project_id: str) -> models.Domain | None:
+    """The domain `project_id` names when no project has that id."""
+    if await session.get(P, project_id) is not None:
+        return None
+    domain: models.Domain | None = await session.get(models.Domain, project_id)
+    return domain
 
 
 def _filtered(request: Request, stmt: Any) -> Any:
@@ -114,6 +141,10 @@ async def show(
 ) -> Any:
     ident = state.get(request)
     async with ident.db.reader() as session:
+        domain = await _domain(session, project_id)
+        if domain is not None:
+            ident.enforce("identity:get_domain", ctx, targets.of("domain", domain))
+            return {"project": views.domain_as_project(request, domain)}
         project = await lookup.get(session, P, project_id)
         ident.enforce("identity:get_project", ctx, targets.of("project", project))
         tree = await _tree(request, session, project)
@@ -126,10 +157,27 @@ async def update(
 ) -> Any:
     ident = state.get(request)
     async with ident.db.session() as session:
-        project = await lookup.get(session, P, project_id)
-        ident.enforce("identity:update_project", ctx, targets.of("project", project))
+        domain = await _domain(session, project_id)
+        if domain is not None:
+            ident.enforce("identity:update_domain", ctx, targets.of("domain", domain))
+        else:
+            project = await lookup.get(session, P, project_id)
+            ident.enforce("identity:update_project", ctx, targets.of("project", project))
         values = (await links.parse(request, schemas.ProjectBody)).project.values()
-        disabled = await projects.update(session, project, values)
+        if domain is not None:
+            if (
+                values.get("is_domain") is False
+                or values.get("domain_id")
+                or values.get("parent_id")
+            ):
+                raise errors.BadRequest("A project acting as a domain stays one, without a parent.")
+            disabled = await domains.update(session, domain, _domain_values(values))
+        else:
+            disabled = await projects.update(session, project, values)
+    if domain is not None:
+        if disabled:
+            await revocation.announce(ident.bus, domain_id=project_id)
+        return {"project": views.domain_as_project(request, domain)}
     if disabled:
         await revocation.announce(ident.bus, project_id=project_id)
     return {"project": views.project(request, project)}
@@ -141,10 +189,18 @@ async def delete(
 ) -> Response:
     ident = state.get(request)
     async with ident.db.session() as session:
-        project = await lookup.get(session, P, project_id)
-        ident.enforce("identity:delete_project", ctx, targets.of("project", project))
-        await projects.delete(session, project)
-    await revocation.announce(ident.bus, project_id=project_id)
+        domain = await _domain(session, project_id)
+        if domain is not None:
+            ident.enforce("identity:delete_domain", ctx, targets.of("domain", domain))
+            await domains.delete(session, domain)
+        else:
+            project = await lookup.get(session, P, project_id)
+            ident.enforce("identity:delete_project", ctx, targets.of("project", project))
+            await projects.delete(session, project)
+    if domain is not None:
+        await revocation.announce(ident.bus, domain_id=project_id)
+    else:
+        await revocation.announce(ident.bus, project_id=project_id)
     return Response(status_code=204)
 
 
