@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from overcast.common import config, log
+from overcast.common import config, log, parent
 from overcast.common.listener import SERVER_KEEP_ALIVE, tcp_listener
 from overcast.common.service import ROLES
 
@@ -162,11 +162,14 @@ def supervise(
     children: dict[int, frozenset[str]] = {}
     stopping = False
 
+    supervisor = os.getpid()
+
     def spawn(roles: frozenset[str]) -> None:
         pid = os.fork()
         if pid == 0:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
+            parent.end_with_parent(signal.SIGTERM, supervisor)  # a supervisor killed -9 too
             code = 1
             try:
                 code = run_process(settings, roles, apis, listener)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openstack
@@ -157,3 +158,28 @@ def test_destination_killed_during_a_cold_migration(
         admin.compute.start_server(server)
     assert wait_for(admin, server.id, "ACTIVE", timeout=30)
     _clean(admin, [server])
+
+
+def test_api_workers_end_with_their_supervisor_killed(tmp_path: Path) -> None:
+    """`serve --workers 2` killed -9 cannot stop its workers itself: the kernel ends them
+    (PR_SET_PDEATHSIG), so none is left serving on the node's port."""
+    reason = nodes.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with nodes.cloud(tmp_path) as made:
+        _kill_supervisor(made.node("apis", "api", workers=2).start())
+
+
+def _kill_supervisor(node: nodes.Node) -> None:
+    assert node.process is not None
+    supervisor = node.process.pid
+    workers = [
+        int(p) for p in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    ]
+    assert len(workers) == 2
+    node.process.kill()
+    node.process.wait()
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, "an API worker outlived its supervisor"
+        time.sleep(0.2)

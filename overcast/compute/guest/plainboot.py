@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -17,10 +16,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from overcast.common import parent
+
 BANNER = "overcast-guest login banner:"
 SEABIOS_MICROVM = Path("/usr/share/seabios/bios-microvm.bin")
 QBOOT = Path("/usr/share/qemu/qboot.rom")
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ async def running(
 def _die_with_parent() -> None:
     """In the child before exec: the kernel kills this QEMU if its parent dies, so that a
     killed test or bench run leaves no guest behind."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    parent.end_with_parent(signal.SIGKILL)
 
 
 async def boot(
