@@ -223,7 +223,8 @@ def write_replicas(
 def newest_of(targets: list[tuple[str, int, str]], small: int) -> tuple[int, Stored] | None:
     """The newest state among replicas of one object on these devices (its index, the state);
     None when none of them has heard of it. The directories are listed to find it and only its
-    files are read; a device that is down or unreadable is passed over for the next newest."""
+    files are read; a device that is down or unreadable, or a file whose metadata does not
+    parse (the auditor quarantines it), is passed over for the next newest."""
     found: list[tuple[tuple[str, str], int, str, str | None, str]] = []
     for index, (root, part, name_hash) in enumerate(targets):
         try:
@@ -239,7 +240,7 @@ def newest_of(targets: list[tuple[str, int, str]], small: int) -> tuple[int, Sto
     for _key, index, state, meta, directory in sorted(found, reverse=True):
         try:
             return index, _read_state(directory, state, meta, small)
-        except OSError:
+        except (OSError, ValueError):
             continue
     return None
 

@@ -105,6 +105,12 @@ async def test_newest_among_devices(server: ObjectServer, tmp_path: Path) -> Non
     (tmp_path / "d2" / diskfile.MARKER).unlink()
     found = await server.newest(wanted)
     assert found is not None and found[0] == 0 and not found[1].deleted
+    (tmp_path / "d2" / diskfile.MARKER).touch()
+    await server.put("d2", PART, HASH, "0000000005.00000", b"five", meta("5"))
+    newest = next((tmp_path / "d2").glob("objects/*/*/*/0000000005.00000.data"))
+    newest.write_bytes(newest.read_bytes()[:-3])  # its trailer cut: the next newest answers
+    found = await server.newest(wanted, small=10)
+    assert found is not None and found[0] == 0 and found[1].body == b"two"
     assert await server.newest([("d1", PART, "0" * 32), ("d3", PART, HASH)]) is None
 
 
