@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import swiftclient
 
+from overcast.object_store.daemons import expirer
 from tests.helpers.server import Server
 from tests.object_store.conftest import swift_conn
 
@@ -276,6 +277,25 @@ def test_updater_makes_async_pendings(cloud: Server, conn: swiftclient.Connectio
     assert set(listed) == {"late", "newer"}
     assert listed["late"]["bytes"] == 42
     assert conn.head_container(name)["x-container-bytes-used"] == str(42 + 10)
+
+
+async def test_expirer_reads_past_other_nodes_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a node that owns few of the due rows, the expirer pages past the others' (which
+    their own nodes delete) instead of reading the same first page every pass."""
+    monkeypatch.setattr(expirer, "BATCH", 3)
+    rows = [("theirs", n) for n in range(7)] + [("mine", n) for n in range(4)]
+
+    async def page(offset: int) -> list[tuple[str, int]]:
+        return rows[offset : offset + 3]
+
+    async def mine(row: tuple[str, int]) -> bool:
+        return row[0] == "mine"
+
+    async def none(_row: tuple[str, int]) -> bool:
+        return False
+
+    assert await expirer.owned(page, mine) == [("mine", 0), ("mine", 1), ("mine", 2)]
+    assert await expirer.owned(page, none) == []
 
 
 def test_expirer_deletes_expired_objects(cloud: Server, conn: swiftclient.Connection) -> None:

@@ -6,6 +6,8 @@ runs it; each container's expiring objects are deleted by one of them (`owners.O
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import delete, select
 
@@ -17,27 +19,29 @@ from overcast.object_store.state import ObjectStoreState
 
 LOG = log.get(__name__)
 BATCH = 500
+T = TypeVar("T")
 
 
 async def run_once(st: ObjectStoreState) -> int:
     """Delete what is due; the number of objects deleted."""
     now = int(time.time())
-    async with st.db.reader() as session:
-        due = list(
-            (
-                await session.execute(
-                    select(models.Expiring)
-                    .where(models.Expiring.delete_at <= now)
-                    .order_by(models.Expiring.delete_at)
-                    .limit(BATCH)
-                )
-            ).scalars()
-        )
+
+    async def page(offset: int) -> list[models.Expiring]:
+        E = models.Expiring
+        async with st.db.reader() as session:
+            found = await session.execute(
+                select(E)
+                .where(E.delete_at <= now)
+                .order_by(E.delete_at, E.account, E.container, E.name)
+                .offset(offset)
+                .limit(BATCH)
+            )
+            return list(found.scalars())
+
     owners = Owners(st.placement)
+    due = await owned(page, lambda row: owners.mine(row.account, row.container))
     deleted = 0
     for row in due:
-        if not await owners.mine(row.account, row.container):
-            continue
         found = await st.replicas.newest(row.account, row.container, row.name)
         if (
             found is not None
@@ -60,3 +64,19 @@ async def run_once(st: ObjectStoreState) -> int:
     if deleted:
         LOG.info("expired objects deleted", extra={"fields": {"count": deleted}})
     return deleted
+
+
+async def owned(
+    page: Callable[[int], Awaitable[list[T]]], mine: Callable[[T], Awaitable[bool]]
+) -> list[T]:
+    """Up to `BATCH` rows this node owns, in the pages' order: read past the rows of other
+    nodes' containers, so that many of theirs never hold back this node's own."""
+    found: list[T] = []
+    offset = 0
+    while len(found) < BATCH:
+        rows = await page(offset)
+        found += [row for row in rows if await mine(row)]
+        if len(rows) < BATCH:
+            break
+        offset += len(rows)
+    return found[:BATCH]
