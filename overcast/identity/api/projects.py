@@ -155,32 +155,35 @@ async def show(
 async def update(
     project_id: str, request: Request, ctx: RequestContext = Depends(auth.context)
 ) -> Any:
+    as_domain = await _update_domain(project_id, request, ctx)
+    if as_domain is not None:
+        return as_domain
     ident = state.get(request)
     async with ident.db.session() as session:
-        domain = await _domain(session, project_id)
-        if domain is not None:
-            ident.enforce("identity:update_domain", ctx, targets.of("domain", domain))
-        else:
-            project = await lookup.get(session, P, project_id)
-            ident.enforce("identity:update_project", ctx, targets.of("project", project))
+        project = await lookup.get(session, P, project_id)
+        ident.enforce("identity:update_project", ctx, targets.of("project", project))
         values = (await links.parse(request, schemas.ProjectBody)).project.values()
-        if domain is not None:
-            if (
-                values.get("is_domain") is False
-                or values.get("domain_id")
-                or values.get("parent_id")
-            ):
-                raise errors.BadRequest("A project acting as a domain stays one, without a parent.")
-            disabled = await domains.update(session, domain, _domain_values(values))
-        else:
-            disabled = await projects.update(session, project, values)
-    if domain is not None:
-        if disabled:
-            await revocation.announce(ident.bus, domain_id=project_id)
-        return {"project": views.domain_as_project(request, domain)}
+        disabled = await projects.update(session, project, values)
     if disabled:
         await revocation.announce(ident.bus, project_id=project_id)
     return {"project": views.project(request, project)}
+
+
+async def _update_domain(project_id: str, request: Request, ctx: RequestContext) -> Any:
+    """PATCH of a project acting as a domain: the domain's update (None: not a domain)."""
+    ident = state.get(request)
+    async with ident.db.session() as session:
+        domain = await _domain(session, project_id)
+        if domain is None:
+            return None
+        ident.enforce("identity:update_domain", ctx, targets.of("domain", domain))
+        values = (await links.parse(request, schemas.ProjectBody)).project.values()
+        if values.get("is_domain") is False or values.get("domain_id") or values.get("parent_id"):
+            raise errors.BadRequest("A project acting as a domain stays one, without a parent.")
+        disabled = await domains.update(session, domain, _domain_values(values))
+    if disabled:
+        await revocation.announce(ident.bus, domain_id=project_id)
+    return {"project": views.domain_as_project(request, domain)}
 
 
 @router.delete("/projects/{project_id}", status_code=204)
@@ -190,7 +193,7 @@ async def delete(
     ident = state.get(request)
     async with ident.db.session() as session:
         domain = await _domain(session, project_id)
-        if domain is not None:
+        if domain is not None:  # a project acting as a domain: the domain goes
             ident.enforce("identity:delete_domain", ctx, targets.of("domain", domain))
             await domains.delete(session, domain)
         else:
