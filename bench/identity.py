@@ -7,6 +7,11 @@ Phases: issue (POST /v3/auth/tokens), validate (GET /v3/auth/tokens with X-Subje
 authenticated with the admin token) and a revocation check (revoke a warmed token, then
 validate it N times and count acceptances). Prints one JSON object. Only standard Keystone v3
 calls are made; the server's settings (e.g. its bcrypt cost) are never touched.
+
+`--client wrk` validates with wrk (a C load generator, Debian's `wrk`) instead of Python
+clients: a Python client spends about as much CPU on a request as the server does, so on a
+machine of few cores it takes the cores a second API worker would use; wrk needs a few
+microseconds a request.
 """
 
 from __future__ import annotations
@@ -17,9 +22,13 @@ import itertools
 import json
 import multiprocessing
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import stats
@@ -130,6 +139,72 @@ def _phase(args: argparse.Namespace, phase: str, **job: Any) -> dict[str, Any]:
     return out
 
 
+# wrk's script: the validation request with the subjects in turn, and a JSON summary at the end.
+_WRK_SCRIPT = """
+local subjects = {%(subjects)s}
+local admin = "%(admin)s"
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", "%(path)s", {["X-Auth-Token"] = admin,
+    ["X-Subject-Token"] = subjects[counter %% #subjects + 1]})
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %%d, "errors": %%d, "us": %%d, "p50_us": %%d, "p99_us": %%d}\\n',
+    summary.requests, e.status + e.connect + e.read + e.write + e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def _wrk_validate(args: argparse.Namespace, admin: str, subjects: list[str]) -> dict[str, Any]:
+    """The validate phase driven by wrk, one thread, `--concurrency` connections."""
+    url = _v3(args.auth_url) + "/auth/tokens" + ("?nocatalog" if args.nocatalog else "")
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    script = _WRK_SCRIPT % {
+        "subjects": ", ".join(f'"{s}"' for s in subjects),
+        "admin": admin,
+        "path": path,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        lua = Path(tmp) / "validate.lua"
+        lua.write_text(script)
+        cpu_before = stats.tree_cpu_seconds(args.server_pid)
+        run = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{args.concurrency}",
+                f"-d{max(1, round(args.duration))}s",
+                "-s",
+                str(lua),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        cpu_after = stats.tree_cpu_seconds(args.server_pid)
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    ok = found["requests"] - found["errors"]
+    seconds = found["us"] / 1e6
+    out: dict[str, Any] = {
+        "client": "wrk",
+        "requests": ok,
+        "errors": found["errors"],
+        "seconds": round(seconds, 2),
+        "rps": round(ok / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(found["p50_us"] / 1000, 2),
+        "p99_ms": round(found["p99_us"] / 1000, 2),
+    }
+    if args.server_pid and ok:
+        out["server_cpu_us_per_request"] = round((cpu_after - cpu_before) / ok * 1e6)
+    return out
+
+
 async def _revocation_check(args: argparse.Namespace, admin: str) -> dict[str, Any]:
     """Revoke a token every cache has seen, then count how often it is still accepted."""
     base = _v3(args.auth_url)
@@ -183,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
         "--server-pid", type=int, help="a local server's pid: report its CPU per request"
     )
     parser.add_argument("--skip-issue", action="store_true", help="only validate and revoke")
+    parser.add_argument(
+        "--client",
+        choices=("python", "wrk"),
+        default="python",
+        help="what validates: Python clients (--processes) or wrk (one thread)",
+    )
     args = parser.parse_args(argv)
 
     r = httpx.post(_v3(args.auth_url) + "/auth/tokens?nocatalog", json=_body(args), timeout=60)
@@ -205,7 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         ).headers["X-Subject-Token"]
         for _ in range(args.subjects)
     ]
-    result["validate"] = _phase(args, "validate", subjects=subjects, admin=admin, body=None)
+    if args.client == "wrk":
+        result["validate"] = _wrk_validate(args, admin, subjects)
+    else:
+        result["validate"] = _phase(args, "validate", subjects=subjects, admin=admin, body=None)
     result["revocation"] = asyncio.run(_revocation_check(args, admin))
     print(json.dumps(result, indent=2))
     return 0
