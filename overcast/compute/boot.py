@@ -31,6 +31,7 @@ from overcast.compute.state import ComputeState
 LOG = log.get(__name__)
 
 _GIB = 1024**3
+BATCH = 50  # most boots of one project written in one transaction
 
 
 @dataclass
@@ -244,19 +245,20 @@ async def create(
         checked = await _check(st, ctx, req)
     hints = dict(req.hints)
     project = ctx.project_id or ""
-    # A boot of a known number of servers outside any server group (most): its rows are its
-    # reservation, written before the project's lock (a write fixes no MariaDB snapshot) and
-    # counted after it among the project's, so that the lock is held for two statements and
-    # the commit. Otherwise the count is fitted to the quota under the lock, then written.
-    known = req.min_count == req.max_count and not hints.get("group")
-    async with st.quota_turns.turn(project), st.db.session() as session:
-        if known:
-            with trace.span("quota reserved"):
-                made = await _write(session, ctx, req, checked, req.max_count, None)
-                await quotas.lock_project(session, project)
-                await _reserve(session, ctx, req, checked, req.max_count, included=True)
-            written = trace.span("record written", instances=req.max_count)
-        else:
+    if req.min_count == req.max_count and not hints.get("group"):
+        # A boot of a known number of servers outside any server group (most): the rows are
+        # made here and written, with the quota checked, in a batch with the project's other
+        # boots waiting in this process (`_write_batch`).
+        with trace.span("quota reserved and record written", instances=req.max_count):
+            made = await st.quota_turns.together(
+                project,
+                _rows(ctx, req, checked, req.max_count, None),
+                lambda batch: _write_batch(st, project, batch),
+                BATCH,
+            )
+    else:
+        # The count is fitted to the quota under the project's lock, then written.
+        async with st.quota_turns.turn(project), st.db.session() as session:
             # The quota lock first: on MariaDB the first read fixes the snapshot usage is
             # counted in.
             await quotas.lock_project(session, project)
@@ -269,14 +271,15 @@ async def create(
                 group = await server_groups.instance_group(session, str(hints["group"]), project)
             with trace.span("quota reserved"):
                 count = await _count(session, ctx, req, checked.flavor, checked.limits)
-            written = trace.span("record written", instances=count)
-            made = await _write(session, ctx, req, checked, count, group)
-            if group is not None:
-                from overcast.compute import server_groups
+            with trace.span("record written", instances=count):
+                made = _rows(ctx, req, checked, count, group)
+                session.add_all([*made.created, *made.started])
+                await session.flush()
+                if group is not None:
+                    from overcast.compute import server_groups
 
-                uuids = [inst.uuid for inst in made.created]
-                await server_groups.add_members(session, group["uuid"], project, uuids)
-    written.end()
+                    uuids = [inst.uuid for inst in made.created]
+                    await server_groups.add_members(session, group["uuid"], project, uuids)
     # The conductor records its events under these actions without looking them up.
     actions = {row.instance_uuid: row.id for row in made.started}
     try:
@@ -302,35 +305,49 @@ class _Made:
     spec: dict[str, Any]
     reservation_id: str
     admin_pass: str
+    ctx: RequestContext
+    checked: _Checked
+    metadata: dict[str, str]
 
 
-async def _reserve(
-    session: AsyncSession,
-    ctx: RequestContext,
-    req: BootRequest,
-    checked: _Checked,
-    count: int,
-    included: bool,
-) -> None:
-    """The quota check of `count` servers of the request (403 otherwise); `included`: their
-    rows are written in this transaction already."""
-    flavor = checked.flavor
-    project, user = ctx.project_id or "", ctx.user_id or ""
-    await quotas.check_limit(session, project, "metadata_items", len(req.metadata), checked.limits)
+async def _write_batch(st: ComputeState, project: str, batch: list[_Made]) -> list[Any]:
+    """Write the boots of `project` that fit its quota, in order, in one transaction under its
+    lock; the others get their QuotaExceeded. Each boot's outcome, in order."""
+    outcomes: list[Any] = []
+    async with st.db.session() as session:
+        tally = quotas.ServerTally(session, project)
+        for made in batch:
+            try:
+                await _reserve(session, tally, made)
+            except errors.OvercastError as exc:
+                outcomes.append(exc)
+                continue
+            session.add_all([*made.created, *made.started])
+            outcomes.append(made)
+        await session.flush()
+    return outcomes
+
+
+async def _reserve(session: AsyncSession, tally: quotas.ServerTally, made: _Made) -> None:
+    """The quota check of the boot's servers beside the batch's earlier ones (403 otherwise)."""
+    checked, count = made.checked, len(made.created)
+    flavor, ctx = checked.flavor, made.ctx
+    project = ctx.project_id or ""
+    limits = checked.limits
+    await quotas.check_limit(session, project, "metadata_items", len(made.metadata), limits)
     per = {"instances": 1, "cores": int(flavor["vcpus"]), "ram": int(flavor["memory_mb"])}
-    deltas = {k: v * count for k, v in per.items()}
-    await quotas.reserve(session, project, user, deltas, checked.limits, included=included)
+    await tally.take(ctx.user_id or "", {k: v * count for k, v in per.items()}, limits)
 
 
-async def _write(
-    session: AsyncSession,
+def _rows(
     ctx: RequestContext,
     req: BootRequest,
     checked: _Checked,
     count: int,
     group: dict[str, Any] | None,
 ) -> _Made:
-    """Add the request's `count` instances and their create actions, and flush them."""
+    """The request's `count` instances and their create actions, to be written (made in the
+    request's own trace, which each action links to its server)."""
     image_ref, is_bfv, flavor = checked.image_ref, checked.is_bfv, checked.flavor
     zone, destination, image = checked.zone, checked.destination, checked.image
     reservation_id = "r-" + secrets.token_hex(4)
@@ -399,11 +416,9 @@ async def _write(
             trusted_certs=req.trusted_certs,
             tags=[instances.InstanceTag(tag=t) for t in dict.fromkeys(req.tags)],
         )
-        session.add(inst)
         created.append(inst)
-        started.append(await records.start_action(session, ctx.to_dict(), uuid, "create"))
-    await session.flush()
-    return _Made(created, started, spec, reservation_id, admin_pass)
+        started.append(records.new_action(ctx.to_dict(), uuid, "create"))
+    return _Made(created, started, spec, reservation_id, admin_pass, ctx, checked, req.metadata)
 
 
 async def _check_bootable(st: ComputeState, ctx: RequestContext, volume_id: str) -> None:

@@ -10,10 +10,10 @@ one project check and write one at a time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ from overcast.compute.models.quotas import ProjectLock, Quota, QuotaClass, UserQ
 from overcast.compute.models.server_groups import ServerGroup
 
 UNLIMITED = -1
+Item = TypeVar("Item")  # what `ProjectQueues.together` batches
 DEFAULTS: dict[str, int] = {
     "instances": 10,
     "cores": 20,
@@ -158,8 +159,6 @@ async def reserve(
     user_id: str,
     deltas: Mapping[str, int],
     known: Limits | None = None,
-    *,
-    included: bool = False,
 ) -> None:
     """Check that `project_id` may grow by `deltas` (e.g. {"instances": 1, "cores": 2, "ram":
     512}); raise QuotaExceeded (403) in Nova's words otherwise.
@@ -170,23 +169,58 @@ async def reserve(
     any other read of the transaction: on MariaDB (REPEATABLE READ) the first read fixes the
     snapshot that usage would be counted from. `known`: the limits, if the caller has read them
     (in another session before the lock, say: limits need no lock, only usage does).
-    `included`: the resources are written already, in this transaction (before the lock:
-    a write fixes no snapshot), so usage counts them and they are taken off it; the lock is
-    then held for the usage and the commit only.
     """
     wanted = {k: int(v) for k, v in deltas.items() if int(v) > 0}
     if not wanted:
         return
     await lock_project(session, project_id)
     known = known or await read(session, project_id, user_id)
-    hard, own = known.project, known.user
-    used = _others(await usage(session, project_id, user_id, only=wanted), wanted, included)
-    overs = _over(wanted, hard, used)
-    if own and not overs:
-        hard = {**hard, **own}
+    _refuse_over(wanted, known.project, await usage(session, project_id, user_id, only=wanted))
+    if known.user:
         used = await usage(session, project_id, user_id, of_user=True, only=wanted)
-        used = _others(used, wanted, included)
-        overs = _over(wanted, own, used)
+        _refuse_over(wanted, known.user, used)
+
+
+class ServerTally:
+    """A project's instances, cores and RAM (and those of each of its users with limits of
+    their own) counted once under the project's lock, plus what the requests taken since
+    added: a batch of the project's boots is checked in turn, in one transaction, with one
+    count (`boot`)."""
+
+    def __init__(self, session: AsyncSession, project_id: str) -> None:
+        self.session = session
+        self.project_id = project_id
+        self._project: dict[str, int] | None = None
+        self._users: dict[str, dict[str, int]] = {}
+
+    async def take(self, user_id: str, deltas: Mapping[str, int], known: Limits) -> None:
+        """Add `deltas` (of instances, cores, RAM) if they fit; QuotaExceeded otherwise."""
+        wanted = {k: int(v) for k, v in deltas.items() if int(v) > 0}
+        if not wanted:
+            return
+        await lock_project(self.session, self.project_id)
+        if self._project is None:
+            self._project = await usage(self.session, self.project_id, only=_SERVERS)
+        _refuse_over(wanted, known.project, self._project)
+        counted = [self._project]
+        if known.user:
+            own = self._users.get(user_id)
+            if own is None:
+                own = self._users[user_id] = await usage(
+                    self.session, self.project_id, user_id, of_user=True, only=_SERVERS
+                )
+            _refuse_over(wanted, known.user, own)
+            counted.append(own)
+        for used in counted:
+            for resource, amount in wanted.items():
+                used[resource] = used.get(resource, 0) + amount
+
+
+def _refuse_over(wanted: dict[str, int], hard: Mapping[str, int], used: Mapping[str, int]) -> None:
+    """QuotaExceeded, in Nova's words, if `wanted` does not fit `hard` beside `used`."""
+    overs = [
+        r for r in wanted if hard.get(r, UNLIMITED) >= 0 and used.get(r, 0) + wanted[r] > hard[r]
+    ]
     if overs:
         raise QuotaExceeded(
             "Quota exceeded for {o}: Requested {r}, but already used {u} of {a} {o}".format(
@@ -196,17 +230,6 @@ async def reserve(
                 a=", ".join(str(hard[x]) for x in overs),
             )
         )
-
-
-def _others(used: dict[str, int], wanted: Mapping[str, int], included: bool) -> dict[str, int]:
-    """What is used besides the request's own resources (`included`: counted in `used`)."""
-    return {k: v - wanted.get(k, 0) for k, v in used.items()} if included else used
-
-
-def _over(wanted: dict[str, int], hard: Mapping[str, int], used: Mapping[str, int]) -> list[str]:
-    return [
-        r for r in wanted if hard.get(r, UNLIMITED) >= 0 and used.get(r, 0) + wanted[r] > hard[r]
-    ]
 
 
 async def check_limit(
@@ -233,6 +256,7 @@ class ProjectQueues:
 
     def __init__(self) -> None:
         self._turns: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._waiting: dict[str, list[Any]] = {}
 
     @asynccontextmanager
     async def turn(self, project_id: str) -> AsyncIterator[None]:
@@ -245,6 +269,51 @@ class ProjectQueues:
             waiting[0] -= 1
             if not waiting[0]:
                 del self._turns[project_id]
+
+    async def together(
+        self,
+        project_id: str,
+        item: Item,
+        run: Callable[[list[Item]], Awaitable[list[Any]]],
+        most: int,
+    ) -> Any:
+        """`item`'s outcome from `run`, in a batch of the project's items waiting for their turn:
+        the turn runs every item still waiting then (up to `most` at a time, in order) with one
+        `run`, so that a burst of the project's writes shares one transaction and one count of
+        its usage instead of taking the lock one by one. `run` gives each item's outcome, a
+        result or an exception (raised here); if `run` fails, its items fail with it."""
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.setdefault(project_id, [])
+        waiting.append((item, done))
+        try:
+            async with self.turn(project_id):
+                while not done.done():
+                    taken, waiting[:] = waiting[:most], waiting[most:]
+                    await _settle(taken, run)
+        finally:
+            if not done.done():  # cancelled while it waited: it must not run later
+                waiting[:] = [w for w in waiting if w[1] is not done]
+            if not waiting and self._waiting.get(project_id) is waiting:
+                del self._waiting[project_id]
+        return done.result()
+
+
+async def _settle(
+    taken: list[tuple[Item, asyncio.Future[Any]]], run: Callable[[list[Item]], Awaitable[list[Any]]]
+) -> None:
+    try:
+        outcomes = await run([item for item, _ in taken])
+    except Exception as exc:
+        outcomes = [exc] * len(taken)
+    except BaseException:  # cancelled: the others of the batch still need their answer
+        outcomes = [errors.ServiceUnavailable("the request was interrupted")] * len(taken)
+        raise
+    finally:
+        for (_, found), outcome in zip(taken, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                found.set_exception(outcome)
+            else:
+                found.set_result(outcome)
 
 
 async def lock_project(session: AsyncSession, project_id: str) -> None:

@@ -100,16 +100,22 @@ async def start_action(
     session: AsyncSession, ctx: dict[str, Any], instance_uuid: str, action: str
 ) -> actions.InstanceAction:
     """Record that `ctx`'s request began `action` on the instance (and trace the request)."""
+    row = new_action(ctx, instance_uuid, action)
+    session.add(row)
+    return row
+
+
+def new_action(ctx: dict[str, Any], instance_uuid: str, action: str) -> actions.InstanceAction:
+    """The row saying that `ctx`'s request began `action` on the instance, to be added to a
+    session; the current trace (the request's) is linked to the instance."""
     trace.link("server", instance_uuid, action, ctx.get("request_id"), ctx.get("project_id"))
-    row = actions.InstanceAction(
+    return actions.InstanceAction(
         action=action,
         instance_uuid=instance_uuid,
         request_id=ctx.get("request_id") or "",
         user_id=ctx.get("user_id"),
         project_id=ctx.get("project_id"),
     )
-    session.add(row)
-    return row
 
 
 # (instance uuid, request id) -> action id. An action row never changes its id, so the

@@ -3,6 +3,7 @@ over-quota boots and resizes answered 403 in Nova's words, and bad input."""
 
 from __future__ import annotations
 
+import concurrent.futures
 from typing import Any
 
 import openstack
@@ -170,3 +171,34 @@ def test_resize_counts_against_quota_from_the_request(
     assert t.conn.compute.get_limits().absolute.total_cores_used == 2
     for made in (vm, other):
         t.conn.compute.delete_server(made)
+
+
+def test_a_burst_of_boots_fills_the_quota_exactly(
+    admin: Any, tenant_factory: Any, cirros: Any
+) -> None:
+    # Boots of one project that arrive together are written in batches, one count of the
+    # project each: as many pass as the quota holds, the rest answered 403 as Nova
+    # words it, and each that passed builds.
+    t = tenant_factory()
+    admin.compute.update_quota_set(t.project_id, instances=4)
+    first = boot(t.conn, cirros)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        tries = list(pool.map(lambda _i: _try_boot(t.conn, cirros), range(8)))
+    made = [found for found in tries if not isinstance(found, Exception)]
+    refused = [found for found in tries if isinstance(found, Exception)]
+    assert len(made) == 3 and len(refused) == 5, tries
+    for exc in refused:
+        assert isinstance(exc, openstack.exceptions.ForbiddenException)
+        assert "Quota exceeded for instances: Requested 1, but already used 4 of 4" in str(exc)
+    for server in [first, *made]:
+        wait_for(t.conn, server.id, "ACTIVE")
+    assert t.conn.compute.get_limits().absolute.total_instances_used == 4
+    for server in [first, *made]:
+        t.conn.compute.delete_server(server)
+
+
+def _try_boot(conn: openstack.connection.Connection, image: Any) -> Any:
+    try:
+        return boot(conn, image)
+    except openstack.exceptions.HttpException as exc:
+        return exc

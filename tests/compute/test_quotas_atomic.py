@@ -1,6 +1,6 @@
 """Quota checks are atomic in the database: two boots racing for the last instance of a
 project, or two resizes for its last cores, cannot both pass `quotas.reserve`, however their
-steps interleave; nor two boots whose rows were both written before either counted them."""
+steps interleave; nor two batches of boots, each counting the project once for its boots."""
 
 from __future__ import annotations
 
@@ -75,33 +75,45 @@ async def test_concurrent_resizes_cannot_both_pass(
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_boots_written_before_the_lock_cannot_both_pass(tmp_path: Path, kind: str) -> None:
-    # A boot of a known count writes its rows first, then takes the project's lock and counts
-    # them with the others' (`included`): two such boots for the last instance, both written
-    # before either counts, still cannot both pass.
+def test_batches_of_boots_count_each_other(tmp_path: Path, kind: str) -> None:
+    # A batch of one project's boots (`ServerTally`) counts the project once, under its lock,
+    # then each boot beside those taken before it; two batches in two processes take turns.
     if kind == "postgresql" and not databases.reachable(kind):
         pytest.skip("postgresql is not reachable on 127.0.0.1:5432")
+    limits = quotas.Limits(project={"instances": 3, "cores": -1, "ram": -1}, user={})
+    one = {"instances": 1, "cores": 1, "ram": 64}
 
     async def run(url: str) -> list[Any]:
         db = Database(url)
         async with db.engine.begin() as conn:
             await conn.run_sync(models.Base.metadata.create_all)
         async with db.session() as session:
-            await quotas.update_project(session, "p", {"instances": 1})
-        written = asyncio.Barrier(2) if kind == "postgresql" else None
+            session.add(Instance(project_id="p", user_id="u", flavor={"vcpus": 1}))
+        counted = asyncio.Event()
 
-        async def boot() -> None:
+        async def batch(first: bool) -> list[Any]:
+            outcomes: list[Any] = []
             async with db.session() as session:
-                session.add(Instance(project_id="p", user_id="u", flavor={"vcpus": 1}))
-                await session.flush()
-                if written is not None:  # SQLite's writers take turns from their first write
-                    await written.wait()
-                await quotas.lock_project(session, "p")
-                await quotas.reserve(session, "p", "u", {"instances": 1, "cores": 1}, included=True)
-                await asyncio.sleep(0.05)  # the window a racing check would slip through
+                tally = quotas.ServerTally(session, "p")
+                for _ in range(2):
+                    try:
+                        await tally.take("u", one, limits)
+                    except quotas.QuotaExceeded as exc:
+                        outcomes.append(exc.message)
+                        continue
+                    session.add(Instance(project_id="p", user_id="u", flavor={"vcpus": 1}))
+                    outcomes.append("taken")
+                    if first:
+                        counted.set()
+                        await asyncio.sleep(0.05)  # the window a racing count would slip into
+            return outcomes
+
+        async def second() -> list[Any]:
+            await counted.wait()
+            return await batch(False)
 
         try:
-            return await asyncio.gather(boot(), boot(), return_exceptions=True)
+            return await asyncio.gather(batch(True), second())
         finally:
             await db.close()
 
@@ -110,4 +122,5 @@ def test_boots_written_before_the_lock_cannot_both_pass(tmp_path: Path, kind: st
     else:
         with databases.fresh(kind) as url:
             results = asyncio.run(run(url))
-    assert sorted(type(r).__name__ for r in results) == ["NoneType", "QuotaExceeded"]
+    refused = "Quota exceeded for instances: Requested 1, but already used 3 of 3 instances"
+    assert results == [["taken", "taken"], [refused, refused]]
