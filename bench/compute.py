@@ -7,9 +7,10 @@ against any OpenStack compute endpoint (openstacksdk for auth and discovery, pla
 Phases:
 - single: boot one server at a time; create -> ACTIVE latency (polled every 5 ms); p50/p99.
 - idle (--idle S): the CPU the cloud's processes (--cpu) use per second while nothing is asked.
-- concurrent: N boots at once; time until all are ACTIVE (watched as a client does: a list of
-  the servers changed since its last look, every --poll s); per-server p50/p99, boots/s and,
-  with --cpu, the CPU ms per boot of each group of processes; then delete all.
+- concurrent: N boots at once (or, with --rate R, one every 1/R s: an open loop); time until
+  all are ACTIVE (watched as a client does: a list of the servers changed since its last look,
+  every --poll s); per-server p50/p99, boots/s and, with --cpu, the CPU ms per boot of each
+  group of processes; then delete all.
 - list: grow the project to each size (multi-create, 100 per request) and time
   GET /servers/detail (all pages, as `openstack server list --long` fetches them), 5 runs.
 - scheduler: the `scheduler_select_destinations` (or Nova's `schedule_instances`) event
@@ -104,29 +105,42 @@ class Bench:
             latencies.append((time.perf_counter() - started) * 1000)
         return stats.summary(latencies)
 
-    def concurrent(self, count: int, meter: stats.CpuMeter | None = None) -> dict[str, Any]:
+    def concurrent(
+        self, count: int, meter: stats.CpuMeter | None = None, rate: float = 0.0
+    ) -> dict[str, Any]:
+        """`count` boots at once (50 clients posting in turn), or with `rate` one every
+        1/rate s whatever the cloud's answers (an open loop: a boot's time counts from when it
+        was due, so a cloud that falls behind shows it in the latencies)."""
         if meter:
             meter.start()
         started = time.perf_counter()
         since = first = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
         begun: dict[str, float] = {}
+        answered: list[float] = []
 
         def one(i: int) -> None:
-            t0 = time.perf_counter()
+            due = started + i / rate if rate else time.perf_counter()
+            time.sleep(max(0.0, due - time.perf_counter()))
             sid = self._post(self._body(f"{self.prefix}-c{i}"))["server"]["id"]
-            begun[sid] = t0
+            begun[sid] = due
+            answered.append(time.perf_counter())
 
-        with cf.ThreadPoolExecutor(max_workers=min(count, 50)) as pool:
-            list(pool.map(one, range(count)))
-        posted = time.perf_counter()
+        clients = min(count, 200 if rate else 50)
+        pool = cf.ThreadPoolExecutor(max_workers=clients)
+        posts = [pool.submit(one, i) for i in range(count)]
         done: dict[str, float] = {}
         errors = 0
         deadline = time.perf_counter() + 300
         news = time.perf_counter()
+        overlap = dt.timedelta(seconds=self.args.overlap)
+        # Watched while the boots are asked for, as a client that watches a burst does: only
+        # the servers changed since its last look (with --overlap for the stamps' resolution
+        # and commits that took their time); a look at them all when a second brought
+        # nothing (a commit later still).
         while len(done) < count and time.perf_counter() < deadline:
-            # As a client that watches a burst does: only the servers changed since its last
-            # look (2 s of overlap for the stamps' resolution and commits that took their
-            # time); a look at them all when a second brought nothing (a commit later still).
+            failed = [f.exception() for f in posts if f.done() and f.exception()]
+            if failed:
+                raise failed[0]
             asked = dt.datetime.now(dt.UTC)
             stalled = time.perf_counter() - news > 1
             for s in self._list(f"^{self.prefix}-c", first if stalled else since):
@@ -136,8 +150,10 @@ class Bench:
                     done[s["id"]] = news = time.perf_counter()
             if stalled:
                 news = time.perf_counter()
-            since = asked - dt.timedelta(seconds=2)
+            since = asked - overlap
             time.sleep(self.args.poll)
+        pool.shutdown()
+        posted = max(answered, default=started)
         total = time.perf_counter() - started
         cpu = self.cpu(meter, len(done), "boot")
         ids = list(begun)
@@ -145,6 +161,7 @@ class Bench:
         deleted = None if self.args.keep else self._delete(ids)
         latencies = [(done[s] - begun[s]) * 1000 for s in done]
         return {
+            **({"offered_per_s": rate} if rate else {}),
             **stats.summary(latencies),
             "all_active_s": round(total, 3),
             "errors": errors,
@@ -162,7 +179,7 @@ class Bench:
         if name:
             params["name"] = name
         if since:
-            params["changes-since"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+            params["changes-since"] = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         while True:
             query = "&".join(f"{k}={v}" for k, v in params.items())
             body = self.compute.get(f"/servers/detail?{query}", microversion=MICROVERSION).json()
@@ -249,9 +266,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--network", default="none", help="'none', 'auto' (needs 2.37)")
     parser.add_argument("--single", type=int, default=20)
     parser.add_argument("--concurrent", type=int, default=200)
+    parser.add_argument(
+        "--rate", type=float, default=0, help="boots/s offered in the concurrent phase (0: all)"
+    )
     parser.add_argument("--list-sizes", default="1000,10000")
     parser.add_argument("--keep", action="store_true", help="leave the servers behind")
     parser.add_argument("--poll", type=float, default=0.05, help="s between looks at a burst")
+    parser.add_argument(
+        "--overlap",
+        type=float,
+        default=1.0,
+        help="s each look at a burst goes back before the last",
+    )
     parser.add_argument(
         "--cpu",
         default="",
@@ -273,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 result["idle"] = bench.idle(args.idle, meter)
             result["single_boot"] = bench.single(args.single)
             result["scheduler"] = bench.scheduler(list(bench.created))
-            result["concurrent_boot"] = bench.concurrent(args.concurrent, meter)
+            result["concurrent_boot"] = bench.concurrent(args.concurrent, meter, args.rate)
             if sizes:
                 result["list_detail"] = bench.listing(sizes)
         finally:

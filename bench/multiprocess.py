@@ -80,6 +80,12 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--bus-url", required=True)
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument(
+        "--conductors",
+        type=int,
+        default=1,
+        help="scheduler-and-conductor processes: the controller's and N-1 more",
+    )
     parser.add_argument("--compute-processes", type=int, default=2, help="0: none (API benches)")
     parser.add_argument("--hosts", type=int, default=100, help="fake hosts over all of them")
     parser.add_argument("--data-dir", type=Path, help="default: a temporary directory")
@@ -111,6 +117,13 @@ def main() -> None:
         # Compute nodes act with the service credentials the controller bootstrapped.
         password = (root / "controller" / "admin-password").read_text().strip()
         env["OVERCAST_SERVICE_PASSWORD"] = password
+        conductors = []
+        for i in range(2, args.conductors + 1):
+            name = f"conductor{i}"
+            conductors.append(
+                start(root, name, "scheduler,conductor", {**env, "OVERCAST_HOST_NAME": name}, [])
+            )
+            procs.append(conductors[-1][0])
         per, extra = divmod(args.hosts, max(1, args.compute_processes))
         computes = []
         for i in range(args.compute_processes):
@@ -131,13 +144,14 @@ def main() -> None:
                 )
             )
             procs.append(computes[-1][0])
-        for proc, log in computes:
+        for proc, log in conductors + computes:
             wait_ready(log, 1, proc, 600)
         started = time.monotonic() - began
         clouds = root / "controller" / "clouds.yaml"
         result: dict[str, object] = {
             "cloud": {
                 "api_workers": args.workers,
+                "conductors": args.conductors,
                 "compute_processes": args.compute_processes,
                 "fake_hosts": args.hosts,
                 "bus": "rabbitmq",
@@ -150,7 +164,7 @@ def main() -> None:
             groups = [
                 f"{name}={pid}" for name, pid in controller_processes(ctl[0].pid, args.workers)
             ]
-            groups += [f"{log.parent.name}={proc.pid}" for proc, log in computes]
+            groups += [f"{log.parent.name}={proc.pid}" for proc, log in conductors + computes]
             groups += [f"postgres=~{database}", "rabbitmq=~beam.smp", "client=self"]
             fill = {
                 "{auth_url}": env["OVERCAST_PUBLIC_URL"] + "/v3",
