@@ -248,14 +248,15 @@ async def create(
     if req.min_count == req.max_count and not hints.get("group"):
         # A boot of a known number of servers outside any server group (most): the rows are
         # made here and written, with the quota checked, in a batch with the project's other
-        # boots waiting in this process (`_write_batch`).
-        with trace.span("quota reserved and record written", instances=req.max_count):
+        # boots waiting in this process (`_write_batch`): the quota step lasts until they are.
+        with trace.span("quota reserved", instances=req.max_count):
             made = await st.quota_turns.together(
                 project,
                 _rows(ctx, req, checked, req.max_count, None),
                 lambda batch: _write_batch(st, project, batch),
                 BATCH,
             )
+        trace.event("record written", instances=req.max_count)
     else:
         # The count is fitted to the quota under the project's lock, then written.
         async with st.quota_turns.turn(project), st.db.session() as session:
