@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ pytestmark = [
     pytest.mark.xdist_group("dhcp-unit"),
 ]
 
-NET = "d4d4d4d4-0000-4000-8000-000000000004"
+# The network's id names its DHCP namespace, which is the host's: this run's own, so that runs
+# side by side (`make test` runs its database suites beside each other) never share one.
+NET = str(uuid.uuid4())
 SUBNET = drivers.Subnet(
     id="5b5b5b5b-0000-4000-8000-000000000005", cidr="10.9.0.0/24", ip_version=4,
     gateway_ip="10.9.0.1", enable_dhcp=True, dns_nameservers=("192.0.2.53",),
