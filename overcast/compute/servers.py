@@ -272,9 +272,12 @@ async def delete(st: ComputeState, ctx: RequestContext, uuid: str, action: str =
     if local:
         await teardown.release(st.remote, ctx.to_dict(), *held)
         async with st.db.session() as session:
-            await conductor.destroy_record(session, uuid)
-            await records.event_finish(session, ctx.to_dict(), uuid, "api_local_delete")
-        return
+            if await conductor.destroy_record(session, uuid, on_host=host):
+                await records.event_finish(session, ctx.to_dict(), uuid, "api_local_delete")
+                return
+            # The conductor placed it on a host since it was read: it is deleted there.
+            host = (await get(session, ctx, uuid)).host
+            await conductor.update_instance(session, uuid, {"task_state": states.DELETING})
     try:
         await st.bus.cast(
             conductor.agent(host or ""), "terminate_instance", ctx.to_dict(), instance_uuid=uuid

@@ -161,15 +161,20 @@ async def to_error(session: AsyncSession, uuid: str, fault: dict[str, Any]) -> N
     )
 
 
-async def destroy_record(session: AsyncSession, uuid: str) -> None:
-    """Soft-delete the instance row and release everything counted against it."""
+async def destroy_record(session: AsyncSession, uuid: str, on_host: Any = rpc.ANY) -> bool:
+    """Soft-delete the instance row and release everything counted against it; with
+    `on_host` (a host, or None for none) only if it is still there: False when the
+    conductor placed it elsewhere since (or it is gone)."""
     now = utcnow()
     inst = instances.Instance
-    await session.execute(
+    where = [inst.uuid == uuid, inst.deleted.is_(False)]
+    if on_host != rpc.ANY:
+        where.append(inst.host.is_(None) if on_host is None else inst.host == on_host)
+    result = await session.execute(
         synced(
             session,
             update(inst)
-            .where(inst.uuid == uuid, inst.deleted.is_(False))
+            .where(*where)
             .values(
                 deleted=True,
                 vm_state=states.DELETED,
@@ -181,6 +186,8 @@ async def destroy_record(session: AsyncSession, uuid: str) -> None:
             ),
         )
     )
+    if on_host != rpc.ANY and not result.rowcount:  # type: ignore[attr-defined]
+        return False
     await claims.release(session, uuid)
     mig = instances.Migration
     for (migration_uuid,) in (
@@ -191,3 +198,4 @@ async def destroy_record(session: AsyncSession, uuid: str) -> None:
     # Its console URLs open nothing any more (Nova's clean_console_auths_for_instance).
     tokens = consoles.ConsoleAuthToken
     await session.execute(delete(tokens).where(tokens.instance_uuid == uuid))
+    return True
