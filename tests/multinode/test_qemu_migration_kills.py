@@ -134,10 +134,23 @@ def _one_guest_left(cloud: nodes.Cloud, guests: Cloud, mover: Any, booted: int) 
         time.sleep(0.5)
     assert attached(guests, volume.id)[0] == there.data_dir.name
     count = last_count(guests, mover)
-    guests.wait_console(mover, f"movetest: {count + 3} reads", timeout=60)
+    try:
+        guests.wait_console(mover, f"movetest: {count + 3} reads", timeout=60)
+    except AssertionError as exc:  # what the guest's host shows of it, for the next look
+        raise AssertionError(f"{exc}\n{_guest_state(guests, there, mover)}") from None
     last_count(guests, mover)  # every read since gave back what was written
     assert guests.console(mover).count(BANNER) == booted  # no reboot
     return moved
+
+
+def _guest_state(guests: Cloud, there: nodes.Node, mover: Any) -> str:
+    """The guest on `there` as its host sees it: the server's states, whether its QEMU still
+    runs, the tail of QEMU's own log (an abort shows there)."""
+    found = guests.conn.compute.get_server(mover.id)
+    logs = list((there.data_dir / "compute" / "qemu").glob(f"*/instances/{mover.id}/qemu.log"))
+    tail = logs[0].read_text(errors="replace")[-2000:] if logs else "no qemu.log"
+    return (f"on {there.data_dir.name}: status {found.status}, power state {found.power_state}, "
+            f"QEMU pid {guest_pid(there, mover)}; qemu.log: {tail}")  # fmt: skip
 
 
 def test_source_killed_after_the_switch_over(cloud: nodes.Cloud, guests: Cloud) -> None:
