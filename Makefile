@@ -26,7 +26,7 @@ up: setup
 test: setup lint
 	$(BIN)/python -m compileall -q overcast tests
 	@log=$$(mktemp); \
-	$(MAKE) --no-print-directory test-databases NICE="nice -n 10" > $$log 2>&1 & databases=$$!; \
+	$(MAKE) --no-print-directory test-databases NICE="nice -n 5" > $$log 2>&1 & databases=$$!; \
 	echo "$(BIN)/pytest -n $(WORKERS) --dist loadgroup   (the database runs beside it: make test-databases)"; \
 	$(BIN)/pytest -n $(WORKERS) --dist loadgroup; main=$$?; \
 	echo "the database runs:"; wait $$databases; status=$$?; cat $$log; rm -f $$log; \
