@@ -19,10 +19,10 @@ up: setup
 # Bytecode is compiled first: where PYTHONDONTWRITEBYTECODE is set (as on CI's machines) every
 # process the tests start would otherwise compile Overcast's modules again.
 #
-# The database runs go beside the main run, under `nice`: the main run leaves much of the CPU idle
-# while it waits on real guests (TCG), timeouts and polls, and they take that, the main run keeping
-# the cores it wants; their output comes after the main run's. Names the runs share on the host
-# (network namespaces) are each run's own.
+# The database runs go beside the main run, under `nice`: the main run leaves about a third of the
+# two cores idle while it waits on real guests (TCG), timeouts and polls, and they take that, the
+# main run keeping the cores it wants; their output comes after the main run's. Names the runs
+# share on the host (network namespaces) are each run's own.
 test: setup lint
 	$(BIN)/python -m compileall -q overcast tests
 	@log=$$(mktemp); \
