@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def free_port() -> int:
@@ -160,7 +161,7 @@ def main() -> None:
             }
         }
         if command:
-            database = args.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+            database = urlsplit(args.database_url).path.lstrip("/")  # ?host=/a/socket too
             groups = [
                 f"{name}={pid}" for name, pid in controller_processes(ctl[0].pid, args.workers)
             ]
