@@ -4,7 +4,9 @@ Usage is counted from the rows that exist, as Nova's counting quotas do: instanc
 RAM from live instances (one SQL sum), server groups and key pairs from theirs. `reserve` is
 what the servers API calls before it creates instances or resizes one, in the transaction that
 then writes them; it first bumps the project's lock row so that concurrent boots and resizes of
-one project check and write one at a time.
+one project check and write one at a time. Boots of a known count go in batches instead
+(`ProjectQueues.together`, `ServerTally`): one lock and one count for the boots of a project
+waiting in an API process, each checked beside those before it.
 """
 
 from __future__ import annotations
